@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a Debian 12 machine, installing what it lacks.
+#
+#   bash scripts/test.sh [extra args for cargo test]
+#
+# Tests start their own throwaway MariaDB servers (temp dirs, free ports, --no-defaults):
+# nothing here uses or needs a MariaDB instance already running on 127.0.0.1:3306.
+# With CI=true (see .ci/run), a missing MariaDB tool fails the tests instead of skipping them.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# mariadbd lives in /usr/sbin, which a non-root PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
+
+step "Checking system packages"
+missing=()
+if ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/null; then
+    missing+=(mariadb-server)
+fi
+if ! command -v mariadb >/dev/null || ! command -v mariadb-dump >/dev/null \
+    || ! command -v mariadb-binlog >/dev/null || ! command -v mariadb-tzinfo-to-sql >/dev/null; then
+    missing+=(mariadb-client)
+fi
+if [ ! -d /usr/share/zoneinfo ]; then
+    missing+=(tzdata)
+fi
+if ! command -v cc >/dev/null; then
+    missing+=(build-essential)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    step "Installing: ${missing[*]}"
+    if ! command -v apt-get >/dev/null; then
+        echo "error: missing ${missing[*]} and apt-get is not available; install them by hand" >&2
+        exit 1
+    fi
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null; then
+            sudo=(sudo)
+        else
+            echo "error: missing ${missing[*]}; run as root or install sudo" >&2
+            exit 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update
+    "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc"
+fi
+
+step "Checking the Rust toolchain"
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck source=/dev/null
+    . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null; then
+    echo "error: cargo not found; install Rust (https://rustup.rs) — Debian's own cargo is too old" >&2
+    exit 1
+fi
+cargo --version
+rustc --version
+mariadbd --version
+
+step "cargo test --all-targets $*"
+cargo test --all-targets "$@"
+
+step "All tests passed"

@@ -1,0 +1,315 @@
+//! `zrm check --set S`: every fact a backup depends on, each with a verdict and the fix.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use crate::catalog::Flavor;
+use crate::config::{Method, SetConfig};
+use crate::error::Result;
+use crate::mysql::{self, privileges, tools, ServerFacts};
+use crate::output::{emit, emit_json};
+use crate::repo::Backend;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The backup set to check
+    #[arg(long)]
+    pub set: String,
+    /// Check as if this method were configured
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckItem {
+    pub check: String,
+    pub verdict: Verdict,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Default)]
+struct Report {
+    items: Vec<CheckItem>,
+}
+
+impl Report {
+    fn add(
+        &mut self,
+        check: &str,
+        verdict: Verdict,
+        detail: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.items.push(CheckItem {
+            check: check.into(),
+            verdict,
+            detail: detail.into(),
+            fix,
+        });
+    }
+}
+
+pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
+    let config = ctx.config()?;
+    let set = config.resolve_set(&args.set, &super::method_override(args.method))?;
+    let mut r = Report::default();
+    r.add(
+        "configuration",
+        Verdict::Ok,
+        config.source.display().to_string(),
+        None,
+    );
+
+    match config.repository_dir() {
+        Ok(dir) => {
+            let probe = crate::repo::local::LocalBackend::new(dir.clone(), false)
+                .and_then(|b| b.probe_writable());
+            match probe {
+                Ok(()) => r.add(
+                    "repository",
+                    Verdict::Ok,
+                    format!("{} is writable", dir.display()),
+                    None,
+                ),
+                Err(e) => r.add(
+                    "repository",
+                    Verdict::Error,
+                    e.to_string(),
+                    Some(format!(
+                        "create {} and make it writable for the user running zrm",
+                        dir.display()
+                    )),
+                ),
+            }
+        }
+        Err(e) => r.add("repository", Verdict::Error, e.to_string(), None),
+    }
+
+    match crate::engine::ensure_built(set.method) {
+        Ok(()) => r.add("method", Verdict::Ok, set.method.to_string(), None),
+        Err(e) => r.add("method", Verdict::Error, e.to_string(), None),
+    }
+
+    check_server(&mut r, &set).await;
+
+    let failed = r.items.iter().any(|i| i.verdict == Verdict::Error);
+    if ctx.json() {
+        emit_json(&serde_json::json!({ "set": set.name, "ok": !failed, "checks": r.items }));
+    } else {
+        let mut out = String::new();
+        for i in &r.items {
+            let tag = match i.verdict {
+                Verdict::Ok => "ok     ",
+                Verdict::Info => "info   ",
+                Verdict::Warning => "WARNING",
+                Verdict::Error => "ERROR  ",
+            };
+            out.push_str(&format!("{tag} {:<26} {}\n", i.check, i.detail));
+            if let Some(fix) = &i.fix {
+                out.push_str(&format!("        {:<26} fix: {fix}\n", ""));
+            }
+        }
+        out.push_str(&format!(
+            "{}: set '{}' {}\n",
+            if failed { "FAILED" } else { "OK" },
+            set.name,
+            if failed {
+                "has problems to fix (see ERROR lines)"
+            } else {
+                "is ready for backups"
+            }
+        ));
+        emit(&out);
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+async fn check_server(r: &mut Report, set: &SetConfig) {
+    let mut s = match mysql::connect(&set.connection).await {
+        Ok(s) => {
+            r.add("connection", Verdict::Ok, set.connection.display(), None);
+            s
+        }
+        Err(e) => {
+            r.add("connection", Verdict::Error, e.to_string(), None);
+            return;
+        }
+    };
+    let facts = match ServerFacts::gather(&mut s).await {
+        Ok(f) => f,
+        Err(e) => {
+            r.add("server facts", Verdict::Error, e.to_string(), None);
+            return;
+        }
+    };
+    r.add(
+        "server",
+        Verdict::Info,
+        format!(
+            "{} {} ({})",
+            facts.flavor, facts.version, facts.version_comment
+        ),
+        None,
+    );
+    if facts.server_id == 0 {
+        r.add(
+            "server_id",
+            Verdict::Error,
+            "0",
+            Some("set a unique non-zero server_id in my.cnf and restart".into()),
+        );
+    } else {
+        r.add("server_id", Verdict::Ok, facts.server_id.to_string(), None);
+    }
+    if facts.log_bin {
+        r.add("log_bin", Verdict::Ok, "ON", None);
+    } else {
+        r.add(
+            "log_bin",
+            Verdict::Error,
+            "OFF: without binary logs there is no point-in-time recovery and no consistent point",
+            Some("add `log_bin = mysql-bin` and `server_id = N` under [mysqld] in my.cnf and restart".into()),
+        );
+    }
+    match facts.binlog_format.as_str() {
+        "ROW" => r.add("binlog_format", Verdict::Ok, "ROW", None),
+        other => r.add(
+            "binlog_format",
+            Verdict::Warning,
+            format!("{other}: replay works, but the analyzer and GSN search see rows only in ROW format"),
+            Some("SET GLOBAL binlog_format = 'ROW' (and binlog_format = ROW in my.cnf)".into()),
+        ),
+    }
+    match facts.flavor {
+        Flavor::MariaDB => r.add(
+            "gtid",
+            Verdict::Ok,
+            format!(
+                "domain {} ({}), position {}",
+                facts.gtid_domain_id.unwrap_or(0),
+                facts.gtid_mode,
+                facts.gtid_position.as_deref().unwrap_or("empty")
+            ),
+            None,
+        ),
+        Flavor::MySQL if facts.gtid_mode == "ON" => {
+            r.add("gtid", Verdict::Ok, "gtid_mode ON", None)
+        }
+        Flavor::MySQL => r.add(
+            "gtid",
+            Verdict::Warning,
+            format!(
+                "gtid_mode {}: restores stop at file positions only",
+                facts.gtid_mode
+            ),
+            Some("enable enforce_gtid_consistency and gtid_mode = ON".into()),
+        ),
+    }
+    r.add("datadir", Verdict::Info, facts.datadir.clone(), None);
+    r.add(
+        "time zone",
+        Verdict::Info,
+        facts.effective_time_zone(),
+        None,
+    );
+
+    let dbs = match &set.databases {
+        Some(d) => d.clone(),
+        None => mysql::facts::user_databases(&mut s)
+            .await
+            .unwrap_or_default(),
+    };
+    if dbs.is_empty() {
+        r.add(
+            "databases",
+            Verdict::Warning,
+            "no application database to back up",
+            None,
+        );
+    } else {
+        r.add("databases", Verdict::Info, dbs.join(", "), None);
+    }
+
+    match privileges::Grants::of_current_user(&mut s).await {
+        Ok(grants) => {
+            let user = &set.connection.user;
+            for need in privileges::needed_for_dump(facts.flavor) {
+                let ok = need.any_of.iter().any(|p| grants.has(p, &dbs));
+                if ok {
+                    r.add(
+                        &format!("privilege {}", need.any_of[0]),
+                        Verdict::Ok,
+                        need.why,
+                        None,
+                    );
+                } else {
+                    r.add(
+                        &format!("privilege {}", need.any_of[0]),
+                        Verdict::Error,
+                        format!("missing: needed to {}", need.why),
+                        Some(format!("GRANT {} ON *.* TO '{user}'@'…'", need.any_of[0])),
+                    );
+                }
+            }
+            for need in privileges::needed_for_binlogs() {
+                if !need.any_of.iter().any(|p| grants.has(p, &dbs)) {
+                    r.add(
+                        &format!("privilege {}", need.any_of[0]),
+                        Verdict::Warning,
+                        format!("missing: needed to {}", need.why),
+                        Some(format!("GRANT {} ON *.* TO '{user}'@'…'", need.any_of[0])),
+                    );
+                }
+            }
+        }
+        Err(e) => r.add(
+            "privileges",
+            Verdict::Warning,
+            format!("cannot read grants: {e}"),
+            None,
+        ),
+    }
+    s.close().await;
+
+    let tool_checks: [(&str, &[&'static str], Verdict); 3] = [
+        ("dump tool", tools::dump_names(facts.flavor), Verdict::Error),
+        (
+            "client tool",
+            tools::client_names(facts.flavor),
+            Verdict::Error,
+        ),
+        (
+            "binlog tool",
+            tools::binlog_names(facts.flavor),
+            Verdict::Warning,
+        ),
+    ];
+    for (what, names, missing) in tool_checks {
+        match tools::find(names) {
+            Some(t) => r.add(
+                what,
+                Verdict::Ok,
+                format!("{} ({})", t.path.display(), t.version().unwrap_or_default()),
+                None,
+            ),
+            None => r.add(
+                what,
+                missing,
+                format!("none of {} on PATH", names.join(", ")),
+                Some(format!("install the {} client package", facts.flavor)),
+            ),
+        }
+    }
+}

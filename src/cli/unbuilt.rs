@@ -1,0 +1,48 @@
+//! Commands the contract names that this version does not implement yet. They parse (so
+//! `--help` lists them) and then refuse with exit 1 and a clear message.
+
+use clap::{Args, Subcommand};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct Passthrough {
+    /// Arguments of the command (not built yet)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BinlogCommand {
+    /// Copy closed (or with --follow, live) binary logs into the repository
+    Archive(Passthrough),
+    /// PURGE BINARY LOGS on the server, never past what is archived
+    Purge(Passthrough),
+    /// The binary log analyzer: events, filters, summaries
+    Analyze(Passthrough),
+    /// Resolve a recovery point to exact coordinates
+    Find(Passthrough),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new repository encryption key (mode 0600)
+    Generate(Passthrough),
+}
+
+pub fn refuse(command: &str, issue: &str) -> Result<i32> {
+    Err(Error::not_built(
+        format!("`zrm {command}`"),
+        format!("it comes with {issue}"),
+    ))
+}
+
+pub fn binlog(c: BinlogCommand) -> Result<i32> {
+    let name = match c {
+        BinlogCommand::Archive(_) => "binlog archive",
+        BinlogCommand::Purge(_) => "binlog purge",
+        BinlogCommand::Analyze(_) => "binlog analyze",
+        BinlogCommand::Find(_) => "binlog find",
+    };
+    refuse(name, "the binary log issue")
+}

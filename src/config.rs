@@ -1,0 +1,658 @@
+//! Configuration: find the file, parse it strictly, and layer the options of one backup set.
+//!
+//! The order of precedence, lowest first, is fixed in one function, [`ConfigFile::resolve_set`]:
+//! built-in defaults → `[defaults]` → `[sets.NAME]` → command line. An unknown key, a value of
+//! the wrong type or an unknown set is an error naming the file, the line and the key: a typo in
+//! a backup configuration must never be silently ignored.
+//!
+//! Relative paths in the file (repository path, password files) are relative to the directory
+//! of the configuration file, so a configuration and its secrets can move together.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Where the configuration is looked for when neither `--config` nor `$ZRM_CONFIG` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/zrm/zrm.toml";
+
+/// The whole configuration file, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub repository: RepositoryConfig,
+    #[serde(default)]
+    pub defaults: SetOptions,
+    #[serde(default)]
+    pub sets: BTreeMap<String, SetOptions>,
+    #[serde(default)]
+    pub clusters: BTreeMap<String, ClusterConfig>,
+    /// The file this was read from (not a key of the file).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// A local directory.
+    pub path: Option<PathBuf>,
+    /// An object store URL (`s3://bucket/prefix`).
+    pub url: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub path_style: Option<bool>,
+    pub compression: Option<Compression>,
+    /// zstd level (1–19); 3 by default.
+    pub compression_level: Option<i32>,
+    pub encryption_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Zstd,
+    None,
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::Zstd => "zstd",
+            Compression::None => "none",
+        })
+    }
+}
+
+/// How a full backup is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Logical,
+    Mysqldump,
+    Lvm,
+    Btrfs,
+    Ebs,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Logical => "logical",
+            Method::Mysqldump => "mysqldump",
+            Method::Lvm => "lvm",
+            Method::Btrfs => "btrfs",
+            Method::Ebs => "ebs",
+        })
+    }
+}
+
+/// The options a set may carry; `[defaults]` has the same shape. Every field is optional so
+/// that layers can be merged; [`SetConfig`] is the resolved form.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetOptions {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub socket: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub defaults_file: Option<PathBuf>,
+    pub method: Option<Method>,
+    pub parallel: Option<usize>,
+    pub retention: Option<RetentionPeriod>,
+    pub keep_full: Option<u32>,
+    pub databases: Option<Vec<String>>,
+    pub exclude: Option<Vec<String>>,
+    pub ebs: Option<EbsOptions>,
+    pub lvm: Option<LvmOptions>,
+    pub btrfs: Option<BtrfsOptions>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbsOptions {
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub copy_to_region: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LvmOptions {
+    pub volume: Option<String>,
+    pub snapshot_size: Option<String>,
+    pub mount_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BtrfsOptions {
+    pub subvolume: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    #[serde(default)]
+    pub sets: Vec<String>,
+    pub gsn: Option<GsnConfig>,
+    pub parallel: Option<usize>,
+    pub restore_targets: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GsnConfig {
+    pub table: String,
+    pub column: String,
+}
+
+/// A retention period such as `30d`: a number and one of h, d, w, m (30 days), y (365 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct RetentionPeriod {
+    pub count: u32,
+    pub unit: char,
+}
+
+impl RetentionPeriod {
+    pub fn as_duration(&self) -> chrono::Duration {
+        let n = i64::from(self.count);
+        match self.unit {
+            'h' => chrono::Duration::hours(n),
+            'd' => chrono::Duration::days(n),
+            'w' => chrono::Duration::weeks(n),
+            'm' => chrono::Duration::days(30 * n),
+            _ => chrono::Duration::days(365 * n),
+        }
+    }
+}
+
+impl FromStr for RetentionPeriod {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let bad = || {
+            format!(
+                "invalid retention '{s}': write a number and a unit h, d, w, m or y (e.g. \"30d\")"
+            )
+        };
+        let unit = s.chars().last().ok_or_else(bad)?.to_ascii_lowercase();
+        if !"hdwmy".contains(unit) {
+            return Err(bad());
+        }
+        let count: u32 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+        if count == 0 {
+            return Err(bad());
+        }
+        Ok(RetentionPeriod { count, unit })
+    }
+}
+
+impl From<RetentionPeriod> for String {
+    fn from(r: RetentionPeriod) -> String {
+        format!("{}{}", r.count, r.unit)
+    }
+}
+
+impl fmt::Display for RetentionPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.count, self.unit)
+    }
+}
+
+impl<'de> Deserialize<'de> for RetentionPeriod {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How to reach one server: what a `mysql_async` connection and the client tools need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    pub host: Option<String>,
+    pub port: u16,
+    pub socket: Option<PathBuf>,
+    pub user: String,
+    pub password: Option<Secret>,
+}
+
+impl ConnectionConfig {
+    /// The socket to connect through, when there is one and no remote host is named
+    /// (as the mysql client does, `localhost` means "the socket").
+    pub fn local_socket(&self) -> Option<&Path> {
+        match self.host.as_deref() {
+            None | Some("localhost") => self.socket.as_deref(),
+            Some(_) => None,
+        }
+    }
+
+    /// The TCP host to connect to (when no socket is used).
+    pub fn tcp_host(&self) -> &str {
+        self.host.as_deref().unwrap_or("127.0.0.1")
+    }
+
+    /// `user@host:port` or `user@socket`, for messages. Never contains the password.
+    pub fn display(&self) -> String {
+        match self.local_socket() {
+            Some(sock) => format!("{}@{}", self.user, sock.display()),
+            None => format!("{}@{}:{}", self.user, self.tcp_host(), self.port),
+        }
+    }
+
+    /// True when both describe the same server endpoint (used to refuse restoring over the
+    /// source by accident).
+    pub fn same_endpoint(&self, other: &ConnectionConfig) -> bool {
+        match (self.local_socket(), other.local_socket()) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => {
+                let norm = |h: &str| match h {
+                    "localhost" | "127.0.0.1" | "::1" => "127.0.0.1".to_string(),
+                    h => h.to_string(),
+                };
+                norm(self.tcp_host()) == norm(other.tcp_host()) && self.port == other.port
+            }
+            // A socket and a TCP port may be the same server; the caller compares server ids.
+            _ => false,
+        }
+    }
+}
+
+/// One backup set with every option resolved.
+#[derive(Debug, Clone)]
+pub struct SetConfig {
+    pub name: String,
+    pub connection: ConnectionConfig,
+    pub method: Method,
+    pub parallel: usize,
+    pub retention: Option<RetentionPeriod>,
+    pub keep_full: Option<u32>,
+    /// `None`: every database but the system schemas.
+    pub databases: Option<Vec<String>>,
+    pub exclude: Vec<String>,
+    pub ebs: Option<EbsOptions>,
+    pub lvm: Option<LvmOptions>,
+    pub btrfs: Option<BtrfsOptions>,
+}
+
+/// Built-in defaults, the lowest layer.
+pub const DEFAULT_METHOD: Method = Method::Mysqldump;
+pub const DEFAULT_PARALLEL: usize = 4;
+pub const DEFAULT_PORT: u16 = 3306;
+pub const DEFAULT_USER: &str = "zrm";
+
+impl SetOptions {
+    /// `self` overlaid by `over`: every key `over` sets wins.
+    pub fn overlay(self, over: &SetOptions) -> SetOptions {
+        let o = over.clone();
+        SetOptions {
+            host: o.host.or(self.host),
+            port: o.port.or(self.port),
+            socket: o.socket.or(self.socket),
+            user: o.user.or(self.user),
+            password_file: o.password_file.or(self.password_file),
+            defaults_file: o.defaults_file.or(self.defaults_file),
+            method: o.method.or(self.method),
+            parallel: o.parallel.or(self.parallel),
+            retention: o.retention.or(self.retention),
+            keep_full: o.keep_full.or(self.keep_full),
+            databases: o.databases.or(self.databases),
+            exclude: o.exclude.or(self.exclude),
+            ebs: o.ebs.or(self.ebs),
+            lvm: o.lvm.or(self.lvm),
+            btrfs: o.btrfs.or(self.btrfs),
+        }
+    }
+}
+
+impl ConfigFile {
+    /// Find and load the configuration: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`.
+    pub fn locate_and_load(cli_path: Option<&Path>) -> Result<ConfigFile> {
+        let (path, how) = match (cli_path, std::env::var_os("ZRM_CONFIG")) {
+            (Some(p), _) => (p.to_path_buf(), "--config"),
+            (None, Some(p)) if !p.is_empty() => (PathBuf::from(p), "$ZRM_CONFIG"),
+            _ => (PathBuf::from(SYSTEM_CONFIG), "the default location"),
+        };
+        if !path.exists() {
+            return Err(Error::Config(format!(
+                "configuration file {} (from {how}) does not exist: create it (conf/zrm.toml \
+                 in the zrm sources is a commented example) or pass --config FILE",
+                path.display()
+            )));
+        }
+        Self::load(&path)
+    }
+
+    pub fn load(path: &Path) -> Result<ConfigFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read configuration file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mut cfg = Self::parse(&text, path)?;
+        cfg.source = path.to_path_buf();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parse TOML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
+        toml::from_str::<ConfigFile>(text).map_err(|e| {
+            let location = match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("{}, line {line}", path.display())
+                }
+                None => path.display().to_string(),
+            };
+            Error::Config(format!(
+                "invalid configuration in {location}: {}",
+                e.message().trim()
+            ))
+        })
+    }
+
+    fn validate(&self) -> Result<()> {
+        let file = self.source.display();
+        if self.repository.path.is_some() && self.repository.url.is_some() {
+            return Err(Error::Config(format!(
+                "{file}: [repository] has both `path` and `url`: keep one"
+            )));
+        }
+        if let Some(level) = self.repository.compression_level {
+            if !(1..=19).contains(&level) {
+                return Err(Error::Config(format!(
+                    "{file}: [repository] compression_level = {level} is out of range: use 1 to 19"
+                )));
+            }
+        }
+        for (name, cluster) in &self.clusters {
+            for set in &cluster.sets {
+                if !self.sets.contains_key(set) {
+                    return Err(Error::Config(format!(
+                        "{file}: [clusters.{name}] names set '{set}', which is not defined \
+                         (defined sets: {})",
+                        self.set_names()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set_names(&self) -> String {
+        if self.sets.is_empty() {
+            "none".to_string()
+        } else {
+            self.sets.keys().cloned().collect::<Vec<_>>().join(", ")
+        }
+    }
+
+    /// The directory relative paths are resolved against.
+    fn base_dir(&self) -> PathBuf {
+        self.source
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Make a path from the file absolute: `~/` is the home directory, relative paths are
+    /// relative to the configuration file.
+    pub fn resolve_path(&self, p: &Path) -> PathBuf {
+        if let Ok(rest) = p.strip_prefix("~") {
+            if let Some(home) = std::env::var_os("HOME") {
+                return PathBuf::from(home).join(rest);
+            }
+        }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir().join(p)
+        }
+    }
+
+    /// The local repository directory, or a clear error when none (or only S3) is configured.
+    pub fn repository_dir(&self) -> Result<PathBuf> {
+        match (&self.repository.path, &self.repository.url) {
+            (Some(p), _) => Ok(self.resolve_path(p)),
+            (None, Some(url)) => Err(Error::not_built(
+                format!("the object-store repository ({url})"),
+                "use a local `path` in [repository] for now",
+            )),
+            (None, None) => Err(Error::Config(format!(
+                "{}: [repository] needs `path = \"/var/lib/zrm\"` (or `url`)",
+                self.source.display()
+            ))),
+        }
+    }
+
+    pub fn has_set(&self, name: &str) -> bool {
+        self.sets.contains_key(name)
+    }
+
+    pub fn unknown_set(&self, name: &str) -> Error {
+        Error::Config(format!(
+            "set '{name}' is not defined in {} (defined sets: {}): add a [sets.{name}] section \
+             or use one of those",
+            self.source.display(),
+            self.set_names()
+        ))
+    }
+
+    /// Resolve one set: built-in defaults → `[defaults]` → `[sets.NAME]` → `cli`.
+    /// Reads the password file or defaults file it names.
+    pub fn resolve_set(&self, name: &str, cli: &SetOptions) -> Result<SetConfig> {
+        let set = self.sets.get(name).ok_or_else(|| self.unknown_set(name))?;
+        let merged = self.defaults.clone().overlay(set).overlay(cli);
+        self.finish_set(name, merged)
+    }
+
+    fn finish_set(&self, name: &str, o: SetOptions) -> Result<SetConfig> {
+        // A my.cnf-style defaults file supplies connection values that explicit keys override.
+        let from_cnf = match &o.defaults_file {
+            Some(p) => crate::mycnf::read_client_section(&self.resolve_path(p))?,
+            None => crate::mycnf::ClientOptions::default(),
+        };
+        let password = match &o.password_file {
+            Some(p) => Some(crate::secret::read_password_file(&self.resolve_path(p))?),
+            None => from_cnf.password.clone(),
+        };
+        let socket = o
+            .socket
+            .as_deref()
+            .map(|p| self.resolve_path(p))
+            .or(from_cnf.socket.clone());
+        let host = o.host.clone().or(from_cnf.host.clone());
+        let connection = ConnectionConfig {
+            // Neither host nor socket: the local server over TCP.
+            host: if host.is_none() && socket.is_none() {
+                Some("127.0.0.1".to_string())
+            } else {
+                host
+            },
+            port: o.port.or(from_cnf.port).unwrap_or(DEFAULT_PORT),
+            socket,
+            user: o
+                .user
+                .clone()
+                .or(from_cnf.user.clone())
+                .unwrap_or_else(|| DEFAULT_USER.to_string()),
+            password,
+        };
+        let parallel = o.parallel.unwrap_or(DEFAULT_PARALLEL);
+        if parallel == 0 {
+            return Err(Error::Config(format!(
+                "{}: [sets.{name}] parallel = 0: use 1 or more",
+                self.source.display()
+            )));
+        }
+        Ok(SetConfig {
+            name: name.to_string(),
+            connection,
+            method: o.method.unwrap_or(DEFAULT_METHOD),
+            parallel,
+            retention: o.retention,
+            keep_full: o.keep_full,
+            databases: o.databases,
+            exclude: o.exclude.unwrap_or_default(),
+            ebs: o.ebs,
+            lvm: o.lvm,
+            btrfs: o.btrfs,
+        })
+    }
+
+    /// Connection defaults for an ad-hoc target (a `mysql://` URL): `[defaults]` only.
+    pub fn default_credentials(&self) -> Result<SetConfig> {
+        self.finish_set("(target)", self.defaults.clone())
+    }
+
+    pub fn repository_compression(&self) -> (Compression, i32) {
+        (
+            self.repository.compression.unwrap_or_default(),
+            self.repository.compression_level.unwrap_or(3),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConfigFile> {
+        let mut c = ConfigFile::parse(text, Path::new("/etc/zrm/test.toml"))?;
+        c.source = PathBuf::from("/etc/zrm/test.toml");
+        c.validate()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn layering_defaults_then_set_then_cli() {
+        let cfg = parse(
+            r#"
+[repository]
+path = "/var/lib/zrm"
+[defaults]
+user = "backup"
+method = "lvm"
+parallel = 8
+port = 3307
+retention = "2w"
+[sets.a]
+host = "10.0.0.1"
+method = "mysqldump"
+[sets.b]
+socket = "/run/mysqld/mysqld.sock"
+"#,
+        )
+        .unwrap();
+        let a = cfg.resolve_set("a", &SetOptions::default()).unwrap();
+        assert_eq!(a.method, Method::Mysqldump, "set overrides defaults");
+        assert_eq!(a.parallel, 8, "defaults fill what the set leaves out");
+        assert_eq!(a.connection.port, 3307);
+        assert_eq!(a.connection.user, "backup");
+        assert_eq!(
+            a.retention.unwrap().as_duration(),
+            chrono::Duration::weeks(2)
+        );
+        let cli = SetOptions {
+            method: Some(Method::Logical),
+            ..Default::default()
+        };
+        let a = cfg.resolve_set("a", &cli).unwrap();
+        assert_eq!(a.method, Method::Logical, "the command line wins");
+        let b = cfg.resolve_set("b", &SetOptions::default()).unwrap();
+        assert_eq!(b.method, Method::Lvm);
+        assert_eq!(b.connection.host, None, "socket only: no host invented");
+        assert_eq!(
+            b.connection.display(),
+            "backup@/run/mysqld/mysqld.sock",
+            "display names the socket"
+        );
+    }
+
+    #[test]
+    fn builtin_defaults_apply_when_nothing_is_set() {
+        let cfg = parse("[repository]\npath = \"r\"\n[sets.x]\n").unwrap();
+        let x = cfg.resolve_set("x", &SetOptions::default()).unwrap();
+        assert_eq!(x.method, DEFAULT_METHOD);
+        assert_eq!(x.parallel, DEFAULT_PARALLEL);
+        assert_eq!(x.connection.port, 3306);
+        assert_eq!(x.connection.host.as_deref(), Some("127.0.0.1"));
+        assert_eq!(cfg.repository_dir().unwrap(), PathBuf::from("/etc/zrm/r"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("[repository]\npath = \"/x\"\n\n[sets.a]\nhost = \"h\"\nhots = \"h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/etc/zrm/test.toml, line 6"), "{err}");
+        assert!(err.contains("hots"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let err = parse("[defaults]\nport = \"3306\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn bad_retention_and_method_are_errors() {
+        let err = parse("[defaults]\nretention = \"30x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid retention '30x'"), "{err}");
+        let err = parse("[defaults]\nmethod = \"xtrabackup\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("xtrabackup"), "{err}");
+    }
+
+    #[test]
+    fn unknown_set_lists_defined_sets() {
+        let cfg = parse("[sets.one]\n[sets.two]\n").unwrap();
+        let err = cfg
+            .resolve_set("three", &SetOptions::default())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(msg.contains("set 'three' is not defined"), "{msg}");
+        assert!(msg.contains("one, two"), "{msg}");
+    }
+
+    #[test]
+    fn cluster_naming_unknown_set_is_refused() {
+        let err = parse("[sets.a]\n[clusters.c]\nsets = [\"a\", \"b\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[clusters.c] names set 'b'"), "{err}");
+    }
+
+    #[test]
+    fn same_endpoint_normalises_localhost() {
+        let mk = |host: &str, port| ConnectionConfig {
+            host: Some(host.into()),
+            port,
+            socket: None,
+            user: "u".into(),
+            password: None,
+        };
+        assert!(mk("localhost", 3306).same_endpoint(&mk("127.0.0.1", 3306)));
+        assert!(!mk("localhost", 3306).same_endpoint(&mk("127.0.0.1", 3307)));
+    }
+}

@@ -1,0 +1,20 @@
+//! zrm: a point-in-time backup manager for MySQL and MariaDB.
+//!
+//! The binary (`src/main.rs`) only parses arguments and maps errors to exit codes; everything
+//! else lives here, in modules named after what they hold.
+
+pub mod catalog;
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod mycnf;
+pub mod mysql;
+pub mod output;
+pub mod progress;
+pub mod repo;
+pub mod restore;
+pub mod secret;
+
+pub use error::{Error, Result};

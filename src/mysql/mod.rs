@@ -1,0 +1,13 @@
+//! Talking to MySQL and MariaDB: connections, server facts, privileges, and the client tools
+//! that match a server.
+//!
+//! Never logs or prints a password; connection errors name the server as `user@host:port` and
+//! say what to check.
+
+pub mod conn;
+pub mod facts;
+pub mod privileges;
+pub mod tools;
+
+pub use conn::{connect, Session};
+pub use facts::ServerFacts;

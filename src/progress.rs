@@ -1,0 +1,84 @@
+//! Progress reporting behind a small trait, so engines never know whether a terminal is
+//! attached. Bars are drawn only when stderr is a terminal and neither `--quiet` nor
+//! `--no-progress` is given; cron sees nothing.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub trait Progress: Send + Sync {
+    /// Set or change the expected total (bytes); `None` when unknown.
+    fn set_total(&self, total: Option<u64>);
+    fn advance(&self, bytes: u64);
+    fn finish(&self);
+}
+
+/// No output at all.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn set_total(&self, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// A byte-counting bar on stderr.
+pub struct Bar(ProgressBar);
+
+impl Bar {
+    pub fn new(message: &str) -> Self {
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg} {spinner} {bytes} ({bytes_per_sec}) {wide_bar} {percent:>3}% eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        pb.set_message(message.to_string());
+        pb.enable_steady_tick(Duration::from_millis(200));
+        Bar(pb)
+    }
+}
+
+impl Progress for Bar {
+    fn set_total(&self, total: Option<u64>) {
+        if let Some(t) = total {
+            self.0.set_length(t);
+        }
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+        // An estimate that turns out low grows with the work rather than sticking at 100 %.
+        if let Some(len) = self.0.length() {
+            if self.0.position() > len {
+                self.0.set_length(self.0.position());
+            }
+        }
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Whether progress may be drawn, from the global flags.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressPolicy {
+    pub enabled: bool,
+}
+
+impl ProgressPolicy {
+    pub fn from_flags(quiet: bool, no_progress: bool) -> Self {
+        ProgressPolicy {
+            enabled: !quiet && !no_progress && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn start(&self, message: &str) -> Box<dyn Progress> {
+        if self.enabled {
+            Box::new(Bar::new(message))
+        } else {
+            Box::new(Silent)
+        }
+    }
+}

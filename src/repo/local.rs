@@ -1,0 +1,173 @@
+//! The local-directory backend.
+//!
+//! Writes go to `.<name>.tmp.<pid>` in the final directory, are fsynced, renamed into place,
+//! and the directory is fsynced, so a crash leaves either the old state or the complete file.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::lock::SetLock;
+use super::{Backend, ObjectWriter};
+use crate::error::{Error, IoContext, Result};
+
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(root: PathBuf, create: bool) -> Result<Self> {
+        if create {
+            fs::create_dir_all(&root).at("create repository directory", &root)?;
+        }
+        Ok(LocalBackend { root })
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .at("fsync directory", dir)
+}
+
+struct LocalWriter {
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: Option<io::BufWriter<File>>,
+}
+
+impl Write for LocalWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().expect("open until commit").write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("open until commit").flush()
+    }
+}
+
+impl ObjectWriter for LocalWriter {
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let file = self.file.take().expect("commit once");
+        let file = file
+            .into_inner()
+            .map_err(|e| Error::io("write", &self.tmp, e.into_error()))?;
+        file.sync_all().at("fsync", &self.tmp)?;
+        drop(file);
+        fs::rename(&self.tmp, &self.dest).at("rename into place", &self.dest)?;
+        fsync_dir(self.dest.parent().expect("files live in a directory"))
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>> {
+        let dest = self.path(rel);
+        let dir = dest.parent().expect("relative file paths have a parent");
+        fs::create_dir_all(dir).at("create directory", dir)?;
+        let name = dest
+            .file_name()
+            .expect("relative file paths have a name")
+            .to_string_lossy();
+        let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+        let file = File::create(&tmp).at("create", &tmp)?;
+        Ok(Box::new(LocalWriter {
+            tmp,
+            dest,
+            file: Some(io::BufWriter::with_capacity(1 << 20, file)),
+        }))
+    }
+
+    fn open(&self, rel: &str) -> Result<Box<dyn Read + Send>> {
+        let p = self.path(rel);
+        Ok(Box::new(File::open(&p).at("open", &p)?))
+    }
+
+    fn exists(&self, rel: &str) -> Result<bool> {
+        Ok(self.path(rel).exists())
+    }
+
+    fn list(&self, rel: &str) -> Result<Vec<String>> {
+        let p = self.path(rel);
+        let entries = match fs::read_dir(&p) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", &p, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.at("list", &p)?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn size(&self, rel: &str) -> Result<u64> {
+        let p = self.path(rel);
+        Ok(fs::metadata(&p).at("stat", &p)?.len())
+    }
+
+    fn lock_set(&self, set: &str) -> Result<SetLock> {
+        let dir = self.path(&format!("sets/{set}"));
+        fs::create_dir_all(&dir).at("create directory", &dir)?;
+        SetLock::acquire(set, &dir.join("lock"))
+    }
+
+    fn remove_file(&self, rel: &str) {
+        let _ = fs::remove_file(self.path(rel));
+    }
+
+    fn remove_empty_dir(&self, rel: &str) {
+        let _ = fs::remove_dir(self.path(rel));
+    }
+
+    fn probe_writable(&self) -> Result<()> {
+        fs::create_dir_all(&self.root).at("create repository directory", &self.root)?;
+        let probe = self.root.join(format!(".zrm-probe.{}", std::process::id()));
+        File::create(&probe)
+            .and_then(|mut f| f.write_all(b"probe").and_then(|_| f.sync_all()))
+            .at("write a test file in", &self.root)?;
+        fs::remove_file(&probe).at("remove", &probe)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().to_path_buf(), true).unwrap();
+        {
+            let mut w = b.create("a/b/file").unwrap();
+            w.write_all(b"partial").unwrap();
+        }
+        assert!(
+            b.list("a/b").unwrap().is_empty(),
+            "temp file removed on drop"
+        );
+        let mut w = b.create("a/b/file").unwrap();
+        w.write_all(b"whole").unwrap();
+        w.commit().unwrap();
+        assert_eq!(b.list("a/b").unwrap(), vec!["file".to_string()]);
+        let mut s = String::new();
+        b.open("a/b/file").unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "whole");
+    }
+}

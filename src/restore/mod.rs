@@ -1,0 +1,8 @@
+//! Restore: choosing what to restore and where, with the safety checks that keep a restore
+//! from destroying data by accident.
+//!
+//! Never writes to a database that exists and holds tables unless `--replace` is given, never
+//! restores over the source server without `--replace`, and checks every backup file against
+//! its manifest before the first change on the target.
+
+pub mod target;

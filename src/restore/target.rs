@@ -1,0 +1,146 @@
+//! `--target`: a set name, `mysql://user@host:port` (or `mysql://user@localhost?socket=PATH`),
+//! or `datadir:/path`.
+
+use std::path::PathBuf;
+
+use crate::config::{ConfigFile, ConnectionConfig, SetOptions, DEFAULT_PORT};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Server {
+        /// How the user named it, for messages.
+        label: String,
+        conn: ConnectionConfig,
+    },
+    Datadir(PathBuf),
+}
+
+impl Target {
+    pub fn parse(spec: &str, config: &ConfigFile) -> Result<Target> {
+        if let Some(path) = spec.strip_prefix("datadir:") {
+            return Ok(Target::Datadir(PathBuf::from(path)));
+        }
+        if let Some(rest) = spec.strip_prefix("mysql://") {
+            return parse_url(spec, rest, config);
+        }
+        if config.has_set(spec) {
+            let set = config.resolve_set(spec, &SetOptions::default())?;
+            return Ok(Target::Server {
+                label: format!("set '{spec}' ({})", set.connection.display()),
+                conn: set.connection,
+            });
+        }
+        Err(Error::Usage(format!(
+            "--target '{spec}' is neither a set in {} nor a URL: use a set name, \
+             mysql://user@host:port, or datadir:/path",
+            config.source.display()
+        )))
+    }
+}
+
+fn parse_url(spec: &str, rest: &str, config: &ConfigFile) -> Result<Target> {
+    let bad = |why: &str| Error::Usage(format!("--target {spec}: {why}"));
+    let (authority, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let authority = authority.trim_end_matches('/');
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if user.is_some_and(|u| u.contains(':')) {
+        // Not echoing `spec`: it holds the password.
+        return Err(Error::Usage(
+            "--target: a password in the URL would be visible to every user of this machine; \
+             put it in `password_file` under [defaults] (URL targets use the [defaults] \
+             credentials)"
+                .into(),
+        ));
+    }
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number"))?,
+            ),
+        ),
+        None => (hostport, None),
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let mut socket = None;
+    if let Some(q) = query {
+        for kv in q.split('&') {
+            match kv.split_once('=') {
+                Some(("socket", p)) => socket = Some(PathBuf::from(p)),
+                _ => return Err(bad(&format!("unknown parameter '{kv}' (only socket=PATH)"))),
+            }
+        }
+    }
+    let defaults = config.default_credentials()?;
+    let conn = ConnectionConfig {
+        host: Some(host.to_string()),
+        port: port.unwrap_or(DEFAULT_PORT),
+        socket,
+        user: user.map(str::to_string).unwrap_or(defaults.connection.user),
+        password: defaults.connection.password,
+    };
+    Ok(Target::Server {
+        label: conn.display(),
+        conn,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cfg() -> ConfigFile {
+        let mut c = ConfigFile::parse(
+            "[defaults]\nuser = \"zrm\"\n[sets.s1]\nhost = \"db1\"\nport = 3310\n",
+            Path::new("/x.toml"),
+        )
+        .unwrap();
+        c.source = "/x.toml".into();
+        c
+    }
+
+    #[test]
+    fn parses_every_form() {
+        let c = cfg();
+        match Target::parse("mysql://admin@10.0.0.5:3307", &c).unwrap() {
+            Target::Server { conn, .. } => {
+                assert_eq!(conn.user, "admin");
+                assert_eq!(conn.host.as_deref(), Some("10.0.0.5"));
+                assert_eq!(conn.port, 3307);
+            }
+            t => panic!("{t:?}"),
+        }
+        match Target::parse("mysql://localhost?socket=/tmp/s.sock", &c).unwrap() {
+            Target::Server { conn, .. } => {
+                assert_eq!(conn.user, "zrm", "user from [defaults]");
+                assert_eq!(conn.local_socket(), Some(Path::new("/tmp/s.sock")));
+            }
+            t => panic!("{t:?}"),
+        }
+        match Target::parse("s1", &c).unwrap() {
+            Target::Server { conn, .. } => assert_eq!(conn.port, 3310),
+            t => panic!("{t:?}"),
+        }
+        assert!(matches!(
+            Target::parse("datadir:/d", &c).unwrap(),
+            Target::Datadir(_)
+        ));
+        let err = Target::parse("mysql://u:secret@h", &c)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("password in the URL"), "{err}");
+        assert!(!err.contains("secret"), "never echo the password: {err}");
+        assert!(Target::parse("nosuchset", &c).is_err());
+    }
+}
