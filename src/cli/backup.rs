@@ -48,6 +48,8 @@ pub struct BackupArgs {
 struct Selection {
     databases: Vec<String>,
     ignore_tables: Vec<String>,
+    /// The base tables found at the start, so empty tables appear in the manifest too.
+    tables: BTreeMap<String, Vec<String>>,
 }
 
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
@@ -160,9 +162,9 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         end_time: chrono::Utc::now(),
         consistent_point,
         read_lock_ms: None,
-        databases: catalog::databases_from(&with_all_databases(
+        databases: catalog::databases_from(&with_all_tables(
             &outcome.facts.rows,
-            &selection.databases,
+            &selection.tables,
         )),
         files: vec![FileEntry {
             path: file_name.to_string(),
@@ -201,14 +203,17 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Databases with no INSERT (only empty tables) still belong in the manifest.
-fn with_all_databases(
+/// Tables the dump wrote no INSERT for are empty: they belong in the manifest with 0 rows.
+fn with_all_tables(
     rows: &BTreeMap<String, BTreeMap<String, u64>>,
-    databases: &[String],
+    tables: &BTreeMap<String, Vec<String>>,
 ) -> BTreeMap<String, BTreeMap<String, u64>> {
     let mut all = rows.clone();
-    for db in databases {
-        all.entry(db.clone()).or_default();
+    for (db, names) in tables {
+        let entry = all.entry(db.clone()).or_default();
+        for t in names {
+            entry.entry(t.clone()).or_insert(0);
+        }
     }
     all
 }
@@ -250,15 +255,21 @@ async fn select(s: &mut Session, set: &SetConfig) -> Result<Selection> {
         set.exclude.iter().partition(|p| !p.contains('.'));
     databases.retain(|d| !db_patterns.iter().any(|p| glob_match(p, d)));
     let mut ignore_tables = Vec::new();
-    for pattern in table_patterns {
-        let (dbp, tp) = pattern.split_once('.').expect("partitioned on '.'");
-        for db in databases.iter().filter(|d| glob_match(dbp, d)) {
-            for t in mysql::facts::tables_of(s, db).await? {
-                if glob_match(tp, &t) {
-                    ignore_tables.push(format!("{db}.{t}"));
-                }
+    let mut tables = BTreeMap::new();
+    for db in &databases {
+        let mut kept = Vec::new();
+        for t in mysql::facts::tables_of(s, db).await? {
+            let excluded = table_patterns.iter().any(|p| {
+                let (dbp, tp) = p.split_once('.').expect("partitioned on '.'");
+                glob_match(dbp, db) && glob_match(tp, &t)
+            });
+            if excluded {
+                ignore_tables.push(format!("{db}.{t}"));
+            } else {
+                kept.push(t);
             }
         }
+        tables.insert(db.clone(), kept);
     }
     if databases.is_empty() {
         return Err(Error::Backup(format!(
@@ -270,6 +281,7 @@ async fn select(s: &mut Session, set: &SetConfig) -> Result<Selection> {
     Ok(Selection {
         databases,
         ignore_tables,
+        tables,
     })
 }
 

@@ -138,15 +138,15 @@ impl Write for StoredFileWriter {
     }
 }
 
+/// Filled with (stored bytes, SHA-256 of them) once a stored file has been read to its end.
+pub type StoredDigest = std::sync::Arc<std::sync::Mutex<Option<(u64, String)>>>;
+
 /// Open a stored file for reading its original bytes; the hash of the stored bytes is checked
 /// by the caller through the returned handle when the stream ends.
 pub fn open_stored(
     raw: Box<dyn Read + Send>,
     compression: Compression,
-) -> Result<(
-    Box<dyn Read + Send>,
-    std::sync::Arc<std::sync::Mutex<Option<(u64, String)>>>,
-)> {
+) -> Result<(Box<dyn Read + Send>, StoredDigest)> {
     let done = std::sync::Arc::new(std::sync::Mutex::new(None));
     let hashing = FinishingReader {
         inner: HashingReader::new(raw),
@@ -166,7 +166,7 @@ pub fn open_stored(
 /// Publishes size and hash once the underlying stream reaches its end.
 struct FinishingReader<R: Read> {
     inner: HashingReader<R>,
-    done: std::sync::Arc<std::sync::Mutex<Option<(u64, String)>>>,
+    done: StoredDigest,
     finished: bool,
 }
 
