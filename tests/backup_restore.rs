@@ -562,3 +562,65 @@ fn lock_refuses_a_second_backup_and_kill9_leaves_no_backup() {
     );
     assert_eq!(backup_ids(&config, "src").len(), 1);
 }
+
+/// A small tmpfs for a repository that fills up; `None` (with the reason) where mounting is
+/// not possible (not root, no tmpfs).
+fn small_tmpfs(dir: &std::path::Path, size: &str) -> Option<std::path::PathBuf> {
+    let mnt = dir.join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let out = support::run(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mnt),
+    );
+    if out.code != 0 {
+        let why = format!("cannot mount a tmpfs to fill up: {}", out.stderr.trim());
+        assert!(!support::ci(), "{why}");
+        eprintln!("SKIP: {why}");
+        return None;
+    }
+    Some(mnt)
+}
+
+struct Unmount(std::path::PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_fails_cleanly_and_keeps_nothing() {
+    if !support::require_tools(SERVER_TOOLS) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(small) = small_tmpfs(dir.path(), "512k") else {
+        return;
+    };
+    let _unmount = Unmount(small.clone());
+    let source = TestServer::start();
+    // Random bytes do not compress: about 4 MiB will not fit in 512 KiB.
+    source.sql(
+        "CREATE DATABASE big; CREATE TABLE big.t (id INT PRIMARY KEY, b BLOB); \
+         INSERT INTO big.t SELECT seq, RANDOM_BYTES(1024) FROM big.seq_1_to_4000;",
+    );
+    let body = format!(
+        "[repository]\npath = \"{}\"\n[defaults]\nuser = \"root\"\n[sets.s]\nsocket = \"{}\"\n",
+        small.join("repo").display(),
+        source.socket().display()
+    );
+    let config = support::write_config(dir.path(), &body);
+    let out = zrm(&config, &["backup", "--set", "s"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("No space left on device"), "{out}");
+    assert!(out.stderr.contains("check free space"), "{out}");
+    // Nothing half-written stays behind: no backup directory, no temporary file.
+    let backups = small.join("repo/sets/s/backups");
+    let left: Vec<_> = std::fs::read_dir(&backups)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let all = zrm_ok(&config, &["list", "--all", "--format", "json"]);
+    assert_eq!(json(&all)["backups"], serde_json::json!([]));
+}
