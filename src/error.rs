@@ -72,6 +72,10 @@ pub enum Error {
     /// A restore could not be carried out (or was refused for safety).
     #[error("{0}")]
     Restore(String),
+
+    /// A binary log could not be read, or its chain has a gap.
+    #[error("{0}")]
+    Binlog(String),
 }
 
 impl Error {

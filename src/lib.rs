@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit codes; everything
 //! else lives here, in modules named after what they hold.
 
+pub mod binlog;
 pub mod catalog;
 pub mod cli;
 pub mod command;
@@ -16,5 +17,6 @@ pub mod progress;
 pub mod repo;
 pub mod restore;
 pub mod secret;
+pub mod timeparse;
 
 pub use error::{Error, Result};

@@ -10,6 +10,22 @@ pub enum Format {
     #[default]
     Text,
     Json,
+    /// Only where a command says so (binlog analyze, report).
+    Csv,
+    /// Only for `report`.
+    Html,
+}
+
+/// The width of the terminal on stdout, if stdout is one.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
 /// Write to stdout; exit 0 at once if the reader has gone away.

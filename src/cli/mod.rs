@@ -2,6 +2,7 @@
 //! One file per command; each returns `Result<i32>` (its exit code) or an error.
 
 pub mod backup;
+pub mod binlog;
 pub mod check;
 pub mod list;
 pub mod restore;
@@ -36,7 +37,7 @@ pub struct GlobalArgs {
     /// Configuration file (default: $ZRM_CONFIG, then /etc/zrm/zrm.toml)
     #[arg(short = 'c', long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Output format: human text, or one JSON document on stdout
+    /// Output format: human text, or one JSON document on stdout (csv: binlog analyze, report; html: report)
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Only errors on stderr
@@ -64,7 +65,7 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Binary logs: archive, purge, analyze, find
     #[command(subcommand)]
-    Binlog(unbuilt::BinlogCommand),
+    Binlog(binlog::BinlogCommand),
     /// A named, consistent cut across all shards of a cluster
     Checkpoint(unbuilt::Passthrough),
     /// Verify backups: checksums, or a test restore with --restore
@@ -97,6 +98,25 @@ impl Context {
         self.global.format == Format::Json
     }
 
+    /// Refuse a `--format` this command cannot produce.
+    pub fn require_format(&self, command: &str, allowed: &[Format]) -> Result<()> {
+        if allowed.contains(&self.global.format) {
+            return Ok(());
+        }
+        Err(crate::error::Error::Usage(
+            format!(
+                "`zrm {command}` cannot write --format {:?}; it writes {}",
+                self.global.format,
+                allowed
+                    .iter()
+                    .map(|f| format!("{f:?}").to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .to_lowercase(),
+        ))
+    }
+
     /// A line for the human on stderr (not in quiet mode): notes that are not the result.
     pub fn note(&self, msg: &str) {
         if !self.global.quiet {
@@ -110,13 +130,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
         progress: ProgressPolicy::from_flags(cli.global.quiet, cli.global.no_progress),
         global: cli.global,
     };
+    let plain = [Format::Text, Format::Json];
+    match &cli.command {
+        Command::Binlog(_) | Command::Report(_) => {}
+        Command::Check(_) => ctx.require_format("check", &plain)?,
+        Command::Backup(_) => ctx.require_format("backup", &plain)?,
+        Command::List(_) => ctx.require_format("list", &plain)?,
+        Command::Show(_) => ctx.require_format("show", &plain)?,
+        Command::Restore(_) => ctx.require_format("restore", &plain)?,
+        _ => {}
+    }
     match cli.command {
         Command::Check(a) => check::run(&ctx, a).await,
         Command::Backup(a) => backup::run(&ctx, a).await,
         Command::List(a) => list::run_list(&ctx, a),
         Command::Show(a) => list::run_show(&ctx, a),
         Command::Restore(a) => restore::run(&ctx, a).await,
-        Command::Binlog(c) => unbuilt::binlog(c),
+        Command::Binlog(c) => binlog::run(&ctx, c).await,
         Command::Checkpoint(_) => unbuilt::refuse("checkpoint", "the cluster issue"),
         Command::Verify(_) => unbuilt::refuse("verify", "the S3/encryption/verify issue"),
         Command::Purge(_) => unbuilt::refuse("purge", "the operations issue"),

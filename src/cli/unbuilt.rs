@@ -13,18 +13,6 @@ pub struct Passthrough {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum BinlogCommand {
-    /// Copy closed (or with --follow, live) binary logs into the repository
-    Archive(Passthrough),
-    /// PURGE BINARY LOGS on the server, never past what is archived
-    Purge(Passthrough),
-    /// The binary log analyzer: events, filters, summaries
-    Analyze(Passthrough),
-    /// Resolve a recovery point to exact coordinates
-    Find(Passthrough),
-}
-
-#[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Write a new repository encryption key (mode 0600)
     Generate(Passthrough),
@@ -35,14 +23,4 @@ pub fn refuse(command: &str, issue: &str) -> Result<i32> {
         format!("`zrm {command}`"),
         format!("it comes with {issue}"),
     ))
-}
-
-pub fn binlog(c: BinlogCommand) -> Result<i32> {
-    let name = match c {
-        BinlogCommand::Archive(_) => "binlog archive",
-        BinlogCommand::Purge(_) => "binlog purge",
-        BinlogCommand::Analyze(_) => "binlog analyze",
-        BinlogCommand::Find(_) => "binlog find",
-    };
-    refuse(name, "the binary log issue")
 }

@@ -1,0 +1,149 @@
+//! Resolving a recovery point (a time, a GTID, a statement pattern) to exact coordinates:
+//! the start of the first transaction that must NOT be applied, which is the end of the last
+//! one that must.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::analyze::rfc3339;
+use super::scan::EventInfo;
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Apply every transaction committed at or before this time (epoch seconds).
+    Time(i64),
+    /// Stop before the transaction with this GTID.
+    Gtid(String),
+    /// Stop before the transaction holding the first statement that matches.
+    Match(Regex),
+}
+
+/// The answer: where to stop, and around it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StopPoint {
+    /// Pass `file:pos` to `restore --until-position`.
+    pub file: String,
+    pub pos: u64,
+    /// The GTID of the first transaction not applied (absent when the point is the end).
+    pub gtid: Option<String>,
+    /// Commit time of the last transaction applied.
+    pub time: Option<String>,
+    /// The last transaction applied.
+    pub last_applied: Option<TrxRef>,
+    /// The first transaction not applied (absent when the point is the end of the logs).
+    pub first_excluded: Option<TrxRef>,
+    /// For `--match`: the statement that matched.
+    pub matched: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TrxRef {
+    pub file: String,
+    pub pos: u64,
+    pub end_pos: u64,
+    pub gtid: Option<String>,
+    pub time: String,
+}
+
+/// Feed events in order; ask for the point when done (or when `push` says stop).
+pub struct Finder {
+    target: Target,
+    /// Start of the transaction being read.
+    current: Option<(Arc<str>, u64, Option<Arc<str>>)>,
+    matched_here: Option<String>,
+    last: Option<TrxRef>,
+    pub found: Option<StopPoint>,
+    /// Where reading ended (file, position), for a point at the end.
+    end: Option<(Arc<str>, u64)>,
+}
+
+impl Finder {
+    pub fn new(target: Target) -> Self {
+        Finder {
+            target,
+            current: None,
+            matched_here: None,
+            last: None,
+            found: None,
+            end: None,
+        }
+    }
+
+    fn stop_before(&mut self, file: &Arc<str>, pos: u64, trx: TrxRef, matched: Option<String>) {
+        self.found = Some(StopPoint {
+            file: file.to_string(),
+            pos,
+            gtid: trx.gtid.clone(),
+            time: self.last.as_ref().map(|l| l.time.clone()),
+            last_applied: self.last.clone(),
+            first_excluded: Some(trx),
+            matched,
+        });
+    }
+
+    pub fn push(&mut self, e: &EventInfo) -> ControlFlow<()> {
+        self.end = Some((e.file.clone(), e.end_pos));
+        if e.trx_start || (self.current.is_none() && e.trx_end) {
+            self.current = Some((e.file.clone(), e.pos, e.gtid.clone()));
+            self.matched_here = None;
+        }
+        if let (Target::Match(re), None) = (&self.target, &self.matched_here) {
+            if let Some(s) = e.statement.as_deref().filter(|s| re.is_match(s)) {
+                self.matched_here = Some(s.to_string());
+            }
+        }
+        if !e.trx_end {
+            return ControlFlow::Continue(());
+        }
+        let (file, start, gtid) =
+            self.current
+                .take()
+                .unwrap_or((e.file.clone(), e.pos, e.gtid.clone()));
+        let gtid = gtid.or_else(|| e.gtid.clone());
+        let trx = TrxRef {
+            file: file.to_string(),
+            pos: start,
+            end_pos: e.end_pos,
+            gtid: gtid.as_deref().map(str::to_string),
+            time: rfc3339(e.timestamp),
+        };
+        let stop = match &self.target {
+            Target::Time(t) => i64::from(e.timestamp) > *t,
+            Target::Gtid(g) => gtid.as_deref() == Some(g.as_str()),
+            Target::Match(_) => self.matched_here.is_some(),
+        };
+        if stop {
+            let matched = self.matched_here.take();
+            self.stop_before(&file, start, trx, matched);
+            return ControlFlow::Break(());
+        }
+        self.last = Some(trx);
+        ControlFlow::Continue(())
+    }
+
+    /// The point after all input: found, or (for a time) the end of what was read.
+    pub fn finish(self) -> Option<StopPoint> {
+        if self.found.is_some() {
+            return self.found;
+        }
+        match (&self.target, self.last, self.end) {
+            (Target::Time(_), Some(last), Some((file, pos))) => {
+                // Every transaction read is at or before the time: the end of the last one.
+                let _ = (file, pos);
+                Some(StopPoint {
+                    file: last.file.clone(),
+                    pos: last.end_pos,
+                    gtid: None,
+                    time: Some(last.time.clone()),
+                    last_applied: Some(last),
+                    first_excluded: None,
+                    matched: None,
+                })
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Opening binlog inputs: plain files, zstd-compressed copies, repository objects.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The binlog's own name for a path: the file name without a `.zst` suffix.
+pub fn binlog_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    name.strip_suffix(".zst")
+        .map(str::to_string)
+        .unwrap_or(name)
+}
+
+/// Open a file for reading as a binlog, decompressing `.zst` (detected by its magic number).
+pub fn open_path(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Binlog(format!("cannot open {}: {e}", path.display())))?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let head = std::io::BufRead::fill_buf(&mut r)
+        .map_err(|e| Error::Binlog(format!("cannot read {}: {e}", path.display())))?;
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let d = zstd::stream::read::Decoder::with_buffer(r)
+            .map_err(|e| Error::Binlog(format!("cannot decompress {}: {e}", path.display())))?;
+        Ok(Box::new(BufReader::with_capacity(1 << 20, d)))
+    } else {
+        Ok(Box::new(r))
+    }
+}

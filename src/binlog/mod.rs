@@ -1,0 +1,14 @@
+//! Binary logs: zrm's own reader for MySQL and MariaDB binlog files and streams.
+//!
+//! It must never be fooled by, nor panic on, a corrupt or truncated file: every checksum is
+//! verified, every length is bounds-checked, and errors name the file and the offset.
+
+pub mod analyze;
+pub mod bytes;
+pub mod decode;
+pub mod event;
+pub mod find;
+pub mod input;
+pub mod reader;
+pub mod rows;
+pub mod scan;

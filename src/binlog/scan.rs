@@ -1,0 +1,304 @@
+//! Walking binlog files event by event with the context a single event lacks: the table a
+//! rows event refers to (from its TABLE_MAP), the GTID of the transaction it belongs to, and
+//! where transactions begin and end.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use super::decode::{self, EventData};
+use super::event::{code, rows_event, type_name, RowsKind};
+use super::reader::{BinlogReader, RawEvent, ReadError, ReadErrorKind};
+use super::rows::{self, RowChange, TableMap};
+
+/// One event with its context, as the analyzer and `find` see it.
+#[derive(Debug, Clone)]
+pub struct EventInfo {
+    pub file: Arc<str>,
+    pub pos: u64,
+    pub end_pos: u64,
+    pub timestamp: u32,
+    pub type_code: u8,
+    pub server_id: u32,
+    /// The GTID of the transaction this event belongs to.
+    pub gtid: Option<Arc<str>>,
+    pub database: Option<Arc<str>>,
+    pub table: Option<Arc<str>>,
+    pub rows: Option<u64>,
+    pub rows_kind: Option<RowsKind>,
+    /// Query text, or the statement of an ANNOTATE_ROWS event.
+    pub statement: Option<String>,
+    pub data: EventData,
+    /// Decoded row images, when asked for.
+    pub values: Option<Vec<RowChange>>,
+    /// The first event of a transaction (GTID, BEGIN, or a statement on its own).
+    pub trx_start: bool,
+    /// The event that commits a transaction (XID, COMMIT, or a statement on its own).
+    pub trx_end: bool,
+    /// The transaction ends with ROLLBACK: nothing of it is applied.
+    pub rolled_back: bool,
+}
+
+impl EventInfo {
+    pub fn type_name(&self) -> &'static str {
+        type_name(self.type_code)
+    }
+}
+
+#[derive(Default)]
+struct TrxState {
+    gtid: Option<Arc<str>>,
+    /// Inside BEGIN … COMMIT (or a MariaDB non-standalone GTID group).
+    open: bool,
+    /// A GTID was seen; its transaction has not shown its first statement yet.
+    gtid_pending: bool,
+}
+
+/// Options for a scan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions {
+    /// Decode row values (slower; for `--values` and GSN search).
+    pub decode_values: bool,
+}
+
+#[derive(Default)]
+pub struct Scanner {
+    tables: HashMap<u64, Arc<TableMap>>,
+    names: HashMap<(String, String), (Arc<str>, Arc<str>)>,
+    trx: TrxState,
+    pub options: ScanOptions,
+}
+
+fn is_word(stmt: &str, word: &str) -> bool {
+    let s = stmt.trim_start();
+    s.len() >= word.len()
+        && s[..word.len()].eq_ignore_ascii_case(word)
+        && s[word.len()..]
+            .trim()
+            .trim_end_matches(';')
+            .trim()
+            .is_empty()
+}
+
+impl Scanner {
+    pub fn new(options: ScanOptions) -> Self {
+        Scanner {
+            options,
+            ..Default::default()
+        }
+    }
+
+    /// Scan one file (its FDE, then every event), calling `visit` for each event.
+    /// Returns the position after the last complete event.
+    pub fn scan<R: Read>(
+        &mut self,
+        reader: &mut BinlogReader<R>,
+        visit: &mut dyn FnMut(EventInfo) -> ControlFlow<()>,
+    ) -> Result<u64, ReadError> {
+        let file: Arc<str> = Arc::from(reader.name());
+        // Table ids are only valid within one file.
+        self.tables.clear();
+        loop {
+            let pos = reader.position();
+            let Some(raw) = reader.next_event()? else {
+                return Ok(pos);
+            };
+            let raw: RawEvent = raw;
+            let Some(fde) = raw.format else { continue };
+            let header = raw.header;
+            let mk_err = |detail: String| ReadError {
+                file: file.to_string(),
+                offset: raw.pos,
+                kind: ReadErrorKind::Corrupt,
+                detail,
+            };
+            if header.type_code == code::TRANSACTION_PAYLOAD {
+                let inner =
+                    decode::transaction_payload(raw.body).map_err(|e| mk_err(e.to_string()))?;
+                let end = raw.end_pos();
+                let start = raw.pos;
+                if self
+                    .scan_payload(&file, start, end, &inner, fde, visit)?
+                    .is_break()
+                {
+                    return Ok(end);
+                }
+                continue;
+            }
+            let info = self
+                .event_info(&file, raw.pos, raw.end_pos(), header, raw.body, fde)
+                .map_err(mk_err)?;
+            if visit(info).is_break() {
+                return Ok(raw.end_pos());
+            }
+        }
+    }
+
+    /// Events inside a MySQL transaction payload, reported at the payload's position.
+    fn scan_payload(
+        &mut self,
+        file: &Arc<str>,
+        start: u64,
+        end: u64,
+        inner: &[u8],
+        fde: &super::event::FormatDescription,
+        visit: &mut dyn FnMut(EventInfo) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ReadError> {
+        let mut off = 0;
+        let mut plain = fde.clone();
+        plain.checksum = super::event::ChecksumAlg::Off;
+        while off + super::event::HEADER_LEN <= inner.len() {
+            let head: &[u8; 19] = inner[off..off + 19].try_into().expect("19 bytes");
+            let header = super::event::EventHeader::parse(head);
+            let size = header.event_size as usize;
+            if size < 19 || off + size > inner.len() {
+                return Err(ReadError {
+                    file: file.to_string(),
+                    offset: start,
+                    kind: ReadErrorKind::Corrupt,
+                    detail: format!("transaction payload holds an event of impossible size {size}"),
+                });
+            }
+            let body = &inner[off + 19..off + size];
+            let info = self
+                .event_info(file, start, end, header, body, &plain)
+                .map_err(|detail| ReadError {
+                    file: file.to_string(),
+                    offset: start,
+                    kind: ReadErrorKind::Corrupt,
+                    detail,
+                })?;
+            if visit(info).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+            off += size;
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    fn names(&mut self, db: &str, table: &str) -> (Arc<str>, Arc<str>) {
+        self.names
+            .entry((db.to_string(), table.to_string()))
+            .or_insert_with(|| (Arc::from(db), Arc::from(table)))
+            .clone()
+    }
+
+    fn event_info(
+        &mut self,
+        file: &Arc<str>,
+        pos: u64,
+        end_pos: u64,
+        header: super::event::EventHeader,
+        body: &[u8],
+        fde: &super::event::FormatDescription,
+    ) -> Result<EventInfo, String> {
+        let t = header.type_code;
+        let mut info = EventInfo {
+            file: file.clone(),
+            pos,
+            end_pos,
+            timestamp: header.timestamp,
+            type_code: t,
+            server_id: header.server_id,
+            gtid: None,
+            database: None,
+            table: None,
+            rows: None,
+            rows_kind: None,
+            statement: None,
+            data: EventData::Other,
+            values: None,
+            trx_start: false,
+            trx_end: false,
+            rolled_back: false,
+        };
+        if t == code::TABLE_MAP {
+            let tm = rows::parse_table_map(body, fde).map_err(|e| format!("table map: {e}"))?;
+            let (db, table) = self.names(&tm.database, &tm.table);
+            info.database = Some(db);
+            info.table = Some(table);
+            self.tables.insert(tm.table_id, Arc::new(tm));
+        } else if rows_event(t).is_some() {
+            let ev =
+                rows::parse_rows(body, t, fde).map_err(|e| format!("{}: {e}", type_name(t)))?;
+            let tm = self.tables.get(&ev.table_id).cloned().ok_or_else(|| {
+                format!(
+                    "{} for table id {} without a table map",
+                    type_name(t),
+                    ev.table_id
+                )
+            })?;
+            let (db, table) = self.names(&tm.database, &tm.table);
+            info.database = Some(db);
+            info.table = Some(table);
+            info.rows_kind = Some(ev.kind);
+            if self.options.decode_values {
+                let values =
+                    rows::decode_rows(&ev, &tm).map_err(|e| format!("{}: {e}", type_name(t)))?;
+                info.rows = Some(values.len() as u64);
+                info.values = Some(values);
+            } else {
+                info.rows =
+                    Some(rows::count_rows(&ev, &tm).map_err(|e| format!("{}: {e}", type_name(t)))?);
+            }
+        } else {
+            info.data = decode::decode(t, header.server_id, body, fde)
+                .map_err(|e| format!("{}: {e}", type_name(t)))?;
+        }
+        self.track_transaction(&mut info);
+        Ok(info)
+    }
+
+    fn track_transaction(&mut self, info: &mut EventInfo) {
+        let trx = &mut self.trx;
+        match &info.data {
+            EventData::MariaGtid(g) => {
+                trx.gtid = Some(Arc::from(g.to_string()));
+                trx.open = !g.standalone;
+                trx.gtid_pending = g.standalone;
+                info.trx_start = true;
+            }
+            EventData::MysqlGtid { gtid, .. } => {
+                trx.gtid = gtid.as_deref().map(Arc::from);
+                trx.open = false;
+                trx.gtid_pending = true;
+                info.trx_start = true;
+            }
+            EventData::Query(q) => {
+                info.database = (!q.database.is_empty()).then(|| Arc::from(q.database.as_str()));
+                info.statement = Some(q.statement.clone());
+                let stmt = q.statement.as_str();
+                if is_word(stmt, "BEGIN")
+                    || stmt
+                        .trim_start()
+                        .to_ascii_uppercase()
+                        .starts_with("XA START")
+                {
+                    if !trx.gtid_pending && !trx.open {
+                        info.trx_start = true;
+                    }
+                    trx.open = true;
+                    trx.gtid_pending = false;
+                } else if trx.open && (is_word(stmt, "COMMIT") || is_word(stmt, "ROLLBACK")) {
+                    info.trx_end = true;
+                    info.rolled_back = is_word(stmt, "ROLLBACK");
+                } else if !trx.open {
+                    // A statement on its own (DDL, or DML on a non-transactional table
+                    // without BEGIN): its own transaction.
+                    if !trx.gtid_pending {
+                        info.trx_start = true;
+                    }
+                    info.trx_end = true;
+                }
+            }
+            EventData::Xid(_) => info.trx_end = true,
+            EventData::Annotate(s) => info.statement = Some(s.clone()),
+            _ => {}
+        }
+        info.gtid = trx.gtid.clone();
+        if info.trx_end {
+            *trx = TrxState::default();
+        }
+    }
+}
