@@ -55,6 +55,9 @@ pub struct ToolInfo {
 pub struct ServerInfo {
     pub host: String,
     pub port: Option<u16>,
+    /// The unix socket zrm connected through, if it did.
+    #[serde(default)]
+    pub socket: Option<String>,
     pub version: String,
     pub flavor: Flavor,
     pub server_id: u32,
@@ -303,6 +306,7 @@ mod tests {
             server: ServerInfo {
                 host: "127.0.0.1".into(),
                 port: Some(3306),
+                socket: None,
                 version: "10.11.19-MariaDB".into(),
                 flavor: Flavor::MariaDB,
                 server_id: 1,

@@ -513,6 +513,15 @@ impl ConfigFile {
         })
     }
 
+    /// A set's retention, layered like every option but without reading any file (for
+    /// listings, which must not depend on password files being readable).
+    pub fn retention_of(&self, name: &str) -> Option<RetentionPeriod> {
+        self.sets
+            .get(name)
+            .and_then(|s| s.retention)
+            .or(self.defaults.retention)
+    }
+
     /// Connection defaults for an ad-hoc target (a `mysql://` URL): `[defaults]` only.
     pub fn default_credentials(&self) -> Result<SetConfig> {
         self.finish_set("(target)", self.defaults.clone())

@@ -26,7 +26,7 @@ pub enum Error {
     Usage(String),
 
     /// A command or method that the contract names but this version does not implement yet.
-    #[error("{what} is not built yet in zrm {version}; {instead}", version = env!("CARGO_PKG_VERSION"))]
+    #[error("{what}: not built yet in zrm {version}; {instead}", version = env!("CARGO_PKG_VERSION"))]
     NotBuilt { what: String, instead: String },
 
     /// A file system operation failed on a named path.

@@ -151,6 +151,12 @@ fn round_trip_keeps_every_type_and_object() {
     let stored = dir
         .path()
         .join(format!("repo/sets/src/backups/{id}/dump.sql.zst"));
+    // Backups hold the whole database: private to zrm's user whatever the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&stored), 0o600);
+    assert_eq!(mode(&stored.with_file_name("manifest.json")), 0o600);
+    assert_eq!(mode(stored.parent().unwrap()), 0o700);
     let bytes = std::fs::read(&stored).unwrap();
     assert_eq!(bytes.len() as u64, file["stored_size"].as_u64().unwrap());
     use sha2::Digest;
@@ -222,7 +228,7 @@ fn restore_filters_databases_and_refuses_non_empty_targets() {
     assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr
-            .contains("exist and are not empty: other (1 tables)"),
+            .contains("exist and are not empty: other (1 table)"),
         "{out}"
     );
     assert!(out.stderr.contains("--replace"), "{out}");
@@ -260,6 +266,14 @@ fn restore_filters_databases_and_refuses_non_empty_targets() {
 
     // Restoring over the source itself needs --replace, and the message says why.
     let out = zrm(&config, &["restore", "--set", "src", "--target", "src"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("is the source server of set 'src'"),
+        "{out}"
+    );
+    // The same server over TCP instead of its socket is still the source.
+    let url = format!("mysql://root@127.0.0.1:{}", source.port());
+    let out = zrm(&config, &["restore", "--set", "src", "--target", &url]);
     assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr.contains("is the source server of set 'src'"),

@@ -62,7 +62,7 @@ fn commands_not_built_say_so_and_exit_1() {
     ] {
         let out = zrm(&config, args);
         assert_eq!(out.code, 1, "{args:?}: {out}");
-        assert!(out.stderr.contains("is not built yet"), "{args:?}: {out}");
+        assert!(out.stderr.contains(": not built yet"), "{args:?}: {out}");
     }
 }
 

@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     if let Some(cluster) = &args.cluster {
         return Err(Error::not_built(
             format!("`backup --cluster {cluster}`"),
-            "back up each set with `zrm backup --set S`; cluster backups come with the cluster issue",
+            "back up each set with `zrm backup --set S`",
         ));
     }
     let config = ctx.config()?;
@@ -70,7 +70,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         "1" => {
             return Err(Error::not_built(
                 "incremental backups (--level 1)",
-                "take full backups (--level 0); incrementals come with the binary log issue",
+                "take full backups (--level 0)",
             ))
         }
         "auto" => ctx

@@ -97,7 +97,7 @@ pub struct FindArgs {
     /// Just before the transaction holding the first statement matching this regex
     #[arg(long = "match", value_name = "REGEX", group = "point")]
     pub pattern: Option<String>,
-    /// A global sequence number (not built yet: it comes with cluster support)
+    /// A global sequence number (not built yet)
     #[arg(long, group = "point")]
     pub gsn: Option<u64>,
 }
@@ -106,8 +106,8 @@ pub async fn run(ctx: &Context, cmd: BinlogCommand) -> Result<i32> {
     match cmd {
         BinlogCommand::Analyze(a) => tokio::task::block_in_place(|| analyze(ctx, a)),
         BinlogCommand::Find(a) => tokio::task::block_in_place(|| find(ctx, a)),
-        BinlogCommand::Archive(_) => super::unbuilt::refuse("binlog archive", "a later version"),
-        BinlogCommand::Purge(_) => super::unbuilt::refuse("binlog purge", "a later version"),
+        BinlogCommand::Archive(_) => super::unbuilt::refuse("binlog archive"),
+        BinlogCommand::Purge(_) => super::unbuilt::refuse("binlog purge"),
     }
 }
 
@@ -268,7 +268,7 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
     if a.gsn.is_some() {
         return Err(Error::not_built(
             "`binlog find --gsn`",
-            "it comes with cluster support",
+            "it comes in a later version",
         ));
     }
     let target = match (&a.time, &a.gtid, &a.pattern) {

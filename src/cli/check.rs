@@ -77,10 +77,19 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
             let probe = crate::repo::local::LocalBackend::new(dir.clone(), false)
                 .and_then(|b| b.probe_writable());
             match probe {
-                Ok(()) => r.add(
+                Ok(()) if dir.exists() => r.add(
                     "repository",
                     Verdict::Ok,
                     format!("{} is writable", dir.display()),
+                    None,
+                ),
+                Ok(()) => r.add(
+                    "repository",
+                    Verdict::Ok,
+                    format!(
+                        "{} does not exist yet; the first backup creates it",
+                        dir.display()
+                    ),
                     None,
                 ),
                 Err(e) => r.add(

@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::Context;
 use crate::catalog::{self, CatalogEntry, Manifest};
-use crate::config::{ConfigFile, SetOptions};
+use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 use crate::output::{emit, emit_json, human_bytes, table};
 use crate::repo::Repository;
@@ -56,9 +56,10 @@ fn sets_to_list(config: &ConfigFile, repo: &Repository, args: &ListArgs) -> Resu
     Ok(sets)
 }
 
+/// When retention lets this backup go (`None`: kept until removed by hand). A set no longer
+/// in the configuration has no retention.
 fn expires(config: &ConfigFile, m: &Manifest) -> Option<chrono::DateTime<chrono::Utc>> {
-    let set = config.resolve_set(&m.set, &SetOptions::default()).ok()?;
-    Some(m.end_time + set.retention?.as_duration())
+    Some(m.end_time + config.retention_of(&m.set)?.as_duration())
 }
 
 pub fn run_list(ctx: &Context, args: ListArgs) -> Result<i32> {
@@ -219,7 +220,11 @@ pub fn run_show(ctx: &Context, args: ShowArgs) -> Result<i32> {
         m.server.flavor,
         m.server.version,
         m.server.host,
-        m.server.port.map_or(String::new(), |p| format!(":{p}")),
+        match (&m.server.socket, m.server.port) {
+            (Some(sock), _) => format!(" (socket {sock})"),
+            (None, Some(p)) => format!(":{p}"),
+            (None, None) => String::new(),
+        },
         m.server.server_id,
         m.server.gtid_mode,
         if m.server.log_bin { "on" } else { "off" },

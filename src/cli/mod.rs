@@ -147,13 +147,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Show(a) => list::run_show(&ctx, a),
         Command::Restore(a) => restore::run(&ctx, a).await,
         Command::Binlog(c) => binlog::run(&ctx, c).await,
-        Command::Checkpoint(_) => unbuilt::refuse("checkpoint", "the cluster issue"),
-        Command::Verify(_) => unbuilt::refuse("verify", "the S3/encryption/verify issue"),
-        Command::Purge(_) => unbuilt::refuse("purge", "the operations issue"),
-        Command::Replicate(_) => unbuilt::refuse("replicate", "the S3/encryption/verify issue"),
-        Command::Key(_) => unbuilt::refuse("key generate", "the S3/encryption/verify issue"),
-        Command::Schedule(_) => unbuilt::refuse("schedule", "the operations issue"),
-        Command::Report(_) => unbuilt::refuse("report", "the operations issue"),
+        Command::Checkpoint(_) => unbuilt::refuse("checkpoint"),
+        Command::Verify(_) => unbuilt::refuse("verify"),
+        Command::Purge(_) => unbuilt::refuse("purge"),
+        Command::Replicate(_) => unbuilt::refuse("replicate"),
+        Command::Key(_) => unbuilt::refuse("key generate"),
+        Command::Schedule(_) => unbuilt::refuse("schedule"),
+        Command::Report(_) => unbuilt::refuse("report"),
     }
 }
 

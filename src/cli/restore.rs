@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Context;
 use crate::catalog::{self, Manifest};
-use crate::config::Method;
+use crate::config::{ConnectionConfig, Method};
 use crate::engine::mysqldump;
 use crate::error::{Error, Result};
 use crate::mysql::{self, ServerFacts};
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     {
         return Err(Error::not_built(
             "binary log replay (--until-…)",
-            "restore the full backup alone for now; point-in-time replay comes with the PITR issue",
+            "restore the full backup alone for now",
         ));
     }
     let config = ctx.config()?;
@@ -114,7 +114,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     if manifest.level != 0 {
         return Err(Error::not_built(
             format!("restoring the incremental backup {}", manifest.id),
-            "restore its full backup; incrementals are applied by the PITR issue",
+            "restore its full backup",
         ));
     }
     if manifest.method != Method::Mysqldump {
@@ -137,22 +137,21 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         }
     };
     let databases = chosen_databases(&manifest, args.databases.as_deref())?;
-    let is_source = conn.same_endpoint(&source.connection);
-    if is_source && !args.replace {
+    let mut session = mysql::connect(&conn).await?;
+    let facts = ServerFacts::gather(&mut session).await?;
+    if is_source_server(&conn, &facts, &source.connection).await && !args.replace {
+        session.close().await;
         return Err(Error::Restore(format!(
             "the target {label} is the source server of set '{set_name}': restoring there \
              overwrites live data; if that is really what you want, add --replace"
         )));
     }
-
-    let mut session = mysql::connect(&conn).await?;
-    let facts = ServerFacts::gather(&mut session).await?;
     let occupied = occupied_databases(&mut session, &databases).await?;
     if !occupied.is_empty() && !args.replace {
         session.close().await;
         let list = occupied
             .iter()
-            .map(|(d, n)| format!("{d} ({n} tables)"))
+            .map(Occupied::describe)
             .collect::<Vec<_>>()
             .join(", ");
         return Err(Error::Restore(format!(
@@ -176,10 +175,16 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         })?;
     }
     if args.replace {
-        for (db, _) in &occupied {
-            ctx.note(&format!("dropping database {db} on {label} (--replace)"));
+        for o in &occupied {
+            ctx.note(&format!(
+                "dropping database {} on {label} (--replace)",
+                o.name
+            ));
             session
-                .exec(&format!("DROP DATABASE {}", mysql::conn::quote_ident(db)))
+                .exec(&format!(
+                    "DROP DATABASE {}",
+                    mysql::conn::quote_ident(&o.name)
+                ))
                 .await?;
         }
     }
@@ -247,37 +252,91 @@ fn chosen_databases(m: &Manifest, wanted: Option<&[String]>) -> Result<Vec<Strin
     }
 }
 
-/// Databases among `dbs` that exist on the target and hold tables, with their table counts.
-async fn occupied_databases(s: &mut mysql::Session, dbs: &[String]) -> Result<Vec<(String, u64)>> {
+/// Whether the target is the set's source server: the same endpoint, or (a socket and a TCP
+/// port can reach one server) the same host name, port, data directory and server id.
+async fn is_source_server(
+    target: &ConnectionConfig,
+    target_facts: &ServerFacts,
+    source: &ConnectionConfig,
+) -> bool {
+    if target.same_endpoint(source) {
+        return true;
+    }
+    // The source may be down (that is often why one restores): then it is not the target.
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut s = mysql::connect(source).await.ok()?;
+        let f = ServerFacts::gather(&mut s).await.ok();
+        s.close().await;
+        f
+    });
+    matches!(probe.await, Ok(Some(f)) if f.same_server(target_facts))
+}
+
+/// A database on the target that a restore would overwrite.
+struct Occupied {
+    name: String,
+    tables: u64,
+    views: u64,
+    routines: u64,
+}
+
+impl Occupied {
+    fn describe(&self) -> String {
+        let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let mut parts = Vec::new();
+        if self.tables > 0 {
+            parts.push(plural(self.tables, "table"));
+        }
+        if self.views > 0 {
+            parts.push(plural(self.views, "view"));
+        }
+        if self.routines > 0 {
+            parts.push(plural(self.routines, "routine"));
+        }
+        format!("{} ({})", self.name, parts.join(", "))
+    }
+}
+
+/// Databases among `dbs` that exist on the target and hold tables, views or routines.
+async fn occupied_databases(s: &mut mysql::Session, dbs: &[String]) -> Result<Vec<Occupied>> {
     let mut out = Vec::new();
     for db in dbs {
+        let q = mysql::conn::quote_str(db);
         let exists = s
             .value(&format!(
-                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}",
-                mysql::conn::quote_str(db)
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {q}"
             ))
             .await?;
         if exists.as_deref() != Some("1") {
             continue;
         }
-        let n: u64 = s
+        let mut o = Occupied {
+            name: db.clone(),
+            tables: 0,
+            views: 0,
+            routines: 0,
+        };
+        for row in s
+            .rows(&format!(
+                "SELECT TABLE_TYPE, COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {q} GROUP BY TABLE_TYPE"
+            ))
+            .await?
+        {
+            let n: u64 = row.get(1).cloned().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match row.first().cloned().flatten().as_deref() {
+                Some("VIEW") => o.views += n,
+                _ => o.tables += n,
+            }
+        }
+        o.routines = s
             .value(&format!(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
-                mysql::conn::quote_str(db)
+                "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {q}"
             ))
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let routines: u64 = s
-            .value(&format!(
-                "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {}",
-                mysql::conn::quote_str(db)
-            ))
-            .await?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if n + routines > 0 {
-            out.push((db.clone(), n));
+        if o.tables + o.views + o.routines > 0 {
+            out.push(o);
         }
     }
     Ok(out)
@@ -288,10 +347,10 @@ fn plan(
     m: &Manifest,
     label: &str,
     databases: &[String],
-    occupied: &[(String, u64)],
+    occupied: &[Occupied],
     replace: bool,
 ) -> Result<i32> {
-    let drops: Vec<&String> = occupied.iter().map(|(d, _)| d).collect();
+    let drops: Vec<&String> = occupied.iter().map(|o| &o.name).collect();
     if ctx.json() {
         emit_json(&serde_json::json!({
             "dry_run": true,

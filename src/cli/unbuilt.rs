@@ -18,9 +18,9 @@ pub enum KeyCommand {
     Generate(Passthrough),
 }
 
-pub fn refuse(command: &str, issue: &str) -> Result<i32> {
+pub fn refuse(command: &str) -> Result<i32> {
     Err(Error::not_built(
         format!("`zrm {command}`"),
-        format!("it comes with {issue}"),
+        "it comes in a later version",
     ))
 }

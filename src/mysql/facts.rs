@@ -28,6 +28,10 @@ pub struct ServerFacts {
     /// `@@time_zone`, and the system zone when that is `SYSTEM`.
     pub time_zone: String,
     pub system_time_zone: String,
+    /// `@@hostname` and `@@port`: with the datadir and server_id, what tells two endpoints
+    /// (a socket and a TCP port) apart as the same server or not.
+    pub hostname: String,
+    pub port: u16,
 }
 
 impl ServerFacts {
@@ -35,7 +39,7 @@ impl ServerFacts {
         let row = s
             .rows(
                 "SELECT @@version, @@version_comment, @@server_id, @@log_bin, @@binlog_format, \
-                 @@datadir, @@time_zone, @@system_time_zone",
+                 @@datadir, @@time_zone, @@system_time_zone, @@hostname, @@port",
             )
             .await?
             .into_iter()
@@ -93,6 +97,8 @@ impl ServerFacts {
             datadir: col(5),
             time_zone: col(6),
             system_time_zone: col(7),
+            hostname: col(8),
+            port: col(9).parse().unwrap_or(0),
         })
     }
 
@@ -105,13 +111,22 @@ impl ServerFacts {
         }
     }
 
+    /// True when both describe the same running server.
+    pub fn same_server(&self, other: &ServerFacts) -> bool {
+        self.hostname == other.hostname
+            && self.port == other.port
+            && self.datadir == other.datadir
+            && self.server_id == other.server_id
+    }
+
     pub fn server_info(&self, conn: &ConnectionConfig) -> ServerInfo {
         ServerInfo {
             host: match conn.local_socket() {
-                Some(s) => format!("localhost:{}", s.display()),
+                Some(_) => "localhost".to_string(),
                 None => conn.tcp_host().to_string(),
             },
             port: conn.local_socket().is_none().then_some(conn.port),
+            socket: conn.local_socket().map(|s| s.display().to_string()),
             version: self.version.clone(),
             flavor: self.flavor,
             server_id: self.server_id,

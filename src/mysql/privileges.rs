@@ -108,9 +108,9 @@ pub fn needed_for_dump(flavor: Flavor) -> Vec<Need> {
         Need { any_of: &["TRIGGER"], why: "dump triggers" },
         Need { any_of: &["EVENT"], why: "dump events" },
         Need { any_of: &["LOCK TABLES"], why: "dump tables that are not transactional" },
-        Need { any_of: &["RELOAD"], why: "the momentary FLUSH TABLES WITH READ LOCK when the server cannot give the snapshot's binlog position without it" },
+        Need { any_of: &["RELOAD"], why: "take a momentary FLUSH TABLES WITH READ LOCK where the server cannot give the snapshot's binlog position without one" },
         Need { any_of: binlog, why: "read the binary log position of the snapshot" },
-        Need { any_of: &["PROCESS"], why: "dump tablespaces (MySQL) and name blocking queries" },
+        Need { any_of: &["PROCESS"], why: "dump tablespaces (MySQL) and see which queries block a lock" },
     ]
 }
 

@@ -15,10 +15,21 @@ pub struct LocalBackend {
     root: PathBuf,
 }
 
+/// Backups hold the whole database: what zrm creates is private to its user (0700
+/// directories, 0600 files), whatever the umask.
+pub fn create_private_dirs(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .at("create directory", dir)
+}
+
 impl LocalBackend {
     pub fn new(root: PathBuf, create: bool) -> Result<Self> {
         if create {
-            fs::create_dir_all(&root).at("create repository directory", &root)?;
+            create_private_dirs(&root)?;
         }
         Ok(LocalBackend { root })
     }
@@ -78,13 +89,22 @@ impl Backend for LocalBackend {
     fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>> {
         let dest = self.path(rel);
         let dir = dest.parent().expect("relative file paths have a parent");
-        fs::create_dir_all(dir).at("create directory", dir)?;
+        create_private_dirs(dir)?;
         let name = dest
             .file_name()
             .expect("relative file paths have a name")
             .to_string_lossy();
         let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-        let file = File::create(&tmp).at("create", &tmp)?;
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .at("create", &tmp)?
+        };
         Ok(Box::new(LocalWriter {
             tmp,
             dest,
@@ -124,7 +144,7 @@ impl Backend for LocalBackend {
 
     fn lock_set(&self, set: &str) -> Result<SetLock> {
         let dir = self.path(&format!("sets/{set}"));
-        fs::create_dir_all(&dir).at("create directory", &dir)?;
+        create_private_dirs(&dir)?;
         SetLock::acquire(set, &dir.join("lock"))
     }
 
@@ -137,7 +157,26 @@ impl Backend for LocalBackend {
     }
 
     fn probe_writable(&self) -> Result<()> {
-        fs::create_dir_all(&self.root).at("create repository directory", &self.root)?;
+        if !self.root.exists() {
+            // Do not create it here: `check` changes nothing. The first backup will create it
+            // if the nearest existing parent is writable.
+            let parent = self
+                .root
+                .ancestors()
+                .find(|a| a.exists())
+                .unwrap_or_else(|| Path::new("/"));
+            let c = std::ffi::CString::new(parent.as_os_str().as_encoded_bytes())
+                .map_err(|_| Error::Repository(format!("bad path {}", parent.display())))?;
+            // SAFETY: access() reads a NUL-terminated path we own.
+            if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+                return Err(Error::io(
+                    "create the repository under",
+                    parent,
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            return Ok(());
+        }
         let probe = self.root.join(format!(".zrm-probe.{}", std::process::id()));
         File::create(&probe)
             .and_then(|mut f| f.write_all(b"probe").and_then(|_| f.sync_all()))
