@@ -108,6 +108,16 @@ impl RunningTool {
         self.child.stdin.take().expect("stdin is piped")
     }
 
+    /// Wait for the tool without giving it up (see [`wait`]).
+    pub fn wait_for_exit(&mut self) -> Result<String> {
+        loop {
+            if let Some(r) = self.try_wait() {
+                return r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Wait for the tool; a non-zero exit is an error carrying its stderr.
     pub fn wait(mut self) -> Result<String> {
         let status = self.child.wait().map_err(|e| Error::Tool {
@@ -136,6 +146,40 @@ impl RunningTool {
                 stderr
             },
         })
+    }
+
+    /// If the tool has exited: `Some(Ok(stderr))` or `Some(Err(..))` as for [`wait`].
+    pub fn try_wait(&mut self) -> Option<Result<String>> {
+        match self.child.try_wait() {
+            Ok(None) => None,
+            Ok(Some(status)) => {
+                let stderr = self
+                    .stderr
+                    .take()
+                    .and_then(|h| h.join().ok())
+                    .unwrap_or_default();
+                if status.success() {
+                    Some(Ok(stderr))
+                } else {
+                    Some(Err(Error::Tool {
+                        tool: self.name.clone(),
+                        status: status
+                            .code()
+                            .map_or("killed by a signal".into(), |c| format!("exit code {c}")),
+                        stderr: if stderr.is_empty() {
+                            "(no message)".into()
+                        } else {
+                            stderr
+                        },
+                    }))
+                }
+            }
+            Err(e) => Some(Err(Error::Tool {
+                tool: self.name.clone(),
+                status: "wait failed".into(),
+                stderr: e.to_string(),
+            })),
+        }
     }
 
     /// Stop the tool (after a failure elsewhere in the pipeline) and reap it.

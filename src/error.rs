@@ -52,10 +52,11 @@ pub enum Error {
 
     /// Another zrm process holds the set's lock.
     #[error(
-        "set '{set}' is locked by another zrm process (pid {pid}, since {since}): \
+        "{what} '{set}' is locked by another zrm process (pid {pid}, since {since}): \
          wait for it to finish, or stop it if it hangs"
     )]
     Locked {
+        what: &'static str,
         set: String,
         pid: String,
         since: String,

@@ -26,6 +26,8 @@ pub enum EventData {
     GtidList(Vec<MariaGtid>),
     Annotate(String),
     BinlogCheckpoint(String),
+    /// MariaDB XA PREPARE: ends the binlog group of a prepared XA transaction.
+    XaPrepare(String),
     Stop,
     /// Anything else (including table maps and rows, decoded in `rows`).
     Other,
@@ -115,16 +117,17 @@ fn uuid_text(b: &[u8]) -> String {
     )
 }
 
-fn query(body: &[u8], fde: &FormatDescription, compressed: bool) -> Result<Query, DecodeError> {
+/// QUERY, QUERY_COMPRESSED and EXECUTE_LOAD_QUERY share a layout; the latter has 13 more
+/// post-header bytes (file id, file name offsets, duplicate handling), skipped here.
+fn query(body: &[u8], fde: &FormatDescription, type_code: u8) -> Result<Query, DecodeError> {
+    let compressed = type_code == code::QUERY_COMPRESSED;
+    let default_post = if type_code == code::EXECUTE_LOAD_QUERY {
+        26
+    } else {
+        13
+    };
     let mut c = Cursor::new(body);
-    let post = fde.post_header(
-        if compressed {
-            code::QUERY_COMPRESSED
-        } else {
-            code::QUERY
-        },
-        13,
-    );
+    let post = fde.post_header(type_code, default_post);
     let mut p = Cursor::new(c.take(post, "query post-header")?);
     p.skip(4, "thread id")?;
     let exec_time = p.u32("exec time")?;
@@ -167,8 +170,23 @@ pub fn decode(
                 next_file: String::from_utf8_lossy(c.rest()).into_owned(),
             }
         }
-        code::QUERY => EventData::Query(query(body, fde, false)?),
-        code::QUERY_COMPRESSED => EventData::Query(query(body, fde, true)?),
+        code::QUERY | code::QUERY_COMPRESSED | code::EXECUTE_LOAD_QUERY => {
+            EventData::Query(query(body, fde, type_code)?)
+        }
+        code::XA_PREPARE => {
+            let one_phase = c.u8("xa one phase")? != 0;
+            let format_id = c.u32("xa format id")?;
+            let gtrid_len = c.u32("xa gtrid length")? as usize;
+            let bqual_len = c.u32("xa bqual length")? as usize;
+            let gtrid = c.take(gtrid_len, "xa gtrid")?;
+            let bqual = c.take(bqual_len, "xa bqual")?;
+            EventData::XaPrepare(format!(
+                "XA {} X'{}',X'{}',{format_id}",
+                if one_phase { "COMMIT" } else { "PREPARE" },
+                hex::encode(gtrid),
+                hex::encode(bqual)
+            ))
+        }
         code::XID => EventData::Xid(c.u64("xid")?),
         code::GTID | code::ANONYMOUS_GTID => {
             c.skip(1, "gtid flags")?;

@@ -1,6 +1,6 @@
 //! Event headers, event type codes and names, and the format description event.
 
-use super::bytes::{Cursor, Res};
+use super::bytes::Cursor;
 
 pub const MAGIC: [u8; 4] = [0xfe, b'b', b'i', b'n'];
 pub const HEADER_LEN: usize = 19;
@@ -36,6 +36,7 @@ pub mod code {
     pub const GTID: u8 = 33;
     pub const ANONYMOUS_GTID: u8 = 34;
     pub const PREVIOUS_GTIDS: u8 = 35;
+    pub const XA_PREPARE: u8 = 38;
     pub const PARTIAL_UPDATE_ROWS: u8 = 39;
     pub const TRANSACTION_PAYLOAD: u8 = 40;
     pub const ANNOTATE_ROWS: u8 = 160;
@@ -80,6 +81,7 @@ pub fn type_name(t: u8) -> &'static str {
         GTID => "Gtid",
         ANONYMOUS_GTID => "Anonymous_Gtid",
         PREVIOUS_GTIDS => "Previous_gtids",
+        XA_PREPARE => "XA_prepare",
         PARTIAL_UPDATE_ROWS => "Update_rows_partial",
         TRANSACTION_PAYLOAD => "Transaction_payload",
         ANNOTATE_ROWS => "Annotate_rows",
@@ -172,36 +174,40 @@ pub struct FormatDescription {
 
 impl FormatDescription {
     /// Parse an FDE body (everything after the common header, checksum included).
-    pub fn parse(body: &[u8]) -> Res<FormatDescription> {
+    ///
+    /// Only servers that write the checksum algorithm into the FDE (MySQL 5.6.1+, MariaDB
+    /// 5.3+) are supported; they always end the FDE with the algorithm byte and a CRC32 of the
+    /// event, even when `binlog_checksum` is NONE. The caller verifies that CRC before
+    /// trusting anything here.
+    pub fn parse(body: &[u8]) -> Result<FormatDescription, String> {
         let mut c = Cursor::new(body);
-        let binlog_version = c.u16("binlog version")?;
-        let raw_version = c.take(50, "server version")?;
+        let short = |e: super::bytes::Short| e.to_string();
+        let binlog_version = c.u16("binlog version").map_err(short)?;
+        let raw_version = c.take(50, "server version").map_err(short)?;
         let end = raw_version.iter().position(|&b| b == 0).unwrap_or(50);
         let server_version = String::from_utf8_lossy(&raw_version[..end]).into_owned();
-        c.skip(4, "create timestamp")?;
-        let header_len = c.u8("header length")?;
+        c.skip(4, "create timestamp").map_err(short)?;
+        let header_len = c.u8("header length").map_err(short)?;
         let rest = c.rest();
         let mariadb = server_version.to_ascii_lowercase().contains("mariadb");
-        let (post_header_len, checksum) =
-            if checksum_aware(&server_version, mariadb) && rest.len() >= 5 {
-                // The last 5 bytes: checksum algorithm, then the checksum (or room for it).
-                let alg = rest[rest.len() - 5];
-                (
-                    rest[..rest.len() - 5].to_vec(),
-                    if alg == 1 {
-                        ChecksumAlg::Crc32
-                    } else {
-                        ChecksumAlg::Off
-                    },
-                )
-            } else {
-                (rest.to_vec(), ChecksumAlg::Off)
-            };
+        if !checksum_aware(&server_version, mariadb) || rest.len() < 5 {
+            return Err(format!(
+                "server version '{}' is not supported (MySQL 5.6.1+ or MariaDB 5.3+), or the \
+                 format description is damaged",
+                server_version.escape_default()
+            ));
+        }
+        // The last 5 bytes: checksum algorithm, then the CRC32 of the event.
+        let checksum = match rest[rest.len() - 5] {
+            0 => ChecksumAlg::Off,
+            1 => ChecksumAlg::Crc32,
+            other => return Err(format!("unknown checksum algorithm {other}")),
+        };
         Ok(FormatDescription {
             binlog_version,
             server_version,
             header_len,
-            post_header_len,
+            post_header_len: rest[..rest.len() - 5].to_vec(),
             checksum,
             mariadb,
         })

@@ -4,9 +4,12 @@
 //! verified, every length is bounds-checked, and errors name the file and the offset.
 
 pub mod analyze;
+pub mod archive;
+pub mod archive_index;
 pub mod bytes;
 pub mod decode;
 pub mod event;
+pub mod file_archiver;
 pub mod find;
 pub mod input;
 pub mod reader;

@@ -124,6 +124,19 @@ impl<R: Read> BinlogReader<R> {
         })
     }
 
+    /// Continue reading a file at `pos` (an event boundary), with the format description
+    /// read earlier from its start. `inner` yields the bytes from `pos` on.
+    pub fn resume(inner: R, name: impl Into<String>, pos: u64, fde: FormatDescription) -> Self {
+        BinlogReader {
+            name: name.into(),
+            inner,
+            pos,
+            buf: Vec::with_capacity(64 * 1024),
+            fde: Some(fde),
+            verify_checksums: true,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -217,6 +230,17 @@ impl<R: Read> BinlogReader<R> {
 
         let body_end;
         if header.type_code == code::FORMAT_DESCRIPTION {
+            // Servers zrm supports always end the FDE with a CRC32 (even with binlog_checksum
+            // NONE). Verify it before trusting the FDE: a damaged algorithm byte or version
+            // must not switch checksums off for the rest of the file.
+            if self.buf.len() < HEADER_LEN + CHECKSUM_LEN {
+                return Err(self.err(
+                    start,
+                    ReadErrorKind::Corrupt,
+                    "format description too short",
+                ));
+            }
+            self.check_crc(start, header, true)?;
             let fde = FormatDescription::parse(&self.buf[HEADER_LEN..]).map_err(|e| {
                 self.err(
                     start,
@@ -224,12 +248,7 @@ impl<R: Read> BinlogReader<R> {
                     format!("format description: {e}"),
                 )
             })?;
-            if fde.checksum == ChecksumAlg::Crc32 {
-                self.check_crc(start, header, true)?;
-                body_end = self.buf.len() - CHECKSUM_LEN;
-            } else {
-                body_end = self.buf.len();
-            }
+            body_end = self.buf.len() - CHECKSUM_LEN;
             self.fde = Some(fde);
         } else {
             if self.fde.is_none() && header.type_code != code::START_V3 {

@@ -97,8 +97,10 @@ impl Scanner {
         visit: &mut dyn FnMut(EventInfo) -> ControlFlow<()>,
     ) -> Result<u64, ReadError> {
         let file: Arc<str> = Arc::from(reader.name());
-        // Table ids are only valid within one file.
-        self.tables.clear();
+        // Table ids are only valid within one file (a resumed reader continues the same one).
+        if reader.position() <= 4 {
+            self.tables.clear();
+        }
         loop {
             let pos = reader.position();
             let Some(raw) = reader.next_event()? else {
@@ -293,6 +295,10 @@ impl Scanner {
                 }
             }
             EventData::Xid(_) => info.trx_end = true,
+            EventData::XaPrepare(s) => {
+                info.statement = Some(s.clone());
+                info.trx_end = true;
+            }
             EventData::Annotate(s) => info.statement = Some(s.clone()),
             _ => {}
         }

@@ -37,6 +37,12 @@ impl LocalBackend {
     fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }
+
+    fn lock_named(&self, set: &str, file: &str, what: &'static str) -> Result<SetLock> {
+        let dir = self.path(&format!("sets/{set}"));
+        create_private_dirs(&dir)?;
+        SetLock::acquire(what, set, &dir.join(file))
+    }
 }
 
 pub fn fsync_dir(dir: &Path) -> Result<()> {
@@ -143,9 +149,11 @@ impl Backend for LocalBackend {
     }
 
     fn lock_set(&self, set: &str) -> Result<SetLock> {
-        let dir = self.path(&format!("sets/{set}"));
-        create_private_dirs(&dir)?;
-        SetLock::acquire(set, &dir.join("lock"))
+        self.lock_named(set, "lock", "set")
+    }
+
+    fn lock_binlogs(&self, set: &str) -> Result<SetLock> {
+        self.lock_named(set, "binlog.lock", "the binlog archive of set")
     }
 
     fn remove_file(&self, rel: &str) {

@@ -18,7 +18,7 @@ pub struct SetLock {
 }
 
 impl SetLock {
-    pub fn acquire(set: &str, path: &Path) -> Result<SetLock> {
+    pub fn acquire(what: &'static str, set: &str, path: &Path) -> Result<SetLock> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -37,6 +37,7 @@ impl SetLock {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 return Err(Error::Locked {
+                    what,
                     set: set.to_string(),
                     pid: if pid.is_empty() {
                         "unknown".into()
@@ -86,14 +87,14 @@ mod tests {
     fn second_holder_is_refused_with_pid_and_released_on_drop() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lock");
-        let first = SetLock::acquire("s", &path).unwrap();
-        let err = SetLock::acquire("s", &path).err().expect("locked");
+        let first = SetLock::acquire("set", "s", &path).unwrap();
+        let err = SetLock::acquire("set", "s", &path).err().expect("locked");
         let msg = err.to_string();
         assert!(
             msg.contains(&format!("pid {}", std::process::id())),
             "{msg}"
         );
         drop(first);
-        SetLock::acquire("s", &path).expect("free after drop");
+        SetLock::acquire("set", "s", &path).expect("free after drop");
     }
 }

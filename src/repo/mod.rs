@@ -53,6 +53,9 @@ pub trait Backend: Send + Sync {
     fn size(&self, rel: &str) -> Result<u64>;
     /// Take the exclusive lock of one set, or say who holds it.
     fn lock_set(&self, set: &str) -> Result<SetLock>;
+    /// Take the lock of a set's binlog archive (held by `binlog archive`, which may run for
+    /// days with --follow, so it is separate from the set's backup lock).
+    fn lock_binlogs(&self, set: &str) -> Result<SetLock>;
     /// Check that a new file can be written (for `check`).
     fn probe_writable(&self) -> Result<()>;
     /// Best-effort clean-up after a failed backup: remove a file / an empty directory.

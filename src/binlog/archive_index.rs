@@ -1,0 +1,257 @@
+//! The archive of a set's binary logs in the repository, and the chain they form.
+//!
+//! Layout: `sets/<set>/binlogs/<server_id>/<file>.zst` (or `<file>` uncompressed) with
+//! `<file>.json`, this index. A file still being written (archived with `--follow`) is kept
+//! as segments `<file>.seg-<start>.zst` that the index lists; when the server closes the file
+//! they are joined into one object. The chain: each complete file names the next (from its
+//! ROTATE event); a missing link is a gap, reported by name and never replayed across.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Compression;
+use crate::error::{Error, Result};
+use crate::repo::Repository;
+
+pub const INDEX_VERSION: u32 = 1;
+
+/// One stored piece of a binlog: bytes `[start, end)` of the original file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Segment {
+    /// Object name, relative to the server's archive directory.
+    pub object: String,
+    pub start: u64,
+    pub end: u64,
+    /// SHA-256 of the original bytes `[start, end)`.
+    pub sha256: String,
+    /// SHA-256 and size of the stored object.
+    pub stored_sha256: String,
+    pub stored_size: u64,
+}
+
+/// `<file>.json`: what zrm knows about one archived binlog.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BinlogIndex {
+    pub format_version: u32,
+    pub file: String,
+    pub server_id: u32,
+    /// The server closed the file (ROTATE or STOP seen): nothing will be added.
+    pub complete: bool,
+    /// The file's size archived so far (its size when complete).
+    pub end_pos: u64,
+    /// SHA-256 of the whole original file (when complete).
+    pub sha256: Option<String>,
+    pub segments: Vec<Segment>,
+    pub compression: Compression,
+    pub events: u64,
+    pub transactions: u64,
+    pub first_event_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_event_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// GTIDs of the first and last transactions in the file.
+    pub first_gtid: Option<String>,
+    pub last_gtid: Option<String>,
+    /// The GTID state at the start of the file (MariaDB GTID_LIST / MySQL Previous_gtids).
+    pub gtid_state_at_start: Option<String>,
+    /// The GTID state at the end of what is archived (MariaDB: per domain/server, last seq).
+    pub gtid_state_at_end: Option<String>,
+    /// The file the ROTATE event names, when complete by rotation.
+    pub next_file: Option<String>,
+    pub archived_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl BinlogIndex {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("index serialises")
+    }
+
+    pub fn from_json(bytes: &[u8], what: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Repository(format!("{what} is not a valid binlog index: {e}")))?;
+        if v["format_version"].as_u64().unwrap_or(0) > u64::from(INDEX_VERSION) {
+            return Err(Error::Repository(format!(
+                "{what} has a newer index version than this zrm understands: upgrade zrm"
+            )));
+        }
+        serde_json::from_value(v)
+            .map_err(|e| Error::Repository(format!("{what} is not a valid binlog index: {e}")))
+    }
+}
+
+pub fn server_dir(set: &str, server_id: u32) -> String {
+    format!("sets/{set}/binlogs/{server_id}")
+}
+
+pub fn index_path(set: &str, server_id: u32, file: &str) -> String {
+    format!("{}/{file}.json", server_dir(set, server_id))
+}
+
+pub fn object_name(file: &str, compression: Compression) -> String {
+    match compression {
+        Compression::Zstd => format!("{file}.zst"),
+        Compression::None => file.to_string(),
+    }
+}
+
+pub fn segment_name(file: &str, start: u64, compression: Compression) -> String {
+    match compression {
+        Compression::Zstd => format!("{file}.seg-{start:012}.zst"),
+        Compression::None => format!("{file}.seg-{start:012}"),
+    }
+}
+
+/// The server ids that have archived binlogs in a set.
+pub fn servers(repo: &Repository, set: &str) -> Result<Vec<u32>> {
+    let mut ids: Vec<u32> = repo
+        .backend()
+        .list(&format!("sets/{set}/binlogs"))?
+        .into_iter()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Every index of one server's archive, in file order.
+pub fn load_all(repo: &Repository, set: &str, server_id: u32) -> Result<Vec<BinlogIndex>> {
+    let dir = server_dir(set, server_id);
+    let mut out = Vec::new();
+    for name in repo.backend().list(&dir)? {
+        if !name.ends_with(".json") || name.starts_with('.') {
+            continue;
+        }
+        let rel = format!("{dir}/{name}");
+        let what = format!("{}/{rel}", repo.describe());
+        out.push(BinlogIndex::from_json(&repo.read_small(&rel)?, &what)?);
+    }
+    out.sort_by_key(|i| file_order(&i.file));
+    Ok(out)
+}
+
+pub fn load(
+    repo: &Repository,
+    set: &str,
+    server_id: u32,
+    file: &str,
+) -> Result<Option<BinlogIndex>> {
+    let rel = index_path(set, server_id, file);
+    if !repo.backend().exists(&rel)? {
+        return Ok(None);
+    }
+    let what = format!("{}/{rel}", repo.describe());
+    Ok(Some(BinlogIndex::from_json(
+        &repo.read_small(&rel)?,
+        &what,
+    )?))
+}
+
+/// Binlog names sort by their numeric suffix (`mysql-bin.000010` after `.000009`; and after
+/// `.999999` comes `.1000000`).
+pub fn file_order(name: &str) -> (String, u64) {
+    match name.rsplit_once('.') {
+        Some((base, num)) => (base.to_string(), num.parse().unwrap_or(0)),
+        None => (name.to_string(), 0),
+    }
+}
+
+/// The name that follows `name` in a server's numbering.
+pub fn next_name(name: &str) -> Option<String> {
+    let (base, num) = name.rsplit_once('.')?;
+    let n: u64 = num.parse().ok()?;
+    Some(format!("{base}.{:0width$}", n + 1, width = num.len()))
+}
+
+/// A break in the chain of archived files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    pub after: String,
+    pub missing: String,
+    pub before: String,
+}
+
+impl std::fmt::Display for Gap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} missing between {} and {}",
+            self.missing, self.after, self.before
+        )
+    }
+}
+
+/// Gaps in a sorted list of indexes: a file whose successor is not the one it names, or an
+/// incomplete file that is followed by another.
+pub fn gaps(files: &[BinlogIndex]) -> Vec<Gap> {
+    let mut out = Vec::new();
+    for w in files.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let expected = a
+            .next_file
+            .clone()
+            .or_else(|| next_name(&a.file))
+            .unwrap_or_default();
+        if b.file != expected {
+            out.push(Gap {
+                after: a.file.clone(),
+                missing: expected,
+                before: b.file.clone(),
+            });
+        } else if !a.complete {
+            out.push(Gap {
+                after: a.file.clone(),
+                missing: format!("the rest of {} (archived up to {})", a.file, a.end_pos),
+                before: b.file.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(file: &str, next: Option<&str>, complete: bool) -> BinlogIndex {
+        BinlogIndex {
+            format_version: INDEX_VERSION,
+            file: file.into(),
+            server_id: 1,
+            complete,
+            end_pos: 100,
+            sha256: None,
+            segments: vec![],
+            compression: Compression::Zstd,
+            events: 0,
+            transactions: 0,
+            first_event_time: None,
+            last_event_time: None,
+            first_gtid: None,
+            last_gtid: None,
+            gtid_state_at_start: None,
+            gtid_state_at_end: None,
+            next_file: next.map(str::to_string),
+            archived_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn gaps_are_named() {
+        let files = vec![
+            idx("mysql-bin.000016", Some("mysql-bin.000017"), true),
+            idx("mysql-bin.000018", Some("mysql-bin.000019"), true),
+            idx("mysql-bin.000019", None, false),
+        ];
+        let g = gaps(&files);
+        assert_eq!(g.len(), 1);
+        assert_eq!(
+            g[0].to_string(),
+            "mysql-bin.000017 missing between mysql-bin.000016 and mysql-bin.000018"
+        );
+        assert_eq!(next_name("mysql-bin.999999").unwrap(), "mysql-bin.1000000");
+        assert!(file_order("b.1000000") > file_order("b.999999"));
+    }
+
+    #[test]
+    fn index_round_trips() {
+        let i = idx("f.000001", Some("f.000002"), true);
+        assert_eq!(BinlogIndex::from_json(&i.to_json(), "t").unwrap(), i);
+    }
+}

@@ -1,0 +1,455 @@
+//! Archiving one binlog file from a local spool copy (written by the replication client) into
+//! the repository, verifying every event before any byte is stored.
+//!
+//! The spool copy may still be growing. Only complete, CRC-verified events are archived; a
+//! partial event at the tail waits for the next pass. Bytes are stored as segments (durable
+//! pieces of the file) and, once the server has closed the file, joined into one object. When
+//! a file was partly archived before (a restart, a kill -9), the new copy must be identical on
+//! that prefix: a server whose binlog changed under the same name (RESET MASTER, a switchover
+//! that reused names) is reported, never mixed into the archive.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::archive_index::{self as idx, BinlogIndex, Segment, INDEX_VERSION};
+use super::decode::{EventData, MariaGtid};
+use super::event::FormatDescription;
+use super::reader::{BinlogReader, ReadErrorKind};
+use super::scan::{ScanOptions, Scanner};
+use crate::config::Compression;
+use crate::engine::stream::{HashingWriter, StoredFileWriter};
+use crate::error::{Error, Result};
+use crate::repo::Repository;
+
+/// Progress of one file through the archive.
+pub struct FileArchiver<'r> {
+    repo: &'r Repository,
+    set: String,
+    server_id: u32,
+    pub file: String,
+    compression: Compression,
+    level: i32,
+    /// What the repository holds for this file.
+    pub index: BinlogIndex,
+    /// Bytes of the spool copy verified (complete events), from the start of the file.
+    pub verified_end: u64,
+    /// The previously stored prefix has been checked against the spool copy.
+    prefix_checked: bool,
+    whole: Sha256,
+    /// How far `whole` has hashed.
+    hashed_end: u64,
+    fde: Option<FormatDescription>,
+    scanner: Scanner,
+    domains: BTreeMap<u32, MariaGtid>,
+    /// A STOP event ended the file (server shutdown).
+    stopped: bool,
+    pub last_store: Instant,
+}
+
+fn empty_index(file: &str, server_id: u32, compression: Compression) -> BinlogIndex {
+    BinlogIndex {
+        format_version: INDEX_VERSION,
+        file: file.to_string(),
+        server_id,
+        complete: false,
+        end_pos: 0,
+        sha256: None,
+        segments: Vec::new(),
+        compression,
+        events: 0,
+        transactions: 0,
+        first_event_time: None,
+        last_event_time: None,
+        first_gtid: None,
+        last_gtid: None,
+        gtid_state_at_start: None,
+        gtid_state_at_end: None,
+        next_file: None,
+        archived_at: chrono::Utc::now(),
+    }
+}
+
+fn time_of(ts: u32) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(i64::from(ts), 0)
+}
+
+impl<'r> FileArchiver<'r> {
+    pub fn new(
+        repo: &'r Repository,
+        set: &str,
+        server_id: u32,
+        file: &str,
+        compression: Compression,
+        level: i32,
+    ) -> Result<Self> {
+        let index = idx::load(repo, set, server_id, file)?;
+        let prefix_checked = index.as_ref().is_none_or(|i| i.end_pos == 0);
+        // Compression is chosen once per file: segments of one file share it.
+        let compression = index.as_ref().map_or(compression, |i| i.compression);
+        Ok(FileArchiver {
+            repo,
+            set: set.to_string(),
+            server_id,
+            file: file.to_string(),
+            compression,
+            level,
+            index: index.unwrap_or_else(|| empty_index(file, server_id, compression)),
+            verified_end: 0,
+            prefix_checked,
+            whole: Sha256::new(),
+            hashed_end: 0,
+            fde: None,
+            scanner: Scanner::new(ScanOptions::default()),
+            domains: BTreeMap::new(),
+            stopped: false,
+            last_store: Instant::now(),
+        })
+    }
+
+    fn dir(&self) -> String {
+        idx::server_dir(&self.set, self.server_id)
+    }
+
+    /// Bytes verified but not stored yet.
+    pub fn pending(&self) -> u64 {
+        self.verified_end.saturating_sub(self.index.end_pos)
+    }
+
+    /// The server closed the file and every byte of it is verified.
+    pub fn closed(&self) -> bool {
+        self.index.next_file.is_some() || self.stopped
+    }
+
+    /// Verify what the spool copy holds beyond what was verified before. Returns whether
+    /// anything new was verified.
+    pub fn advance(&mut self, spool: &Path) -> Result<bool> {
+        let len = match std::fs::metadata(spool) {
+            Ok(m) => m.len(),
+            Err(_) => return Ok(false),
+        };
+        if !self.prefix_checked {
+            if len < self.index.end_pos {
+                return Ok(false);
+            }
+            self.check_prefix(spool)?;
+        }
+        if len <= self.verified_end || len < 4 {
+            return Ok(false);
+        }
+        let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
+        let before = self.verified_end;
+        let name = self.file.clone();
+        let mut reader = if self.verified_end == 0 {
+            match BinlogReader::new(std::io::BufReader::with_capacity(1 << 20, f), name.clone()) {
+                Ok(r) => r,
+                Err(e) if e.kind == ReadErrorKind::NotBinlog && len < 4 => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            f.seek(SeekFrom::Start(self.verified_end))
+                .map_err(|e| Error::io("seek in", spool, e))?;
+            let fde = self
+                .fde
+                .clone()
+                .expect("a format description once bytes are verified");
+            BinlogReader::resume(
+                std::io::BufReader::with_capacity(1 << 20, f),
+                name.clone(),
+                self.verified_end,
+                fde,
+            )
+        };
+        let mut stats = Stats::default();
+        let mut verified = self.verified_end.max(4);
+        let result = self.scanner.scan(&mut reader, &mut |e| {
+            stats.push(&e);
+            verified = e.end_pos;
+            std::ops::ControlFlow::Continue(())
+        });
+        if self.fde.is_none() {
+            self.fde = reader.format().cloned();
+        }
+        match result {
+            Ok(_) => {}
+            // A partial event at the live end: wait for the rest.
+            Err(e) if e.kind == ReadErrorKind::Truncated => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.verified_end = verified;
+        self.apply(stats);
+        Ok(self.verified_end > before)
+    }
+
+    fn apply(&mut self, s: Stats) {
+        let i = &mut self.index;
+        i.events += s.events;
+        i.transactions += s.transactions;
+        if i.first_event_time.is_none() {
+            i.first_event_time = s.first_time.and_then(time_of);
+        }
+        if let Some(t) = s.last_time.and_then(time_of) {
+            i.last_event_time = Some(t);
+        }
+        if i.first_gtid.is_none() {
+            i.first_gtid = s.first_gtid;
+        }
+        if s.last_gtid.is_some() {
+            i.last_gtid = s.last_gtid;
+        }
+        if let Some(list) = s.gtid_list {
+            for g in &list {
+                self.domains.entry(g.domain).or_insert(*g);
+            }
+            if i.gtid_state_at_start.is_none() {
+                i.gtid_state_at_start = Some(render(&list));
+            }
+        }
+        if let Some(p) = s.previous_gtids {
+            i.gtid_state_at_start.get_or_insert(p);
+        }
+        for g in s.gtids {
+            self.domains.insert(g.domain, g);
+        }
+        if !self.domains.is_empty() {
+            i.gtid_state_at_end = Some(render(&self.domains.values().copied().collect::<Vec<_>>()));
+        }
+        if s.next_file.is_some() {
+            i.next_file = s.next_file;
+        }
+        self.stopped |= s.stopped;
+    }
+
+    /// The stored prefix must be byte-identical to the new copy.
+    fn check_prefix(&mut self, spool: &Path) -> Result<()> {
+        let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
+        for seg in &self.index.segments {
+            let mut h = Sha256::new();
+            f.seek(SeekFrom::Start(seg.start))
+                .map_err(|e| Error::io("seek in", spool, e))?;
+            let mut r = (&mut f).take(seg.end - seg.start);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                self.whole.update(&buf[..n]);
+            }
+            if hex::encode(h.finalize()) != seg.sha256 {
+                return Err(Error::Binlog(format!(
+                    "binlog {} of server {} no longer matches its archived copy in bytes {}-{}: \
+                     the server's binary logs were reset (RESET MASTER) or replaced under the same \
+                     names; zrm will not mix them. Move {}/{} aside (or archive this server into \
+                     another set) before archiving again",
+                    self.file,
+                    self.server_id,
+                    seg.start,
+                    seg.end,
+                    self.repo.describe(),
+                    self.dir()
+                )));
+            }
+        }
+        self.hashed_end = self.index.end_pos;
+        self.prefix_checked = true;
+        Ok(())
+    }
+
+    /// Copy spool bytes `[from, to)` into a repository object; returns the segment.
+    fn store_range(&mut self, spool: &Path, object: String, from: u64, to: u64) -> Result<Segment> {
+        let rel = format!("{}/{object}", self.dir());
+        let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
+        f.seek(SeekFrom::Start(from))
+            .map_err(|e| Error::io("seek in", spool, e))?;
+        let mut w = StoredFileWriter::new(
+            self.repo.backend().create(&rel)?,
+            self.compression,
+            self.level,
+        )?;
+        let mut h = Sha256::new();
+        let mut r = f.take(to - from);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            w.write_all(&buf[..n]).map_err(|e| {
+                Error::Binlog(format!(
+                    "writing {}/{rel} failed: {e}; check the repository's free space",
+                    self.repo.describe()
+                ))
+            })?;
+        }
+        let stored = w.commit(to - from, &rel)?;
+        Ok(Segment {
+            object,
+            start: from,
+            end: to,
+            sha256: hex::encode(h.finalize()),
+            stored_sha256: stored.sha256,
+            stored_size: stored.stored_size,
+        })
+    }
+
+    /// Feed the whole-file hash up to `to` from the spool copy.
+    fn hash_to(&mut self, spool: &Path, to: u64) -> Result<()> {
+        if to <= self.hashed_end {
+            return Ok(());
+        }
+        let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
+        f.seek(SeekFrom::Start(self.hashed_end))
+            .map_err(|e| Error::io("seek in", spool, e))?;
+        let mut r = f.take(to - self.hashed_end);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
+            if n == 0 {
+                break;
+            }
+            self.whole.update(&buf[..n]);
+        }
+        self.hashed_end = to;
+        Ok(())
+    }
+
+    fn write_index(&mut self) -> Result<()> {
+        self.index.archived_at = chrono::Utc::now();
+        let rel = idx::index_path(&self.set, self.server_id, &self.file);
+        self.repo.write_small(&rel, &self.index.to_json())
+    }
+
+    /// Store the verified bytes not stored yet as a durable segment (for a file still open).
+    pub fn store_segment(&mut self, spool: &Path) -> Result<u64> {
+        let (from, to) = (self.index.end_pos, self.verified_end);
+        if to <= from {
+            return Ok(0);
+        }
+        let object = idx::segment_name(&self.file, from, self.compression);
+        let seg = self.store_range(spool, object, from, to)?;
+        self.hash_to(spool, to)?;
+        self.index.segments.push(seg);
+        self.index.end_pos = to;
+        self.write_index()?;
+        self.last_store = Instant::now();
+        Ok(to - from)
+    }
+
+    /// The file is closed and verified to its end: store it as one object and mark it
+    /// complete. Returns the bytes newly stored.
+    pub fn finish(&mut self, spool: &Path) -> Result<u64> {
+        let end = self.verified_end;
+        let object = idx::object_name(&self.file, self.compression);
+        let stored_now = end - self.index.end_pos;
+        let seg = if self.index.segments.is_empty() {
+            let seg = self.store_range(spool, object, 0, end)?;
+            self.hash_to(spool, end)?;
+            seg
+        } else {
+            // Store the tail, then join the segments: zstd frames concatenate, so the joined
+            // object is the segments' stored bytes one after the other.
+            self.store_segment(spool)?;
+            self.join_segments(object)?
+        };
+        let sha = hex::encode(std::mem::take(&mut self.whole).finalize());
+        let old: Vec<String> = self
+            .index
+            .segments
+            .iter()
+            .map(|s| s.object.clone())
+            .collect();
+        self.index.segments = vec![Segment {
+            sha256: sha.clone(),
+            ..seg
+        }];
+        self.index.sha256 = Some(sha);
+        self.index.end_pos = end;
+        self.index.complete = true;
+        self.write_index()?;
+        let keep = &self.index.segments[0].object;
+        for o in old.iter().filter(|o| *o != keep) {
+            self.repo
+                .backend()
+                .remove_file(&format!("{}/{o}", self.dir()));
+        }
+        Ok(stored_now)
+    }
+
+    fn join_segments(&mut self, object: String) -> Result<Segment> {
+        let rel = format!("{}/{object}", self.dir());
+        let mut w = HashingWriter::new(self.repo.backend().create(&rel)?);
+        for s in &self.index.segments {
+            let src = format!("{}/{}", self.dir(), s.object);
+            let mut r = self.repo.backend().open(&src)?;
+            std::io::copy(&mut r, &mut w).map_err(|e| Error::io("join segments into", &rel, e))?;
+        }
+        let (obj, stored_size, stored_sha256) = w.finish();
+        obj.commit()?;
+        Ok(Segment {
+            object,
+            start: 0,
+            end: self.verified_end,
+            sha256: String::new(),
+            stored_sha256,
+            stored_size,
+        })
+    }
+}
+
+fn render(list: &[MariaGtid]) -> String {
+    list.iter()
+        .map(|g| g.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What one pass over new events found.
+#[derive(Default)]
+struct Stats {
+    events: u64,
+    transactions: u64,
+    first_time: Option<u32>,
+    last_time: Option<u32>,
+    first_gtid: Option<String>,
+    last_gtid: Option<String>,
+    gtid_list: Option<Vec<MariaGtid>>,
+    previous_gtids: Option<String>,
+    gtids: Vec<MariaGtid>,
+    next_file: Option<String>,
+    stopped: bool,
+}
+
+impl Stats {
+    fn push(&mut self, e: &super::scan::EventInfo) {
+        self.events += 1;
+        if e.timestamp != 0 {
+            self.first_time.get_or_insert(e.timestamp);
+            self.last_time = Some(e.timestamp);
+        }
+        if e.trx_end {
+            self.transactions += 1;
+        }
+        match &e.data {
+            EventData::MariaGtid(g) => {
+                self.first_gtid.get_or_insert_with(|| g.to_string());
+                self.last_gtid = Some(g.to_string());
+                self.gtids.push(*g);
+            }
+            EventData::MysqlGtid { gtid: Some(g), .. } => {
+                self.first_gtid.get_or_insert_with(|| g.clone());
+                self.last_gtid = Some(g.clone());
+            }
+            EventData::GtidList(l) => self.gtid_list = Some(l.clone()),
+            EventData::PreviousGtids(p) => self.previous_gtids = Some(p.clone()),
+            EventData::Rotate { next_file, .. } => self.next_file = Some(next_file.clone()),
+            EventData::Stop => self.stopped = true,
+            _ => {}
+        }
+    }
+}
