@@ -15,3 +15,4 @@ pub mod input;
 pub mod reader;
 pub mod rows;
 pub mod scan;
+pub mod sources;

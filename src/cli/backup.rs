@@ -11,9 +11,11 @@ use std::time::Instant;
 use clap::Args;
 
 use super::Context;
-use crate::catalog::{self, BackupStatus, FileEntry, Manifest, ToolInfo, MANIFEST_VERSION};
+use crate::catalog::{
+    self, BackupStatus, ConsistentPoint, FileEntry, Manifest, ToolInfo, MANIFEST_VERSION,
+};
 use crate::config::{Method, SetConfig};
-use crate::engine::{self, mysqldump};
+use crate::engine::{self, incremental, mysqldump};
 use crate::error::{Error, Result};
 use crate::mysql::{self, ServerFacts, Session};
 use crate::output::{emit, emit_json, human_bytes};
@@ -66,16 +68,11 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         .expect("clap requires --set without --cluster");
     crate::repo::check_component("set name", &set_name)?;
     let set = config.resolve_set(&set_name, &super::method_override(args.method))?;
-    match args.level.as_str() {
-        "1" => {
-            return Err(Error::not_built(
-                "incremental backups (--level 1)",
-                "take full backups (--level 0)",
-            ))
+    if args.level != "0" {
+        if let Some(code) = incremental(ctx, &config, &set, &args).await? {
+            return Ok(code);
         }
-        "auto" => ctx
-            .note("note: incremental backups are not built yet: --level auto takes a full backup"),
-        _ => {}
+        // `auto` without a usable parent: a full backup (the reason was printed).
     }
     engine::ensure_built(set.method)?;
 
@@ -351,6 +348,146 @@ fn dry_run(
         ));
     }
     Ok(0)
+}
+
+/// An incremental backup, if one can be taken; `None` when `--level auto` must fall back to a
+/// full backup.
+async fn incremental(
+    ctx: &Context,
+    config: &crate::config::ConfigFile,
+    set: &SetConfig,
+    args: &BackupArgs,
+) -> Result<Option<i32>> {
+    let auto = args.level == "auto";
+    let repo = Repository::open(config, true)?;
+    let lock = repo.backend().lock_set(&set.name)?;
+    let Some(parent) = incremental::latest(&repo, &set.name)? else {
+        if auto {
+            ctx.note(&format!(
+                "set '{}' has no backup yet: taking a full backup",
+                set.name
+            ));
+            return Ok(None);
+        }
+        return Err(Error::Backup(format!(
+            "set '{}' has no backup to build an incremental on: take a full backup first (--level 0)",
+            set.name
+        )));
+    };
+    let mut session = mysql::connect(&set.connection).await?;
+    let facts = ServerFacts::gather(&mut session).await?;
+    if !facts.log_bin {
+        return Err(Error::Backup(format!(
+            "binary logging is off on {}: incremental backups need it",
+            set.connection.display()
+        )));
+    }
+    let server_files = crate::binlog::archive::server_binlogs(&mut session).await?;
+    if let Some(why) = incremental::unusable(&repo, &parent, &facts, &server_files)? {
+        if auto {
+            ctx.note(&format!(
+                "an incremental cannot follow: {why}; taking a full backup"
+            ));
+            drop(lock);
+            return Ok(None);
+        }
+        return Err(Error::Backup(format!(
+            "no incremental backup of set '{}' is possible: {why}; take a full backup (--level 0)",
+            set.name
+        )));
+    }
+    let start = incremental::end_point(&parent).expect("checked by unusable()");
+    if args.dry_run {
+        session.close().await;
+        let v = serde_json::json!({
+            "dry_run": true,
+            "set": set.name,
+            "level": parent.level + 1,
+            "parent": parent.id,
+            "start": start,
+        });
+        if ctx.json() {
+            emit_json(&v);
+        } else {
+            emit(&format!(
+                "would take a level {} incremental backup of set '{}' on top of {}: the binary logs from {start} to a FLUSH BINARY LOGS now\n",
+                parent.level + 1,
+                set.name,
+                parent.id
+            ));
+        }
+        return Ok(Some(0));
+    }
+    let id = fresh_id(&repo, &set.name).await?;
+    let start_time = chrono::Utc::now();
+    let started = Instant::now();
+    let note = |m: &str| ctx.note(m);
+    let range =
+        incremental::flush_and_archive(config, &repo, set, &mut session, &facts, &start, &note)
+            .await?;
+    session.close().await;
+    let last = range.last().expect("the range starts with the start file");
+    let end = ConsistentPoint {
+        binlog_file: last.file.clone(),
+        binlog_pos: last.end_pos,
+        gtid_set: last.gtid_state_at_end.clone(),
+    };
+    let files = range
+        .iter()
+        .flat_map(|i| {
+            i.segments.iter().map(move |s| FileEntry {
+                path: format!("../../binlogs/{}/{}", i.server_id, s.object),
+                size: s.end - s.start,
+                stored_size: s.stored_size,
+                sha256: s.stored_sha256.clone(),
+            })
+        })
+        .collect();
+    let manifest = Manifest {
+        format_version: MANIFEST_VERSION,
+        id: id.clone(),
+        set: set.name.clone(),
+        level: parent.level + 1,
+        parent_id: Some(parent.id.clone()),
+        method: parent.method,
+        tool: ToolInfo {
+            zrm: format!("zrm {}", env!("CARGO_PKG_VERSION")),
+            dump_tool: None,
+        },
+        server: facts.server_info(&set.connection),
+        start_time,
+        end_time: chrono::Utc::now(),
+        consistent_point: Some(end.clone()),
+        read_lock_ms: None,
+        databases: Vec::new(),
+        files,
+        compression: range.first().map_or(parent.compression, |i| i.compression),
+        encryption_key_id: None,
+        status: BackupStatus::Complete,
+        binlog_range: Some(crate::catalog::BinlogRange {
+            start: start.clone(),
+            end: end.clone(),
+        }),
+        comment: args.comment.clone(),
+    };
+    let dir = Repository::backup_dir(&set.name, &id);
+    repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
+    drop(lock);
+    let secs = started.elapsed().as_secs_f64();
+    if ctx.json() {
+        emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
+    } else {
+        let trx: u64 = range.iter().map(|i| i.transactions).sum();
+        emit(&format!(
+            "backup {id} of set '{}': level {} incremental on {}, {} binlog file(s), {trx} transactions, {} in {secs:.1}s\nrange: {start} → {end}\n",
+            set.name,
+            manifest.level,
+            parent.id,
+            range.len(),
+            human_bytes(manifest.total_size()),
+        ));
+    }
+    Ok(Some(0))
 }
 
 #[cfg(test)]

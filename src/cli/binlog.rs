@@ -8,20 +8,24 @@ use regex::Regex;
 
 use super::Context;
 use crate::binlog::analyze::{EventPrinter, Filters, OutputFormat, Summary, TrxGrouper};
+use crate::binlog::archive::{self, Archiver};
+use crate::binlog::archive_index::{self as idx, Gap};
 use crate::binlog::find::{Finder, StopPoint, Target};
-use crate::binlog::input;
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
+use crate::binlog::sources::{self, Input};
 use crate::error::{Error, Result};
-use crate::output::{emit, emit_json, Format};
+use crate::mysql::{self, ServerFacts};
+use crate::output::{emit, emit_json, human_bytes, Format};
+use crate::repo::Repository;
 use crate::timeparse::{parse_time, utc};
 
 #[derive(Debug, Subcommand)]
 pub enum BinlogCommand {
     /// Copy closed (or with --follow, live) binary logs into the repository
-    Archive(super::unbuilt::Passthrough),
-    /// PURGE BINARY LOGS on the server, never past what is archived
-    Purge(super::unbuilt::Passthrough),
+    Archive(ArchiveArgs),
+    /// PURGE BINARY LOGS on the server, never past what is archived and verified
+    Purge(PurgeArgs),
     /// The binary log analyzer: events or transactions, filters, summaries
     Analyze(AnalyzeArgs),
     /// Resolve a recovery point to exact coordinates for `restore --until-position`
@@ -40,6 +44,29 @@ pub struct Sources {
     /// Only the binlog range of this backup (with --set)
     #[arg(long, requires = "set")]
     pub backup: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The backup set whose server's binlogs are archived
+    #[arg(long)]
+    pub set: String,
+    /// Keep streaming the live binlog (until SIGINT/SIGTERM), reconnecting when needed
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: store a durable segment at least this often (seconds)
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub interval: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The backup set whose server's binlogs are purged
+    #[arg(long)]
+    pub set: String,
+    /// Print what would be purged, purge nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,52 +133,83 @@ pub async fn run(ctx: &Context, cmd: BinlogCommand) -> Result<i32> {
     match cmd {
         BinlogCommand::Analyze(a) => tokio::task::block_in_place(|| analyze(ctx, a)),
         BinlogCommand::Find(a) => tokio::task::block_in_place(|| find(ctx, a)),
-        BinlogCommand::Archive(_) => super::unbuilt::refuse("binlog archive"),
-        BinlogCommand::Purge(_) => super::unbuilt::refuse("binlog purge"),
+        BinlogCommand::Archive(a) => archive_cmd(ctx, a).await,
+        BinlogCommand::Purge(a) => purge_cmd(ctx, a).await,
     }
 }
 
-/// The inputs, in order, as (binlog name, reader).
-fn inputs(ctx: &Context, s: &Sources) -> Result<Vec<(String, PathBuf)>> {
+/// What to read: files, or a set's archive (with its repository, and the gaps in it).
+struct Resolved {
+    repo: Option<Repository>,
+    inputs: Vec<Input>,
+    gaps: Vec<Gap>,
+}
+
+fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
     if let Some(set) = &s.set {
-        let _ = ctx;
-        return Err(Error::not_built(
-            format!("reading the archived binlogs of set '{set}'"),
-            "pass binlog files instead (`zrm binlog analyze FILE…`)",
-        ));
+        crate::repo::check_component("set name", set)?;
+        let config = ctx.config()?;
+        let repo = Repository::open(&config, false)?;
+        let view = sources::archived(&repo, set)?;
+        let mut inputs = view.inputs;
+        if let Some(id) = &s.backup {
+            let m = crate::catalog::find_backup(&repo, set, id)?;
+            let (from, to) = sources::backup_range(&m)?;
+            inputs = sources::restrict(inputs, &from, to.as_ref());
+        }
+        for g in &view.gaps {
+            ctx.note(&format!("warning: gap in the archive of set '{set}': {g}"));
+        }
+        return Ok(Resolved {
+            repo: Some(repo),
+            inputs,
+            gaps: view.gaps,
+        });
     }
     if s.files.is_empty() {
         return Err(Error::Usage(
             "name binlog files, or --set S for a set's archive".into(),
         ));
     }
-    Ok(s.files
-        .iter()
-        .map(|p| (input::binlog_name(p), p.clone()))
-        .collect())
+    Ok(Resolved {
+        repo: None,
+        inputs: s.files.iter().cloned().map(Input::from_path).collect(),
+        gaps: Vec::new(),
+    })
 }
 
 /// Scan every input in order with one scanner (transaction state carries over).
 fn scan_all(
-    files: &[(String, PathBuf)],
+    r: &Resolved,
     options: ScanOptions,
     visit: &mut dyn FnMut(crate::binlog::scan::EventInfo) -> ControlFlow<()>,
 ) -> Result<()> {
     let mut scanner = Scanner::new(options);
-    let stopped = std::cell::Cell::new(false);
-    let mut wrapped = |e| {
-        let r = visit(e);
-        stopped.set(r.is_break());
-        r
-    };
-    for (name, path) in files {
-        let mut reader =
-            BinlogReader::new(input::open_path(path)?, name.clone()).map_err(|mut e| {
-                e.file = path.display().to_string();
+    for input in &r.inputs {
+        let stopped = std::cell::Cell::new(false);
+        let end = input.end;
+        let mut wrapped = |e: crate::binlog::scan::EventInfo| {
+            if end.is_some_and(|end| e.pos >= end) {
+                return ControlFlow::Break(());
+            }
+            let flow = visit(e);
+            stopped.set(flow.is_break());
+            flow
+        };
+        let display = input.display();
+        let mut reader = BinlogReader::new(input.open(r.repo.as_ref())?, input.name.clone())
+            .map_err(|mut e| {
+                e.file = display.clone();
                 e
             })?;
+        if let Some(start) = input.start {
+            reader.skip_to(start).map_err(|mut e| {
+                e.file = display.clone();
+                e
+            })?;
+        }
         scanner.scan(&mut reader, &mut wrapped).map_err(|mut e| {
-            e.file = path.display().to_string();
+            e.file = display.clone();
             Error::from(e)
         })?;
         if stopped.get() {
@@ -184,7 +242,7 @@ fn filters(a: &AnalyzeArgs) -> Result<Filters> {
 }
 
 fn analyze(ctx: &Context, a: AnalyzeArgs) -> Result<i32> {
-    let files = inputs(ctx, &a.sources)?;
+    let files = resolve(ctx, &a.sources)?;
     let f = filters(&a)?;
     let format = match ctx.global.format {
         Format::Text => OutputFormat::Text,
@@ -283,7 +341,7 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
             ))
         }
     };
-    let files = inputs(ctx, &a.sources)?;
+    let files = resolve(ctx, &a.sources)?;
     let mut finder = Finder::new(target.clone());
     scan_all(&files, ScanOptions::default(), &mut |e| finder.push(&e))?;
     let Some(point) = finder.finish() else {
@@ -294,7 +352,14 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
         }));
     };
     if ctx.json() {
-        emit_json(&point);
+        let mut v = serde_json::to_value(&point).expect("serialises");
+        v["gaps"] = files
+            .gaps
+            .iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .into();
+        emit_json(&v);
     } else {
         emit(&describe(&point));
     }
@@ -344,4 +409,212 @@ fn describe(p: &StopPoint) -> String {
         p.file, p.pos
     ));
     s
+}
+
+async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {
+    ctx.require_format("binlog archive", &[Format::Text, Format::Json])?;
+    let config = ctx.config()?;
+    crate::repo::check_component("set name", &a.set)?;
+    let set = config.resolve_set(&a.set, &Default::default())?;
+    let repo = Repository::open(&config, true)?;
+    let _lock = repo.backend().lock_binlogs(&set.name)?;
+    let mut s = mysql::connect(&set.connection).await?;
+    let facts = ServerFacts::gather(&mut s).await?;
+    if !facts.log_bin {
+        return Err(Error::Binlog(format!(
+            "binary logging is off on {}: there is nothing to archive",
+            set.connection.display()
+        )));
+    }
+    let server_files = archive::server_binlogs(&mut s).await?;
+    s.close().await;
+    let (compression, level) = config.repository_compression();
+    let note = |m: &str| ctx.note(m);
+    let archiver = Archiver {
+        repo: &repo,
+        set: set.name.clone(),
+        conn: set.connection.clone(),
+        server_id: facts.server_id,
+        flavor: facts.flavor,
+        compression,
+        level,
+        client_server_id: archive::client_server_id(&set.name),
+        note: &note,
+    };
+    let started = std::time::Instant::now();
+    let reports = if a.follow {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        tokio::spawn(async move {
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            } else {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        ctx.note(&format!(
+            "following the binlogs of set '{}' (server {}); stop with Ctrl-C or SIGTERM",
+            set.name, facts.server_id
+        ));
+        let interval = std::time::Duration::from_secs(a.interval.max(1));
+        tokio::task::block_in_place(|| archiver.follow(&server_files, interval, &stop))?
+    } else {
+        tokio::task::block_in_place(|| archiver.catch_up(&server_files))?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
+    if ctx.json() {
+        emit_json(&serde_json::json!({
+            "set": set.name,
+            "server_id": facts.server_id,
+            "files": reports,
+            "bytes": bytes,
+            "duration_s": secs,
+        }));
+    } else if reports.is_empty() {
+        emit(&format!(
+            "set '{}': nothing new to archive ({} closed binlogs on the server are archived)\n",
+            set.name,
+            server_files.len().saturating_sub(1)
+        ));
+    } else {
+        let mut out = String::new();
+        for r in &reports {
+            out.push_str(&format!(
+                "archived {} up to {} ({}, {} events, {} transactions){}\n",
+                r.file,
+                r.end_pos,
+                human_bytes(r.bytes),
+                r.events,
+                r.transactions,
+                if r.complete {
+                    ""
+                } else {
+                    " — still open on the server"
+                }
+            ));
+        }
+        out.push_str(&format!(
+            "set '{}': {} archived in {secs:.1}s ({:.1} MB/s)\n",
+            set.name,
+            human_bytes(bytes),
+            bytes as f64 / 1e6 / secs.max(0.001)
+        ));
+        emit(&out);
+    }
+    Ok(0)
+}
+
+/// Verify an archived file: every stored object's SHA-256, and the original bytes' SHA-256
+/// after decompression.
+fn verify_archived(repo: &Repository, set: &str, i: &idx::BinlogIndex) -> Result<()> {
+    let dir = idx::server_dir(set, i.server_id);
+    for seg in &i.segments {
+        let rel = format!("{dir}/{}", seg.object);
+        let mut raw = crate::engine::stream::HashingReader::new(repo.backend().open(&rel)?);
+        let mut original = crate::engine::stream::HashingWriter::new(std::io::sink());
+        match i.compression {
+            crate::config::Compression::Zstd => {
+                let mut d = zstd::stream::read::Decoder::new(&mut raw)
+                    .map_err(|e| Error::Binlog(format!("{rel}: {e}")))?;
+                std::io::copy(&mut d, &mut original).map_err(|e| {
+                    Error::Binlog(format!("{}/{rel} is damaged: {e}", repo.describe()))
+                })?;
+            }
+            crate::config::Compression::None => {
+                std::io::copy(&mut raw, &mut original).map_err(|e| Error::io("read", &rel, e))?;
+            }
+        }
+        let (_, n, sha) = original.finish();
+        let (stored_n, stored_sha) = raw.finish();
+        if stored_sha != seg.stored_sha256
+            || stored_n != seg.stored_size
+            || sha != seg.sha256
+            || n != seg.end - seg.start
+        {
+            return Err(Error::Binlog(format!(
+                "{}/{rel} does not match its index (damaged or changed)",
+                repo.describe()
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
+    ctx.require_format("binlog purge", &[Format::Text, Format::Json])?;
+    let config = ctx.config()?;
+    crate::repo::check_component("set name", &a.set)?;
+    let set = config.resolve_set(&a.set, &Default::default())?;
+    let repo = Repository::open(&config, false)?;
+    let mut s = mysql::connect(&set.connection).await?;
+    let facts = ServerFacts::gather(&mut s).await?;
+    let server_files = archive::server_binlogs(&mut s).await?;
+    let Some((active, _)) = server_files.last().cloned() else {
+        return Err(Error::Binlog("the server lists no binary logs".into()));
+    };
+    // The first file that is not both archived complete (same size) and verified stops the
+    // purge there: PURGE BINARY LOGS TO removes only the files before it.
+    let mut stop_at = (
+        active.clone(),
+        "it is the file the server is writing".to_string(),
+    );
+    let mut safe = Vec::new();
+    for (name, size) in &server_files[..server_files.len() - 1] {
+        let why = match idx::load(&repo, &set.name, facts.server_id, name)? {
+            None => Some("it is not archived".to_string()),
+            Some(i) if !i.complete => Some(format!("it is archived only up to {}", i.end_pos)),
+            Some(i) if i.end_pos != *size => Some(format!(
+                "the archived copy has {} bytes, the server's {size}",
+                i.end_pos
+            )),
+            Some(i) => tokio::task::block_in_place(|| verify_archived(&repo, &set.name, &i))
+                .err()
+                .map(|e| format!("its archived copy failed verification: {e}")),
+        };
+        if let Some(why) = why {
+            stop_at = (name.clone(), why);
+            break;
+        }
+        safe.push(name.clone());
+    }
+    if !safe.is_empty() && !a.dry_run {
+        s.exec(&format!(
+            "PURGE BINARY LOGS TO {}",
+            mysql::conn::quote_str(&stop_at.0)
+        ))
+        .await
+        .map_err(|e| {
+            Error::Binlog(format!(
+                "{e} (PURGE needs the BINLOG ADMIN or SUPER privilege)"
+            ))
+        })?;
+    }
+    s.close().await;
+    if ctx.json() {
+        emit_json(&serde_json::json!({
+            "set": set.name,
+            "dry_run": a.dry_run,
+            "purged": if a.dry_run { Vec::new() } else { safe.clone() },
+            "would_purge": if a.dry_run { safe.clone() } else { Vec::new() },
+            "kept_from": stop_at.0,
+            "reason": stop_at.1,
+        }));
+    } else {
+        let verb = if a.dry_run { "would purge" } else { "purged" };
+        let mut out = if safe.is_empty() {
+            format!("set '{}': nothing to purge", set.name)
+        } else {
+            format!("set '{}': {verb} {}", set.name, safe.join(", "))
+        };
+        out.push_str(&format!("; kept {} and later: {}\n", stop_at.0, stop_at.1));
+        emit(&out);
+    }
+    Ok(0)
 }

@@ -111,7 +111,7 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
         Err(e) => r.add("method", Verdict::Error, e.to_string(), None),
     }
 
-    check_server(&mut r, &set).await;
+    check_server(&mut r, &config, &set).await;
 
     let failed = r.items.iter().any(|i| i.verdict == Verdict::Error);
     if ctx.json() {
@@ -145,7 +145,7 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
-async fn check_server(r: &mut Report, set: &SetConfig) {
+async fn check_server(r: &mut Report, config: &crate::config::ConfigFile, set: &SetConfig) {
     let mut s = match mysql::connect(&set.connection).await {
         Ok(s) => {
             r.add("connection", Verdict::Ok, set.connection.display(), None);
@@ -272,7 +272,7 @@ async fn check_server(r: &mut Report, set: &SetConfig) {
                     );
                 }
             }
-            for need in privileges::needed_for_binlogs() {
+            for need in privileges::needed_for_binlogs(facts.flavor) {
                 if !need.any_of.iter().any(|p| grants.has(p, &dbs)) {
                     r.add(
                         &format!("privilege {}", need.any_of[0]),
@@ -289,6 +289,9 @@ async fn check_server(r: &mut Report, set: &SetConfig) {
             format!("cannot read grants: {e}"),
             None,
         ),
+    }
+    if facts.log_bin {
+        check_archive(r, config, set, &facts, &mut s).await;
     }
     s.close().await;
 
@@ -320,5 +323,75 @@ async fn check_server(r: &mut Report, set: &SetConfig) {
                 Some(format!("install the {} client package", facts.flavor)),
             ),
         }
+    }
+}
+
+/// The binlog archive against the server: how far it reaches, and any gap.
+async fn check_archive(
+    r: &mut Report,
+    config: &crate::config::ConfigFile,
+    set: &SetConfig,
+    facts: &crate::mysql::ServerFacts,
+    s: &mut crate::mysql::Session,
+) {
+    use crate::binlog::archive_index as idx;
+    let Ok(server_files) = crate::binlog::archive::server_binlogs(s).await else {
+        return;
+    };
+    let indexes = crate::repo::Repository::open(config, false)
+        .and_then(|repo| idx::load_all(&repo, &set.name, facts.server_id))
+        .unwrap_or_default();
+    let Some(last) = indexes.last() else {
+        r.add(
+            "binlog archive",
+            Verdict::Warning,
+            "no binlog of this server is archived yet: point-in-time recovery needs them",
+            Some(format!(
+                "run `zrm binlog archive --set {0}` from cron, or `zrm binlog archive --set {0} --follow` as a service",
+                set.name
+            )),
+        );
+        return;
+    };
+    let gaps = idx::gaps(&indexes);
+    for g in &gaps {
+        r.add(
+            "binlog archive",
+            Verdict::Warning,
+            format!("gap: {g}"),
+            None,
+        );
+    }
+    // The first file the archive still needs from the server.
+    let needed = if last.complete {
+        last.next_file
+            .clone()
+            .or_else(|| idx::next_name(&last.file))
+    } else {
+        Some(last.file.clone())
+    };
+    let on_server = |f: &str| server_files.iter().any(|(n, _)| n == f);
+    match needed {
+        Some(n) if !on_server(&n) && server_files.first().is_some_and(|(f, _)| idx::file_order(f) > idx::file_order(&n)) => r.add(
+            "binlog archive",
+            Verdict::Error,
+            format!(
+                "{n} was purged from the server before it was archived: the archive has a gap before {}",
+                server_files[0].0
+            ),
+            Some("take a full backup to start a new chain".into()),
+        ),
+        _ => r.add(
+            "binlog archive",
+            Verdict::Ok,
+            format!(
+                "{} files archived, up to {}:{}{}",
+                indexes.len(),
+                last.file,
+                last.end_pos,
+                last.last_event_time.map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default()
+            ),
+            None,
+        ),
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod dump_filter;
 pub mod dump_scan;
+pub mod incremental;
 pub mod mysqldump;
 pub mod stream;
 

@@ -114,12 +114,21 @@ pub fn needed_for_dump(flavor: Flavor) -> Vec<Need> {
     ]
 }
 
-/// What binary-log archiving and replay need.
-pub fn needed_for_binlogs() -> Vec<Need> {
-    vec![Need {
-        any_of: &["REPLICATION SLAVE", "REPLICATION REPLICA"],
-        why: "stream binary logs (binlog archive, incremental backups)",
-    }]
+/// What binary-log archiving, incrementals and purging need.
+pub fn needed_for_binlogs(flavor: Flavor) -> Vec<Need> {
+    vec![
+        Need {
+            any_of: &["REPLICATION SLAVE", "REPLICATION REPLICA"],
+            why: "stream binary logs (binlog archive, incremental backups)",
+        },
+        Need {
+            any_of: match flavor {
+                Flavor::MariaDB => &["BINLOG ADMIN", "SUPER"],
+                Flavor::MySQL => &["BINLOG_ADMIN", "SUPER"],
+            },
+            why: "purge archived binary logs from the server (binlog purge)",
+        },
+    ]
 }
 
 #[cfg(test)]
