@@ -44,11 +44,11 @@ fn commands_not_built_say_so_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let config = set_config(dir.path(), "");
     for args in [
-        &["binlog", "archive", "--set", "a"][..],
+        &["binlog", "find", "--gsn", "5", "some-file"][..],
+        &["checkpoint", "--cluster", "c", "--name", "n"],
         &["verify", "--set", "a"],
         &["purge", "--all"],
         &["report"],
-        &["backup", "--set", "a", "--level", "1"],
         &["backup", "--set", "a", "--method", "logical"],
         &[
             "restore",
