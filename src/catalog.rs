@@ -70,6 +70,10 @@ pub struct ServerInfo {
     pub log_bin: bool,
     pub binlog_format: String,
     pub time_zone: String,
+    /// The zone to replay in and to read times without an offset in: the server's
+    /// `time_zone`, or its UTC offset at backup time when that is SYSTEM.
+    #[serde(default)]
+    pub session_time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -316,6 +320,7 @@ mod tests {
                 log_bin: true,
                 binlog_format: "ROW".into(),
                 time_zone: "SYSTEM (UTC)".into(),
+                session_time_zone: Some("+00:00".into()),
             },
             start_time: "2026-11-26T10:19:27Z".parse().unwrap(),
             end_time: "2026-11-26T10:19:30Z".parse().unwrap(),

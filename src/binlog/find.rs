@@ -1,6 +1,7 @@
-//! Resolving a recovery point (a time, a GTID, a statement pattern) to exact coordinates:
-//! the start of the first transaction that must NOT be applied, which is the end of the last
-//! one that must.
+//! Resolving a recovery point (a time, a GTID, a position, a statement pattern) to exact
+//! coordinates: the start of the first transaction that must NOT be applied, which is the end
+//! of the last one that must. With `inclusive`, the transaction named by a GTID, position or
+//! pattern is applied too.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -19,6 +20,11 @@ pub enum Target {
     Gtid(String),
     /// Stop before the transaction holding the first statement that matches.
     Match(Regex),
+    /// Stop before the first transaction starting at or after `file:pos` (which must be a
+    /// transaction boundary).
+    Position { file: String, pos: u64 },
+    /// Everything read.
+    End,
 }
 
 /// The answer: where to stop, and around it.
@@ -51,6 +57,9 @@ pub struct TrxRef {
 /// Feed events in order; ask for the point when done (or when `push` says stop).
 pub struct Finder {
     target: Target,
+    inclusive: bool,
+    /// Set when the target cannot be honoured (a position inside a transaction).
+    pub error: Option<String>,
     /// Start of the transaction being read.
     current: Option<(Arc<str>, u64, Option<Arc<str>>)>,
     matched_here: Option<String>,
@@ -62,8 +71,14 @@ pub struct Finder {
 
 impl Finder {
     pub fn new(target: Target) -> Self {
+        Self::with_inclusive(target, false)
+    }
+
+    pub fn with_inclusive(target: Target, inclusive: bool) -> Self {
         Finder {
             target,
+            inclusive,
+            error: None,
             current: None,
             matched_here: None,
             last: None,
@@ -114,25 +129,59 @@ impl Finder {
             Target::Time(t) => i64::from(e.timestamp) > *t,
             Target::Gtid(g) => gtid.as_deref() == Some(g.as_str()),
             Target::Match(_) => self.matched_here.is_some(),
+            Target::Position { file: f, pos } => {
+                let here = super::archive_index::file_order(&trx.file);
+                let there = super::archive_index::file_order(f);
+                if here == there && trx.pos < *pos && *pos < trx.end_pos {
+                    self.error =
+                        Some(format!(
+                        "{f}:{pos} is inside a transaction ({}:{}-{}{}); give its start ({}:{}) \
+                         or its end ({}:{})",
+                        trx.file,
+                        trx.pos,
+                        trx.end_pos,
+                        trx.gtid.as_deref().map(|g| format!(", GTID {g}")).unwrap_or_default(),
+                        trx.file,
+                        trx.pos,
+                        trx.file,
+                        trx.end_pos
+                    ));
+                    return ControlFlow::Break(());
+                }
+                here > there || (here == there && trx.pos >= *pos)
+            }
+            Target::End => false,
         };
         if stop {
             let matched = self.matched_here.take();
-            self.stop_before(&file, start, trx, matched);
+            if self.inclusive && !matches!(self.target, Target::Time(_)) {
+                // Apply this one too: the point is its end.
+                self.found = Some(StopPoint {
+                    file: trx.file.clone(),
+                    pos: trx.end_pos,
+                    gtid: None,
+                    time: Some(trx.time.clone()),
+                    last_applied: Some(trx),
+                    first_excluded: None,
+                    matched,
+                });
+            } else {
+                self.stop_before(&file, start, trx, matched);
+            }
             return ControlFlow::Break(());
         }
         self.last = Some(trx);
         ControlFlow::Continue(())
     }
 
-    /// The point after all input: found, or (for a time) the end of what was read.
+    /// The point after all input: found, or (for a time, a position or the end) the end of the
+    /// last transaction read.
     pub fn finish(self) -> Option<StopPoint> {
         if self.found.is_some() {
             return self.found;
         }
-        match (&self.target, self.last, self.end) {
-            (Target::Time(_), Some(last), Some((file, pos))) => {
-                // Every transaction read is at or before the time: the end of the last one.
-                let _ = (file, pos);
+        match (&self.target, self.last) {
+            (Target::Time(_) | Target::End | Target::Position { .. }, Some(last)) => {
                 Some(StopPoint {
                     file: last.file.clone(),
                     pos: last.end_pos,

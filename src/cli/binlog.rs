@@ -349,6 +349,7 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
             Target::Time(_) => "no transaction in these binlogs: nothing to stop at".into(),
             Target::Gtid(g) => format!("no transaction with GTID {g} in these binlogs"),
             Target::Match(re) => format!("no statement matches /{re}/ in these binlogs"),
+            Target::Position { .. } | Target::End => "no transaction in these binlogs".into(),
         }));
     };
     if ctx.json() {

@@ -1,7 +1,5 @@
-//! `zrm restore`: a full logical backup into a target server.
-//!
-//! Binary-log replay (UNTIL) comes with the point-in-time issue; until then the UNTIL options
-//! are refused with a clear message rather than ignored.
+//! `zrm restore`: a full backup into a target server, then the archived binary logs replayed
+//! to exactly the point asked for (or to the end of the archive).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -16,6 +14,8 @@ use crate::error::{Error, Result};
 use crate::mysql::{self, ServerFacts};
 use crate::output::{emit, emit_json, human_bytes};
 use crate::repo::Repository;
+use crate::restore::plan::{self, Plan, Until};
+use crate::restore::replay::{self, ReplayJob};
 use crate::restore::target::Target;
 
 #[derive(Debug, Args)]
@@ -41,14 +41,15 @@ pub struct RestoreArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Replay binary logs up to this time (not built yet)
-    #[arg(long, value_name = "TIME")]
+    /// Apply every transaction committed at or before this time (the server's zone unless an
+    /// offset is given)
+    #[arg(long, value_name = "TIME", group = "until")]
     pub until_time: Option<String>,
-    /// Replay binary logs up to FILE:POS (not built yet)
-    #[arg(long, value_name = "FILE:POS")]
+    /// Stop before the transaction that starts at FILE:POS
+    #[arg(long, value_name = "FILE:POS", group = "until")]
     pub until_position: Option<String>,
-    /// Replay binary logs up to this GTID (not built yet)
-    #[arg(long, value_name = "GTID")]
+    /// Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n)
+    #[arg(long, value_name = "GTID", group = "until")]
     pub until_gtid: Option<String>,
     /// Replay up to a global sequence number (not built yet)
     #[arg(long, value_name = "N")]
@@ -56,9 +57,63 @@ pub struct RestoreArgs {
     /// Replay up to a named checkpoint (not built yet)
     #[arg(long, value_name = "NAME")]
     pub until_checkpoint: Option<String>,
-    /// Include the transaction at the UNTIL point
+    /// Include the transaction at the UNTIL point (--until-position, --until-gtid)
     #[arg(long)]
     pub inclusive: bool,
+    /// Restore the backup alone, replaying no binary log
+    #[arg(long, conflicts_with_all = ["until_time", "until_position", "until_gtid", "resume"])]
+    pub no_binlogs: bool,
+    /// Continue an interrupted replay from FILE:POS (the base is not restored again)
+    #[arg(long, value_name = "FILE:POS")]
+    pub resume: Option<String>,
+}
+
+fn parse_position(what: &str, text: &str) -> Result<(String, u64)> {
+    let (file, pos) = text.rsplit_once(':').ok_or_else(|| {
+        Error::Usage(format!(
+            "{what} {text}: write FILE:POS, e.g. mysql-bin.000042:1234"
+        ))
+    })?;
+    let pos = pos
+        .parse()
+        .map_err(|_| Error::Usage(format!("{what} {text}: the position is not a number")))?;
+    Ok((file.to_string(), pos))
+}
+
+/// The zone of times given without an offset: the source server's, as the latest full backup
+/// recorded it (an offset), else UTC.
+fn source_zone(repo: &Repository, set: &str) -> chrono::FixedOffset {
+    let zone = catalog::latest_full(repo, set)
+        .ok()
+        .flatten()
+        .and_then(|m| m.server.session_time_zone);
+    zone.as_deref()
+        .and_then(|z| {
+            chrono::DateTime::parse_from_str(
+                &format!("2000-01-01 00:00:00 {z}"),
+                "%Y-%m-%d %H:%M:%S %:z",
+            )
+            .ok()
+        })
+        .map(|d| *d.offset())
+        .unwrap_or_else(crate::timeparse::utc)
+}
+
+fn until_of(args: &RestoreArgs, repo: &Repository, set: &str) -> Result<Until> {
+    if let Some(t) = &args.until_time {
+        return Ok(Until::Time(crate::timeparse::parse_time(
+            t,
+            source_zone(repo, set),
+        )?));
+    }
+    if let Some(p) = &args.until_position {
+        let (file, pos) = parse_position("--until-position", p)?;
+        return Ok(Until::Position { file, pos });
+    }
+    if let Some(g) = &args.until_gtid {
+        return Ok(Until::Gtid(g.clone()));
+    }
+    Ok(Until::All)
 }
 
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
@@ -68,16 +123,15 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             "restore each set with `zrm restore --set S`",
         ));
     }
-    if args.until_time.is_some()
-        || args.until_position.is_some()
-        || args.until_gtid.is_some()
-        || args.until_gsn.is_some()
-        || args.until_checkpoint.is_some()
-        || args.inclusive
-    {
+    if args.until_gsn.is_some() || args.until_checkpoint.is_some() {
         return Err(Error::not_built(
-            "binary log replay (--until-…)",
-            "restore the full backup alone for now",
+            "--until-gsn and --until-checkpoint",
+            "use --until-time, --until-position or --until-gtid",
+        ));
+    }
+    if args.inclusive && args.until_position.is_none() && args.until_gtid.is_none() {
+        return Err(Error::Usage(
+            "--inclusive goes with --until-position or --until-gtid".into(),
         ));
     }
     let config = ctx.config()?;
@@ -101,22 +155,29 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     let target = Target::parse(target_spec, &config)?;
 
     let repo = Repository::open(&config, false)?;
-    let manifest = match &args.backup {
-        Some(id) => catalog::find_backup(&repo, &set_name, id)?,
-        None => catalog::latest_full(&repo, &set_name)?.ok_or_else(|| {
-            Error::Restore(format!(
-                "set '{set_name}' has no complete full backup in {}: take one with \
-                 `zrm backup --set {set_name}`",
-                repo.describe()
-            ))
-        })?,
+    let until = until_of(&args, &repo, &set_name)?;
+    let mut plan = if args.no_binlogs {
+        plan::base_only_plan(&repo, &set_name, args.backup.as_deref())?
+    } else {
+        tokio::task::block_in_place(|| {
+            plan::plan(
+                &repo,
+                &set_name,
+                &until,
+                args.inclusive,
+                args.backup.as_deref(),
+            )
+        })?
     };
-    if manifest.level != 0 {
-        return Err(Error::not_built(
-            format!("restoring the incremental backup {}", manifest.id),
-            "restore its full backup",
-        ));
+    let resume = args
+        .resume
+        .as_deref()
+        .map(|r| parse_position("--resume", r))
+        .transpose()?;
+    if let Some((file, pos)) = &resume {
+        plan::resume_from(&mut plan, file, *pos)?;
     }
+    let manifest = plan.base_manifest.clone();
     if manifest.method != Method::Mysqldump {
         return Err(Error::not_built(
             format!("restoring a '{}' backup", manifest.method),
@@ -137,6 +198,17 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         }
     };
     let databases = chosen_databases(&manifest, args.databases.as_deref())?;
+    let replay_db = match (&args.databases, plan.files.is_empty()) {
+        (Some(d), false) if d.len() > 1 => {
+            return Err(Error::Usage(format!(
+                "binlog replay filters one database at a time in this version; --databases \
+                 names {}: restore them one by one, or all of them",
+                d.len()
+            )))
+        }
+        (Some(d), false) => d.first().cloned(),
+        _ => None,
+    };
     let mut session = mysql::connect(&conn).await?;
     let facts = ServerFacts::gather(&mut session).await?;
     if is_source_server(&conn, &facts, &source.connection).await && !args.replace {
@@ -146,7 +218,11 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
              overwrites live data; if that is really what you want, add --replace"
         )));
     }
-    let occupied = occupied_databases(&mut session, &databases).await?;
+    let occupied = if resume.is_some() {
+        Vec::new() // the earlier run restored the base there
+    } else {
+        occupied_databases(&mut session, &databases).await?
+    };
     if !occupied.is_empty() && !args.replace {
         session.close().await;
         let list = occupied
@@ -163,50 +239,103 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     let backup_dir = Repository::backup_dir(&set_name, &manifest.id);
     if args.dry_run {
         session.close().await;
-        return plan(ctx, &manifest, &label, &databases, &occupied, args.replace);
+        return print_plan(
+            ctx,
+            &plan,
+            &label,
+            &databases,
+            &occupied,
+            args.replace,
+            resume.is_some(),
+        );
     }
-
-    // Check every file before the first change on the target: a damaged backup must not cost
-    // the user the databases that --replace would drop.
-    for f in &manifest.files {
-        let rel = format!("{backup_dir}/{}", f.path);
-        tokio::task::block_in_place(|| {
-            mysqldump::verify_file(&repo, &rel, f.stored_size, &f.sha256)
-        })?;
-    }
-    if args.replace {
-        for o in &occupied {
-            ctx.note(&format!(
-                "dropping database {} on {label} (--replace)",
-                o.name
-            ));
-            session
-                .exec(&format!(
-                    "DROP DATABASE {}",
-                    mysql::conn::quote_ident(&o.name)
-                ))
-                .await?;
-        }
-    }
-    session.close().await;
 
     let started = Instant::now();
-    let job = mysqldump::LoadJob {
-        target: &conn,
-        target_flavor: facts.flavor,
-        manifest: &manifest,
-        backup_dir,
-        databases: args
-            .databases
-            .as_ref()
-            .map(|_| databases.iter().cloned().collect::<BTreeSet<_>>()),
-    };
-    let progress = ctx.progress.start(&format!("restore {}", manifest.id));
-    progress.set_total(Some(manifest.total_size()));
-    let loaded = tokio::task::block_in_place(|| mysqldump::load(&repo, &job, progress.as_ref()));
-    progress.finish();
-    let loaded = loaded?;
+    let mut loaded = 0;
+    if resume.is_none() {
+        // Check every file before the first change on the target: a damaged backup must not
+        // cost the user the databases that --replace would drop.
+        for f in &manifest.files {
+            let rel = format!("{backup_dir}/{}", f.path);
+            tokio::task::block_in_place(|| {
+                mysqldump::verify_file(&repo, &rel, f.stored_size, &f.sha256)
+            })?;
+        }
+        if args.replace {
+            for o in &occupied {
+                ctx.note(&format!(
+                    "dropping database {} on {label} (--replace)",
+                    o.name
+                ));
+                session
+                    .exec(&format!(
+                        "DROP DATABASE {}",
+                        mysql::conn::quote_ident(&o.name)
+                    ))
+                    .await?;
+            }
+        }
+        session.close().await;
+        let job = mysqldump::LoadJob {
+            target: &conn,
+            target_flavor: facts.flavor,
+            manifest: &manifest,
+            backup_dir,
+            databases: args
+                .databases
+                .as_ref()
+                .map(|_| databases.iter().cloned().collect::<BTreeSet<_>>()),
+        };
+        let progress = ctx.progress.start(&format!("restore {}", manifest.id));
+        progress.set_total(Some(manifest.total_size()));
+        let r = tokio::task::block_in_place(|| mysqldump::load(&repo, &job, progress.as_ref()));
+        progress.finish();
+        loaded = r?;
+    } else {
+        session.close().await;
+    }
+    let base_secs = started.elapsed().as_secs_f64();
+
+    if !plan.files.is_empty() {
+        let job = ReplayJob {
+            files: &plan.files,
+            target: &conn,
+            target_flavor: facts.flavor,
+            source_flavor: manifest.server.flavor,
+            time_zone: manifest.server.session_time_zone.clone(),
+            database: replay_db,
+        };
+        let progress = ctx.progress.start("replay binlogs");
+        progress.set_total(Some(plan.bytes));
+        let r = tokio::task::block_in_place(|| replay::replay(&repo, &job, progress.as_ref()));
+        progress.finish();
+        if let Err(stopped) = r? {
+            let mut again = format!(
+                "zrm restore --set {set_name} --target {target_spec} --resume {}:{}",
+                stopped.file, stopped.resume_pos
+            );
+            for (flag, v) in [
+                ("--until-time", &args.until_time),
+                ("--until-position", &args.until_position),
+                ("--until-gtid", &args.until_gtid),
+                ("--backup", &Some(manifest.id.clone())),
+            ] {
+                if let Some(v) = v {
+                    again.push_str(&format!(" {flag} '{v}'"));
+                }
+            }
+            if args.inclusive {
+                again.push_str(" --inclusive");
+            }
+            return Err(Error::Restore(format!(
+                "binlog replay stopped at the transaction starting at {}:{}: {}. Every \
+                 transaction before it is applied on {label}. Fix the cause, then continue with: {again}",
+                stopped.file, stopped.resume_pos, stopped.error
+            )));
+        }
+    }
     let secs = started.elapsed().as_secs_f64();
+    let last = plan.stop.as_ref().and_then(|s| s.last_applied.clone());
     if ctx.json() {
         emit_json(&serde_json::json!({
             "restored": manifest.id,
@@ -214,21 +343,67 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             "target": label,
             "databases": databases,
             "bytes": loaded,
+            "base_duration_s": base_secs,
+            "replayed_bytes": plan.bytes,
+            "replayed_files": plan.files.iter().map(|f| &f.file).collect::<Vec<_>>(),
             "duration_s": secs,
             "consistent_point": manifest.consistent_point,
+            "stop": plan.stop,
+            "last_applied": last,
         }));
     } else {
-        emit(&format!(
-            "restored backup {} of set '{set_name}' into {label}: {} ({}) in {secs:.1}s\n\
-             the data is as of the consistent point {}\n",
+        let mut out = format!(
+            "restored backup {} of set '{set_name}' into {label}: {} ({}) in {base_secs:.1}s\n",
             manifest.id,
             databases.join(", "),
             human_bytes(loaded),
-            manifest
-                .consistent_point
-                .as_ref()
-                .map_or("(none recorded)".into(), |p| p.to_string())
-        ));
+        );
+        if resume.is_some() {
+            out = format!("resumed the replay of set '{set_name}' into {label}\n");
+        }
+        if plan.files.is_empty() {
+            out.push_str(&format!(
+                "no binlog replayed{}: the data is as of the consistent point {}\n",
+                plan.note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default(),
+                manifest
+                    .consistent_point
+                    .as_ref()
+                    .map_or("(none recorded)".into(), |p| p.to_string())
+            ));
+        } else {
+            out.push_str(&format!(
+                "replayed {} of binlogs from {} file(s) in {:.1}s\n",
+                human_bytes(plan.bytes),
+                plan.files.len(),
+                secs - base_secs
+            ));
+            match &last {
+                Some(t) => out.push_str(&format!(
+                    "last transaction applied: {} committed {} ({}:{}-{})\n",
+                    t.gtid.as_deref().unwrap_or("(no GTID)"),
+                    t.time,
+                    t.file,
+                    t.pos,
+                    t.end_pos
+                )),
+                None => {
+                    out.push_str("no transaction after the backup's consistent point was applied\n")
+                }
+            }
+            if let Some(x) = plan.stop.as_ref().and_then(|s| s.first_excluded.as_ref()) {
+                out.push_str(&format!(
+                    "stopped before: {} committed {} ({}:{})\n",
+                    x.gtid.as_deref().unwrap_or("(no GTID)"),
+                    x.time,
+                    x.file,
+                    x.pos
+                ));
+            }
+        }
+        emit(&out);
     }
     Ok(0)
 }
@@ -342,15 +517,21 @@ async fn occupied_databases(s: &mut mysql::Session, dbs: &[String]) -> Result<Ve
     Ok(out)
 }
 
-fn plan(
+fn print_plan(
     ctx: &Context,
-    m: &Manifest,
+    p: &Plan,
     label: &str,
     databases: &[String],
     occupied: &[Occupied],
     replace: bool,
+    resume: bool,
 ) -> Result<i32> {
-    let drops: Vec<&String> = occupied.iter().map(|o| &o.name).collect();
+    let m = &p.base_manifest;
+    let drops: Vec<&String> = if replace {
+        occupied.iter().map(|o| &o.name).collect()
+    } else {
+        Vec::new()
+    };
     if ctx.json() {
         emit_json(&serde_json::json!({
             "dry_run": true,
@@ -359,23 +540,29 @@ fn plan(
             "method": m.method,
             "target": label,
             "databases": databases,
-            "drop_first": if replace { drops.clone() } else { vec![] },
+            "drop_first": drops,
+            "resume": resume,
             "files": m.files,
             "bytes": m.total_size(),
             "consistent_point": m.consistent_point,
+            "plan": p,
         }));
+        return Ok(0);
+    }
+    let mut out = format!("restore plan for set '{}' into {label}:\n", m.set);
+    if resume {
+        out.push_str("  base: already restored (--resume)\n");
     } else {
-        let mut out = format!(
-            "would restore backup {} of set '{}' ({}, taken {}) into {label}\n  databases: {}\n",
+        out.push_str(&format!(
+            "  base: full backup {} ({}, taken {}), databases {}\n",
             m.id,
-            m.set,
             m.method,
             m.start_time.format("%Y-%m-%d %H:%M:%S UTC"),
             databases.join(", ")
-        );
-        if replace && !drops.is_empty() {
+        ));
+        if !drops.is_empty() {
             out.push_str(&format!(
-                "  would first DROP: {}\n",
+                "  first DROP (--replace): {}\n",
                 drops
                     .iter()
                     .map(|s| s.as_str())
@@ -384,19 +571,70 @@ fn plan(
             ));
         }
         for f in &m.files {
+            out.push_str(&format!("  load {} ({})\n", f.path, human_bytes(f.size)));
+        }
+    }
+    if let Some(cp) = &p.start {
+        out.push_str(&format!("  consistent point: {cp}\n"));
+    }
+    if !p.incrementals.is_empty() {
+        out.push_str(&format!(
+            "  incrementals covered: {}\n",
+            p.incrementals.join(", ")
+        ));
+    }
+    if p.files.is_empty() {
+        out.push_str(&format!(
+            "  replay: nothing{}\n",
+            p.note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ));
+    } else {
+        out.push_str("  replay:\n");
+        for f in &p.files {
             out.push_str(&format!(
-                "  file {} ({} to load)\n",
-                f.path,
-                human_bytes(f.size)
+                "    {}  {} → {}  ({})\n",
+                f.file,
+                f.start,
+                f.stop.map_or("end".to_string(), |s| s.to_string()),
+                human_bytes(f.bytes)
             ));
         }
         out.push_str(&format!(
-            "  data as of the consistent point {}\n",
-            m.consistent_point
-                .as_ref()
-                .map_or("(none)".into(), |p| p.to_string())
+            "  total: {} of binlog, {}{} transactions\n",
+            human_bytes(p.bytes),
+            if p.transactions_exact { "" } else { "about " },
+            p.transactions
         ));
-        emit(&out);
     }
+    if let Some(stop) = &p.stop {
+        match &stop.last_applied {
+            Some(t) => out.push_str(&format!(
+                "  last transaction applied: {} committed {} ({}:{}-{})\n",
+                t.gtid.as_deref().unwrap_or("(no GTID)"),
+                t.time,
+                t.file,
+                t.pos,
+                t.end_pos
+            )),
+            None => out.push_str("  last transaction applied: none after the consistent point\n"),
+        }
+        match &stop.first_excluded {
+            Some(x) => out.push_str(&format!(
+                "  stop before: {} committed {} at {}:{}\n",
+                x.gtid.as_deref().unwrap_or("(no GTID)"),
+                x.time,
+                x.file,
+                x.pos
+            )),
+            None => out.push_str(&format!(
+                "  stop at: {}:{} (the end of the archive or of the range)\n",
+                stop.file, stop.pos
+            )),
+        }
+    }
+    emit(&out);
     Ok(0)
 }

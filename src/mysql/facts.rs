@@ -32,6 +32,8 @@ pub struct ServerFacts {
     /// (a socket and a TCP port) apart as the same server or not.
     pub hostname: String,
     pub port: u16,
+    /// The session's offset from UTC now (`+02:00`), for times given without an offset.
+    pub utc_offset: String,
 }
 
 impl ServerFacts {
@@ -39,7 +41,8 @@ impl ServerFacts {
         let row = s
             .rows(
                 "SELECT @@version, @@version_comment, @@server_id, @@log_bin, @@binlog_format, \
-                 @@datadir, @@time_zone, @@system_time_zone, @@hostname, @@port",
+                 @@datadir, @@time_zone, @@system_time_zone, @@hostname, @@port, \
+                 TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i')",
             )
             .await?
             .into_iter()
@@ -99,6 +102,14 @@ impl ServerFacts {
             system_time_zone: col(7),
             hostname: col(8),
             port: col(9).parse().unwrap_or(0),
+            utc_offset: {
+                let o = col(10);
+                if o.starts_with('-') {
+                    o
+                } else {
+                    format!("+{o}")
+                }
+            },
         })
     }
 
@@ -136,6 +147,11 @@ impl ServerFacts {
             log_bin: self.log_bin,
             binlog_format: self.binlog_format.clone(),
             time_zone: self.effective_time_zone(),
+            session_time_zone: Some(if self.time_zone == "SYSTEM" {
+                self.utc_offset.clone()
+            } else {
+                self.time_zone.clone()
+            }),
         }
     }
 }

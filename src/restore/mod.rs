@@ -5,4 +5,6 @@
 //! restores over the source server without `--replace`, and checks every backup file against
 //! its manifest before the first change on the target.
 
+pub mod plan;
+pub mod replay;
 pub mod target;

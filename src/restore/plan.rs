@@ -1,0 +1,472 @@
+//! Planning a point-in-time restore: which full backup, which archived binlogs, and exactly
+//! where replay starts and stops.
+//!
+//! The stop point is resolved by zrm's own reader to a transaction boundary (`file:pos`), never
+//! left to `--stop-datetime`. The chain from the base's consistent point to the stop point
+//! must be continuous: a missing file or range is refused by name, and nothing is replayed
+//! past a gap. Planning reads the archive indexes and scans only the file holding the stop
+//! point, so it stays fast however long the chain.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::binlog::archive_index::{self as idx, BinlogIndex};
+use crate::binlog::find::{Finder, StopPoint, Target, TrxRef};
+use crate::binlog::reader::BinlogReader;
+use crate::binlog::scan::{ScanOptions, Scanner};
+use crate::binlog::sources::{Input, Origin};
+use crate::catalog::{self, CatalogEntry, ConsistentPoint, Manifest};
+use crate::error::{Error, Result};
+use crate::repo::Repository;
+
+/// Where to stop.
+#[derive(Debug, Clone)]
+pub enum Until {
+    /// Everything archived.
+    All,
+    Time(DateTime<Utc>),
+    Position {
+        file: String,
+        pos: u64,
+    },
+    Gtid(String),
+}
+
+/// One binlog to replay, from `start` to `stop` (None: to its end).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayFile {
+    pub file: String,
+    pub start: u64,
+    pub stop: Option<u64>,
+    pub bytes: u64,
+    #[serde(skip)]
+    pub input: Input,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub base: String,
+    #[serde(skip)]
+    pub base_manifest: Manifest,
+    /// Incremental backups whose ranges the replay covers (for information: their binlogs
+    /// are the archive's).
+    pub incrementals: Vec<String>,
+    pub start: Option<ConsistentPoint>,
+    pub stop: Option<StopPoint>,
+    pub files: Vec<ReplayFile>,
+    pub bytes: u64,
+    /// Transactions to replay; approximate when the first file is only partly replayed.
+    pub transactions: u64,
+    pub transactions_exact: bool,
+    /// Why there is nothing to replay, when there is nothing.
+    pub note: Option<String>,
+}
+
+fn order(file: &str, pos: u64) -> ((String, u64), u64) {
+    (idx::file_order(file), pos)
+}
+
+fn input_of(set: &str, i: &BinlogIndex) -> Input {
+    let dir = idx::server_dir(set, i.server_id);
+    Input {
+        name: i.file.clone(),
+        origin: Origin::Archived {
+            objects: i
+                .segments
+                .iter()
+                .map(|s| format!("{dir}/{}", s.object))
+                .collect(),
+            compression: i.compression,
+        },
+        start: None,
+        end: None,
+    }
+}
+
+/// Scan one archived file from `from`, feeding a finder; returns the finder and the number of
+/// transactions it saw completed.
+fn scan_file(repo: &Repository, input: &Input, from: u64, finder: &mut Finder) -> Result<u64> {
+    let mut reader = BinlogReader::new(input.open(Some(repo))?, input.name.clone())?;
+    if from > 4 {
+        reader.skip_to(from)?;
+    }
+    let mut scanner = Scanner::new(ScanOptions::default());
+    let mut trx = 0u64;
+    scanner.scan(&mut reader, &mut |e| {
+        if e.trx_end {
+            trx += 1;
+        }
+        finder.push(&e)
+    })?;
+    Ok(trx)
+}
+
+/// The transaction that ends a file, from its index (for a point at a file's end).
+fn last_of(i: &BinlogIndex) -> TrxRef {
+    TrxRef {
+        file: i.file.clone(),
+        pos: i.end_pos,
+        end_pos: i.end_pos,
+        gtid: i.last_gtid.clone(),
+        time: i
+            .last_event_time
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// A MariaDB `d-s-n` or MySQL `uuid:n` GTID as (stream, number), to place it in a file range.
+fn gtid_key(g: &str) -> Option<(String, u64)> {
+    if let Some((uuid, n)) = g.rsplit_once(':') {
+        return Some((uuid.to_string(), n.parse().ok()?));
+    }
+    let mut parts = g.splitn(3, '-');
+    let (d, s, n) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((format!("{d}-{s}"), n.parse().ok()?))
+}
+
+/// The full backups of a set, newest first (or the one asked for).
+fn candidate_bases(repo: &Repository, set: &str, backup: Option<&str>) -> Result<Vec<Manifest>> {
+    if let Some(id) = backup {
+        let m = catalog::find_backup(repo, set, id)?;
+        if m.level != 0 {
+            return Err(Error::Restore(format!(
+                "backup {id} is a level {} incremental: name its full backup ({}) with --backup, \
+                 or leave --backup out",
+                m.level,
+                m.parent_id.as_deref().unwrap_or("?")
+            )));
+        }
+        return Ok(vec![m]);
+    }
+    let fulls: Vec<Manifest> = catalog::list_set(repo, set)?
+        .into_iter()
+        .rev()
+        .filter_map(|e| match e {
+            CatalogEntry::Complete(m) if m.level == 0 => Some(*m),
+            _ => None,
+        })
+        .collect();
+    if fulls.is_empty() {
+        return Err(Error::Restore(format!(
+            "set '{set}' has no complete full backup in {}: take one with `zrm backup --set {set}`",
+            repo.describe()
+        )));
+    }
+    Ok(fulls)
+}
+
+pub fn plan(
+    repo: &Repository,
+    set: &str,
+    until: &Until,
+    inclusive: bool,
+    backup: Option<&str>,
+) -> Result<Plan> {
+    let bases = candidate_bases(repo, set, backup)?;
+    let mut too_new = Vec::new();
+    for base in bases {
+        let Some(cp) = base.consistent_point.clone() else {
+            if matches!(until, Until::All) {
+                return Ok(base_only(base, "the backup has no consistent point (binary logging was off): it is restored alone"));
+            }
+            too_new.push(format!("{} has no consistent point", base.id));
+            continue;
+        };
+        let indexes: Vec<BinlogIndex> = idx::load_all(repo, set, base.server.server_id)?
+            .into_iter()
+            .filter(|i| {
+                order(&i.file, i.end_pos) > order(&cp.binlog_file, cp.binlog_pos)
+                    || i.file == cp.binlog_file
+            })
+            .collect();
+        if indexes.is_empty() || indexes[0].file != cp.binlog_file {
+            if matches!(until, Until::All) && indexes.is_empty() {
+                return Ok(base_only(
+                    base,
+                    "no binlog after the backup's consistent point is archived: the backup is restored alone",
+                ));
+            }
+            return Err(Error::Restore(format!(
+                "{} (where backup {}'s consistent point is) is not in the binlog archive of set \
+                 '{set}': archive the binlogs (`zrm binlog archive --set {set}`), or restore the \
+                 backup alone with --no-binlogs",
+                cp.binlog_file, base.id
+            )));
+        }
+        let stop = resolve_stop(repo, set, &cp, &indexes, until, inclusive)?;
+        if order(&stop.file, stop.pos) < order(&cp.binlog_file, cp.binlog_pos) {
+            too_new.push(format!(
+                "{} (consistent point {}:{})",
+                base.id, cp.binlog_file, cp.binlog_pos
+            ));
+            continue;
+        }
+        return build(repo, set, base, cp, stop, indexes);
+    }
+    Err(Error::Restore(format!(
+        "no full backup of set '{set}' is older than the target point; the candidates start \
+         after it: {}",
+        too_new.join(", ")
+    )))
+}
+
+/// `--no-binlogs`: the newest full backup (or the one named), alone.
+pub fn base_only_plan(repo: &Repository, set: &str, backup: Option<&str>) -> Result<Plan> {
+    let base = candidate_bases(repo, set, backup)?.remove(0);
+    Ok(base_only(base, "--no-binlogs"))
+}
+
+fn base_only(base: Manifest, why: &str) -> Plan {
+    Plan {
+        base: base.id.clone(),
+        base_manifest: base,
+        incrementals: Vec::new(),
+        start: None,
+        stop: None,
+        files: Vec::new(),
+        bytes: 0,
+        transactions: 0,
+        transactions_exact: true,
+        note: Some(why.to_string()),
+    }
+}
+
+/// Resolve the stop point in the archive after `cp`. Scans only the file that holds it.
+fn resolve_stop(
+    repo: &Repository,
+    set: &str,
+    cp: &ConsistentPoint,
+    indexes: &[BinlogIndex],
+    until: &Until,
+    inclusive: bool,
+) -> Result<StopPoint> {
+    let from = |i: &BinlogIndex| {
+        if i.file == cp.binlog_file {
+            cp.binlog_pos
+        } else {
+            4
+        }
+    };
+    let (pick, target) = match until {
+        Until::All => (indexes.len() - 1, Target::End),
+        Until::Time(t) => {
+            let ts = t.timestamp();
+            // The first file with a transaction after T holds the point.
+            let k = indexes
+                .iter()
+                .position(|i| i.last_event_time.is_some_and(|l| l.timestamp() > ts))
+                .unwrap_or(indexes.len() - 1);
+            (k, Target::Time(ts))
+        }
+        Until::Position { file, pos } => {
+            let k = indexes
+                .iter()
+                .position(|i| i.file == *file)
+                .ok_or_else(|| {
+                    Error::Restore(format!(
+                        "{file} is not in the binlog archive after the base backup's consistent \
+                     point ({}:{})",
+                        cp.binlog_file, cp.binlog_pos
+                    ))
+                })?;
+            if *pos > indexes[k].end_pos {
+                return Err(Error::Restore(format!(
+                    "{file}:{pos} is beyond what the archive holds of {file} (up to {})",
+                    indexes[k].end_pos
+                )));
+            }
+            (
+                k,
+                Target::Position {
+                    file: file.clone(),
+                    pos: *pos,
+                },
+            )
+        }
+        Until::Gtid(g) => {
+            let key = gtid_key(g).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--until-gtid {g}: write a MariaDB GTID (0-1-42) or a MySQL one (uuid:42)"
+                ))
+            })?;
+            let inside = |i: &BinlogIndex| {
+                let a = i.first_gtid.as_deref().and_then(gtid_key);
+                let b = i.last_gtid.as_deref().and_then(gtid_key);
+                matches!((a, b), (Some(a), Some(b)) if a.0 == key.0 && b.0 == key.0 && a.1 <= key.1 && key.1 <= b.1)
+            };
+            let k = indexes.iter().position(inside).ok_or_else(|| {
+                Error::Restore(format!(
+                    "no archived binlog after the base backup holds GTID {g}"
+                ))
+            })?;
+            (k, Target::Gtid(g.clone()))
+        }
+    };
+    let file = &indexes[pick];
+    let mut finder = Finder::with_inclusive(target.clone(), inclusive);
+    scan_file(repo, &input_of(set, file), from(file), &mut finder)?;
+    if let Some(e) = finder.error.take() {
+        return Err(Error::Restore(e));
+    }
+    let mut stop = match finder.finish() {
+        Some(p) => p,
+        // No transaction completed in the scanned part: the point is where it starts.
+        None => StopPoint {
+            file: file.file.clone(),
+            pos: from(file),
+            gtid: None,
+            time: None,
+            last_applied: None,
+            first_excluded: None,
+            matched: None,
+        },
+    };
+    if stop.last_applied.is_none() && pick > 0 {
+        let prev = last_of(&indexes[pick - 1]);
+        stop.time = Some(prev.time.clone());
+        stop.last_applied = Some(prev);
+    }
+    if let Until::Gtid(g) = until {
+        let named = stop.first_excluded.as_ref().and_then(|t| t.gtid.as_deref())
+            == Some(g.as_str())
+            || stop.last_applied.as_ref().and_then(|t| t.gtid.as_deref()) == Some(g.as_str());
+        if !named {
+            return Err(Error::Restore(format!("GTID {g} is not in {}", file.file)));
+        }
+    }
+    Ok(stop)
+}
+
+fn build(
+    repo: &Repository,
+    set: &str,
+    base: Manifest,
+    cp: ConsistentPoint,
+    stop: StopPoint,
+    indexes: Vec<BinlogIndex>,
+) -> Result<Plan> {
+    let stop_key = order(&stop.file, stop.pos);
+    let range: Vec<&BinlogIndex> = indexes
+        .iter()
+        .filter(|i| idx::file_order(&i.file) <= idx::file_order(&stop.file))
+        .collect();
+    let owned: Vec<BinlogIndex> = range.iter().map(|i| (*i).clone()).collect();
+    if let Some(g) = idx::gaps(&owned).first() {
+        return Err(Error::Restore(format!(
+            "the binlog chain from backup {} to {}:{} is broken: {g}; nothing was restored. \
+             Restore to a point before the gap, or from a full backup taken after it",
+            base.id, stop.file, stop.pos
+        )));
+    }
+    let mut files = Vec::new();
+    let mut transactions = 0;
+    let mut exact = true;
+    for i in &range {
+        let start = if i.file == cp.binlog_file {
+            cp.binlog_pos
+        } else {
+            4
+        };
+        let end = if i.file == stop.file {
+            stop.pos
+        } else {
+            i.end_pos
+        };
+        if end <= start {
+            continue;
+        }
+        if i.file != stop.file && !i.complete {
+            return Err(Error::Restore(format!(
+                "{} is archived only up to {} but the chain continues after it: run `zrm binlog \
+                 archive --set {set}`",
+                i.file, i.end_pos
+            )));
+        }
+        // Whole files: the index's count. Partial ones: proportional (said so).
+        if start <= 4 && end == i.end_pos {
+            transactions += i.transactions;
+        } else {
+            exact = false;
+            transactions += (i.transactions as f64 * (end - start) as f64 / i.end_pos.max(1) as f64)
+                .round() as u64;
+        }
+        files.push(ReplayFile {
+            file: i.file.clone(),
+            start,
+            stop: (i.file == stop.file && stop.pos < i.end_pos).then_some(stop.pos),
+            bytes: end - start,
+            input: input_of(set, i),
+        });
+    }
+    let incrementals = catalog::list_set(repo, set)?
+        .into_iter()
+        .filter_map(|e| match e {
+            CatalogEntry::Complete(m) if m.level > 0 => Some(*m),
+            _ => None,
+        })
+        .filter(|m| {
+            m.binlog_range.as_ref().is_some_and(|r| {
+                order(&r.start.binlog_file, r.start.binlog_pos)
+                    >= order(&cp.binlog_file, cp.binlog_pos)
+                    && order(&r.end.binlog_file, r.end.binlog_pos) <= stop_key
+            })
+        })
+        .map(|m| m.id)
+        .collect();
+    let bytes = files.iter().map(|f| f.bytes).sum();
+    Ok(Plan {
+        base: base.id.clone(),
+        base_manifest: base,
+        incrementals,
+        start: Some(cp),
+        stop: Some(stop),
+        files,
+        bytes,
+        transactions,
+        transactions_exact: exact,
+        note: None,
+    })
+}
+
+/// Replay positions for `--resume FILE:POS`: the plan's files from that point on.
+pub fn resume_from(plan: &mut Plan, file: &str, pos: u64) -> Result<()> {
+    let k = plan
+        .files
+        .iter()
+        .position(|f| f.file == file)
+        .ok_or_else(|| {
+            Error::Restore(format!(
+                "--resume {file}:{pos}: {file} is not part of this restore's replay"
+            ))
+        })?;
+    plan.files.drain(..k);
+    let f = &mut plan.files[0];
+    let end = f.stop.unwrap_or(f.start + f.bytes);
+    if pos < f.start || pos > end {
+        return Err(Error::Restore(format!(
+            "--resume {file}:{pos} is outside this restore's replay of {file} ({}-{end})",
+            f.start
+        )));
+    }
+    f.bytes = end - pos;
+    f.start = pos;
+    plan.bytes = plan.files.iter().map(|f| f.bytes).sum();
+    plan.transactions_exact = false;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gtid_key;
+
+    #[test]
+    fn gtid_keys() {
+        assert_eq!(gtid_key("0-1-42"), Some(("0-1".into(), 42)));
+        assert_eq!(
+            gtid_key("3e11fa47-71ca-11e1-9e33-c80aa9429562:23"),
+            Some(("3e11fa47-71ca-11e1-9e33-c80aa9429562".into(), 23))
+        );
+        assert_eq!(gtid_key("nonsense"), None);
+    }
+}

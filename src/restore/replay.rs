@@ -1,0 +1,289 @@
+//! Replaying archived binlogs into a target server.
+//!
+//! One client session (`mariadb`/`mysql`) receives, in order, what `mariadb-binlog` makes of
+//! each file, with start and stop positions computed by zrm: transaction order and session
+//! state hold, and `--stop-datetime` is never used. The archived (compressed) file is
+//! decompressed into a private spool one file at a time, so disk use is one binlog file.
+//!
+//! If the client stops on an error, the error's input line is mapped back to the event that
+//! caused it (zrm follows the `# at POS` markers it streams), and from there to the start of
+//! its transaction: everything before it is applied, and `--resume FILE:POS` continues.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::process::Stdio;
+
+use regex::Regex;
+
+use super::plan::ReplayFile;
+use crate::binlog::reader::BinlogReader;
+use crate::binlog::scan::{ScanOptions, Scanner};
+use crate::catalog::Flavor;
+use crate::command::{RunningTool, ToolCommand};
+use crate::config::ConnectionConfig;
+use crate::error::{Error, Result};
+use crate::mycnf::ClientOptionFile;
+use crate::mysql::tools;
+use crate::progress::Progress;
+use crate::repo::Repository;
+
+/// How many recent `# at` markers are kept to map an error line back to an event.
+const MARKERS: usize = 200_000;
+
+pub struct ReplayJob<'a> {
+    pub files: &'a [ReplayFile],
+    pub target: &'a ConnectionConfig,
+    pub target_flavor: Flavor,
+    pub source_flavor: Flavor,
+    /// `SET time_zone` for the session: the source server's zone.
+    pub time_zone: Option<String>,
+    /// `--database` for the binlog tool (one database).
+    pub database: Option<String>,
+}
+
+/// Where a failed replay stopped.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    pub file: String,
+    /// Start of the transaction that failed (nothing of it is applied).
+    pub resume_pos: u64,
+    pub error: String,
+}
+
+/// Streams bytes to the client while counting lines and remembering `# at` markers.
+struct Tracker {
+    line: u64,
+    /// The first bytes of the current line.
+    head: Vec<u8>,
+    markers: VecDeque<(u64, usize, u64)>,
+    last_pos: u64,
+}
+
+impl Tracker {
+    fn new() -> Self {
+        Tracker {
+            line: 1,
+            head: Vec::with_capacity(32),
+            markers: VecDeque::new(),
+            last_pos: 0,
+        }
+    }
+
+    fn feed(&mut self, file_idx: usize, buf: &[u8]) {
+        for &b in buf {
+            if b != b'\n' {
+                if self.head.len() < 32 {
+                    self.head.push(b);
+                }
+                continue;
+            }
+            if let Some(rest) = self.head.strip_prefix(b"# at ") {
+                if let Some(pos) = std::str::from_utf8(rest)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                {
+                    if self.markers.len() == MARKERS {
+                        self.markers.pop_front();
+                    }
+                    self.markers.push_back((self.line, file_idx, pos));
+                    self.last_pos = pos;
+                }
+            }
+            self.head.clear();
+            self.line += 1;
+        }
+    }
+
+    /// The event that input line `line` belongs to.
+    fn event_at(&self, line: u64) -> Option<(usize, u64)> {
+        self.markers
+            .iter()
+            .rev()
+            .find(|m| m.0 <= line)
+            .map(|m| (m.1, m.2))
+    }
+}
+
+/// Decompress one archived binlog into the spool directory.
+fn spool_file(
+    repo: &Repository,
+    f: &ReplayFile,
+    dir: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let path = dir.join(&f.file);
+    let mut out = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+    let mut r = f.input.open(Some(repo))?;
+    std::io::copy(&mut r, &mut out).map_err(|e| {
+        Error::Restore(format!(
+            "cannot unpack the archived {} into {} ({e}): check the free space of $TMPDIR",
+            f.file,
+            dir.display()
+        ))
+    })?;
+    Ok(path)
+}
+
+/// Replay the files. `Err(Ok(stopped))`-like outcomes are returned as `Ok(Err(stopped))` so the
+/// caller can print how to resume.
+pub fn replay(
+    repo: &Repository,
+    job: &ReplayJob,
+    progress: &dyn Progress,
+) -> Result<std::result::Result<u64, Stopped>> {
+    let binlog_tool = tools::require(tools::binlog_names(job.source_flavor), job.source_flavor)?;
+    let client_tool = tools::require(tools::client_names(job.target_flavor), job.target_flavor)?;
+    let options = ClientOptionFile::write(job.target)?;
+    let mut client = ToolCommand::new(&client_tool)
+        .arg(format!("--defaults-file={}", options.path().display()))
+        .args(["--binary-mode", "--batch", "--max-allowed-packet=1G"])
+        .spawn(Stdio::piped(), Stdio::null())?;
+    let mut stdin = std::io::BufWriter::with_capacity(1 << 20, client.take_stdin());
+    let spool = tempfile::Builder::new()
+        .prefix("zrm-replay-")
+        .tempdir()
+        .map_err(|e| Error::io("create a spool directory in", std::env::temp_dir(), e))?;
+    let mut tracker = Tracker::new();
+    let mut preamble = String::new();
+    if let Some(tz) = &job.time_zone {
+        preamble.push_str(&format!(
+            "SET time_zone = {};\n",
+            crate::mysql::conn::quote_str(tz)
+        ));
+    }
+    tracker.feed(usize::MAX, preamble.as_bytes());
+    let mut broken: Option<String> = stdin
+        .write_all(preamble.as_bytes())
+        .err()
+        .map(|e| e.to_string());
+    let mut done_before = 0u64;
+    let mut total = 0u64;
+    for (k, f) in job.files.iter().enumerate() {
+        if broken.is_some() {
+            break;
+        }
+        let path = spool_file(repo, f, spool.path())?;
+        let mut cmd = ToolCommand::new(&binlog_tool).arg("--no-defaults");
+        if f.start > 4 {
+            cmd = cmd.arg(format!("--start-position={}", f.start));
+        }
+        if let Some(stop) = f.stop {
+            cmd = cmd.arg(format!("--stop-position={stop}"));
+        }
+        if let Some(db) = &job.database {
+            cmd = cmd.arg(format!("--database={db}"));
+        }
+        let mut tool = cmd.arg(&path).spawn(Stdio::null(), Stdio::piped())?;
+        let mut out = tool.take_stdout();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match out.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read the output of", &binlog_tool.path, e)),
+            };
+            tracker.feed(k, &buf[..n]);
+            if let Err(e) = stdin.write_all(&buf[..n]) {
+                broken = Some(e.to_string());
+                break;
+            }
+            if tracker.last_pos >= f.start {
+                progress.set_total(None);
+                let done = done_before + tracker.last_pos.saturating_sub(f.start).min(f.bytes);
+                if done > total {
+                    progress.advance(done - total);
+                    total = done;
+                }
+            }
+        }
+        drop(out);
+        if broken.is_some() {
+            tool.kill();
+        } else {
+            finish_tool(tool)?;
+        }
+        let _ = std::fs::remove_file(&path);
+        done_before += f.bytes;
+    }
+    if let Err(e) = stdin.flush() {
+        broken.get_or_insert(e.to_string());
+    }
+    drop(stdin);
+    match client.wait() {
+        Ok(_) if broken.is_none() => Ok(Ok(done_before)),
+        Ok(_) => Err(Error::Restore(format!(
+            "the client stopped reading the replay stream ({})",
+            broken.unwrap_or_default()
+        ))),
+        Err(e) => {
+            let message = e.to_string();
+            let line = Regex::new(r"at line (\d+)")
+                .expect("valid regex")
+                .captures(&message)
+                .and_then(|c| c[1].parse::<u64>().ok());
+            let Some((k, pos)) = line
+                .and_then(|l| tracker.event_at(l))
+                .filter(|(k, _)| *k != usize::MAX)
+            else {
+                return Err(Error::Restore(format!(
+                    "binlog replay failed before its first event: {message}"
+                )));
+            };
+            let f = &job.files[k];
+            let resume_pos = transaction_start(repo, f, pos)?;
+            Ok(Err(Stopped {
+                file: f.file.clone(),
+                resume_pos,
+                error: message,
+            }))
+        }
+    }
+}
+
+fn finish_tool(tool: RunningTool) -> Result<()> {
+    tool.wait().map(|_| ())
+}
+
+/// The start of the transaction holding the event at `pos` (scanning from the replay's start
+/// in that file).
+fn transaction_start(repo: &Repository, f: &ReplayFile, pos: u64) -> Result<u64> {
+    let mut reader = BinlogReader::new(f.input.open(Some(repo))?, f.file.clone())?;
+    if f.start > 4 {
+        reader.skip_to(f.start)?;
+    }
+    let mut scanner = Scanner::new(ScanOptions::default());
+    let mut start = f.start;
+    let mut current = f.start;
+    scanner.scan(&mut reader, &mut |e| {
+        if e.pos > pos {
+            return std::ops::ControlFlow::Break(());
+        }
+        if e.trx_start {
+            current = e.pos;
+        }
+        start = current;
+        if e.trx_end && e.pos < pos {
+            current = e.end_pos;
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tracker;
+
+    #[test]
+    fn markers_map_lines_to_events() {
+        let mut t = Tracker::new();
+        let text = b"SET time_zone='+00:00';\n# at 4\n#261126 server id 1\n# at 256\nINSERT INTO t\nVALUES (1)/*!*/;\n# at 300\nCOMMIT;\n";
+        for chunk in text.chunks(3) {
+            t.feed(0, chunk);
+        }
+        assert_eq!(t.event_at(5), Some((0, 256)));
+        assert_eq!(t.event_at(6), Some((0, 256)));
+        assert_eq!(t.event_at(8), Some((0, 300)));
+        assert_eq!(t.event_at(1), None);
+    }
+}
