@@ -56,8 +56,8 @@ fn commands_not_built_say_so_and_exit_1() {
             "a",
             "--target",
             "a",
-            "--until-time",
-            "2026-11-26 10:00:00",
+            "--until-gsn",
+            "5",
         ],
     ] {
         let out = zrm(&config, args);
