@@ -4,8 +4,9 @@
 #   bash scripts/demo.sh
 #
 # It builds zrm (debug), starts two private MariaDB servers under ./.demo/ (a "source" with
-# sample data and a "target"), backs the source up, restores the backup into the target and
-# compares CHECKSUM TABLE of every table on both. Nothing outside ./.demo/ is touched: the
+# sample data and a "target"), takes a full backup of the source, lets business go on, drops a
+# table by accident, takes an incremental backup, finds the DROP in the binary logs, restores
+# the target to just before it, and compares the tables with their state before the accident. Nothing outside ./.demo/ is touched: the
 # servers run with --no-defaults on free ports and their own sockets, and are stopped when the
 # script ends (also on failure or Ctrl-C). ./.demo/ is left in place for a look afterwards
 # (repository in .demo/repo, configuration in .demo/zrm.toml) and wiped by the next run.
@@ -249,61 +250,82 @@ step "1. Check the set: connection, privileges, binary log, tools, repository"
 run zrm check --set source
 
 step "2. Take a full backup (method mysqldump, compressed with zstd)"
-run zrm backup --set source --comment demo
+run zrm backup --set source --comment "nightly full"
 
-step "3. The catalog"
+step "3. Business continues: new orders, one transaction each"
+since=$(date -u '+%Y-%m-%d %H:%M:%S')
+for i in $(seq 1 20); do
+    sql source -e "INSERT INTO shop.orders (customer_id, amount, status, comment, ordered_at)
+                   VALUES ($(( (i % 50) + 1 )), $i.25, 'new', 'after the full backup #$i', NOW())"
+done
+say "20 orders committed after the backup"
+# What the data looks like just before the accident: this is what we want back.
+before_orders=$(sql source -N -B -e "CHECKSUM TABLE shop.orders" | cut -f2)
+before_customers=$(sql source -N -B -e "CHECKSUM TABLE shop.customers" | cut -f2)
+objects="SELECT
+    (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'shop'),
+    (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'),
+    (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop')"
+before_objects=$(sql source -N -B -e "$objects" | tr '\t' ' ')
+sleep 1
+
+step "4. The accident: someone drops the orders table (and business goes on)"
+run sql source -e "DROP TABLE shop.orders"
+sql source -e "INSERT INTO shop.customers (id, name, email, created_at)
+               VALUES (999999, 'after the accident', 'late@example.com', NOW())"
+
+step "5. An incremental backup: flush and archive the binary logs since the full"
+run zrm backup --set source --level 1
 run zrm list
 
-step "4. One backup in detail"
-run zrm show --set source latest
+step "6. Find the accident in the binary logs"
+run zrm binlog find --set source --match 'DROP TABLE'
+point=$(zrm binlog find --set source --match 'DROP TABLE' --format json \
+    | python3 -c 'import json, sys; p = json.load(sys.stdin); print("%s:%d" % (p["file"], p["pos"]))')
+run zrm binlog analyze --set source --by transaction --since "$since"
 
-step "5. Plan the restore into the second server (changes nothing)"
-run zrm restore --set source --target target --dry-run
+step "7. Plan the restore to just before the DROP (changes nothing)"
+run zrm restore --set source --target target --until-position "$point" --dry-run
 
-step "6. Restore"
-run zrm restore --set source --target target
+step "8. Restore into the second server: the full backup, then the binlogs up to $point"
+run zrm restore --set source --target target --until-position "$point"
 
-step "7. Restoring again is refused: shop now exists on the target and is not empty"
-if run zrm restore --set source --target target; then
+step "9. Restoring again is refused: shop now exists on the target and is not empty"
+if run zrm restore --set source --target target --until-position "$point"; then
     die "a restore over a non-empty database was not refused"
 fi
 say "(exit 1, as expected: --replace would drop shop on the target first)"
 
 # --- compare --------------------------------------------------------------------------------
 
-step "8. Comparing the source and the target"
-tables=$(sql source -N -B -e "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME)
-    FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'
-    AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
-    ORDER BY 1")
+step "10. The target against the source just before the accident"
 differ=0
-printf '\n    %-22s %14s %14s  %s\n' "TABLE" "SOURCE" "TARGET" "CHECKSUM TABLE"
-for t in $tables; do
-    a=$(sql source -N -B -e "CHECKSUM TABLE $t" | cut -f2)
+printf '\n    %-22s %16s %14s  %s\n' "TABLE" "BEFORE DROP" "TARGET" "CHECKSUM TABLE"
+for pair in "shop.orders:$before_orders" "shop.customers:$before_customers"; do
+    t=${pair%%:*}; a=${pair#*:}
     b=$(sql target -N -B -e "CHECKSUM TABLE $t" 2>/dev/null | cut -f2 || true)
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then
-        verdict="${G}MATCH${N}"
-    else
-        verdict="${R}DIFFER${N}"
-        differ=1
-    fi
-    printf '    %-22s %14s %14s  %s\n' "$t" "$a" "${b:-missing}" "$verdict"
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then verdict="${G}MATCH${N}"; else verdict="${R}DIFFER${N}"; differ=1; fi
+    printf '    %-22s %16s %14s  %s\n' "$t" "$a" "${b:-missing}" "$verdict"
 done
+n=$(sql target -N -B -e "SELECT COUNT(*) FROM shop.orders WHERE comment LIKE 'after the full backup%'")
+printf '    %-22s %16s %14s  %s\n' "orders after the full" "20" "$n" "$([ "$n" = 20 ] && echo "${G}MATCH${N}" || echo "${R}DIFFER${N}")"
+[ "$n" = 20 ] || differ=1
+late=$(sql target -N -B -e "SELECT COUNT(*) FROM shop.customers WHERE name = 'after the accident'")
+printf '    %-22s %16s %14s  %s\n' "writes after the DROP" "0" "$late" "$([ "$late" = 0 ] && echo "${G}MATCH${N}" || echo "${R}DIFFER${N}")"
+[ "$late" = 0 ] || differ=1
 
-objects="SELECT
-    (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'shop'),
-    (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'),
-    (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop')"
-a=$(sql source -N -B -e "$objects" | tr '\t' ' ')
+# (DROP TABLE dropped the orders trigger on the source too: compare with before the accident.)
+a=$before_objects
 b=$(sql target -N -B -e "$objects" | tr '\t' ' ')
 if [ "$a" = "$b" ]; then verdict="${G}MATCH${N}"; else verdict="${R}DIFFER${N}"; differ=1; fi
-printf '    %-22s %14s %14s  %s\n' "views/triggers/procs" "$a" "$b" "$verdict"
+printf '    %-22s %16s %14s  %s\n' "views/triggers/procs" "$a" "$b" "$verdict"
 
 if [ "$differ" -ne 0 ]; then
-    printf '\n%sFAILED: the target differs from the source%s\n' "$R" "$N"
+    printf '\n%sFAILED: the target differs from the source before the accident%s\n' "$R" "$N"
     exit 1
 fi
-printf '\n%sDone: the target holds exactly what the source held at the backup.%s\n' "$G" "$N"
+printf '\n%sDone: the dropped table is back with every order written before the accident,%s\n' "$G" "$N"
+printf '%sand nothing written after it.%s\n' "$G" "$N"
 say "Repository: .demo/repo    Configuration: .demo/zrm.toml" \
-    "Try more with: ZRM_CONFIG=$DEMO/zrm.toml target/debug/zrm list --format json" \
+    "Try more with: ZRM_CONFIG=$DEMO/zrm.toml target/debug/zrm binlog analyze --set source --summary" \
     "(the servers are stopped now; run the demo again to get them back)"

@@ -65,6 +65,8 @@ pub struct Finder {
     matched_here: Option<String>,
     last: Option<TrxRef>,
     pub found: Option<StopPoint>,
+    /// Transactions before the point (applied), among those read.
+    pub applied: u64,
     /// Where reading ended (file, position), for a point at the end.
     end: Option<(Arc<str>, u64)>,
 }
@@ -83,6 +85,7 @@ impl Finder {
             matched_here: None,
             last: None,
             found: None,
+            applied: 0,
             end: None,
         }
     }
@@ -155,6 +158,7 @@ impl Finder {
         if stop {
             let matched = self.matched_here.take();
             if self.inclusive && !matches!(self.target, Target::Time(_)) {
+                self.applied += 1;
                 // Apply this one too: the point is its end.
                 self.found = Some(StopPoint {
                     file: trx.file.clone(),
@@ -171,6 +175,7 @@ impl Finder {
             return ControlFlow::Break(());
         }
         self.last = Some(trx);
+        self.applied += 1;
         ControlFlow::Continue(())
     }
 

@@ -83,22 +83,15 @@ fn input_of(set: &str, i: &BinlogIndex) -> Input {
     }
 }
 
-/// Scan one archived file from `from`, feeding a finder; returns the finder and the number of
-/// transactions it saw completed.
-fn scan_file(repo: &Repository, input: &Input, from: u64, finder: &mut Finder) -> Result<u64> {
+/// Scan one archived file from `from`, feeding a finder.
+fn scan_file(repo: &Repository, input: &Input, from: u64, finder: &mut Finder) -> Result<()> {
     let mut reader = BinlogReader::new(input.open(Some(repo))?, input.name.clone())?;
     if from > 4 {
         reader.skip_to(from)?;
     }
     let mut scanner = Scanner::new(ScanOptions::default());
-    let mut trx = 0u64;
-    scanner.scan(&mut reader, &mut |e| {
-        if e.trx_end {
-            trx += 1;
-        }
-        finder.push(&e)
-    })?;
-    Ok(trx)
+    scanner.scan(&mut reader, &mut |e| finder.push(&e))?;
+    Ok(())
 }
 
 /// The transaction that ends a file, from its index (for a point at a file's end).
@@ -195,14 +188,15 @@ pub fn plan(
             )));
         }
         let stop = resolve_stop(repo, set, &cp, &indexes, until, inclusive)?;
-        if order(&stop.file, stop.pos) < order(&cp.binlog_file, cp.binlog_pos) {
+        if order(&stop.0.file, stop.0.pos) < order(&cp.binlog_file, cp.binlog_pos) {
             too_new.push(format!(
                 "{} (consistent point {}:{})",
                 base.id, cp.binlog_file, cp.binlog_pos
             ));
             continue;
         }
-        return build(repo, set, base, cp, stop, indexes);
+        let (stop, scanned) = stop;
+        return build(repo, set, base, cp, stop, scanned, indexes);
     }
     Err(Error::Restore(format!(
         "no full backup of set '{set}' is older than the target point; the candidates start \
@@ -232,7 +226,8 @@ fn base_only(base: Manifest, why: &str) -> Plan {
     }
 }
 
-/// Resolve the stop point in the archive after `cp`. Scans only the file that holds it.
+/// Resolve the stop point in the archive after `cp`. Scans only the file that holds it, and
+/// returns with the point how many transactions of that file's replayed part are applied.
 fn resolve_stop(
     repo: &Repository,
     set: &str,
@@ -240,7 +235,7 @@ fn resolve_stop(
     indexes: &[BinlogIndex],
     until: &Until,
     inclusive: bool,
-) -> Result<StopPoint> {
+) -> Result<(StopPoint, u64)> {
     let from = |i: &BinlogIndex| {
         if i.file == cp.binlog_file {
             cp.binlog_pos
@@ -309,6 +304,7 @@ fn resolve_stop(
     if let Some(e) = finder.error.take() {
         return Err(Error::Restore(e));
     }
+    let applied = finder.applied;
     let mut stop = match finder.finish() {
         Some(p) => p,
         // No transaction completed in the scanned part: the point is where it starts.
@@ -335,15 +331,17 @@ fn resolve_stop(
             return Err(Error::Restore(format!("GTID {g} is not in {}", file.file)));
         }
     }
-    Ok(stop)
+    Ok((stop, applied))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     repo: &Repository,
     set: &str,
     base: Manifest,
     cp: ConsistentPoint,
     stop: StopPoint,
+    stop_file_applied: u64,
     indexes: Vec<BinlogIndex>,
 ) -> Result<Plan> {
     let stop_key = order(&stop.file, stop.pos);
@@ -383,8 +381,11 @@ fn build(
                 i.file, i.end_pos
             )));
         }
-        // Whole files: the index's count. Partial ones: proportional (said so).
-        if start <= 4 && end == i.end_pos {
+        // Whole files: the index's count; the stop file: counted by the scan that found the
+        // point; a partly replayed first file: proportional (said so).
+        if i.file == stop.file {
+            transactions += stop_file_applied;
+        } else if start <= 4 && end == i.end_pos {
             transactions += i.transactions;
         } else {
             exact = false;
