@@ -50,15 +50,7 @@ fn commands_not_built_say_so_and_exit_1() {
         &["purge", "--all"],
         &["report"],
         &["backup", "--set", "a", "--method", "logical"],
-        &[
-            "restore",
-            "--set",
-            "a",
-            "--target",
-            "a",
-            "--until-gsn",
-            "5",
-        ],
+        &["restore", "--set", "a", "--target", "a", "--until-gsn", "5"],
     ] {
         let out = zrm(&config, args);
         assert_eq!(out.code, 1, "{args:?}: {out}");
