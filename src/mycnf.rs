@@ -6,7 +6,7 @@
 //! passwords at `#`; we quote and escape what we write so every byte survives.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::ConnectionConfig;
@@ -152,18 +152,7 @@ pub struct ClientOptionFile {
 
 impl ClientOptionFile {
     pub fn write(conn: &ConnectionConfig) -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("zrm-client-")
-            .tempdir()
-            .map_err(|e| {
-                Error::io(
-                    "create a private temporary directory in",
-                    std::env::temp_dir(),
-                    e,
-                )
-            })?;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-            .at("restrict", dir.path())?;
+        let dir = crate::secret::private_tempdir("zrm-client-")?;
         let path = dir.path().join("client.cnf");
         let mut body = String::from("[client]\n");
         body.push_str(&format!("user={}\n", quote(&conn.user)));
@@ -199,6 +188,7 @@ impl ClientOptionFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn quote_then_unquote_is_identity() {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::archive_index::{self as idx};
-use super::file_archiver::FileArchiver;
+use super::archive_index::{self as idx, BinlogIndex};
+use super::file_archiver::{self, FileArchiver};
 use crate::catalog::Flavor;
 use crate::command::{RunningTool, ToolCommand};
 use crate::config::{Compression, ConnectionConfig};
@@ -81,12 +81,24 @@ impl<'r> Archiver<'r> {
     /// Start the replication client writing `first` (and, with `follow`, every later file,
     /// waiting for new events) into `spool`.
     fn start_fetch(&self, spool: &Path, first: &str, follow: bool) -> Result<Fetch> {
+        self.start_fetch_at(spool, first, follow, 4)
+    }
+
+    /// Fetch one file from `pos` (the stream holds the magic and format description first).
+    fn start_fetch_from(&self, spool: &Path, file: &str, pos: u64) -> Result<Fetch> {
+        self.start_fetch_at(spool, file, false, pos)
+    }
+
+    fn start_fetch_at(&self, spool: &Path, first: &str, follow: bool, pos: u64) -> Result<Fetch> {
         let tool = self.tool()?;
         let options = ClientOptionFile::write(&self.conn)?;
         let mut cmd = ToolCommand::new(&tool)
             .arg(format!("--defaults-file={}", options.path().display()))
             .args(["--read-from-remote-server", "--raw"])
             .arg(format!("--result-file={}/", spool.display()));
+        if pos > 4 {
+            cmd = cmd.arg(format!("--start-position={pos}"));
+        }
         if follow {
             cmd = cmd.arg("--stop-never").arg(match self.flavor {
                 Flavor::MariaDB => {
@@ -103,21 +115,62 @@ impl<'r> Archiver<'r> {
     }
 
     fn spool_dir() -> Result<tempfile::TempDir> {
-        tempfile::Builder::new()
-            .prefix("zrm-binlog-spool-")
-            .tempdir()
-            .map_err(|e| Error::io("create a spool directory in", std::env::temp_dir(), e))
+        crate::secret::private_tempdir("zrm-binlog-spool-")
     }
 
-    /// Refuse when a file the archive holds as complete has another size on the server.
+    /// Whether the server's file is still the one archived: its head (format description,
+    /// with the creation time) and its last transaction are fetched and compared with the
+    /// index's hashes; the whole file is compared when the index predates those hashes.
+    pub fn matches_server(&self, i: &BinlogIndex) -> Result<bool> {
+        let spool = Self::spool_dir()?;
+        let cheap = match (i.head_end, &i.head_sha256, i.tail_pos, &i.tail_sha256) {
+            (Some(h), Some(_), Some(t), Some(_)) if t >= h => Some((h, t)),
+            _ => None,
+        };
+        let from = cheap.map_or(4, |(_, t)| t);
+        let mut fetch = self.start_fetch_from(spool.path(), &i.file, from)?;
+        fetch.child.wait_for_exit()?;
+        let path = spool.path().join(&i.file);
+        let len = std::fs::metadata(&path)
+            .map_err(|e| Error::io("stat", &path, e))?
+            .len();
+        Ok(match cheap {
+            Some((head_end, tail_pos)) => {
+                // A stream from `tail_pos` holds the magic, the format description, then the
+                // events from `tail_pos` to the end of the file.
+                len >= head_end
+                    && len - head_end == i.end_pos - tail_pos
+                    && Some(file_archiver::head_hash(&path, head_end)?) == i.head_sha256
+                    && Some(file_archiver::hash_range(&path, head_end, len)?) == i.tail_sha256
+            }
+            None => len == i.end_pos && Some(file_archiver::hash_range(&path, 0, len)?) == i.sha256,
+        })
+    }
+
+    fn conflict(&self, name: &str, what: String) -> Error {
+        Error::Binlog(format!(
+            "binlog {name} of server {} {what}: the server's binary logs were reset (RESET MASTER) \
+             or replaced under the same names; zrm will not mix them. Move {}/{} aside before \
+             archiving again",
+            self.server_id,
+            self.repo.describe(),
+            idx::server_dir(&self.set, self.server_id)
+        ))
+    }
+
+    /// Refuse when a file the archive holds as complete has another size on the server, or
+    /// (checked for the newest such file, cheaply) other content.
     pub fn check_conflicts(&self, server_files: &[(String, u64)]) -> Result<()> {
         let active = server_files.last().map(|f| f.0.as_str());
+        let mut newest_same = None;
         for (name, size) in server_files {
             if Some(name.as_str()) == active {
                 continue;
             }
             if let Some(i) = idx::load(self.repo, &self.set, self.server_id, name)? {
-                if i.complete && i.end_pos != *size {
+                if i.complete && i.end_pos == *size {
+                    newest_same = Some(i);
+                } else if i.complete && i.end_pos != *size {
                     return Err(Error::Binlog(format!(
                         "binlog {name} of server {} is {size} bytes on the server but {} bytes in \
                          the archive: the server's binary logs were reset (RESET MASTER) or \
@@ -128,6 +181,13 @@ impl<'r> Archiver<'r> {
                         idx::server_dir(&self.set, self.server_id)
                     )));
                 }
+            }
+        }
+        if let Some(i) = newest_same {
+            if !self.matches_server(&i)? {
+                return Err(
+                    self.conflict(&i.file, "has the archived size but other content".into())
+                );
             }
         }
         Ok(())

@@ -55,6 +55,18 @@ pub struct BinlogIndex {
     pub gtid_state_at_end: Option<String>,
     /// The file the ROTATE event names, when complete by rotation.
     pub next_file: Option<String>,
+    /// To check cheaply that the server's file is still this one (a `RESET MASTER` can
+    /// recreate a file with the same name and size): the SHA-256 of the file's head (magic and
+    /// format description, which carries the creation time) and of its tail from the start of
+    /// its last transaction (`tail_pos`) to the end.
+    #[serde(default)]
+    pub head_end: Option<u64>,
+    #[serde(default)]
+    pub head_sha256: Option<String>,
+    #[serde(default)]
+    pub tail_pos: Option<u64>,
+    #[serde(default)]
+    pub tail_sha256: Option<String>,
     pub archived_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -228,6 +240,10 @@ mod tests {
             gtid_state_at_start: None,
             gtid_state_at_end: None,
             next_file: next.map(str::to_string),
+            head_end: None,
+            head_sha256: None,
+            tail_pos: None,
+            tail_sha256: None,
             archived_at: chrono::Utc::now(),
         }
     }

@@ -47,6 +47,10 @@ pub struct FileArchiver<'r> {
     domains: BTreeMap<u32, MariaGtid>,
     /// A STOP event ended the file (server shutdown).
     stopped: bool,
+    /// Where the format description ends, and where the last complete transaction starts.
+    head_end: u64,
+    last_trx_start: Option<u64>,
+    current_trx_start: Option<u64>,
     pub last_store: Instant,
 }
 
@@ -69,6 +73,10 @@ fn empty_index(file: &str, server_id: u32, compression: Compression) -> BinlogIn
         gtid_state_at_start: None,
         gtid_state_at_end: None,
         next_file: None,
+        head_end: None,
+        head_sha256: None,
+        tail_pos: None,
+        tail_sha256: None,
         archived_at: chrono::Utc::now(),
     }
 }
@@ -86,8 +94,21 @@ impl<'r> FileArchiver<'r> {
         compression: Compression,
         level: i32,
     ) -> Result<Self> {
-        let index = idx::load(repo, set, server_id, file)?;
+        let mut index = idx::load(repo, set, server_id, file)?;
         let prefix_checked = index.as_ref().is_none_or(|i| i.end_pos == 0);
+        if let Some(i) = index.as_mut() {
+            // The file is read again from its start: what it says is counted again, so the
+            // counts and firsts restart (only what is stored — segments, end — carries over).
+            i.events = 0;
+            i.transactions = 0;
+            i.first_event_time = None;
+            i.last_event_time = None;
+            i.first_gtid = None;
+            i.last_gtid = None;
+            i.gtid_state_at_start = None;
+            i.gtid_state_at_end = None;
+            i.next_file = None;
+        }
         // Compression is chosen once per file: segments of one file share it.
         let compression = index.as_ref().map_or(compression, |i| i.compression);
         Ok(FileArchiver {
@@ -106,6 +127,9 @@ impl<'r> FileArchiver<'r> {
             scanner: Scanner::new(ScanOptions::default()),
             domains: BTreeMap::new(),
             stopped: false,
+            head_end: 0,
+            last_trx_start: None,
+            current_trx_start: None,
             last_store: Instant::now(),
         })
     }
@@ -165,11 +189,24 @@ impl<'r> FileArchiver<'r> {
         };
         let mut stats = Stats::default();
         let mut verified = self.verified_end.max(4);
+        let (mut head_end, mut last_trx, mut current_trx) =
+            (self.head_end, self.last_trx_start, self.current_trx_start);
         let result = self.scanner.scan(&mut reader, &mut |e| {
             stats.push(&e);
             verified = e.end_pos;
+            if head_end == 0 && e.type_code == super::event::code::FORMAT_DESCRIPTION {
+                head_end = e.end_pos;
+            }
+            if e.trx_start {
+                current_trx = Some(e.pos);
+            }
+            if e.trx_end {
+                last_trx = current_trx.take().or(Some(e.pos));
+            }
             std::ops::ControlFlow::Continue(())
         });
+        (self.head_end, self.last_trx_start, self.current_trx_start) =
+            (head_end, last_trx, current_trx);
         if self.fde.is_none() {
             self.fde = reader.format().cloned();
         }
@@ -358,6 +395,13 @@ impl<'r> FileArchiver<'r> {
             self.join_segments(object)?
         };
         let sha = hex::encode(std::mem::take(&mut self.whole).finalize());
+        if self.head_end > 0 {
+            self.index.head_end = Some(self.head_end);
+            self.index.head_sha256 = Some(head_hash(spool, self.head_end)?);
+        }
+        let tail = self.last_trx_start.unwrap_or(self.head_end.max(4));
+        self.index.tail_pos = Some(tail);
+        self.index.tail_sha256 = Some(hash_range(spool, tail, end)?);
         let old: Vec<String> = self
             .index
             .segments
@@ -400,6 +444,47 @@ impl<'r> FileArchiver<'r> {
             stored_size,
         })
     }
+}
+
+/// SHA-256 of a binlog's head (magic and format description) without the fields a server
+/// changes when it sends the format description again in a stream that starts mid-file: the
+/// end position (file offsets 17–20), the `create_timestamp` of the first binlog after a server
+/// start (offsets 75–78, sent as 0), and so the CRC (the last 4 bytes). The event's own
+/// timestamp (offsets 4–7, when the file was created) stays in.
+pub fn head_hash(path: &Path, head_end: u64) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut head = vec![0u8; head_end as usize];
+    f.read_exact(&mut head)
+        .map_err(|e| Error::io("read", path, e))?;
+    if head.len() < 84 {
+        return Err(Error::Binlog(format!(
+            "{}: no format description",
+            path.display()
+        )));
+    }
+    h.update(&head[..17]);
+    h.update(&head[21..75]);
+    h.update(&head[79..head.len() - 4]);
+    Ok(hex::encode(h.finalize()))
+}
+
+/// SHA-256 of bytes `[from, to)` of a file.
+pub fn hash_range(path: &Path, from: u64, to: u64) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    f.seek(SeekFrom::Start(from))
+        .map_err(|e| Error::io("seek in", path, e))?;
+    let mut h = Sha256::new();
+    let mut r = f.take(to.saturating_sub(from));
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = r.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 fn render(list: &[MariaGtid]) -> String {

@@ -560,6 +560,19 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
     let Some((active, _)) = server_files.last().cloned() else {
         return Err(Error::Binlog("the server lists no binary logs".into()));
     };
+    let (compression, level) = config.repository_compression();
+    let note = |m: &str| ctx.note(m);
+    let archiver = Archiver {
+        repo: &repo,
+        set: set.name.clone(),
+        conn: set.connection.clone(),
+        server_id: facts.server_id,
+        flavor: facts.flavor,
+        compression,
+        level,
+        client_server_id: archive::client_server_id(&set.name),
+        note: &note,
+    };
     // The first file that is not both archived complete (same size) and verified stops the
     // purge there: PURGE BINARY LOGS TO removes only the files before it.
     let mut stop_at = (
@@ -575,9 +588,21 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
                 "the archived copy has {} bytes, the server's {size}",
                 i.end_pos
             )),
-            Some(i) => tokio::task::block_in_place(|| verify_archived(&repo, &set.name, &i))
-                .err()
-                .map(|e| format!("its archived copy failed verification: {e}")),
+            Some(i) => {
+                match tokio::task::block_in_place(|| verify_archived(&repo, &set.name, &i)) {
+                    Err(e) => Some(format!("its archived copy failed verification: {e}")),
+                    // The server's file must still be the archived one (RESET MASTER can recreate
+                    // a file with the same name and size).
+                    Ok(()) => match tokio::task::block_in_place(|| archiver.matches_server(&i)) {
+                        Ok(true) => None,
+                        Ok(false) => Some(
+                            "the server's file differs from the archived one (RESET MASTER?)"
+                                .into(),
+                        ),
+                        Err(e) => Some(format!("cannot compare it with the server's: {e}")),
+                    },
+                }
+            }
         };
         if let Some(why) = why {
             stop_at = (name.clone(), why);
@@ -585,6 +610,7 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
         }
         safe.push(name.clone());
     }
+    let mut kept_by_server: Vec<String> = Vec::new();
     if !safe.is_empty() && !a.dry_run {
         s.exec(&format!(
             "PURGE BINARY LOGS TO {}",
@@ -596,6 +622,14 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
                 "{e} (PURGE needs the BINLOG ADMIN or SUPER privilege)"
             ))
         })?;
+        // The server may keep a file it still needs (without an error): report what is gone.
+        let after = archive::server_binlogs(&mut s).await?;
+        kept_by_server = safe
+            .iter()
+            .filter(|f| after.iter().any(|(n, _)| n == *f))
+            .cloned()
+            .collect();
+        safe.retain(|f| !kept_by_server.contains(f));
     }
     s.close().await;
     if ctx.json() {
@@ -606,6 +640,7 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
             "would_purge": if a.dry_run { safe.clone() } else { Vec::new() },
             "kept_from": stop_at.0,
             "reason": stop_at.1,
+            "kept_by_server": kept_by_server,
         }));
     } else {
         let verb = if a.dry_run { "would purge" } else { "purged" };
@@ -615,6 +650,12 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
             format!("set '{}': {verb} {}", set.name, safe.join(", "))
         };
         out.push_str(&format!("; kept {} and later: {}\n", stop_at.0, stop_at.1));
+        if !kept_by_server.is_empty() {
+            out.push_str(&format!(
+                "the server kept {} (still in use by it); a later purge removes them\n",
+                kept_by_server.join(", ")
+            ));
+        }
         emit(&out);
     }
     Ok(0)
