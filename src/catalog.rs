@@ -70,8 +70,9 @@ pub struct ServerInfo {
     pub log_bin: bool,
     pub binlog_format: String,
     pub time_zone: String,
-    /// The zone to replay in and to read times without an offset in: the server's
-    /// `time_zone`, or its UTC offset at backup time when that is SYSTEM.
+    /// The zone to replay in and to read times without an offset in, as a UTC offset: the
+    /// server's `time_zone` when it is one, else its offset at backup time (for SYSTEM or a
+    /// named zone; with daylight saving time, give times with an explicit offset).
     #[serde(default)]
     pub session_time_zone: Option<String>,
 }

@@ -198,17 +198,10 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         }
     };
     let databases = chosen_databases(&manifest, args.databases.as_deref())?;
-    let replay_db = match (&args.databases, plan.files.is_empty()) {
-        (Some(d), false) if d.len() > 1 => {
-            return Err(Error::Usage(format!(
-                "binlog replay filters one database at a time in this version; --databases \
-                 names {}: restore them one by one, or all of them",
-                d.len()
-            )))
-        }
-        (Some(d), false) => d.first().cloned(),
-        _ => None,
-    };
+    let replay_dbs = args
+        .databases
+        .as_ref()
+        .map(|_| databases.iter().cloned().collect::<BTreeSet<_>>());
     let mut session = mysql::connect(&conn).await?;
     let facts = ServerFacts::gather(&mut session).await?;
     if is_source_server(&conn, &facts, &source.connection).await && !args.replace {
@@ -218,6 +211,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
              overwrites live data; if that is really what you want, add --replace"
         )));
     }
+    check_time_zone(&mut session, &manifest, &label, plan.files.is_empty()).await?;
     let occupied = if resume.is_some() {
         Vec::new() // the earlier run restored the base there
     } else {
@@ -303,7 +297,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             target_flavor: facts.flavor,
             source_flavor: manifest.server.flavor,
             time_zone: manifest.server.session_time_zone.clone(),
-            database: replay_db,
+            databases: replay_dbs.clone(),
         };
         let progress = ctx.progress.start("replay binlogs");
         progress.set_total(Some(plan.bytes));
@@ -326,6 +320,9 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             }
             if args.inclusive {
                 again.push_str(" --inclusive");
+            }
+            if let Some(dbs) = &args.databases {
+                again.push_str(&format!(" --databases '{}'", dbs.join(",")));
             }
             return Err(Error::Restore(format!(
                 "binlog replay stopped at the transaction starting at {}:{}: {}. Every \
@@ -425,6 +422,36 @@ fn chosen_databases(m: &Manifest, wanted: Option<&[String]>) -> Result<Vec<Strin
             Ok(w.to_vec())
         }
     }
+}
+
+/// A source whose zone is named (`Europe/Paris`) writes that name into its binlogs for
+/// statements that convert times; replaying them needs the zone on the target too. Refuse
+/// before changing anything, with the fix.
+async fn check_time_zone(
+    s: &mut mysql::Session,
+    m: &Manifest,
+    label: &str,
+    no_replay: bool,
+) -> Result<()> {
+    let zone = m.server.time_zone.as_str();
+    let named = !zone.starts_with("SYSTEM") && !zone.starts_with('+') && !zone.starts_with('-');
+    if no_replay || !named {
+        return Ok(());
+    }
+    let known = s
+        .value(&format!(
+            "SELECT CONVERT_TZ('2000-01-01 00:00:00', '+00:00', {}) IS NOT NULL",
+            mysql::conn::quote_str(zone)
+        ))
+        .await?;
+    if known.as_deref() == Some("1") {
+        return Ok(());
+    }
+    Err(Error::Restore(format!(
+        "the source server runs in time zone '{zone}', which its binary logs name, but {label} \
+         does not know that zone (no time zone tables): load them first, e.g. \
+         `mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb mysql`; nothing was changed"
+    )))
 }
 
 /// Whether the target is the set's source server: the same endpoint, or (a socket and a TCP

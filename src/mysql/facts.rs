@@ -122,6 +122,19 @@ impl ServerFacts {
         }
     }
 
+    /// The zone as a UTC offset (`+05:30`): `time_zone` itself when it is one, else (SYSTEM or
+    /// a named zone, which a target may not know and which this code cannot resolve) the
+    /// offset in force now.
+    pub fn offset_zone(&self) -> String {
+        let tz = self.time_zone.as_bytes();
+        let is_offset = tz.len() == 6 && (tz[0] == b'+' || tz[0] == b'-') && tz[3] == b':';
+        if is_offset {
+            self.time_zone.clone()
+        } else {
+            self.utc_offset.clone()
+        }
+    }
+
     /// True when both describe the same running server.
     pub fn same_server(&self, other: &ServerFacts) -> bool {
         self.hostname == other.hostname
@@ -147,11 +160,7 @@ impl ServerFacts {
             log_bin: self.log_bin,
             binlog_format: self.binlog_format.clone(),
             time_zone: self.effective_time_zone(),
-            session_time_zone: Some(if self.time_zone == "SYSTEM" {
-                self.utc_offset.clone()
-            } else {
-                self.time_zone.clone()
-            }),
+            session_time_zone: Some(self.offset_zone()),
         }
     }
 }

@@ -166,6 +166,10 @@ pub fn plan(
             too_new.push(format!("{} has no consistent point", base.id));
             continue;
         };
+        if let Some(why) = target_before(&base, &cp, until) {
+            too_new.push(format!("{} ({why})", base.id));
+            continue;
+        }
         let indexes: Vec<BinlogIndex> = idx::load_all(repo, set, base.server.server_id)?
             .into_iter()
             .filter(|i| {
@@ -199,9 +203,8 @@ pub fn plan(
         return build(repo, set, base, cp, stop, scanned, indexes);
     }
     Err(Error::Restore(format!(
-        "no full backup of set '{set}' is older than the target point; the candidates start \
-         after it: {}",
-        too_new.join(", ")
+        "no full backup of set '{set}' is older than the target point: {}",
+        too_new.join("; ")
     )))
 }
 
@@ -209,6 +212,41 @@ pub fn plan(
 pub fn base_only_plan(repo: &Repository, set: &str, backup: Option<&str>) -> Result<Plan> {
     let base = candidate_bases(repo, set, backup)?.remove(0);
     Ok(base_only(base, "--no-binlogs"))
+}
+
+/// Why the target point lies before a full backup's consistent point (so an older base is
+/// needed), if it does.
+fn target_before(base: &Manifest, cp: &ConsistentPoint, until: &Until) -> Option<String> {
+    match until {
+        Until::All => None,
+        Until::Position { file, pos } => {
+            (order(file, *pos) < order(&cp.binlog_file, cp.binlog_pos)).then(|| {
+                format!(
+                    "its consistent point {}:{} is after {file}:{pos}",
+                    cp.binlog_file, cp.binlog_pos
+                )
+            })
+        }
+        // The snapshot is taken after the backup starts: a time before the start is before it.
+        // Binlog times have whole seconds: compare at that granularity.
+        Until::Time(t) => (t.timestamp() < base.start_time.timestamp()).then(|| {
+            format!(
+                "it was taken at {}, after the target time",
+                base.start_time.format("%Y-%m-%d %H:%M:%S UTC")
+            )
+        }),
+        Until::Gtid(g) => {
+            let (stream, n) = gtid_key(g)?;
+            // MariaDB GTID state: one d-s-n per domain/server; MySQL sets are not compared here.
+            let covered = cp
+                .gtid_set
+                .as_deref()?
+                .split(',')
+                .filter_map(|x| gtid_key(x.trim()))
+                .any(|(s, m)| s == stream && m >= n);
+            covered.then(|| format!("it already holds GTID {g}"))
+        }
+    }
 }
 
 fn base_only(base: Manifest, why: &str) -> Plan {

@@ -15,6 +15,7 @@ use std::process::Stdio;
 
 use regex::Regex;
 
+use super::db_filter::{self, BlockFilter};
 use super::plan::ReplayFile;
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
@@ -37,8 +38,8 @@ pub struct ReplayJob<'a> {
     pub source_flavor: Flavor,
     /// `SET time_zone` for the session: the source server's zone.
     pub time_zone: Option<String>,
-    /// `--database` for the binlog tool (one database).
-    pub database: Option<String>,
+    /// Replay only these databases' statements and row changes (see `db_filter`).
+    pub databases: Option<std::collections::BTreeSet<String>>,
 }
 
 /// Where a failed replay stopped.
@@ -166,21 +167,44 @@ pub fn replay(
         if let Some(stop) = f.stop {
             cmd = cmd.arg(format!("--stop-position={stop}"));
         }
-        if let Some(db) = &job.database {
-            cmd = cmd.arg(format!("--database={db}"));
-        }
+        let mut filter = match &job.databases {
+            Some(dbs) => Some(BlockFilter::new(
+                excluded_events(repo, f, dbs)?,
+                dbs.clone(),
+            )),
+            None => None,
+        };
         let mut tool = cmd.arg(&path).spawn(Stdio::null(), Stdio::piped())?;
         let mut out = tool.take_stdout();
         let mut buf = vec![0u8; 1 << 16];
+        let mut kept = Vec::with_capacity(1 << 16);
         loop {
             let n = match out.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => {
+                    if let Some(flt) = filter.as_mut() {
+                        kept.clear();
+                        flt.finish(&mut kept);
+                        tracker.feed(k, &kept);
+                        if let Err(e) = stdin.write_all(&kept) {
+                            broken = Some(e.to_string());
+                        }
+                    }
+                    break;
+                }
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io("read the output of", &binlog_tool.path, e)),
             };
-            tracker.feed(k, &buf[..n]);
-            if let Err(e) = stdin.write_all(&buf[..n]) {
+            let chunk: &[u8] = match filter.as_mut() {
+                Some(flt) => {
+                    kept.clear();
+                    flt.process(&buf[..n], &mut kept);
+                    &kept
+                }
+                None => &buf[..n],
+            };
+            tracker.feed(k, chunk);
+            if let Err(e) = stdin.write_all(chunk) {
                 broken = Some(e.to_string());
                 break;
             }
@@ -235,6 +259,28 @@ pub fn replay(
             }))
         }
     }
+}
+
+/// Start positions of the events in `f`'s replayed range that do not belong to `dbs`.
+fn excluded_events(
+    repo: &Repository,
+    f: &ReplayFile,
+    dbs: &std::collections::BTreeSet<String>,
+) -> Result<Vec<u64>> {
+    let mut reader = BinlogReader::new(f.input.open(Some(repo))?, f.file.clone())?;
+    let mut scanner = Scanner::new(ScanOptions::default());
+    let qualified = db_filter::qualified_names();
+    let mut out = Vec::new();
+    scanner.scan(&mut reader, &mut |e| {
+        if f.stop.is_some_and(|s| e.pos >= s) {
+            return std::ops::ControlFlow::Break(());
+        }
+        if e.pos >= f.start && !db_filter::keep_event(&e, dbs, &qualified) {
+            out.push(e.pos);
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(out)
 }
 
 fn finish_tool(tool: RunningTool) -> Result<()> {
