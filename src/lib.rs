@@ -10,6 +10,7 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod hash;
 pub mod mycnf;
 pub mod mysql;
 pub mod output;

@@ -305,6 +305,9 @@ impl<W: Write> EventPrinter<W> {
 
     /// One transaction (with `--by transaction`).
     pub fn print_trx(&mut self, t: &TrxSummary) -> std::io::Result<()> {
+        let mut t = t.clone();
+        t.complete();
+        let t = &t;
         match self.format {
             OutputFormat::Json => {
                 serde_json::to_writer(&mut self.out, t)?;
@@ -381,6 +384,28 @@ pub struct TrxSummary {
     pub tables: Vec<String>,
     pub statement: Option<String>,
     pub rolled_back: bool,
+    /// The tables touched, as seen; `tables`, `time` and `statement` are filled from these
+    /// by [`TrxSummary::complete`] only for transactions that are shown (formatting every
+    /// transaction's names and times would cost more than reading it).
+    #[serde(skip)]
+    table_refs: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl TrxSummary {
+    /// Fill the display fields.
+    pub fn complete(&mut self) {
+        self.time = rfc3339(self.timestamp);
+        if self.tables.is_empty() {
+            self.tables = self
+                .table_refs
+                .iter()
+                .map(|(d, t)| format!("{d}.{t}"))
+                .collect();
+        }
+        if let Some(s) = self.statement.take() {
+            self.statement = Some(one_line(&s, Some(200)));
+        }
+    }
 }
 
 /// Groups events into transactions (bounded memory per transaction).
@@ -416,6 +441,7 @@ impl TrxGrouper {
                 tables: Vec::new(),
                 statement: None,
                 rolled_back: false,
+                table_refs: Vec::new(),
             });
         }
         let t = self.current.as_mut().expect("set above");
@@ -428,16 +454,17 @@ impl TrxGrouper {
             t.gtid = e.gtid.clone();
         }
         if let (Some(d), Some(tb)) = (&e.database, &e.table) {
-            let name = format!("{d}.{tb}");
-            if t.tables.len() < MAX_TABLES_LISTED && !t.tables.contains(&name) {
-                t.tables.push(name);
+            let seen = t.table_refs.iter().any(|(a, b)| {
+                Arc::ptr_eq(a, d) && Arc::ptr_eq(b, tb) || (**a == **d && **b == **tb)
+            });
+            if t.table_refs.len() < MAX_TABLES_LISTED && !seen {
+                t.table_refs.push((d.clone(), tb.clone()));
             }
         }
         if t.statement.is_none() {
             if let Some(s) = &e.statement {
-                let s = s.trim();
-                if !s.eq_ignore_ascii_case("BEGIN") {
-                    t.statement = Some(one_line(s, Some(200)));
+                if !s.trim().eq_ignore_ascii_case("BEGIN") {
+                    t.statement = Some(s.chars().take(2000).collect());
                 }
             }
         }
@@ -449,7 +476,6 @@ impl TrxGrouper {
             } else {
                 0
             };
-            done.time = rfc3339(done.timestamp);
             return Some((done, std::mem::take(&mut self.matched)));
         }
         None
@@ -488,7 +514,10 @@ pub struct Summary {
     pub first: Option<u32>,
     pub last: Option<u32>,
     pub files: Vec<String>,
+    /// Statement counts by database (STATEMENT/MIXED format).
     pub tables: BTreeMap<String, TableCounts>,
+    /// Row counts by table, keyed by the scanner's shared names (no string per event).
+    by_table: super::scan::FastMap<(Arc<str>, Arc<str>), TableCounts>,
     /// Minute (epoch seconds / 60) → (transactions, rows).
     pub per_minute: BTreeMap<i64, (u64, u64)>,
     largest: BinaryHeap<std::cmp::Reverse<(u64, u64, usize)>>,
@@ -542,13 +571,13 @@ impl Summary {
         if self.files.last().map(String::as_str) != Some(&*e.file) {
             self.files.push(e.file.to_string());
         }
-        if let (Some(kind), Some(rows)) = (e.rows_kind, e.rows) {
-            let key = format!(
-                "{}.{}",
-                e.database.as_deref().unwrap_or("?"),
-                e.table.as_deref().unwrap_or("?")
-            );
-            let c = self.tables.entry(key).or_default();
+        if let (Some(kind), Some(rows), Some(db), Some(table)) =
+            (e.rows_kind, e.rows, &e.database, &e.table)
+        {
+            let c = self
+                .by_table
+                .entry((db.clone(), table.clone()))
+                .or_default();
             match kind {
                 RowsKind::Insert => c.inserted += rows,
                 RowsKind::Update => c.updated += rows,
@@ -604,8 +633,21 @@ impl Summary {
         }
     }
 
+    /// Every table's counts by name: rows (from row events) and statements.
+    pub fn table_counts(&self) -> BTreeMap<String, TableCounts> {
+        let mut all = self.tables.clone();
+        for ((db, table), c) in &self.by_table {
+            let e = all.entry(format!("{db}.{table}")).or_default();
+            e.inserted += c.inserted;
+            e.updated += c.updated;
+            e.deleted += c.deleted;
+        }
+        all
+    }
+
     pub fn largest(&self) -> Vec<TrxSummary> {
         let mut v: Vec<TrxSummary> = self.largest_trx.iter().flatten().cloned().collect();
+        v.iter_mut().for_each(TrxSummary::complete);
         v.sort_by_key(|t| std::cmp::Reverse(t.bytes));
         v
     }
@@ -618,7 +660,7 @@ impl Summary {
             "first_event": self.first.map(rfc3339),
             "last_event": self.last.map(rfc3339),
             "files": self.files,
-            "tables": self.tables,
+            "tables": self.table_counts(),
             "per_minute": self.per_minute.iter().map(|(m, (t, r))| serde_json::json!({
                 "minute": rfc3339((*m * 60) as u32), "transactions": t, "rows": r
             })).collect::<Vec<_>>(),
@@ -641,7 +683,7 @@ impl Summary {
         ));
         s.push_str("\nChanges per table (rows):\n");
         let rows: Vec<Vec<String>> = self
-            .tables
+            .table_counts()
             .iter()
             .map(|(t, c)| {
                 vec![

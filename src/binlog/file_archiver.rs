@@ -13,7 +13,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
+use crate::hash::Sha256;
 
 use super::archive_index::{self as idx, BinlogIndex, Segment, INDEX_VERSION};
 use super::decode::{EventData, MariaGtid};
@@ -277,7 +277,7 @@ impl<'r> FileArchiver<'r> {
                 h.update(&buf[..n]);
                 self.whole.update(&buf[..n]);
             }
-            if hex::encode(h.finalize()) != seg.sha256 {
+            if h.finish_hex() != seg.sha256 {
                 return Err(Error::Binlog(format!(
                     "binlog {} of server {} no longer matches its archived copy in bytes {}-{}: \
                      the server's binary logs were reset (RESET MASTER) or replaced under the same \
@@ -329,7 +329,7 @@ impl<'r> FileArchiver<'r> {
             object,
             start: from,
             end: to,
-            sha256: hex::encode(h.finalize()),
+            sha256: h.finish_hex(),
             stored_sha256: stored.sha256,
             stored_size: stored.stored_size,
         })
@@ -394,7 +394,7 @@ impl<'r> FileArchiver<'r> {
             self.store_segment(spool)?;
             self.join_segments(object)?
         };
-        let sha = hex::encode(std::mem::take(&mut self.whole).finalize());
+        let sha = std::mem::take(&mut self.whole).finish_hex();
         if self.head_end > 0 {
             self.index.head_end = Some(self.head_end);
             self.index.head_sha256 = Some(head_hash(spool, self.head_end)?);
@@ -466,7 +466,7 @@ pub fn head_hash(path: &Path, head_end: u64) -> Result<String> {
     h.update(&head[..17]);
     h.update(&head[21..75]);
     h.update(&head[79..head.len() - 4]);
-    Ok(hex::encode(h.finalize()))
+    Ok(h.finish_hex())
 }
 
 /// SHA-256 of bytes `[from, to)` of a file.
@@ -484,7 +484,7 @@ pub fn hash_range(path: &Path, from: u64, to: u64) -> Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(hex::encode(h.finalize()))
+    Ok(h.finish_hex())
 }
 
 fn render(list: &[MariaGtid]) -> String {

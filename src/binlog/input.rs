@@ -16,6 +16,21 @@ pub fn binlog_name(path: &Path) -> String {
         .unwrap_or(name)
 }
 
+/// A `BufReader` whose buffer was only peeked at: give back the file, positioned at the start.
+trait IntoInnerAtStart {
+    fn into_inner_at_start(self) -> Result<std::fs::File>;
+}
+
+impl IntoInnerAtStart for BufReader<std::fs::File> {
+    fn into_inner_at_start(self) -> Result<std::fs::File> {
+        use std::io::Seek;
+        let mut f = self.into_inner();
+        f.seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| Error::Binlog(format!("cannot read: {e}")))?;
+        Ok(f)
+    }
+}
+
 /// Open a file for reading as a binlog, decompressing `.zst` (detected by its magic number).
 pub fn open_path(path: &Path) -> Result<Box<dyn Read + Send>> {
     let file = std::fs::File::open(path)
@@ -26,8 +41,9 @@ pub fn open_path(path: &Path) -> Result<Box<dyn Read + Send>> {
     if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         let d = zstd::stream::read::Decoder::with_buffer(r)
             .map_err(|e| Error::Binlog(format!("cannot decompress {}: {e}", path.display())))?;
-        Ok(Box::new(BufReader::with_capacity(1 << 20, d)))
+        Ok(Box::new(d))
     } else {
-        Ok(Box::new(r))
+        // The binlog reader reads in large chunks itself: no second buffer.
+        Ok(Box::new(r.into_inner_at_start()?))
     }
 }

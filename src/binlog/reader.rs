@@ -79,62 +79,94 @@ pub struct BinlogReader<R: Read> {
     name: String,
     inner: R,
     pos: u64,
-    buf: Vec<u8>,
+    /// A window on the input: bytes `win[lo..hi]` are read and not yet consumed. Events are
+    /// handed out as slices of it, so bytes are copied once (from the input), not twice.
+    win: Vec<u8>,
+    lo: usize,
+    hi: usize,
+    eof: bool,
+    /// The current event: `win[ev..ev + ev_len]`.
+    ev: usize,
+    ev_len: usize,
     fde: Option<FormatDescription>,
     verify_checksums: bool,
 }
 
+/// How much is read from the input at a time.
+const CHUNK: usize = 1 << 20;
+
 impl<R: Read> BinlogReader<R> {
-    /// Start reading: checks the magic number.
-    pub fn new(mut inner: R, name: impl Into<String>) -> Result<Self, ReadError> {
-        let name = name.into();
-        let mut magic = [0u8; 4];
-        let n = read_full(&mut inner, &mut magic).map_err(|e| ReadError {
-            file: name.clone(),
-            offset: 0,
-            kind: ReadErrorKind::Io,
-            detail: e.to_string(),
-        })?;
-        if n == 0 {
-            return Err(ReadError {
-                file: name,
-                offset: 0,
-                kind: ReadErrorKind::NotBinlog,
-                detail: "the file is empty".into(),
-            });
-        }
-        if n < 4 || magic != MAGIC {
-            return Err(ReadError {
-                file: name,
-                offset: 0,
-                kind: ReadErrorKind::NotBinlog,
-                detail: format!(
-                    "starts with {}, a binary log starts with fe 62 69 6e",
-                    hex::encode(&magic[..n])
-                ),
-            });
-        }
-        Ok(BinlogReader {
+    fn with(inner: R, name: String, pos: u64, fde: Option<FormatDescription>) -> Self {
+        BinlogReader {
             name,
             inner,
-            pos: 4,
-            buf: Vec::with_capacity(64 * 1024),
-            fde: None,
+            pos,
+            win: vec![0; 2 * CHUNK],
+            lo: 0,
+            hi: 0,
+            eof: false,
+            ev: 0,
+            ev_len: 0,
+            fde,
             verify_checksums: true,
-        })
+        }
+    }
+
+    /// Make at least `need` unread bytes available, or all that remain. The window grows only
+    /// as bytes arrive, so a corrupt size cannot make it allocate gigabytes up front.
+    fn fill(&mut self, need: usize) -> std::io::Result<usize> {
+        while self.hi - self.lo < need && !self.eof {
+            if self.win.len() - self.hi < CHUNK {
+                if self.lo > 0 {
+                    self.win.copy_within(self.lo..self.hi, 0);
+                    self.hi -= self.lo;
+                    self.lo = 0;
+                }
+                if self.win.len() - self.hi < CHUNK {
+                    let len = (self.win.len() * 2).max(self.hi + CHUNK);
+                    self.win.resize(len, 0);
+                }
+            }
+            match self.inner.read(&mut self.win[self.hi..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.hi += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.hi - self.lo)
+    }
+
+    /// Start reading: checks the magic number.
+    pub fn new(inner: R, name: impl Into<String>) -> Result<Self, ReadError> {
+        let mut r = Self::with(inner, name.into(), 0, None);
+        let n = r
+            .fill(4)
+            .map_err(|e| r.err(0, ReadErrorKind::Io, e.to_string()))?;
+        if n == 0 {
+            return Err(r.err(0, ReadErrorKind::NotBinlog, "the file is empty"));
+        }
+        let magic = &r.win[..n.min(4)];
+        if n < 4 || magic != MAGIC {
+            let detail = format!(
+                "starts with {}, a binary log starts with fe 62 69 6e",
+                hex::encode(magic)
+            );
+            return Err(r.err(0, ReadErrorKind::NotBinlog, detail));
+        }
+        r.lo = 4;
+        r.pos = 4;
+        Ok(r)
     }
 
     /// Continue reading a file at `pos` (an event boundary), with the format description
     /// read earlier from its start. `inner` yields the bytes from `pos` on.
     pub fn resume(inner: R, name: impl Into<String>, pos: u64, fde: FormatDescription) -> Self {
-        BinlogReader {
-            name: name.into(),
-            inner,
-            pos,
-            buf: Vec::with_capacity(64 * 1024),
-            fde: Some(fde),
-            verify_checksums: true,
-        }
+        Self::with(inner, name.into(), pos, Some(fde))
+    }
+
+    fn event_bytes(&self) -> &[u8] {
+        &self.win[self.ev..self.ev + self.ev_len]
     }
 
     pub fn name(&self) -> &str {
@@ -162,8 +194,8 @@ impl<R: Read> BinlogReader<R> {
     /// The next event, `None` at a clean end of file (right after an event).
     pub fn next_event(&mut self) -> Result<Option<RawEvent<'_>>, ReadError> {
         let start = self.pos;
-        let mut head = [0u8; HEADER_LEN];
-        let n = read_full(&mut self.inner, &mut head)
+        let n = self
+            .fill(HEADER_LEN)
             .map_err(|e| self.err(start, ReadErrorKind::Io, e.to_string()))?;
         if n == 0 {
             return Ok(None);
@@ -175,6 +207,9 @@ impl<R: Read> BinlogReader<R> {
                 format!("the file ends {n} bytes into an event header"),
             ));
         }
+        let head: [u8; HEADER_LEN] = self.win[self.lo..self.lo + HEADER_LEN]
+            .try_into()
+            .expect("19 bytes");
         let header = EventHeader::parse(&head);
         let alg = match (&self.fde, header.type_code) {
             (_, code::FORMAT_DESCRIPTION) | (None, _) => None,
@@ -207,33 +242,30 @@ impl<R: Read> BinlogReader<R> {
                 ),
             ));
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(&head);
-        let want = u64::from(header.event_size) - HEADER_LEN as u64;
-        let got = (&mut self.inner)
-            .take(want)
-            .read_to_end(&mut self.buf)
-            .map_err(|e| self.err(start, ReadErrorKind::Io, e.to_string()))?
-            as u64;
-        if got < want {
+        let size = header.event_size as usize;
+        let got = self
+            .fill(size)
+            .map_err(|e| self.err(start, ReadErrorKind::Io, e.to_string()))?;
+        if got < size {
             return Err(self.err(
                 start,
                 ReadErrorKind::Truncated,
                 format!(
-                    "event of {} bytes (type {}), but the file ends {} bytes into it",
-                    header.event_size,
-                    header.type_code,
-                    got + HEADER_LEN as u64
+                    "event of {} bytes (type {}), but the file ends {got} bytes into it",
+                    header.event_size, header.type_code,
                 ),
             ));
         }
+        self.ev = self.lo;
+        self.ev_len = size;
+        self.lo += size;
 
         let body_end;
         if header.type_code == code::FORMAT_DESCRIPTION {
             // Servers zrm supports always end the FDE with a CRC32 (even with binlog_checksum
             // NONE). Verify it before trusting the FDE: a damaged algorithm byte or version
             // must not switch checksums off for the rest of the file.
-            if self.buf.len() < HEADER_LEN + CHECKSUM_LEN {
+            if self.ev_len < HEADER_LEN + CHECKSUM_LEN {
                 return Err(self.err(
                     start,
                     ReadErrorKind::Corrupt,
@@ -241,14 +273,14 @@ impl<R: Read> BinlogReader<R> {
                 ));
             }
             self.check_crc(start, header, true)?;
-            let fde = FormatDescription::parse(&self.buf[HEADER_LEN..]).map_err(|e| {
+            let fde = FormatDescription::parse(&self.event_bytes()[HEADER_LEN..]).map_err(|e| {
                 self.err(
                     start,
                     ReadErrorKind::Corrupt,
                     format!("format description: {e}"),
                 )
             })?;
-            body_end = self.buf.len() - CHECKSUM_LEN;
+            body_end = self.ev_len - CHECKSUM_LEN;
             self.fde = Some(fde);
         } else {
             if self.fde.is_none() && header.type_code != code::START_V3 {
@@ -263,17 +295,18 @@ impl<R: Read> BinlogReader<R> {
             }
             if alg == Some(ChecksumAlg::Crc32) {
                 self.check_crc(start, header, false)?;
-                body_end = self.buf.len() - CHECKSUM_LEN;
+                body_end = self.ev_len - CHECKSUM_LEN;
             } else {
-                body_end = self.buf.len();
+                body_end = self.ev_len;
             }
         }
         self.pos = end;
+        let bytes = &self.win[self.ev..self.ev + self.ev_len];
         Ok(Some(RawEvent {
             pos: start,
             header,
-            body: &self.buf[HEADER_LEN..body_end],
-            bytes: &self.buf,
+            body: &bytes[HEADER_LEN..body_end],
+            bytes,
             format: self.fde.as_ref(),
         }))
     }
@@ -282,18 +315,19 @@ impl<R: Read> BinlogReader<R> {
         if !self.verify_checksums {
             return Ok(());
         }
-        let split = self.buf.len() - CHECKSUM_LEN;
-        let stored = u32::from_le_bytes(self.buf[split..].try_into().expect("4 bytes"));
-        if crc32fast::hash(&self.buf[..split]) == stored {
+        let buf = self.event_bytes();
+        let split = buf.len() - CHECKSUM_LEN;
+        let stored = u32::from_le_bytes(buf[split..].try_into().expect("4 bytes"));
+        if crc32fast::hash(&buf[..split]) == stored {
             return Ok(());
         }
         // The server computes the FDE checksum with the in-use flag clear, and sets the flag
         // in the live file afterwards.
         if is_fde && header.flags & LOG_EVENT_BINLOG_IN_USE_F != 0 {
             let mut h = crc32fast::Hasher::new();
-            h.update(&self.buf[..17]);
+            h.update(&buf[..17]);
             h.update(&(header.flags & !LOG_EVENT_BINLOG_IN_USE_F).to_le_bytes());
-            h.update(&self.buf[19..split]);
+            h.update(&buf[19..split]);
             if h.finalize() == stored {
                 return Ok(());
             }
@@ -332,18 +366,4 @@ impl<R: Read> BinlogReader<R> {
         }
         Ok(())
     }
-}
-
-/// Read until `buf` is full or the input ends; returns how much was read.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

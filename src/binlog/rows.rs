@@ -58,6 +58,14 @@ pub struct TableMap {
     pub columns: Vec<Column>,
 }
 
+/// The table id at the start of a TABLE_MAP body.
+pub fn table_id_of(body: &[u8], fde: &FormatDescription) -> Result<u64, Short> {
+    table_id(
+        &mut Cursor::new(body),
+        fde.post_header(super::event::code::TABLE_MAP, 8),
+    )
+}
+
 fn table_id(c: &mut Cursor, post_header: usize) -> Result<u64, Short> {
     // 6-byte table ids since MySQL 5.1.4 (post-header 8, or 10 for rows v2); 4 before.
     if post_header == 6 {
@@ -221,8 +229,8 @@ pub struct RowsEvent<'a> {
     pub table_id: u64,
     pub flags: u16,
     pub column_count: usize,
-    pub present: Vec<u8>,
-    pub present_after: Option<Vec<u8>>,
+    pub present: &'a [u8],
+    pub present_after: Option<&'a [u8]>,
     pub data: Cow<'a, [u8]>,
 }
 
@@ -244,9 +252,9 @@ pub fn parse_rows<'a>(
     }
     let column_count = c.packed("column count")? as usize;
     let bitmap_len = column_count.div_ceil(8);
-    let present = c.take(bitmap_len, "columns bitmap")?.to_vec();
+    let present = c.take(bitmap_len, "columns bitmap")?;
     let present_after = if kind == RowsKind::Update {
-        Some(c.take(bitmap_len, "columns-after bitmap")?.to_vec())
+        Some(c.take(bitmap_len, "columns-after bitmap")?)
     } else {
         None
     };
@@ -298,13 +306,28 @@ fn bit(bitmap: &[u8], i: usize) -> bool {
 
 /// Walk one row image (null bitmap + values); returns the bytes it occupies and, when
 /// `values` is given, pushes the decoded values (None for columns absent from the image).
+/// Columns present in an image: the bits set among the table's columns.
+fn present_count(present: &[u8], columns: usize) -> usize {
+    let mut n = 0;
+    for (k, b) in present.iter().enumerate() {
+        let valid = columns.saturating_sub(k * 8).min(8);
+        let mask = if valid >= 8 {
+            0xff
+        } else {
+            (1u16 << valid) as u8 - 1
+        };
+        n += (b & mask).count_ones() as usize;
+    }
+    n
+}
+
 fn walk_image(
     data: &[u8],
     present: &[u8],
+    n_present: usize,
     tm: &TableMap,
     mut values: Option<&mut Vec<Option<Value>>>,
 ) -> Result<usize, RowsError> {
-    let n_present = (0..tm.columns.len()).filter(|&i| bit(present, i)).count();
     let mut c = Cursor::new(data);
     let nulls = c.take(n_present.div_ceil(8), "row null bitmap")?;
     let mut off = nulls.len();
@@ -360,10 +383,12 @@ pub fn count_rows(ev: &RowsEvent, tm: &TableMap) -> Result<u64, RowsError> {
     let mut off = 0;
     let mut rows = 0;
     let data = ev.data.as_ref();
+    let n = present_count(ev.present, tm.columns.len());
+    let n_after = ev.present_after.map(|a| present_count(a, tm.columns.len()));
     while off < data.len() {
-        off += walk_image(&data[off..], &ev.present, tm, None)?;
-        if let Some(after) = &ev.present_after {
-            off += walk_image(&data[off..], after, tm, None)?;
+        off += walk_image(&data[off..], ev.present, n, tm, None)?;
+        if let (Some(after), Some(na)) = (ev.present_after, n_after) {
+            off += walk_image(&data[off..], after, na, tm, None)?;
         }
         rows += 1;
     }
@@ -384,7 +409,13 @@ pub fn decode_rows(ev: &RowsEvent, tm: &TableMap) -> Result<Vec<RowChange>, Rows
     let data = ev.data.as_ref();
     while off < data.len() {
         let mut first = Vec::with_capacity(tm.columns.len());
-        off += walk_image(&data[off..], &ev.present, tm, Some(&mut first))?;
+        off += walk_image(
+            &data[off..],
+            ev.present,
+            present_count(ev.present, tm.columns.len()),
+            tm,
+            Some(&mut first),
+        )?;
         let change = match ev.kind {
             RowsKind::Insert => RowChange {
                 before: None,
@@ -396,8 +427,14 @@ pub fn decode_rows(ev: &RowsEvent, tm: &TableMap) -> Result<Vec<RowChange>, Rows
             },
             RowsKind::Update => {
                 let mut second = Vec::with_capacity(tm.columns.len());
-                let after = ev.present_after.as_deref().unwrap_or(&ev.present);
-                off += walk_image(&data[off..], after, tm, Some(&mut second))?;
+                let after = ev.present_after.unwrap_or(ev.present);
+                off += walk_image(
+                    &data[off..],
+                    after,
+                    present_count(after, tm.columns.len()),
+                    tm,
+                    Some(&mut second),
+                )?;
                 RowChange {
                     before: Some(first),
                     after: Some(second),

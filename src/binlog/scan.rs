@@ -60,12 +60,43 @@ struct TrxState {
 pub struct ScanOptions {
     /// Decode row values (slower; for `--values` and GSN search).
     pub decode_values: bool,
+    /// Leave the text of ANNOTATE_ROWS events undecoded (for summaries, which do not show it).
+    pub skip_annotations: bool,
+}
+
+/// A cheap hasher for the scanner's hot maps (table ids, shared names): SipHash's protection
+/// against crafted keys is not needed for keys that come from the server's own numbering.
+#[derive(Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x5175_c1b7_2722_0a95);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// A table map as last seen for a table id: its raw body (to recognise the same map again
+/// without parsing it), the parsed map, and its names.
+struct CachedMap {
+    raw: Vec<u8>,
+    map: Arc<TableMap>,
+    db: Arc<str>,
+    table: Arc<str>,
 }
 
 #[derive(Default)]
 pub struct Scanner {
-    tables: HashMap<u64, Arc<TableMap>>,
-    names: HashMap<(String, String), (Arc<str>, Arc<str>)>,
+    tables: FastMap<u64, CachedMap>,
     trx: TrxState,
     pub options: ScanOptions,
 }
@@ -179,11 +210,40 @@ impl Scanner {
         Ok(ControlFlow::Continue(()))
     }
 
-    fn names(&mut self, db: &str, table: &str) -> (Arc<str>, Arc<str>) {
-        self.names
-            .entry((db.to_string(), table.to_string()))
-            .or_insert_with(|| (Arc::from(db), Arc::from(table)))
-            .clone()
+    /// Servers write a table map before every rows event; the same map for the same table id
+    /// comes again and again, so it is parsed once and then only compared.
+    fn table_map(
+        &mut self,
+        body: &[u8],
+        fde: &super::event::FormatDescription,
+    ) -> Result<&CachedMap, String> {
+        let id = rows::table_id_of(body, fde).map_err(|e| format!("table map: {e}"))?;
+        let same = self.tables.get(&id).is_some_and(|c| c.raw == body);
+        if !same {
+            let tm = rows::parse_table_map(body, fde).map_err(|e| format!("table map: {e}"))?;
+            // Reuse the names of a previous map of the same table (after ALTER, new id).
+            let known = self
+                .tables
+                .values()
+                .find(|c| *c.db == *tm.database && *c.table == *tm.table)
+                .map(|c| (c.db.clone(), c.table.clone()));
+            let (db, table) = known.unwrap_or_else(|| {
+                (
+                    Arc::from(tm.database.as_str()),
+                    Arc::from(tm.table.as_str()),
+                )
+            });
+            self.tables.insert(
+                id,
+                CachedMap {
+                    raw: body.to_vec(),
+                    map: Arc::new(tm),
+                    db,
+                    table,
+                },
+            );
+        }
+        Ok(&self.tables[&id])
     }
 
     fn event_info(
@@ -216,34 +276,34 @@ impl Scanner {
             rolled_back: false,
         };
         if t == code::TABLE_MAP {
-            let tm = rows::parse_table_map(body, fde).map_err(|e| format!("table map: {e}"))?;
-            let (db, table) = self.names(&tm.database, &tm.table);
-            info.database = Some(db);
-            info.table = Some(table);
-            self.tables.insert(tm.table_id, Arc::new(tm));
+            let c = self.table_map(body, fde)?;
+            info.database = Some(c.db.clone());
+            info.table = Some(c.table.clone());
         } else if rows_event(t).is_some() {
             let ev =
                 rows::parse_rows(body, t, fde).map_err(|e| format!("{}: {e}", type_name(t)))?;
-            let tm = self.tables.get(&ev.table_id).cloned().ok_or_else(|| {
+            let c = self.tables.get(&ev.table_id).ok_or_else(|| {
                 format!(
                     "{} for table id {} without a table map",
                     type_name(t),
                     ev.table_id
                 )
             })?;
-            let (db, table) = self.names(&tm.database, &tm.table);
-            info.database = Some(db);
-            info.table = Some(table);
+            info.database = Some(c.db.clone());
+            info.table = Some(c.table.clone());
             info.rows_kind = Some(ev.kind);
+            let tm = &c.map;
             if self.options.decode_values {
                 let values =
-                    rows::decode_rows(&ev, &tm).map_err(|e| format!("{}: {e}", type_name(t)))?;
+                    rows::decode_rows(&ev, tm).map_err(|e| format!("{}: {e}", type_name(t)))?;
                 info.rows = Some(values.len() as u64);
                 info.values = Some(values);
             } else {
                 info.rows =
-                    Some(rows::count_rows(&ev, &tm).map_err(|e| format!("{}: {e}", type_name(t)))?);
+                    Some(rows::count_rows(&ev, tm).map_err(|e| format!("{}: {e}", type_name(t)))?);
             }
+        } else if t == code::ANNOTATE_ROWS && self.options.skip_annotations {
+            // Passed over: nobody will read the text.
         } else {
             info.data = decode::decode(t, header.server_id, body, fde)
                 .map_err(|e| format!("{}: {e}", type_name(t)))?;
@@ -299,7 +359,12 @@ impl Scanner {
                 info.statement = Some(s.clone());
                 info.trx_end = true;
             }
-            EventData::Annotate(s) => info.statement = Some(s.clone()),
+            EventData::Annotate(_) => {
+                if let EventData::Annotate(s) = std::mem::replace(&mut info.data, EventData::Other)
+                {
+                    info.statement = Some(s);
+                }
+            }
             _ => {}
         }
         info.gtid = trx.gtid.clone();

@@ -60,16 +60,14 @@ impl Input {
                 for o in objects {
                     chain = Box::new(chain.chain(repo.backend().open(o)?));
                 }
+                // The binlog reader reads in large chunks itself: no second buffer.
                 Ok(match compression {
-                    Compression::None => {
-                        Box::new(std::io::BufReader::with_capacity(1 << 20, chain))
-                    }
-                    Compression::Zstd => Box::new(std::io::BufReader::with_capacity(
-                        1 << 20,
-                        zstd::stream::read::Decoder::new(chain).map_err(|e| {
+                    Compression::None => chain,
+                    Compression::Zstd => {
+                        Box::new(zstd::stream::read::Decoder::new(chain).map_err(|e| {
                             Error::Binlog(format!("cannot decompress archived {}: {e}", self.name))
-                        })?,
-                    )),
+                        })?)
+                    }
                 })
             }
         }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
+use crate::hash::Sha256;
 
 use crate::config::Compression;
 use crate::error::{Error, Result};
@@ -26,7 +26,7 @@ impl<W: Write> HashingWriter<W> {
     }
 
     pub fn finish(self) -> (W, u64, String) {
-        (self.inner, self.bytes, hex::encode(self.hasher.finalize()))
+        (self.inner, self.bytes, self.hasher.finish_hex())
     }
 }
 
@@ -63,7 +63,7 @@ impl<R: Read> HashingReader<R> {
     }
 
     pub fn finish(self) -> (u64, String) {
-        (self.bytes, hex::encode(self.hasher.finalize()))
+        (self.bytes, self.hasher.finish_hex())
     }
 }
 
@@ -176,8 +176,7 @@ impl<R: Read> Read for FinishingReader<R> {
         if n == 0 && !buf.is_empty() && !self.finished {
             self.finished = true;
             let h = std::mem::replace(&mut self.inner.hasher, Sha256::new());
-            *self.done.lock().expect("not poisoned") =
-                Some((self.inner.bytes, hex::encode(h.finalize())));
+            *self.done.lock().expect("not poisoned") = Some((self.inner.bytes, h.finish_hex()));
         }
         Ok(n)
     }
