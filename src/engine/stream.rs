@@ -175,7 +175,7 @@ impl<R: Read> Read for FinishingReader<R> {
         let n = self.inner.read(buf)?;
         if n == 0 && !buf.is_empty() && !self.finished {
             self.finished = true;
-            let h = std::mem::replace(&mut self.inner.hasher, Sha256::new());
+            let h = std::mem::take(&mut self.inner.hasher);
             *self.done.lock().expect("not poisoned") = Some((self.inner.bytes, h.finish_hex()));
         }
         Ok(n)
