@@ -217,16 +217,7 @@ impl<'r> Archiver<'r> {
                 self.compression,
                 self.level,
             )?;
-            a.advance(&path)?;
-            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            if !a.closed() || a.verified_end != len {
-                return Err(Error::Binlog(format!(
-                    "binlog {name} as fetched from the server ends at {len} bytes without a \
-                     ROTATE or STOP event (verified up to {}): it was cut short; not archived",
-                    a.verified_end
-                )));
-            }
-            let bytes = a.finish(&path)?;
+            let bytes = a.archive_closed_file(&path)?;
             let _ = std::fs::remove_file(&path);
             reports.push(report(&a, bytes));
         }

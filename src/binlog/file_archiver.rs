@@ -300,39 +300,76 @@ impl<'r> FileArchiver<'r> {
     /// Copy spool bytes `[from, to)` into a repository object; returns the segment.
     fn store_range(&mut self, spool: &Path, object: String, from: u64, to: u64) -> Result<Segment> {
         let rel = format!("{}/{object}", self.dir());
-        let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
-        f.seek(SeekFrom::Start(from))
-            .map_err(|e| Error::io("seek in", spool, e))?;
-        let mut w = StoredFileWriter::new(
-            self.repo.backend().create(&rel)?,
+        let (w, sha) = compress_range(
+            self.repo,
+            &rel,
             self.compression,
             self.level,
+            spool,
+            from,
+            to,
         )?;
-        let mut h = Sha256::new();
-        let mut r = f.take(to - from);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            w.write_all(&buf[..n]).map_err(|e| {
-                Error::Binlog(format!(
-                    "writing {}/{rel} failed: {e}; check the repository's free space",
-                    self.repo.describe()
-                ))
-            })?;
-        }
         let stored = w.commit(to - from, &rel)?;
         Ok(Segment {
             object,
             start: from,
             end: to,
-            sha256: h.finish_hex(),
+            sha256: sha,
             stored_sha256: stored.sha256,
             stored_size: stored.stored_size,
         })
+    }
+
+    /// A closed file not archived before, in one pass per core: one thread verifies every
+    /// event, the other compresses and hashes the same bytes into a new object, which is
+    /// committed only if the verification succeeds. Returns the bytes stored.
+    pub fn archive_closed_file(&mut self, spool: &Path) -> Result<u64> {
+        let len = std::fs::metadata(spool)
+            .map_err(|e| Error::io("stat", spool, e))?
+            .len();
+        let cut_short = |a: &Self| {
+            Error::Binlog(format!(
+                "binlog {} as fetched from the server ends at {len} bytes without a ROTATE or \
+                 STOP event (verified up to {}): it was cut short; not archived",
+                a.file, a.verified_end
+            ))
+        };
+        if !self.index.segments.is_empty() {
+            // Partly archived before (by --follow): verify the rest, then join.
+            self.advance(spool)?;
+            if !self.closed() || self.verified_end != len {
+                return Err(cut_short(self));
+            }
+            return self.finish(spool);
+        }
+        let object = idx::object_name(&self.file, self.compression);
+        let rel = format!("{}/{object}", self.dir());
+        let (repo, compression, level) = (self.repo, self.compression, self.level);
+        let (stored, verified) = std::thread::scope(|s| {
+            let compress =
+                s.spawn(|| compress_range(repo, &rel, compression, level, spool, 0, len));
+            let verified = self.advance(spool);
+            (compress.join(), verified)
+        });
+        verified?;
+        let (w, sha) =
+            stored.map_err(|_| Error::Binlog("the compression thread failed".into()))??;
+        if !self.closed() || self.verified_end != len {
+            // Dropping `w` removes the object.
+            return Err(cut_short(self));
+        }
+        let stored = w.commit(len, &rel)?;
+        self.index.segments = vec![Segment {
+            object,
+            start: 0,
+            end: len,
+            sha256: sha.clone(),
+            stored_sha256: stored.sha256,
+            stored_size: stored.stored_size,
+        }];
+        self.index.end_pos = len;
+        self.complete_index(spool, sha)?;
+        Ok(len)
     }
 
     /// Feed the whole-file hash up to `to` from the spool copy.
@@ -385,9 +422,15 @@ impl<'r> FileArchiver<'r> {
         let object = idx::object_name(&self.file, self.compression);
         let stored_now = end - self.index.end_pos;
         let seg = if self.index.segments.is_empty() {
+            // One segment: its hash is the file's.
             let seg = self.store_range(spool, object, 0, end)?;
-            self.hash_to(spool, end)?;
-            seg
+            self.whole = Sha256::new();
+            self.hashed_end = end;
+            let sha = seg.sha256.clone();
+            self.index.segments = vec![seg];
+            self.index.end_pos = end;
+            self.complete_index(spool, sha)?;
+            return Ok(stored_now);
         } else {
             // Store the tail, then join the segments: zstd frames concatenate, so the joined
             // object is the segments' stored bytes one after the other.
@@ -395,13 +438,6 @@ impl<'r> FileArchiver<'r> {
             self.join_segments(object)?
         };
         let sha = std::mem::take(&mut self.whole).finish_hex();
-        if self.head_end > 0 {
-            self.index.head_end = Some(self.head_end);
-            self.index.head_sha256 = Some(head_hash(spool, self.head_end)?);
-        }
-        let tail = self.last_trx_start.unwrap_or(self.head_end.max(4));
-        self.index.tail_pos = Some(tail);
-        self.index.tail_sha256 = Some(hash_range(spool, tail, end)?);
         let old: Vec<String> = self
             .index
             .segments
@@ -412,10 +448,8 @@ impl<'r> FileArchiver<'r> {
             sha256: sha.clone(),
             ..seg
         }];
-        self.index.sha256 = Some(sha);
         self.index.end_pos = end;
-        self.index.complete = true;
-        self.write_index()?;
+        self.complete_index(spool, sha)?;
         let keep = &self.index.segments[0].object;
         for o in old.iter().filter(|o| *o != keep) {
             self.repo
@@ -423,6 +457,21 @@ impl<'r> FileArchiver<'r> {
                 .remove_file(&format!("{}/{o}", self.dir()));
         }
         Ok(stored_now)
+    }
+
+    /// Mark the file complete: whole-file hash, head and tail hashes, index written.
+    fn complete_index(&mut self, spool: &Path, sha: String) -> Result<()> {
+        let end = self.index.end_pos;
+        if self.head_end > 0 {
+            self.index.head_end = Some(self.head_end);
+            self.index.head_sha256 = Some(head_hash(spool, self.head_end)?);
+        }
+        let tail = self.last_trx_start.unwrap_or(self.head_end.max(4));
+        self.index.tail_pos = Some(tail);
+        self.index.tail_sha256 = Some(hash_range(spool, tail, end)?);
+        self.index.sha256 = Some(sha);
+        self.index.complete = true;
+        self.write_index()
     }
 
     fn join_segments(&mut self, object: String) -> Result<Segment> {
@@ -444,6 +493,40 @@ impl<'r> FileArchiver<'r> {
             stored_size,
         })
     }
+}
+
+/// Compress and hash spool bytes `[from, to)` into a new repository object, not yet committed
+/// (dropping the writer removes it). Returns the writer and the SHA-256 of the original bytes.
+fn compress_range(
+    repo: &Repository,
+    rel: &str,
+    compression: Compression,
+    level: i32,
+    spool: &Path,
+    from: u64,
+    to: u64,
+) -> Result<(StoredFileWriter, String)> {
+    let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
+    f.seek(SeekFrom::Start(from))
+        .map_err(|e| Error::io("seek in", spool, e))?;
+    let mut w = StoredFileWriter::new(repo.backend().create(rel)?, compression, level)?;
+    let mut h = Sha256::new();
+    let mut r = f.take(to - from);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        w.write_all(&buf[..n]).map_err(|e| {
+            Error::Binlog(format!(
+                "writing {}/{rel} failed: {e}; check the repository's free space",
+                repo.describe()
+            ))
+        })?;
+    }
+    Ok((w, h.finish_hex()))
 }
 
 /// SHA-256 of a binlog's head (magic and format description) without the fields a server
