@@ -67,6 +67,6 @@ rustc --version
 mariadbd --version
 
 step "cargo test --all-targets $*"
-cargo test --all-targets "$@"
+cargo test --all-targets --no-fail-fast "$@"
 
 step "All tests passed"
