@@ -34,14 +34,18 @@ pub async fn server_binlogs(s: &mut Session) -> Result<Vec<(String, u64)>> {
              REPLICATION CLIENT?"
         ))
     })?;
-    Ok(rows
+    let files: Vec<(String, u64)> = rows
         .into_iter()
         .filter_map(|r| {
             let name = r.first().cloned().flatten()?;
             let size = r.get(1).cloned().flatten()?.parse().ok()?;
             Some((name, size))
         })
-        .collect())
+        .collect();
+    for (name, _) in &files {
+        idx::check_binlog_name(name)?;
+    }
+    Ok(files)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -155,6 +155,25 @@ pub fn load(
     )?))
 }
 
+/// A binlog name as a server writes it (`mysql-bin.000042`): it becomes a file name in the
+/// repository and the spool, so anything that could leave a directory is refused.
+pub fn check_binlog_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Binlog(format!(
+            "the server names a binary log '{}', which zrm does not accept as a file name",
+            name.escape_default()
+        )))
+    }
+}
+
 /// Binlog names sort by their numeric suffix (`mysql-bin.000010` after `.000009`; and after
 /// `.999999` comes `.1000000`).
 pub fn file_order(name: &str) -> (String, u64) {

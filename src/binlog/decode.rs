@@ -212,10 +212,10 @@ pub fn decode(
                 for _ in 0..k.min(1 << 20) {
                     let start = c.u64("interval start")?;
                     let end = c.u64("interval end")?;
-                    iv.push(if end == start + 1 {
+                    iv.push(if end == start.wrapping_add(1) || end <= start {
                         start.to_string()
                     } else {
-                        format!("{start}-{}", end - 1)
+                        format!("{start}-{}", end.saturating_sub(1))
                     });
                 }
                 parts.push(format!("{sid}:{}", iv.join(":")));
@@ -284,9 +284,11 @@ pub fn transaction_payload(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let payload = c.rest();
     match compression {
         0 => {
-            let mut out = Vec::with_capacity(size.unwrap_or(0).min(64 << 20) as usize);
+            // Bounded by the size the event declares (and never more than 1 GiB).
+            let limit = size.unwrap_or(1 << 30).min(1 << 30);
+            let mut out = Vec::with_capacity(limit.min(64 << 20) as usize);
             zstd::stream::read::Decoder::new(payload)
-                .and_then(|mut d| d.read_to_end(&mut out))
+                .and_then(|d| d.take(limit + 1).read_to_end(&mut out))
                 .map_err(|e| DecodeError(format!("transaction payload (zstd): {e}")))?;
             Ok(out)
         }

@@ -210,6 +210,11 @@ impl<'r> FileArchiver<'r> {
         if self.fde.is_none() {
             self.fde = reader.format().cloned();
         }
+        if self.fde.is_none() {
+            // Only the magic (or part of the format description) so far: start again next time.
+            self.verified_end = 0;
+            return Ok(false);
+        }
         match result {
             Ok(_) => {}
             // A partial event at the live end: wait for the rest.
@@ -254,8 +259,11 @@ impl<'r> FileArchiver<'r> {
         if !self.domains.is_empty() {
             i.gtid_state_at_end = Some(render(&self.domains.values().copied().collect::<Vec<_>>()));
         }
-        if s.next_file.is_some() {
-            i.next_file = s.next_file;
+        if let Some(next) = s.next_file {
+            // The next name comes from the file's ROTATE event: it names files too.
+            if idx::check_binlog_name(&next).is_ok() {
+                i.next_file = Some(next);
+            }
         }
         self.stopped |= s.stopped;
     }

@@ -167,7 +167,16 @@ fn field_size(col: &Column, data: &[u8]) -> Result<usize, Short> {
         LONG | TIMESTAMP => 4,
         LONGLONG | DATETIME => 8,
         NULL => 0,
-        FLOAT | DOUBLE => meta,
+        // The metadata gives the size; only 4 and 8 are real (a damaged map could say 3).
+        FLOAT if meta == 4 => 4,
+        DOUBLE if meta == 8 => 8,
+        FLOAT | DOUBLE => {
+            return Err(Short {
+                what: "a FLOAT/DOUBLE of a valid size",
+                need: 8,
+                have: meta,
+            })
+        }
         TIME2 => 3 + meta.div_ceil(2),
         TIMESTAMP2 => 4 + meta.div_ceil(2),
         DATETIME2 => 5 + meta.div_ceil(2),
@@ -386,9 +395,15 @@ pub fn count_rows(ev: &RowsEvent, tm: &TableMap) -> Result<u64, RowsError> {
     let n = present_count(ev.present, tm.columns.len());
     let n_after = ev.present_after.map(|a| present_count(a, tm.columns.len()));
     while off < data.len() {
+        let before = off;
         off += walk_image(&data[off..], ev.present, n, tm, None)?;
         if let (Some(after), Some(na)) = (ev.present_after, n_after) {
             off += walk_image(&data[off..], after, na, tm, None)?;
+        }
+        if off == before {
+            return Err(RowsError::Mismatch(
+                "a row of 0 bytes (no column present)".into(),
+            ));
         }
         rows += 1;
     }
@@ -408,6 +423,7 @@ pub fn decode_rows(ev: &RowsEvent, tm: &TableMap) -> Result<Vec<RowChange>, Rows
     let mut out = Vec::new();
     let data = ev.data.as_ref();
     while off < data.len() {
+        let before = off;
         let mut first = Vec::with_capacity(tm.columns.len());
         off += walk_image(
             &data[off..],
@@ -441,6 +457,11 @@ pub fn decode_rows(ev: &RowsEvent, tm: &TableMap) -> Result<Vec<RowChange>, Rows
                 }
             }
         };
+        if off == before {
+            return Err(RowsError::Mismatch(
+                "a row of 0 bytes (no column present)".into(),
+            ));
+        }
         out.push(change);
     }
     Ok(out)

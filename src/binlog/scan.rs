@@ -102,10 +102,12 @@ pub struct Scanner {
 }
 
 fn is_word(stmt: &str, word: &str) -> bool {
-    let s = stmt.trim_start();
-    s.len() >= word.len()
-        && s[..word.len()].eq_ignore_ascii_case(word)
-        && s[word.len()..]
+    // Compared as bytes: a statement may start with any text (comments in any charset), and
+    // slicing a str inside a multi-byte character panics.
+    let s = stmt.trim_start().as_bytes();
+    s.get(..word.len())
+        .is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()))
+        && String::from_utf8_lossy(&s[word.len()..])
             .trim()
             .trim_end_matches(';')
             .trim()

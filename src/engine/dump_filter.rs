@@ -10,8 +10,9 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
-/// How many bytes of a line are enough to recognise a marker.
-const PEEK: usize = 160;
+/// How many bytes of a line are enough to recognise a marker (a database name is at most 64
+/// characters of up to 4 bytes, doubled backticks included).
+const PEEK: usize = 600;
 
 enum Mode {
     LineStart,
@@ -62,7 +63,9 @@ impl<W: Write> DumpFilter<W> {
         } else {
             if let Some(rest) = text.strip_prefix("-- Current Database: `") {
                 if let Some(keep) = &self.keep_dbs {
-                    let name = rest.trim_end().trim_end_matches('`').replace("``", "`");
+                    let rest = rest.trim_end();
+                    // One closing backtick; a backtick in the name is doubled.
+                    let name = rest.strip_suffix('`').unwrap_or(rest).replace("``", "`");
                     self.keeping = keep.contains(&name);
                 }
             } else if text.starts_with("/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE") {

@@ -53,6 +53,10 @@ pub struct DumpScanner {
     line_overflow: bool,
     database: String,
     table: String,
+    /// Past the header (a `-- Current Database:` line was seen).
+    in_body: bool,
+    /// mariadb-dump's trailer, where it writes the GTID position.
+    at_footer: bool,
     facts: DumpFacts,
     re_coords: Regex,
     re_gtid: Regex,
@@ -74,6 +78,8 @@ impl DumpScanner {
             line_overflow: false,
             database: String::new(),
             table: String::new(),
+            in_body: false,
+            at_footer: false,
             facts: DumpFacts::default(),
             re_coords: Regex::new(
                 r"^-- CHANGE (?:MASTER|REPLICATION SOURCE) TO (?:MASTER|SOURCE)_LOG_FILE='([^']+)', (?:MASTER|SOURCE)_LOG_POS=(\d+)",
@@ -172,14 +178,28 @@ impl DumpScanner {
         if !self.line_overflow {
             if let Ok(text) = std::str::from_utf8(&self.line) {
                 let text = text.trim_end_matches('\r');
+                if text.starts_with("-- Current Database: ") {
+                    // The coordinates come in the header, before any data: a line that looks
+                    // like them inside a routine body later must not count.
+                    self.in_body = true;
+                }
                 if let Some(c) = self.re_use.captures(text) {
                     self.database = c[1].replace("``", "`");
                     self.facts.rows.entry(self.database.clone()).or_default();
                 } else if let Some(c) = self.re_coords.captures(text) {
-                    self.facts.binlog_file = Some(c[1].to_string());
-                    self.facts.binlog_pos = c[2].parse().ok();
+                    if !self.in_body && self.facts.binlog_file.is_none() {
+                        self.facts.binlog_file = Some(c[1].to_string());
+                        self.facts.binlog_pos = c[2].parse().ok();
+                    }
                 } else if let Some(c) = self.re_gtid.captures(text) {
-                    self.facts.gtid = Some(c[1].to_string());
+                    // mariadb-dump writes the GTID line at the very end (after every
+                    // database), MySQL's near the top: take the first one that is not
+                    // inside a routine body, i.e. at the top or after the last database.
+                    if self.facts.gtid.is_none() && (!self.in_body || self.at_footer) {
+                        self.facts.gtid = Some(c[1].to_string());
+                    }
+                } else if text.starts_with("-- The deferred gtid setting for slave") {
+                    self.at_footer = true;
                 }
             }
         }
@@ -239,6 +259,24 @@ INSERT INTO `e``mpty` VALUES (1,'(');\n\
             f.gtid.as_deref(),
             Some("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5")
         );
+    }
+
+    #[test]
+    fn coordinates_inside_a_routine_body_do_not_count() {
+        let dump = "-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000003', MASTER_LOG_POS=865;\n\
+--\n-- Current Database: `app`\n--\n\
+CREATE PROCEDURE p() BEGIN\n-- CHANGE MASTER TO MASTER_LOG_FILE='evil.000009', MASTER_LOG_POS=4;\n\
+-- SET GLOBAL gtid_slave_pos='9-9-9';\nEND;\n\
+-- The deferred gtid setting for slave corresponding to the master-data CHANGE-MASTER follows\n\
+-- SET GLOBAL gtid_slave_pos='0-7-3';\n";
+        let mut s = DumpScanner::new();
+        s.feed(dump.as_bytes());
+        let p = s.finish().consistent_point().unwrap();
+        assert_eq!(
+            (p.binlog_file.as_str(), p.binlog_pos),
+            ("mysql-bin.000003", 865)
+        );
+        assert_eq!(p.gtid_set.as_deref(), Some("0-7-3"));
     }
 
     #[test]
