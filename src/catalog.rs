@@ -41,6 +41,12 @@ pub struct Manifest {
     /// For incrementals: the exact binary-log range they hold.
     pub binlog_range: Option<BinlogRange>,
     pub comment: Option<String>,
+    /// What the set selected: its `databases` (None: every non-system database) and
+    /// `exclude` patterns. Replay after this backup covers the same.
+    #[serde(default)]
+    pub selected_databases: Option<Vec<String>>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -350,6 +356,8 @@ mod tests {
             status: BackupStatus::Complete,
             binlog_range: None,
             comment: Some("nightly".into()),
+            selected_databases: None,
+            exclude: vec!["app.tmp_*".into()],
         }
     }
 

@@ -1242,3 +1242,60 @@ fn resume_keeps_the_database_filter() {
         failures.join("\n")
     );
 }
+
+/// A set that names its databases (`databases = ["app"]`, `exclude = ["app.tmp_*"]`): replay
+/// covers only those, so changes to other databases and account statements on the source are
+/// not applied to the target (the base holds neither).
+#[test]
+fn replay_covers_only_what_the_backup_selected() {
+    if !support::require_tools(TOOLS) {
+        return;
+    }
+    let src = TestServer::start();
+    let dst = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "[repository]\npath = \"repo\"\n[defaults]\nuser = \"root\"\n\
+         [sets.src]\nsocket = \"{}\"\ndatabases = [\"app\"]\nexclude = [\"app.tmp_*\"]\n\
+         [sets.dst]\nsocket = \"{}\"\n",
+        src.socket().display(),
+        dst.socket().display()
+    );
+    let config = support::write_config(dir.path(), &body);
+    src.sql(
+        "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); \
+         CREATE TABLE app.tmp_x (id INT); CREATE DATABASE other; CREATE TABLE other.t (id INT)",
+    );
+    backup(&config, &["--set", "src"]);
+    src.sql(
+        "INSERT INTO app.t VALUES (1), (2); INSERT INTO app.tmp_x VALUES (9); \
+         ALTER TABLE app.tmp_x ADD COLUMN c INT; INSERT INTO other.t VALUES (7); \
+         CREATE USER 'u'@'%' IDENTIFIED BY 'p1'; ALTER USER 'u'@'%' IDENTIFIED BY 'p2'; \
+         GRANT SELECT ON app.* TO 'u'@'%'; DROP TABLE other.t; INSERT INTO app.t VALUES (3)",
+    );
+    backup(&config, &["--set", "src", "--level", "1"]);
+    // The target has its own `other` database, which the restore must not touch.
+    dst.sql(
+        "CREATE DATABASE other; CREATE TABLE other.t (id INT); INSERT INTO other.t VALUES (42)",
+    );
+    let (out, _) = restore_ok(&config, &[]);
+    assert_eq!(
+        dst.sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM app.t"),
+        "1,2,3",
+        "{out}"
+    );
+    assert!(
+        !table_exists(&dst, "app", "tmp_x"),
+        "excluded table not replayed:\n{out}"
+    );
+    assert_eq!(
+        dst.sql("SELECT GROUP_CONCAT(id) FROM other.t"),
+        "42",
+        "other database untouched:\n{out}"
+    );
+    assert_eq!(
+        dst.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'u'"),
+        "0",
+        "no account replayed:\n{out}"
+    );
+}

@@ -155,6 +155,42 @@ pub fn load(
     )?))
 }
 
+/// Verify an archived file: every stored object's SHA-256, and the original bytes' SHA-256
+/// after decompression.
+pub fn verify_archived(repo: &Repository, set: &str, i: &BinlogIndex) -> Result<()> {
+    let dir = server_dir(set, i.server_id);
+    for seg in &i.segments {
+        let rel = format!("{dir}/{}", seg.object);
+        let mut raw = crate::engine::stream::HashingReader::new(repo.backend().open(&rel)?);
+        let mut original = crate::engine::stream::HashingWriter::new(std::io::sink());
+        match i.compression {
+            crate::config::Compression::Zstd => {
+                let mut d = zstd::stream::read::Decoder::new(&mut raw)
+                    .map_err(|e| Error::Binlog(format!("{rel}: {e}")))?;
+                std::io::copy(&mut d, &mut original).map_err(|e| {
+                    Error::Binlog(format!("{}/{rel} is damaged: {e}", repo.describe()))
+                })?;
+            }
+            crate::config::Compression::None => {
+                std::io::copy(&mut raw, &mut original).map_err(|e| Error::io("read", &rel, e))?;
+            }
+        }
+        let (_, n, sha) = original.finish();
+        let (stored_n, stored_sha) = raw.finish();
+        if stored_sha != seg.stored_sha256
+            || stored_n != seg.stored_size
+            || sha != seg.sha256
+            || n != seg.end - seg.start
+        {
+            return Err(Error::Binlog(format!(
+                "{}/{rel} does not match its index (damaged or changed)",
+                repo.describe()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A binlog name as a server writes it (`mysql-bin.000042`): it becomes a file name in the
 /// repository and the spool, so anything that could leave a directory is refused.
 pub fn check_binlog_name(name: &str) -> Result<()> {

@@ -38,6 +38,8 @@ pub struct EventInfo {
     pub trx_end: bool,
     /// The transaction ends with ROLLBACK: nothing of it is applied.
     pub rolled_back: bool,
+    /// A rows event flagged as the last of its statement (STMT_END_F).
+    pub stmt_end: bool,
 }
 
 impl EventInfo {
@@ -276,6 +278,7 @@ impl Scanner {
             trx_start: false,
             trx_end: false,
             rolled_back: false,
+            stmt_end: false,
         };
         if t == code::TABLE_MAP {
             let c = self.table_map(body, fde)?;
@@ -294,6 +297,7 @@ impl Scanner {
             info.database = Some(c.db.clone());
             info.table = Some(c.table.clone());
             info.rows_kind = Some(ev.kind);
+            info.stmt_end = ev.flags & rows::STMT_END_F != 0;
             let tm = &c.map;
             if self.options.decode_values {
                 let values =

@@ -174,6 +174,8 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         status: BackupStatus::Complete,
         binlog_range: None,
         comment: args.comment.clone(),
+        selected_databases: set.databases.clone(),
+        exclude: set.exclude.clone(),
     };
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
@@ -469,6 +471,8 @@ async fn incremental(
             end: end.clone(),
         }),
         comment: args.comment.clone(),
+        selected_databases: parent.selected_databases.clone(),
+        exclude: parent.exclude.clone(),
     };
     let dir = Repository::backup_dir(&set.name, &id);
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;

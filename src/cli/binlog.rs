@@ -514,42 +514,6 @@ async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Verify an archived file: every stored object's SHA-256, and the original bytes' SHA-256
-/// after decompression.
-fn verify_archived(repo: &Repository, set: &str, i: &idx::BinlogIndex) -> Result<()> {
-    let dir = idx::server_dir(set, i.server_id);
-    for seg in &i.segments {
-        let rel = format!("{dir}/{}", seg.object);
-        let mut raw = crate::engine::stream::HashingReader::new(repo.backend().open(&rel)?);
-        let mut original = crate::engine::stream::HashingWriter::new(std::io::sink());
-        match i.compression {
-            crate::config::Compression::Zstd => {
-                let mut d = zstd::stream::read::Decoder::new(&mut raw)
-                    .map_err(|e| Error::Binlog(format!("{rel}: {e}")))?;
-                std::io::copy(&mut d, &mut original).map_err(|e| {
-                    Error::Binlog(format!("{}/{rel} is damaged: {e}", repo.describe()))
-                })?;
-            }
-            crate::config::Compression::None => {
-                std::io::copy(&mut raw, &mut original).map_err(|e| Error::io("read", &rel, e))?;
-            }
-        }
-        let (_, n, sha) = original.finish();
-        let (stored_n, stored_sha) = raw.finish();
-        if stored_sha != seg.stored_sha256
-            || stored_n != seg.stored_size
-            || sha != seg.sha256
-            || n != seg.end - seg.start
-        {
-            return Err(Error::Binlog(format!(
-                "{}/{rel} does not match its index (damaged or changed)",
-                repo.describe()
-            )));
-        }
-    }
-    Ok(())
-}
-
 async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
     ctx.require_format("binlog purge", &[Format::Text, Format::Json])?;
     let config = ctx.config()?;
@@ -591,7 +555,7 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
                 i.end_pos
             )),
             Some(i) => {
-                match tokio::task::block_in_place(|| verify_archived(&repo, &set.name, &i)) {
+                match tokio::task::block_in_place(|| idx::verify_archived(&repo, &set.name, &i)) {
                     Err(e) => Some(format!("its archived copy failed verification: {e}")),
                     // The server's file must still be the archived one (RESET MASTER can recreate
                     // a file with the same name and size).

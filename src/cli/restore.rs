@@ -198,10 +198,14 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         }
     };
     let databases = chosen_databases(&manifest, args.databases.as_deref())?;
-    let replay_dbs = args
-        .databases
-        .as_ref()
-        .map(|_| databases.iter().cloned().collect::<BTreeSet<_>>());
+    // Replay covers what the restore covers: --databases, else what the backup selected.
+    let replay_scope = crate::restore::db_filter::Scope {
+        databases: match (&args.databases, &manifest.selected_databases) {
+            (None, None) => None,
+            _ => Some(databases.iter().cloned().collect::<BTreeSet<_>>()),
+        },
+        exclude: manifest.exclude.clone(),
+    };
     let mut session = mysql::connect(&conn).await?;
     let facts = ServerFacts::gather(&mut session).await?;
     if is_source_server(&conn, &facts, &source.connection).await && !args.replace {
@@ -244,6 +248,19 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         );
     }
 
+    // The archived binlogs too: a damaged or cut archive must be found before --replace drops
+    // anything, not halfway through the replay.
+    for f in &plan.files {
+        tokio::task::block_in_place(|| {
+            crate::binlog::archive_index::verify_archived(&repo, &set_name, &f.index)
+        })
+        .map_err(|e| {
+            Error::Restore(format!(
+                "{e}; nothing was changed on the target; restore to a point before {}",
+                f.file
+            ))
+        })?;
+    }
     let started = Instant::now();
     let mut loaded = 0;
     if resume.is_none() {
@@ -297,7 +314,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             target_flavor: facts.flavor,
             source_flavor: manifest.server.flavor,
             time_zone: manifest.server.session_time_zone.clone(),
-            databases: replay_dbs.clone(),
+            scope: replay_scope.clone(),
         };
         let progress = ctx.progress.start("replay binlogs");
         progress.set_total(Some(plan.bytes));

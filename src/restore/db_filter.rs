@@ -1,12 +1,19 @@
-//! Replaying only some databases: which binlog events belong to them, and a streaming filter
-//! over `mariadb-binlog` output that drops the others' statements without reordering anything.
+//! What a replay applies: the events of the databases (and tables) the restore covers, in their
+//! original order, and a streaming filter over `mariadb-binlog` output that drops the others'
+//! statements without reordering anything.
 //!
-//! zrm decides per event with its own reader: table maps and row events by their table's
-//! database; statements by their default database or by a `db.`-qualified name in their text
-//! (so `CREATE TABLE one.t` issued from another default database belongs to `one`, which
-//! `mariadb-binlog --database` gets wrong). Transaction control (BEGIN, COMMIT, XID, GTIDs) and
-//! session state (`SET TIMESTAMP`, `SET @@session…`, `/*!…*/` lines) are always kept, so the
-//! session stays right for what follows. `use` of a database that is not restored is dropped.
+//! The scope is the backup's: the databases it holds when the set named them (or all
+//! non-system databases when it did not), minus its excluded tables, or `--databases`. Account
+//! statements (GRANT, CREATE USER, …) and changes to system schemas are never replayed: the
+//! base backup holds no accounts either.
+//!
+//! zrm decides per event with its own reader: row events by their table, statements by their
+//! default database or a `db.`-qualified name in their text (so `CREATE TABLE one.t` issued
+//! from another default database belongs to `one`). `mariadb-binlog` prints all row events of
+//! one statement as one `BINLOG` block, so they are kept or dropped together: kept if any of
+//! them is in scope (a statement that also writes outside the scope, through a trigger say,
+//! then fails on the target with a clear error rather than losing its in-scope rows).
+//! Transaction control and session state are always kept.
 
 use std::collections::BTreeSet;
 
@@ -14,40 +21,177 @@ use regex::Regex;
 
 use crate::binlog::decode::EventData;
 use crate::binlog::scan::EventInfo;
+use crate::mysql::facts::SYSTEM_SCHEMAS;
 
-/// Whether an event belongs to the chosen databases (`true` for everything that is not a
-/// statement or a row change: those are always replayed).
-pub fn keep_event(e: &EventInfo, dbs: &BTreeSet<String>, qualified: &Regex) -> bool {
+/// Which databases and tables a replay covers.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// `None`: every database but the system schemas.
+    pub databases: Option<BTreeSet<String>>,
+    /// `db.table` globs (and `db` globs) left out, as in the set's `exclude`.
+    pub exclude: Vec<String>,
+}
+
+impl Scope {
+    pub fn database(&self, db: &str) -> bool {
+        match &self.databases {
+            Some(set) => set.contains(db),
+            None => !db.is_empty() && !SYSTEM_SCHEMAS.contains(&db),
+        }
+    }
+
+    pub fn table(&self, db: &str, table: &str) -> bool {
+        if !self.database(db) {
+            return false;
+        }
+        !self.exclude.iter().any(|p| match p.split_once('.') {
+            Some((dp, tp)) => glob(dp, db) && glob(tp, table),
+            None => glob(p, db),
+        })
+    }
+}
+
+fn glob(p: &str, s: &str) -> bool {
+    crate::cli::backup::glob_match(p, s)
+}
+
+/// Statement patterns the filter needs, compiled once.
+pub struct Patterns {
+    qualified: Regex,
+    ddl_table: Regex,
+}
+
+impl Default for Patterns {
+    fn default() -> Self {
+        Patterns {
+            qualified: Regex::new(r"`((?:[^`]|``)+)`\s*\.|\b([A-Za-z_$][A-Za-z0-9_$]*)\s*\.\s*[`A-Za-z_$]")
+                .expect("valid regex"),
+            ddl_table: Regex::new(
+                r"(?i)^\s*(?:CREATE|ALTER|DROP|TRUNCATE|RENAME)\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))\s*(?:\.\s*(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+)))?",
+            )
+            .expect("valid regex"),
+        }
+    }
+}
+
+fn is_account_statement(upper_start: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "GRANT ",
+        "REVOKE ",
+        "CREATE USER",
+        "ALTER USER",
+        "DROP USER",
+        "RENAME USER",
+        "CREATE ROLE",
+        "DROP ROLE",
+        "SET PASSWORD",
+        "SET DEFAULT ROLE",
+        "FLUSH PRIVILEGES",
+        "CREATE OR REPLACE USER",
+        "CREATE OR REPLACE ROLE",
+    ];
+    STARTS.iter().any(|s| upper_start.starts_with(s))
+}
+
+/// Whether an event is in scope (`true` for everything that is neither a statement nor a row
+/// change: those are always replayed).
+pub fn keep_event(e: &EventInfo, scope: &Scope, p: &Patterns) -> bool {
     if e.rows_kind.is_some() || e.type_code == crate::binlog::event::code::TABLE_MAP {
-        return e.database.as_deref().is_some_and(|d| dbs.contains(d));
+        return match (e.database.as_deref(), e.table.as_deref()) {
+            (Some(d), Some(t)) => scope.table(d, t),
+            _ => false,
+        };
     }
     let EventData::Query(q) = &e.data else {
         return true;
     };
-    let first = q
-        .statement
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
+    let stmt = q.statement.trim_start();
+    let upper: String = stmt
+        .chars()
+        .take(32)
+        .collect::<String>()
         .to_ascii_uppercase();
+    let first = upper.split_whitespace().next().unwrap_or("");
     if matches!(
-        first.as_str(),
+        first,
         "BEGIN" | "COMMIT" | "ROLLBACK" | "XA" | "SAVEPOINT" | "RELEASE"
     ) {
         return true;
     }
-    if dbs.contains(&q.database) {
+    if is_account_statement(&upper) {
+        return false;
+    }
+    // DDL on an excluded table (its rows are not replayed either).
+    if let Some(c) = p.ddl_table.captures(stmt) {
+        let first_name = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .map(|m| m.as_str().replace("``", "`"));
+        let second_name = c
+            .get(3)
+            .or_else(|| c.get(4))
+            .map(|m| m.as_str().replace("``", "`"));
+        let (db, table) = match (first_name, second_name) {
+            (Some(d), Some(t)) => (d, t),
+            (Some(t), None) => (q.database.clone(), t),
+            _ => (q.database.clone(), String::new()),
+        };
+        if !table.is_empty() && scope.database(&db) && !scope.table(&db, &table) {
+            return false;
+        }
+    }
+    let named: Vec<String> = p
+        .qualified
+        .captures_iter(stmt)
+        .filter_map(|c| {
+            c.get(1)
+                .or_else(|| c.get(2))
+                .map(|m| m.as_str().replace("``", "`"))
+        })
+        .collect();
+    if scope.database(&q.database) || named.iter().any(|d| scope.database(d)) {
         return true;
     }
-    qualified
-        .captures_iter(&q.statement)
-        .any(|c| dbs.contains(c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str())))
+    // No database context at all (CREATE DATABASE x logs x as its database; a bare statement
+    // has none): in scope when the scope is "every user database" and it names no system one.
+    scope.databases.is_none()
+        && q.database.is_empty()
+        && !named.iter().any(|d| SYSTEM_SCHEMAS.contains(&d.as_str()))
 }
 
-/// `db.` or `` `db`. `` prefixes in a statement.
-pub fn qualified_names() -> Regex {
-    Regex::new(r"`((?:[^`]|``)+)`\s*\.|\b([A-Za-z_$][A-Za-z0-9_$]*)\s*\.\s*[`A-Za-z_$]")
-        .expect("valid regex")
+/// Groups the row events of one statement so they are kept or dropped together.
+#[derive(Default)]
+pub struct StatementGroups {
+    pending: Vec<u64>,
+    any_kept: bool,
+    pub excluded: Vec<u64>,
+}
+
+impl StatementGroups {
+    pub fn push(&mut self, e: &EventInfo, kept: bool) {
+        let row_part =
+            e.rows_kind.is_some() || e.type_code == crate::binlog::event::code::TABLE_MAP;
+        if !row_part {
+            self.flush();
+            if !kept {
+                self.excluded.push(e.pos);
+            }
+            return;
+        }
+        self.pending.push(e.pos);
+        self.any_kept |= kept;
+        if e.stmt_end {
+            self.flush();
+        }
+    }
+
+    pub fn flush(&mut self) {
+        if !self.any_kept {
+            self.excluded.append(&mut self.pending);
+        }
+        self.pending.clear();
+        self.any_kept = false;
+    }
 }
 
 enum Mode {
@@ -61,19 +205,19 @@ enum Mode {
 pub struct BlockFilter {
     /// Start positions of the events to drop, sorted.
     excluded: Vec<u64>,
-    dbs: BTreeSet<String>,
+    scope: Scope,
     in_excluded: bool,
     mode: Mode,
     head: Vec<u8>,
 }
 
-const PEEK: usize = 64;
+const PEEK: usize = 600;
 
 impl BlockFilter {
-    pub fn new(excluded: Vec<u64>, dbs: BTreeSet<String>) -> Self {
+    pub fn new(excluded: Vec<u64>, scope: Scope) -> Self {
         BlockFilter {
             excluded,
-            dbs,
+            scope,
             in_excluded: false,
             mode: Mode::LineStart,
             head: Vec::new(),
@@ -97,11 +241,11 @@ impl BlockFilter {
             return true;
         }
         if let Some(rest) = h.strip_prefix(b"use `") {
-            // `use `db`/*!*/;`: only databases being restored exist on the target.
+            // `use `db`/*!*/;`: only databases in scope exist on the target.
             let text = String::from_utf8_lossy(rest);
             if let Some(end) = text.find("`/*!*/;").or_else(|| text.rfind('`')) {
                 let db = text[..end].replace("``", "`");
-                return self.dbs.contains(&db);
+                return self.scope.database(&db);
             }
         }
         if !self.in_excluded {
@@ -177,12 +321,18 @@ impl BlockFilter {
 mod tests {
     use super::*;
 
+    fn only(dbs: &[&str]) -> Scope {
+        Scope {
+            databases: Some(dbs.iter().map(|s| s.to_string()).collect()),
+            exclude: Vec::new(),
+        }
+    }
+
     #[test]
     fn drops_excluded_statements_keeps_session_state() {
         let text = "DELIMITER /*!*/;\n# at 4\n#t Start\n# at 100\n#t Query\nSET TIMESTAMP=1/*!*/;\nuse `two`/*!*/;\nCREATE TABLE x (a INT)\n/*!*/;\n# at 200\n#t Query\nuse `one`/*!*/;\nCREATE TABLE y (a INT)\n/*!*/;\n# End of log file\nROLLBACK /* added by mysqlbinlog */;\n";
-        let dbs: BTreeSet<String> = ["one".to_string()].into();
         for chunk in [1, 7, 4096] {
-            let mut f = BlockFilter::new(vec![100], dbs.clone());
+            let mut f = BlockFilter::new(vec![100], only(&["one"]));
             let mut out = Vec::new();
             for c in text.as_bytes().chunks(chunk) {
                 f.process(c, &mut out);
@@ -204,12 +354,14 @@ mod tests {
     }
 
     #[test]
-    fn qualified_names_are_found() {
-        let re = qualified_names();
-        let found: Vec<String> = re
-            .captures_iter("INSERT INTO `one`.t SELECT * FROM two.u WHERE x = 1.5")
-            .map(|c| c.get(1).or_else(|| c.get(2)).unwrap().as_str().to_string())
-            .collect();
-        assert_eq!(found, vec!["one", "two"]);
+    fn scope_of_tables() {
+        let s = Scope {
+            databases: None,
+            exclude: vec!["app.tmp_*".into(), "scratch".into()],
+        };
+        assert!(s.table("app", "orders"));
+        assert!(!s.table("app", "tmp_1"));
+        assert!(!s.table("scratch", "t"));
+        assert!(!s.table("mysql", "user"));
     }
 }

@@ -41,6 +41,9 @@ pub struct ReplayFile {
     pub bytes: u64,
     #[serde(skip)]
     pub input: Input,
+    /// Its archive index (to verify the stored objects before anything changes).
+    #[serde(skip)]
+    pub index: BinlogIndex,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -436,6 +439,7 @@ fn build(
             stop: (i.file == stop.file && stop.pos < i.end_pos).then_some(stop.pos),
             bytes: end - start,
             input: input_of(set, i),
+            index: (*i).clone(),
         });
     }
     let incrementals = catalog::list_set(repo, set)?

@@ -15,7 +15,7 @@ use std::process::Stdio;
 
 use regex::Regex;
 
-use super::db_filter::{self, BlockFilter};
+use super::db_filter::{self, BlockFilter, Patterns, Scope, StatementGroups};
 use super::plan::ReplayFile;
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
@@ -38,8 +38,8 @@ pub struct ReplayJob<'a> {
     pub source_flavor: Flavor,
     /// `SET time_zone` for the session: the source server's zone.
     pub time_zone: Option<String>,
-    /// Replay only these databases' statements and row changes (see `db_filter`).
-    pub databases: Option<std::collections::BTreeSet<String>>,
+    /// What is replayed (see `db_filter`).
+    pub scope: Scope,
 }
 
 /// Where a failed replay stopped.
@@ -167,13 +167,9 @@ pub fn replay(
         if let Some(stop) = f.stop {
             cmd = cmd.arg(format!("--stop-position={stop}"));
         }
-        let mut filter = match &job.databases {
-            Some(dbs) => Some(BlockFilter::new(
-                excluded_events(repo, f, dbs)?,
-                dbs.clone(),
-            )),
-            None => None,
-        };
+        let excluded = excluded_events(repo, f, &job.scope)?;
+        let mut filter = (!excluded.is_empty() || job.scope.databases.is_some())
+            .then(|| BlockFilter::new(excluded, job.scope.clone()));
         let mut tool = cmd.arg(&path).spawn(Stdio::null(), Stdio::piped())?;
         let mut out = tool.take_stdout();
         let mut buf = vec![0u8; 1 << 16];
@@ -262,25 +258,23 @@ pub fn replay(
 }
 
 /// Start positions of the events in `f`'s replayed range that do not belong to `dbs`.
-fn excluded_events(
-    repo: &Repository,
-    f: &ReplayFile,
-    dbs: &std::collections::BTreeSet<String>,
-) -> Result<Vec<u64>> {
+fn excluded_events(repo: &Repository, f: &ReplayFile, scope: &Scope) -> Result<Vec<u64>> {
     let mut reader = BinlogReader::new(f.input.open(Some(repo))?, f.file.clone())?;
     let mut scanner = Scanner::new(ScanOptions::default());
-    let qualified = db_filter::qualified_names();
-    let mut out = Vec::new();
+    let patterns = Patterns::default();
+    let mut groups = StatementGroups::default();
     scanner.scan(&mut reader, &mut |e| {
         if f.stop.is_some_and(|s| e.pos >= s) {
             return std::ops::ControlFlow::Break(());
         }
-        if e.pos >= f.start && !db_filter::keep_event(&e, dbs, &qualified) {
-            out.push(e.pos);
+        if e.pos >= f.start {
+            groups.push(&e, db_filter::keep_event(&e, scope, &patterns));
         }
         std::ops::ControlFlow::Continue(())
     })?;
-    Ok(out)
+    groups.flush();
+    groups.excluded.sort_unstable();
+    Ok(groups.excluded)
 }
 
 fn finish_tool(tool: RunningTool) -> Result<()> {
