@@ -1299,3 +1299,49 @@ fn replay_covers_only_what_the_backup_selected() {
         "no account replayed:\n{out}"
     );
 }
+
+/// A time later than everything archived cannot be promised (the binlogs in between may
+/// exist on the server only): refused, naming where the archive ends. And `--resume` must
+/// name a transaction start: inside one, half a transaction would be committed.
+#[test]
+fn until_time_past_the_archive_and_resume_inside_a_transaction_are_refused() {
+    if !support::require_tools(TOOLS) {
+        return;
+    }
+    let src = TestServer::start();
+    let dst = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
+    src.sql("CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY)");
+    backup(&config, &["--set", "src"]);
+    src.sql("INSERT INTO d.t VALUES (1), (2); INSERT INTO d.t VALUES (3)");
+    backup(&config, &["--set", "src", "--level", "1"]);
+
+    let out = restore(&config, &["--until-time", "2099-01-01T00:00:00Z"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("the archive ends at"), "{out}");
+    assert!(!database_exists(&dst, "d"), "nothing restored:\n{out}");
+
+    // A rows event's position is inside its transaction.
+    let events = zrm_ok(
+        &config,
+        &["binlog", "analyze", "--set", "src", "--format", "json"],
+    );
+    let rows_event = events
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["type"].as_str().unwrap_or("").starts_with("Write_rows"))
+        .expect("a Write_rows event");
+    let inside = format!(
+        "{}:{}",
+        rows_event["file"].as_str().unwrap(),
+        rows_event["pos"]
+    );
+    let out = restore(&config, &["--resume", &inside]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("--resume") && out.stderr.contains("inside a transaction"),
+        "{out}"
+    );
+}

@@ -487,8 +487,17 @@ impl<'r> FileArchiver<'r> {
         let mut w = HashingWriter::new(self.repo.backend().create(&rel)?);
         for s in &self.index.segments {
             let src = format!("{}/{}", self.dir(), s.object);
-            let mut r = self.repo.backend().open(&src)?;
+            // Each segment is checked as it is copied: a damaged one must not end up in the
+            // joined object under the file's verified hash.
+            let mut r = crate::engine::stream::HashingReader::new(self.repo.backend().open(&src)?);
             std::io::copy(&mut r, &mut w).map_err(|e| Error::io("join segments into", &rel, e))?;
+            let (n, sha) = r.finish();
+            if n != s.stored_size || sha != s.stored_sha256 {
+                return Err(Error::Binlog(format!(
+                    "{}/{src} does not match its index (damaged or changed): not joined",
+                    self.repo.describe()
+                )));
+            }
         }
         let (obj, stored_size, stored_sha256) = w.finish();
         obj.commit()?;

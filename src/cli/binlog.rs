@@ -143,6 +143,9 @@ struct Resolved {
     repo: Option<Repository>,
     inputs: Vec<Input>,
     gaps: Vec<Gap>,
+    /// The zone of times given without an offset: the set's server's (as `restore` reads
+    /// them), UTC for plain files.
+    zone: chrono::FixedOffset,
 }
 
 fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
@@ -160,10 +163,12 @@ fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
         for g in &view.gaps {
             ctx.note(&format!("warning: gap in the archive of set '{set}': {g}"));
         }
+        let zone = crate::restore::plan::source_zone(&repo, set);
         return Ok(Resolved {
             repo: Some(repo),
             inputs,
             gaps: view.gaps,
+            zone,
         });
     }
     if s.files.is_empty() {
@@ -175,6 +180,7 @@ fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
         repo: None,
         inputs: s.files.iter().cloned().map(Input::from_path).collect(),
         gaps: Vec::new(),
+        zone: utc(),
     })
 }
 
@@ -331,8 +337,9 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
             "it comes in a later version",
         ));
     }
+    let files = resolve(ctx, &a.sources)?;
     let target = match (&a.time, &a.gtid, &a.pattern) {
-        (Some(t), _, _) => Target::Time(parse_time(t, utc())?.timestamp()),
+        (Some(t), _, _) => Target::Time(parse_time(t, files.zone)?.timestamp()),
         (_, Some(g), _) => Target::Gtid(g.clone()),
         (_, _, Some(p)) => {
             Target::Match(Regex::new(p).map_err(|e| Error::Usage(format!("--match: {e}")))?)
@@ -343,7 +350,6 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
             ))
         }
     };
-    let files = resolve(ctx, &a.sources)?;
     let mut finder = Finder::new(target.clone());
     scan_all(&files, ScanOptions::default(), &mut |e| finder.push(&e))?;
     let Some(point) = finder.finish() else {

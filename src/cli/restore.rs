@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::Context;
-use crate::catalog::{self, Manifest};
+use crate::catalog::Manifest;
 use crate::config::{ConnectionConfig, Method};
 use crate::engine::mysqldump;
 use crate::error::{Error, Result};
@@ -80,30 +80,11 @@ fn parse_position(what: &str, text: &str) -> Result<(String, u64)> {
     Ok((file.to_string(), pos))
 }
 
-/// The zone of times given without an offset: the source server's, as the latest full backup
-/// recorded it (an offset), else UTC.
-fn source_zone(repo: &Repository, set: &str) -> chrono::FixedOffset {
-    let zone = catalog::latest_full(repo, set)
-        .ok()
-        .flatten()
-        .and_then(|m| m.server.session_time_zone);
-    zone.as_deref()
-        .and_then(|z| {
-            chrono::DateTime::parse_from_str(
-                &format!("2000-01-01 00:00:00 {z}"),
-                "%Y-%m-%d %H:%M:%S %:z",
-            )
-            .ok()
-        })
-        .map(|d| *d.offset())
-        .unwrap_or_else(crate::timeparse::utc)
-}
-
 fn until_of(args: &RestoreArgs, repo: &Repository, set: &str) -> Result<Until> {
     if let Some(t) = &args.until_time {
         return Ok(Until::Time(crate::timeparse::parse_time(
             t,
-            source_zone(repo, set),
+            plan::source_zone(repo, set),
         )?));
     }
     if let Some(p) = &args.until_position {
@@ -175,7 +156,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         .map(|r| parse_position("--resume", r))
         .transpose()?;
     if let Some((file, pos)) = &resume {
-        plan::resume_from(&mut plan, file, *pos)?;
+        tokio::task::block_in_place(|| plan::resume_from(&repo, &mut plan, file, *pos))?;
     }
     let manifest = plan.base_manifest.clone();
     if manifest.method != Method::Mysqldump {

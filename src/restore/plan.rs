@@ -121,6 +121,51 @@ fn gtid_key(g: &str) -> Option<(String, u64)> {
     Some((format!("{d}-{s}"), n.parse().ok()?))
 }
 
+/// The zone of times given without an offset for a set: the source server's, as its latest
+/// full backup recorded it (a UTC offset), else UTC. Used by restore, find and analyze alike.
+pub fn source_zone(repo: &Repository, set: &str) -> chrono::FixedOffset {
+    let zone = catalog::latest_full(repo, set)
+        .ok()
+        .flatten()
+        .and_then(|m| m.server.session_time_zone);
+    zone.as_deref()
+        .and_then(|z| {
+            chrono::DateTime::parse_from_str(
+                &format!("2000-01-01 00:00:00 {z}"),
+                "%Y-%m-%d %H:%M:%S %:z",
+            )
+            .ok()
+        })
+        .map(|d| *d.offset())
+        .unwrap_or_else(crate::timeparse::utc)
+}
+
+/// The latest commit time of the transactions before `cp` in its (archived) file: what a
+/// backup's data reaches in time.
+fn last_commit_before(
+    repo: &Repository,
+    set: &str,
+    i: &BinlogIndex,
+    cp: &ConsistentPoint,
+) -> Result<Option<i64>> {
+    let mut reader = BinlogReader::new(input_of(set, i).open(Some(repo))?, i.file.clone())?;
+    let mut scanner = Scanner::new(ScanOptions {
+        skip_annotations: true,
+        ..Default::default()
+    });
+    let mut latest = None;
+    scanner.scan(&mut reader, &mut |e| {
+        if e.pos >= cp.binlog_pos {
+            return std::ops::ControlFlow::Break(());
+        }
+        if e.trx_end {
+            latest = Some(latest.unwrap_or(0i64).max(i64::from(e.timestamp)));
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(latest)
+}
+
 /// The full backups of a set, newest first (or the one asked for).
 fn candidate_bases(repo: &Repository, set: &str, backup: Option<&str>) -> Result<Vec<Manifest>> {
     if let Some(id) = backup {
@@ -193,6 +238,23 @@ pub fn plan(
                  backup alone with --no-binlogs",
                 cp.binlog_file, base.id
             )));
+        }
+        // A time while the backup was running: its snapshot may hold transactions committed
+        // after T (the consistent point is taken after the start): check exactly.
+        if let Until::Time(t) = until {
+            if t.timestamp() < base.end_time.timestamp() {
+                if let Some(cp_file) = indexes.iter().find(|i| i.file == cp.binlog_file) {
+                    if let Some(latest) = last_commit_before(repo, set, cp_file, &cp)? {
+                        if latest > t.timestamp() {
+                            too_new.push(format!(
+                                "{} (its snapshot holds transactions committed after the target time)",
+                                base.id
+                            ));
+                            continue;
+                        }
+                    }
+                }
+            }
         }
         let stop = resolve_stop(repo, set, &cp, &indexes, until, inclusive)?;
         if order(&stop.0.file, stop.0.pos) < order(&cp.binlog_file, cp.binlog_pos) {
@@ -346,6 +408,28 @@ fn resolve_stop(
         return Err(Error::Restore(e));
     }
     let applied = finder.applied;
+    if let Until::Time(t) = until {
+        let archive_end = indexes.iter().filter_map(|i| i.last_event_time).max();
+        let found_later = finder
+            .found
+            .as_ref()
+            .is_some_and(|p| p.first_excluded.is_some());
+        if !found_later && archive_end.is_some_and(|end| end < *t) {
+            let last = indexes.last().expect("not empty");
+            return Err(Error::Restore(format!(
+                "the archive ends at {} ({}:{}), before {}: the binlogs up to that time are not \
+                 archived, so zrm cannot know what happened in between. Archive them (`zrm \
+                 binlog archive --set {set}`), or restore to the end of the archive by leaving \
+                 --until-time out",
+                archive_end
+                    .expect("checked")
+                    .format("%Y-%m-%d %H:%M:%S UTC"),
+                last.file,
+                last.end_pos,
+                t.format("%Y-%m-%d %H:%M:%S UTC")
+            )));
+        }
+    }
     let mut stop = match finder.finish() {
         Some(p) => p,
         // No transaction completed in the scanned part: the point is where it starts.
@@ -473,7 +557,7 @@ fn build(
 }
 
 /// Replay positions for `--resume FILE:POS`: the plan's files from that point on.
-pub fn resume_from(plan: &mut Plan, file: &str, pos: u64) -> Result<()> {
+pub fn resume_from(repo: &Repository, plan: &mut Plan, file: &str, pos: u64) -> Result<()> {
     let k = plan
         .files
         .iter()
@@ -491,6 +575,25 @@ pub fn resume_from(plan: &mut Plan, file: &str, pos: u64) -> Result<()> {
             "--resume {file}:{pos} is outside this restore's replay of {file} ({}-{end})",
             f.start
         )));
+    }
+    if pos > f.start && pos < end {
+        // Must be a transaction boundary: starting inside one would commit half of it.
+        let mut finder = Finder::new(Target::Position {
+            file: file.to_string(),
+            pos,
+        });
+        let mut reader = BinlogReader::new(f.input.open(Some(repo))?, f.file.clone())?;
+        if f.start > 4 {
+            reader.skip_to(f.start)?;
+        }
+        Scanner::new(ScanOptions {
+            skip_annotations: true,
+            ..Default::default()
+        })
+        .scan(&mut reader, &mut |e| finder.push(&e))?;
+        if let Some(e) = finder.error {
+            return Err(Error::Restore(format!("--resume: {e}")));
+        }
     }
     f.bytes = end - pos;
     f.start = pos;

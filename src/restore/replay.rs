@@ -155,72 +155,88 @@ pub fn replay(
         .map(|e| e.to_string());
     let mut done_before = 0u64;
     let mut total = 0u64;
-    for (k, f) in job.files.iter().enumerate() {
-        if broken.is_some() {
-            break;
-        }
-        let path = spool_file(repo, f, spool.path())?;
-        let mut cmd = ToolCommand::new(&binlog_tool).arg("--no-defaults");
-        if f.start > 4 {
-            cmd = cmd.arg(format!("--start-position={}", f.start));
-        }
-        if let Some(stop) = f.stop {
-            cmd = cmd.arg(format!("--stop-position={stop}"));
-        }
-        let excluded = excluded_events(repo, f, &job.scope)?;
-        let mut filter = (!excluded.is_empty() || job.scope.databases.is_some())
-            .then(|| BlockFilter::new(excluded, job.scope.clone()));
-        let mut tool = cmd.arg(&path).spawn(Stdio::null(), Stdio::piped())?;
-        let mut out = tool.take_stdout();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut kept = Vec::with_capacity(1 << 16);
-        loop {
-            let n = match out.read(&mut buf) {
-                Ok(0) => {
-                    if let Some(flt) = filter.as_mut() {
-                        kept.clear();
-                        flt.finish(&mut kept);
-                        tracker.feed(k, &kept);
-                        if let Err(e) = stdin.write_all(&kept) {
-                            broken = Some(e.to_string());
-                        }
-                    }
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("read the output of", &binlog_tool.path, e)),
-            };
-            let chunk: &[u8] = match filter.as_mut() {
-                Some(flt) => {
-                    kept.clear();
-                    flt.process(&buf[..n], &mut kept);
-                    &kept
-                }
-                None => &buf[..n],
-            };
-            tracker.feed(k, chunk);
-            if let Err(e) = stdin.write_all(chunk) {
-                broken = Some(e.to_string());
+    let mut current_file = String::new();
+    // Everything that can fail while the client runs: on an error the client must still get
+    // an end of input and be waited for, and the user must hear that the target is partly
+    // replayed.
+    let mut feed = || -> Result<()> {
+        for (k, f) in job.files.iter().enumerate() {
+            current_file = f.file.clone();
+            if broken.is_some() {
                 break;
             }
-            if tracker.last_pos >= f.start {
-                progress.set_total(None);
-                let done = done_before + tracker.last_pos.saturating_sub(f.start).min(f.bytes);
-                if done > total {
-                    progress.advance(done - total);
-                    total = done;
+            let path = spool_file(repo, f, spool.path())?;
+            let mut cmd = ToolCommand::new(&binlog_tool).arg("--no-defaults");
+            if f.start > 4 {
+                cmd = cmd.arg(format!("--start-position={}", f.start));
+            }
+            if let Some(stop) = f.stop {
+                cmd = cmd.arg(format!("--stop-position={stop}"));
+            }
+            let excluded = excluded_events(repo, f, &job.scope)?;
+            let mut filter = (!excluded.is_empty() || job.scope.databases.is_some())
+                .then(|| BlockFilter::new(excluded, job.scope.clone()));
+            let mut tool = cmd.arg(&path).spawn(Stdio::null(), Stdio::piped())?;
+            let mut out = tool.take_stdout();
+            let mut buf = vec![0u8; 1 << 16];
+            let mut kept = Vec::with_capacity(1 << 16);
+            loop {
+                let n = match out.read(&mut buf) {
+                    Ok(0) => {
+                        if let Some(flt) = filter.as_mut() {
+                            kept.clear();
+                            flt.finish(&mut kept);
+                            tracker.feed(k, &kept);
+                            if let Err(e) = stdin.write_all(&kept) {
+                                broken = Some(e.to_string());
+                            }
+                        }
+                        break;
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::io("read the output of", &binlog_tool.path, e)),
+                };
+                let chunk: &[u8] = match filter.as_mut() {
+                    Some(flt) => {
+                        kept.clear();
+                        flt.process(&buf[..n], &mut kept);
+                        &kept
+                    }
+                    None => &buf[..n],
+                };
+                tracker.feed(k, chunk);
+                if let Err(e) = stdin.write_all(chunk) {
+                    broken = Some(e.to_string());
+                    break;
+                }
+                if tracker.last_pos >= f.start {
+                    progress.set_total(None);
+                    let done = done_before + tracker.last_pos.saturating_sub(f.start).min(f.bytes);
+                    if done > total {
+                        progress.advance(done - total);
+                        total = done;
+                    }
                 }
             }
+            drop(out);
+            if broken.is_some() {
+                tool.kill();
+            } else {
+                finish_tool(tool)?;
+            }
+            let _ = std::fs::remove_file(&path);
+            done_before += f.bytes;
         }
-        drop(out);
-        if broken.is_some() {
-            tool.kill();
-        } else {
-            finish_tool(tool)?;
-        }
-        let _ = std::fs::remove_file(&path);
-        done_before += f.bytes;
+        Ok(())
+    };
+    if let Err(e) = feed() {
+        drop(stdin);
+        let _ = client.wait();
+        return Err(Error::Restore(format!(
+            "binlog replay stopped while reading {current_file}: {e}. The target is partly \
+             replayed: restore it again (with --replace) once the cause is fixed"
+        )));
     }
     if let Err(e) = stdin.flush() {
         broken.get_or_insert(e.to_string());
@@ -243,7 +259,9 @@ pub fn replay(
                 .filter(|(k, _)| *k != usize::MAX)
             else {
                 return Err(Error::Restore(format!(
-                    "binlog replay failed before its first event: {message}"
+                    "binlog replay failed: {message}. zrm cannot tell which transaction failed; \
+                     the target may be partly replayed: restore it again (with --replace) once \
+                     the cause is fixed"
                 )));
             };
             let f = &job.files[k];
