@@ -71,28 +71,35 @@ impl Tracker {
     }
 
     fn feed(&mut self, file_idx: usize, buf: &[u8]) {
-        for &b in buf {
-            if b != b'\n' {
-                if self.head.len() < 32 {
-                    self.head.push(b);
-                }
-                continue;
-            }
-            if let Some(rest) = self.head.strip_prefix(b"# at ") {
-                if let Some(pos) = std::str::from_utf8(rest)
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                {
-                    if self.markers.len() == MARKERS {
-                        self.markers.pop_front();
-                    }
-                    self.markers.push_back((self.line, file_idx, pos));
-                    self.last_pos = pos;
-                }
-            }
-            self.head.clear();
-            self.line += 1;
+        // Jump from newline to newline (SIMD search): only line starts are looked at.
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', buf) {
+            let line = &buf[start..nl];
+            start = nl + 1;
+            let room = 32usize.saturating_sub(self.head.len());
+            self.head.extend_from_slice(&line[..line.len().min(room)]);
+            self.end_line(file_idx);
         }
+        let rest = &buf[start..];
+        let room = 32usize.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&rest[..rest.len().min(room)]);
+    }
+
+    fn end_line(&mut self, file_idx: usize) {
+        if let Some(rest) = self.head.strip_prefix(b"# at ") {
+            if let Some(pos) = std::str::from_utf8(rest)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                if self.markers.len() == MARKERS {
+                    self.markers.pop_front();
+                }
+                self.markers.push_back((self.line, file_idx, pos));
+                self.last_pos = pos;
+            }
+        }
+        self.head.clear();
+        self.line += 1;
     }
 
     /// The event that input line `line` belongs to.
@@ -105,23 +112,58 @@ impl Tracker {
     }
 }
 
-/// Decompress one archived binlog into the spool directory.
-fn spool_file(
+/// Copies what is read through it into a file (the spool copy).
+struct Tee<'a, R: Read> {
+    inner: R,
+    out: &'a mut std::io::BufWriter<std::fs::File>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// In one pass over an archived binlog: decompress it into the spool directory, and find the
+/// events of the replayed range that are out of scope. Returns the spool path and their
+/// start positions, sorted.
+fn spool_and_scan(
     repo: &Repository,
     f: &ReplayFile,
     dir: &std::path::Path,
-) -> Result<std::path::PathBuf> {
+    scope: &Scope,
+) -> Result<(std::path::PathBuf, Vec<u64>)> {
     let path = dir.join(&f.file);
-    let mut out = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
-    let mut r = f.input.open(Some(repo))?;
-    std::io::copy(&mut r, &mut out).map_err(|e| {
+    let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut groups = StatementGroups::default();
+    {
+        let tee = Tee {
+            inner: f.input.open(Some(repo))?,
+            out: &mut out,
+        };
+        let mut reader = BinlogReader::new(tee, f.file.clone())?;
+        let mut scanner = Scanner::new(ScanOptions::default());
+        let patterns = Patterns::default();
+        scanner.scan(&mut reader, &mut |e| {
+            if e.pos >= f.start && f.stop.is_none_or(|s| e.pos < s) {
+                groups.push(&e, db_filter::keep_event(&e, scope, &patterns));
+            }
+            std::ops::ControlFlow::Continue(())
+        })?;
+    }
+    out.flush().map_err(|e| {
         Error::Restore(format!(
-            "cannot unpack the archived {} into {} ({e}): check the free space of $TMPDIR",
+            "cannot unpack the archived {} into {} ({e})",
             f.file,
             dir.display()
         ))
     })?;
-    Ok(path)
+    groups.flush();
+    groups.excluded.sort_unstable();
+    Ok((path, groups.excluded))
 }
 
 /// Replay the files. `Err(Ok(stopped))`-like outcomes are returned as `Ok(Err(stopped))` so the
@@ -165,7 +207,7 @@ pub fn replay(
             if broken.is_some() {
                 break;
             }
-            let path = spool_file(repo, f, spool.path())?;
+            let (path, excluded) = spool_and_scan(repo, f, spool.path(), &job.scope)?;
             let mut cmd = ToolCommand::new(&binlog_tool).arg("--no-defaults");
             if f.start > 4 {
                 cmd = cmd.arg(format!("--start-position={}", f.start));
@@ -173,7 +215,6 @@ pub fn replay(
             if let Some(stop) = f.stop {
                 cmd = cmd.arg(format!("--stop-position={stop}"));
             }
-            let excluded = excluded_events(repo, f, &job.scope)?;
             let mut filter = (!excluded.is_empty() || job.scope.databases.is_some())
                 .then(|| BlockFilter::new(excluded, job.scope.clone()));
             let mut tool = cmd.arg(&path).spawn(Stdio::null(), Stdio::piped())?;
@@ -273,26 +314,6 @@ pub fn replay(
             }))
         }
     }
-}
-
-/// Start positions of the events in `f`'s replayed range that do not belong to `dbs`.
-fn excluded_events(repo: &Repository, f: &ReplayFile, scope: &Scope) -> Result<Vec<u64>> {
-    let mut reader = BinlogReader::new(f.input.open(Some(repo))?, f.file.clone())?;
-    let mut scanner = Scanner::new(ScanOptions::default());
-    let patterns = Patterns::default();
-    let mut groups = StatementGroups::default();
-    scanner.scan(&mut reader, &mut |e| {
-        if f.stop.is_some_and(|s| e.pos >= s) {
-            return std::ops::ControlFlow::Break(());
-        }
-        if e.pos >= f.start {
-            groups.push(&e, db_filter::keep_event(&e, scope, &patterns));
-        }
-        std::ops::ControlFlow::Continue(())
-    })?;
-    groups.flush();
-    groups.excluded.sort_unstable();
-    Ok(groups.excluded)
 }
 
 fn finish_tool(tool: RunningTool) -> Result<()> {
