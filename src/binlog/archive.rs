@@ -78,6 +78,28 @@ struct Fetch {
 }
 
 impl<'r> Archiver<'r> {
+    /// The archiver of a set's server, with the repository's compression settings.
+    pub fn for_set(
+        repo: &'r Repository,
+        config: &crate::config::ConfigFile,
+        set: &crate::config::SetConfig,
+        facts: &crate::mysql::ServerFacts,
+        note: &'r (dyn Fn(&str) + Sync),
+    ) -> Self {
+        let (compression, level) = config.repository_compression();
+        Archiver {
+            repo,
+            set: set.name.clone(),
+            conn: set.connection.clone(),
+            server_id: facts.server_id,
+            flavor: facts.flavor,
+            compression,
+            level,
+            client_server_id: client_server_id(&set.name),
+            note,
+        }
+    }
+
     fn tool(&self) -> Result<Tool> {
         tools::require(tools::binlog_names(self.flavor), self.flavor)
     }

@@ -31,6 +31,24 @@ pub struct Input {
 }
 
 impl Input {
+    /// An archived binlog of a set, as its index describes it.
+    pub fn archived(set: &str, i: &BinlogIndex) -> Input {
+        let dir = idx::server_dir(set, i.server_id);
+        Input {
+            name: i.file.clone(),
+            origin: Origin::Archived {
+                objects: i
+                    .segments
+                    .iter()
+                    .map(|s| format!("{dir}/{}", s.object))
+                    .collect(),
+                compression: i.compression,
+            },
+            start: None,
+            end: None,
+        }
+    }
+
     pub fn from_path(p: PathBuf) -> Input {
         Input {
             name: input::binlog_name(&p),
@@ -91,20 +109,9 @@ pub fn archived(repo: &Repository, set: &str) -> Result<ArchiveView> {
         let files = idx::load_all(repo, set, sid)?;
         view.gaps.extend(idx::gaps(&files));
         for i in files {
-            let dir = idx::server_dir(set, sid);
-            view.inputs.push(Input {
-                name: i.file.clone(),
-                origin: Origin::Archived {
-                    objects: i
-                        .segments
-                        .iter()
-                        .map(|s| format!("{dir}/{}", s.object))
-                        .collect(),
-                    compression: i.compression,
-                },
-                start: None,
-                end: (!i.complete).then_some(i.end_pos),
-            });
+            let mut input = Input::archived(set, &i);
+            input.end = (!i.complete).then_some(i.end_pos);
+            view.inputs.push(input);
             view.indexes.push(i);
         }
     }

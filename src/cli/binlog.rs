@@ -437,19 +437,8 @@ async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {
     }
     let server_files = archive::server_binlogs(&mut s).await?;
     s.close().await;
-    let (compression, level) = config.repository_compression();
     let note = |m: &str| ctx.note(m);
-    let archiver = Archiver {
-        repo: &repo,
-        set: set.name.clone(),
-        conn: set.connection.clone(),
-        server_id: facts.server_id,
-        flavor: facts.flavor,
-        compression,
-        level,
-        client_server_id: archive::client_server_id(&set.name),
-        note: &note,
-    };
+    let archiver = Archiver::for_set(&repo, &config, &set, &facts, &note);
     let started = std::time::Instant::now();
     let reports = if a.follow {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -532,19 +521,8 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
     let Some((active, _)) = server_files.last().cloned() else {
         return Err(Error::Binlog("the server lists no binary logs".into()));
     };
-    let (compression, level) = config.repository_compression();
     let note = |m: &str| ctx.note(m);
-    let archiver = Archiver {
-        repo: &repo,
-        set: set.name.clone(),
-        conn: set.connection.clone(),
-        server_id: facts.server_id,
-        flavor: facts.flavor,
-        compression,
-        level,
-        client_server_id: archive::client_server_id(&set.name),
-        note: &note,
-    };
+    let archiver = Archiver::for_set(&repo, &config, &set, &facts, &note);
     // The first file that is not both archived complete (same size) and verified stops the
     // purge there: PURGE BINARY LOGS TO removes only the files before it.
     let mut stop_at = (

@@ -91,20 +91,9 @@ pub async fn flush_and_archive(
         .ok_or_else(|| {
             Error::Backup("the server lists no closed binlog after FLUSH BINARY LOGS".into())
         })?;
-    let (compression, level) = config.repository_compression();
     match repo.backend().lock_binlogs(&set.name) {
         Ok(_lock) => {
-            let archiver = Archiver {
-                repo,
-                set: set.name.clone(),
-                conn: set.connection.clone(),
-                server_id: facts.server_id,
-                flavor: facts.flavor,
-                compression,
-                level,
-                client_server_id: archive::client_server_id(&set.name),
-                note,
-            };
+            let archiver = Archiver::for_set(repo, config, set, facts, note);
             tokio::task::block_in_place(|| archiver.catch_up(&server_files))?;
         }
         Err(Error::Locked { .. }) => {

@@ -14,7 +14,7 @@ use crate::binlog::archive_index::{self as idx, BinlogIndex};
 use crate::binlog::find::{Finder, StopPoint, Target, TrxRef};
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
-use crate::binlog::sources::{Input, Origin};
+use crate::binlog::sources::Input;
 use crate::catalog::{self, CatalogEntry, ConsistentPoint, Manifest};
 use crate::error::{Error, Result};
 use crate::repo::Repository;
@@ -70,20 +70,7 @@ fn order(file: &str, pos: u64) -> ((String, u64), u64) {
 }
 
 fn input_of(set: &str, i: &BinlogIndex) -> Input {
-    let dir = idx::server_dir(set, i.server_id);
-    Input {
-        name: i.file.clone(),
-        origin: Origin::Archived {
-            objects: i
-                .segments
-                .iter()
-                .map(|s| format!("{dir}/{}", s.object))
-                .collect(),
-            compression: i.compression,
-        },
-        start: None,
-        end: None,
-    }
+    Input::archived(set, i)
 }
 
 /// Scan one archived file from `from`, feeding a finder.
