@@ -1,0 +1,991 @@
+#!/usr/bin/env bash
+# Benchmarks zrm against its peers on the same data, in one run, and writes docs/BENCHMARKS.md.
+#
+#   scripts/bench.sh                      # BENCH_SCALE=full: >= 500 MiB of ROW binlogs (~25 min)
+#   BENCH_SCALE=small scripts/bench.sh    # ~50 MiB of binlogs, a quick check (~4 min + build)
+#
+# What it does:
+#   1. installs what it lacks (Debian: sysbench, mydumper, zstd, time, jq, mariadb-server/-client),
+#   2. builds zrm in release mode and copies the binary aside (a concurrent build cannot swap it),
+#   3. starts its own throwaway MariaDB server under a temp dir (--no-defaults, a free port, its
+#      own socket; never the default instance on 3306) and stops it on exit,
+#   4. loads sysbench tables, takes a full backup with zrm (the base of the point-in-time
+#      restore, step 8), then runs `oltp_write_only` until the ROW-format binlogs written by that
+#      load reach the target size,
+#   5. times, on the same files, `mariadb-binlog` (plain and decode-rows -vv) against
+#      `zrm binlog analyze` (--summary and full NDJSON), medians of BENCH_RUNS runs (default 3),
+#   6. binlog archive: `zrm binlog archive --set bench` catching up on every closed binlog, against
+#      `mariadb-binlog --read-from-remote-server --raw`; zrm's side is the hook `bench_archive`,
+#      which prints "not measured" while the command is not built,
+#   7. full backup: `zrm backup --method mysqldump` against `mariadb-dump --single-transaction |
+#      zstd -3` (and plain `mydumper` for reference) on the sysbench data,
+#   8. point-in-time restore: (a) replay of the load's binlogs by `zrm restore --until-position`
+#      into a second fresh server against `mariadb-binlog FILES | mariadb` into a third one, both
+#      loaded with the same full backup first, then CHECKSUM TABLE compared; (b) planning a
+#      restore across a chain of 1,000 binlog files on a separate small server,
+#   9. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
+#
+# Other knobs: BENCH_RUNS=N (default 3), BENCH_PITR_RUNS=N (runs of the replay comparison, each
+# with freshly reloaded targets; default BENCH_RUNS), BENCH_NO_BUILD=1 (use target/release/zrm as it is),
+# BENCH_REV=COMMIT (build that commit from a clean `git archive` export instead of the working
+# tree), BENCH_KEEP=1 (leave the temp dir), BENCH_TMPDIR=DIR (parent of the temp dir; default /var/tmp,
+# which is on disk, unlike a tmpfs /tmp).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+SCALE="${BENCH_SCALE:-full}"
+RUNS="${BENCH_RUNS:-3}"
+OUT="${BENCH_OUT:-$ROOT/docs/BENCHMARKS.md}"
+case "$SCALE" in
+    small) TABLES=4; ROWS=20000; TARGET_MIB=50; CHUNK_S=5; LOAD_THREADS=4 ;;
+    full) TABLES=8; ROWS=100000; TARGET_MIB=520; CHUNK_S=15; LOAD_THREADS=4 ;;
+    *) echo "error: BENCH_SCALE must be small or full, not '$SCALE'" >&2; exit 2 ;;
+esac
+case "$RUNS" in '' | *[!0-9]* | 0) echo "error: BENCH_RUNS must be a positive integer" >&2; exit 2 ;; esac
+PITR_RUNS="${BENCH_PITR_RUNS:-$RUNS}"
+case "$PITR_RUNS" in '' | *[!0-9]* | 0) echo "error: BENCH_PITR_RUNS must be a positive integer" >&2; exit 2 ;; esac
+CHAIN_FILES=1000
+
+# mariadbd lives in /usr/sbin, which a non-root PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+say() { printf '    %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# Floating point through awk: calc 'EXPR' [printf-format].
+calc() { awk "BEGIN { printf \"${2:-%.2f}\", ($1) }"; }
+# The median of the numbers on stdin, one a line.
+median() {
+    sort -g | awk '{ a[NR] = $1 } END {
+        if (NR == 0) { print "nan"; exit }
+        if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+maxof() { sort -g | tail -n 1; }
+
+T_START=$(date +%s)
+
+# --- 1. packages -----------------------------------------------------------------------------
+
+step "Checking packages"
+required=() optional=()
+command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null || required+=(mariadb-server)
+command -v mariadb >/dev/null && command -v mariadb-dump >/dev/null \
+    && command -v mariadb-binlog >/dev/null || required+=(mariadb-client)
+command -v sysbench >/dev/null || required+=(sysbench)
+command -v zstd >/dev/null || required+=(zstd)
+[ -x /usr/bin/time ] || required+=(time)
+command -v jq >/dev/null || required+=(jq)
+command -v mydumper >/dev/null || optional+=(mydumper)
+if [ $((${#required[@]} + ${#optional[@]})) -gt 0 ]; then
+    command -v apt-get >/dev/null || die "missing ${required[*]} ${optional[*]} and no apt-get: install them by hand"
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || die "missing ${required[*]} ${optional[*]}: run as root or install sudo"
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    say "installing: ${required[*]} ${optional[*]}"
+    "${sudo[@]}" apt-get update -qq
+    if [ ${#required[@]} -gt 0 ]; then
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${required[@]}" >/dev/null
+    fi
+    if [ ${#optional[@]} -gt 0 ]; then
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${optional[@]}" >/dev/null \
+            || warn "could not install ${optional[*]}: its rows are left out"
+    fi
+else
+    say "all present"
+fi
+HAVE_MYDUMPER=0
+command -v mydumper >/dev/null && HAVE_MYDUMPER=1
+
+# --- 2. build --------------------------------------------------------------------------------
+
+WORK=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/zrm-bench.XXXXXX")
+DB="$WORK/db"
+SOCK="$DB/s.sock"
+SERVER_PID=""
+# Every server this script started (the source, the restore targets, the chain servers).
+SERVER_PIDS=()
+
+cleanup() {
+    local rc=$?
+    set +e
+    local pid alive
+    for pid in "${SERVER_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"; done
+    for _ in $(seq 1 120); do
+        alive=0
+        for pid in "${SERVER_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.5
+    done
+    for pid in "${SERVER_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            warn "server pid $pid did not stop within 60 s: killing it"
+            kill -KILL "$pid"
+        fi
+        wait "$pid" 2>/dev/null
+    done
+    if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+        printf 'temp dir left in place: %s\n' "$WORK" >&2
+        [ "$rc" -ne 0 ] && [ -f "$DB/err.log" ] && { echo "--- tail of $DB/err.log" >&2; tail -n 20 "$DB/err.log" >&2; }
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck source=/dev/null
+    . "$HOME/.cargo/env"
+fi
+ZRM_DIRTY=""
+if [ -n "${BENCH_REV:-}" ]; then
+    # A committed revision, exported with `git archive` and built on its own (target dir
+    # target/bench-rev): edits in progress in the working tree cannot leak into the numbers.
+    [ "${BENCH_NO_BUILD:-0}" = 1 ] && die "BENCH_REV and BENCH_NO_BUILD=1 exclude each other"
+    REV=$(git rev-parse --verify --quiet "${BENCH_REV}^{commit}") || die "BENCH_REV=$BENCH_REV is not a commit"
+    step "Building zrm at $REV (BENCH_REV=$BENCH_REV) from a clean export"
+    command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs)"
+    mkdir -p "$WORK/src"
+    git archive "$REV" | tar -x -C "$WORK/src"
+    # git archive dates every file at its commit time, which can be older than the last build
+    # in target/bench-rev (of another commit): cargo, going by mtimes, would keep that binary.
+    find "$WORK/src" -exec touch {} +
+    t0=$(date +%s)
+    if ! CARGO_TARGET_DIR="$ROOT/target/bench-rev" cargo build --release \
+        --manifest-path "$WORK/src/Cargo.toml" >"$WORK/build.log" 2>&1; then
+        tail -n 30 "$WORK/build.log" >&2
+        die "cargo build --release of $REV failed"
+    fi
+    grep -q 'Compiling zrm ' "$WORK/build.log" || die "cargo did not rebuild zrm from the export of $REV (see $WORK/build.log)"
+    say "built in $(($(date +%s) - t0)) s"
+    BUILT="$ROOT/target/bench-rev/release/zrm"
+    ZRM_COMMIT=$(git rev-parse --short=12 "$REV")
+    ZRM_DIRTY=" (\`BENCH_REV=$BENCH_REV\`: that commit exported with \`git archive\` and built alone)"
+elif [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    step "Using target/release/zrm as it is (BENCH_NO_BUILD=1)"
+    BUILT="$ROOT/target/release/zrm"
+    ZRM_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    ZRM_DIRTY=" (HEAD when the script ran; \`BENCH_NO_BUILD=1\`: target/release/zrm as found, whatever it was built from)"
+else
+    step "Building zrm (cargo build --release)"
+    command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs)"
+    t0=$(date +%s)
+    if ! cargo build --release >"$WORK/build.log" 2>&1; then
+        tail -n 30 "$WORK/build.log" >&2
+        die "cargo build --release failed (set BENCH_NO_BUILD=1 to bench the binary that is there)"
+    fi
+    say "built in $(($(date +%s) - t0)) s"
+    BUILT="$ROOT/target/release/zrm"
+    ZRM_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git status --porcelain -- src tests Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+        ZRM_DIRTY=" plus uncommitted changes in src/ or tests/ (the working tree was built as it was)"
+    fi
+fi
+[ -x "$BUILT" ] || die "$BUILT is missing"
+
+# A private copy: another build replacing the binary mid-run cannot change the numbers.
+ZRM="$WORK/zrm"
+cp "$BUILT" "$ZRM"
+ZRM_VERSION=$("$ZRM" --version)
+say "$ZRM_VERSION, commit $ZRM_COMMIT$ZRM_DIRTY"
+
+# --- 3. server -------------------------------------------------------------------------------
+
+
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 20000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    die "no free TCP port found"
+}
+PORT=$(free_port)
+sql() { mariadb --no-defaults -S "$SOCK" -uroot -N -B "$@"; }
+
+# start_server DIR MARIADBD-OPTIONS...: a throwaway server with its data, socket (DIR/s.sock),
+# error log and tmpdir under DIR; sets STARTED_PID.
+start_server() {
+    local dir=$1 i
+    shift
+    mkdir -p "$dir/data" "$dir/tmp"
+    mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
+        --auth-root-authentication-method=normal --skip-test-db >"$dir/install-db.log" 2>&1 \
+        || { cat "$dir/install-db.log" >&2; die "mariadb-install-db failed in $dir"; }
+    mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/s.sock" --user=root \
+        --log-error="$dir/err.log" --pid-file="$dir/pid" --tmpdir="$dir/tmp" "$@" >/dev/null 2>&1 &
+    STARTED_PID=$!
+    SERVER_PIDS+=("$STARTED_PID")
+    for i in $(seq 1 120); do
+        mariadb --no-defaults -S "$dir/s.sock" -uroot -e 'select 1' >/dev/null 2>&1 && break
+        kill -0 "$STARTED_PID" 2>/dev/null || { tail -n 20 "$dir/err.log" >&2; die "mariadbd in $dir exited during startup"; }
+        [ "$i" -eq 120 ] && die "mariadbd in $dir not ready after 60 s"
+        sleep 0.5
+    done
+}
+
+step "Starting a throwaway MariaDB server in $DB (port $PORT)"
+mkdir -p "$DB/binlog"
+start_server "$DB" --port="$PORT" --bind-address=127.0.0.1 --log-bin="$DB/binlog/mysql-bin" \
+    --server-id=1 --binlog-format=ROW --innodb-buffer-pool-size=1G --max-binlog-size=1G
+SERVER_PID=$STARTED_PID
+MARIADB_VERSION=$(sql -e 'select version()')
+say "MariaDB $MARIADB_VERSION ready (pid $SERVER_PID)"
+
+# --- 4. data and binlogs ---------------------------------------------------------------------
+
+SB=(sysbench --db-driver=mysql --mysql-socket="$SOCK" --mysql-user=root --mysql-db=sbtest
+    --tables="$TABLES" --table-size="$ROWS")
+step "sysbench prepare: $TABLES tables x $ROWS rows"
+sql -e 'CREATE DATABASE sbtest'
+t0=$(date +%s)
+"${SB[@]}" --threads=2 oltp_write_only prepare >"$WORK/sb-prepare.log" 2>&1 \
+    || { tail "$WORK/sb-prepare.log" >&2; die "sysbench prepare failed"; }
+say "prepared in $(($(date +%s) - t0)) s"
+sql -e 'FLUSH BINARY LOGS'
+FIRST_LOAD_LOG=$(sql -e 'SHOW MASTER STATUS' | cut -f1)
+
+# The point-in-time restore (step 8) has its own repository and sets: bench (this server),
+# bench2 and bench3 (the two restore targets, started in step 8), chain and chain2 (the small
+# servers of the 1,000-file chain).
+PITR_CONF="$WORK/zrm-pitr.toml"
+{
+    printf '[repository]\npath = "%s"\n[defaults]\nuser = "root"\n' "$WORK/repo-pitr"
+    printf '[sets.bench]\nsocket = "%s"\nmethod = "mysqldump"\n' "$SOCK"
+    for name in bench2 bench3 chain chain2; do
+        printf '[sets.%s]\nsocket = "%s"\nmethod = "mysqldump"\n' "$name" "$WORK/$name/s.sock"
+    done
+} >"$PITR_CONF"
+step "Point-in-time restore base: zrm backup --set bench --method mysqldump (before the load)"
+PITR_STATUS=measured
+t0=$(date +%s)
+if "$ZRM" -c "$PITR_CONF" -q backup --set bench --method mysqldump >"$WORK/pitr-backup.log" 2>&1; then
+    say "$(head -n 1 "$WORK/pitr-backup.log") ($(($(date +%s) - t0)) s)"
+else
+    PITR_STATUS="\`zrm backup --set bench --method mysqldump\` before the load failed: $(head -n 1 "$WORK/pitr-backup.log")"
+    warn "$PITR_STATUS"
+fi
+
+# Binlogs from the load's first file on, as "name<TAB>size" lines.
+load_logs() { sql -e 'SHOW BINARY LOGS' | awk -F'\t' -v f="$FIRST_LOAD_LOG" '$1 >= f { print $1 "\t" $2 }'; }
+load_bytes() { load_logs | awk -F'\t' '{ s += $2 } END { print s + 0 }'; }
+
+step "sysbench oltp_write_only ($LOAD_THREADS threads) until the binlogs reach $TARGET_MIB MiB"
+TARGET_BYTES=$((TARGET_MIB * 1048576))
+LOAD_SECS=0 LOAD_TRX=0 LOAD_CHUNKS=0
+while [ "$(load_bytes)" -lt "$TARGET_BYTES" ]; do
+    "${SB[@]}" --threads="$LOAD_THREADS" --time="$CHUNK_S" --report-interval=0 \
+        oltp_write_only run >"$WORK/sb-run.log" 2>&1 \
+        || { tail "$WORK/sb-run.log" >&2; die "sysbench run failed"; }
+    trx=$(awk '/transactions:/ { print $2; exit }' "$WORK/sb-run.log")
+    secs=$(awk '/total time:/ { sub(/s$/, "", $3); print $3; exit }' "$WORK/sb-run.log")
+    LOAD_TRX=$((LOAD_TRX + ${trx:-0}))
+    LOAD_SECS=$(calc "$LOAD_SECS + ${secs:-0}" %.1f)
+    LOAD_CHUNKS=$((LOAD_CHUNKS + 1))
+    say "$LOAD_SECS s of load, $LOAD_TRX transactions, $(calc "$(load_bytes) / 1048576" %.0f) MiB of binlog"
+    [ "$LOAD_CHUNKS" -lt 200 ] || die "the binlogs do not grow: see $WORK/sb-run.log"
+done
+sql -e 'FLUSH BINARY LOGS'
+# The load's files, all closed now (the last listed one is the new, empty current file).
+mapfile -t LOAD_LOGS < <(load_logs | sed '$d' | cut -f1)
+FILES=()
+for f in "${LOAD_LOGS[@]}"; do FILES+=("$DB/binlog/$f"); done
+BINLOG_BYTES=$(stat -c %s "${FILES[@]}" | awk '{ s += $1 } END { print s }')
+BINLOG_MIB=$(calc "$BINLOG_BYTES / 1048576" %.1f)
+
+step "Counting events (SHOW BINLOG EVENTS, by the server)"
+: >"$WORK/event-types"
+for f in "${LOAD_LOGS[@]}"; do
+    mariadb --no-defaults -S "$SOCK" -uroot -N -B --quick -e "SHOW BINLOG EVENTS IN '$f'" \
+        | cut -f3 >>"$WORK/event-types"
+done
+EVENTS=$(wc -l <"$WORK/event-types")
+XIDS=$(grep -cx Xid "$WORK/event-types" || true)
+sort "$WORK/event-types" | uniq -c | sort -rn | awk '{ print $2 "\t" $1 }' >"$WORK/event-type-counts"
+rm -f "$WORK/event-types"
+say "${#FILES[@]} file(s), $BINLOG_MIB MiB, $EVENTS events, $XIDS Xid (commits)"
+
+# --- timing ----------------------------------------------------------------------------------
+
+TIMES="$WORK/times.tsv"
+: >"$TIMES"
+# measure LABEL RUN CMD...: one timed run, stdout to /dev/null (or to $MEASURE_STDOUT); appends
+# LABEL RUN SECS RSS_KIB CPU_S; a failure ends the script.
+measure() {
+    try_measure "$@" || die "[$1] failed: ${*:3}"
+}
+# try_measure LABEL RUN CMD...: the same, but a failure returns 1 (stderr in $WORK/stderr.LABEL).
+try_measure() {
+    local label=$1 run=$2 tf="$WORK/time.out"
+    shift 2
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"${MEASURE_STDOUT:-/dev/null}" 2>"$WORK/stderr.$label"; then
+        tail -n 20 "$WORK/stderr.$label" >&2
+        return 1
+    fi
+    local secs rss user sys cpu
+    read -r secs rss user sys < <(tail -n 1 "$tf")
+    cpu=$(calc "$user + $sys")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$run" "$secs" "$rss" "$cpu" >>"$TIMES"
+    say "[$label] run $run: ${secs} s wall, ${cpu} s CPU, peak RSS $((rss / 1024)) MiB"
+}
+med_secs() { awk -F'\t' -v l="$1" '$1 == l { print $3 }' "$TIMES" | median; }
+med_cpu() { awk -F'\t' -v l="$1" '$1 == l { print $5 }' "$TIMES" | median; }
+all_secs() { awk -F'\t' -v l="$1" '$1 == l { print $3 }' "$TIMES" | paste -sd/ - | sed 's|/| / |g'; }
+max_rss_mib() { calc "$(awk -F'\t' -v l="$1" '$1 == l { print $4 }' "$TIMES" | maxof) / 1024" %.1f; }
+# Seconds are /usr/bin/time's %e: 10 ms resolution. Ratios of medians, guarded against zero.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+per_sec() { awk -v n="$1" -v s="$2" -v f="${3:-%.0f}" 'BEGIN { if (s > 0) printf f, n / s; else print "n/a" }'; }
+
+# --- 5. binary log analysis ------------------------------------------------------------------
+
+step "Binary log analysis: $RUNS runs each, interleaved"
+# Warm the page cache so every tool reads the files from memory, and check that zrm sees
+# every event (one NDJSON line per event).
+cat "${FILES[@]}" >/dev/null
+ZRM_JSON_LINES=$("$ZRM" binlog analyze --format json "${FILES[@]}" | wc -l)
+say "zrm NDJSON: $ZRM_JSON_LINES lines for $EVENTS events"
+"$ZRM" binlog analyze --summary "${FILES[@]}" >"$WORK/zrm-summary.txt"
+for run in $(seq 1 "$RUNS"); do
+    measure a "$run" mariadb-binlog --no-defaults "${FILES[@]}"
+    measure b "$run" mariadb-binlog --no-defaults --base64-output=decode-rows -vv "${FILES[@]}"
+    measure c "$run" "$ZRM" binlog analyze --summary "${FILES[@]}"
+    measure d "$run" "$ZRM" binlog analyze --format json "${FILES[@]}"
+done
+
+# --- 6. binlog archive -----------------------------------------------------------------------
+
+# The set's configuration; REPO varies so each archive or backup run can start empty.
+write_config() { # FILE REPO
+    printf '[repository]\npath = "%s"\n[defaults]\nuser = "root"\n[sets.bench]\nsocket = "%s"\nmethod = "mysqldump"\n' \
+        "$2" "$SOCK" >"$1"
+}
+CONF="$WORK/zrm.toml"
+write_config "$CONF" "$WORK/repo"
+
+# Every closed binlog on the server: what an archive catching up would copy.
+mapfile -t ALL_CLOSED < <(sql -e 'SHOW BINARY LOGS' | sed '$d' | cut -f1)
+ARCHIVE_BYTES=0
+for f in "${ALL_CLOSED[@]}"; do ARCHIVE_BYTES=$((ARCHIVE_BYTES + $(stat -c %s "$DB/binlog/$f"))); done
+ARCHIVE_MIB=$(calc "$ARCHIVE_BYTES / 1048576" %.1f)
+ARCHIVE_STATUS=""
+
+# TODO(binlog archive): this hook measures `zrm binlog archive --set bench` catching up on the
+# existing binlogs when the command exists (an untimed probe run into a scratch repository
+# decides); while it is not built it prints "not measured: binlog archive".
+bench_archive() {
+    local probe_conf="$WORK/zrm-probe.toml" out
+    write_config "$probe_conf" "$WORK/repo-probe"
+    if ! "$ZRM" binlog archive --help >/dev/null 2>&1; then
+        ARCHIVE_STATUS="\`zrm binlog archive --help\` fails"
+    elif out=$(timeout 600 "$ZRM" -c "$probe_conf" binlog archive --set bench 2>&1 </dev/null); then
+        ARCHIVE_STATUS=measured
+    elif grep -q "not built yet" <<<"$out"; then
+        ARCHIVE_STATUS="\`zrm binlog archive\` is not built yet"
+    else
+        ARCHIVE_STATUS="\`zrm binlog archive --set bench\` failed: $(head -n 1 <<<"$out")"
+    fi
+    if [ "$ARCHIVE_STATUS" != measured ]; then
+        echo "not measured: binlog archive ($ARCHIVE_STATUS)"
+        return 0
+    fi
+    local run
+    for run in $(seq 1 "$RUNS"); do
+        rm -rf "$WORK/repo-archive"
+        write_config "$WORK/zrm-archive.toml" "$WORK/repo-archive"
+        measure archive-zrm "$run" "$ZRM" -c "$WORK/zrm-archive.toml" -q binlog archive --set bench
+        ZRM_ARCHIVE_STORED=$(find "$WORK/repo-archive" -type f -name '*.zst' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+        ZRM_ARCHIVE_OBJECTS=$(find "$WORK/repo-archive" -type f -name '*.zst' | wc -l)
+    done
+    rm -rf "$WORK/repo-archive" "$WORK/repo-probe"
+}
+ZRM_ARCHIVE_STORED=0 ZRM_ARCHIVE_OBJECTS=0
+
+step "Binary log archive: ${#ALL_CLOSED[@]} closed file(s), $ARCHIVE_MIB MiB"
+for run in $(seq 1 "$RUNS"); do
+    rm -rf "$WORK/raw" && mkdir -p "$WORK/raw"
+    measure archive-raw "$run" mariadb-binlog --no-defaults --read-from-remote-server --raw \
+        -S "$SOCK" -uroot --result-file="$WORK/raw/" "${ALL_CLOSED[@]}"
+done
+RAW_COPIED=$(find "$WORK/raw" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+cmp -s "$WORK/raw/${ALL_CLOSED[-1]}" "$DB/binlog/${ALL_CLOSED[-1]}" \
+    || warn "the raw copy of ${ALL_CLOSED[-1]} differs from the server's file"
+rm -rf "$WORK/raw"
+bench_archive >&2
+
+# --- 7. full backup --------------------------------------------------------------------------
+
+DATA_BYTES=$(sql -e "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sbtest'")
+DATA_MIB=$(calc "$DATA_BYTES / 1048576" %.0f)
+step "Full backup of sbtest ($DATA_MIB MiB InnoDB): $RUNS runs each, interleaved"
+BACKUP_STATUS=measured
+if ! "$ZRM" -c "$CONF" -q backup --set bench --method mysqldump >"$WORK/zrm-backup-probe.log" 2>&1; then
+    BACKUP_STATUS="\`zrm backup --method mysqldump\` failed: $(head -n 1 "$WORK/zrm-backup-probe.log")"
+    warn "not measured: $BACKUP_STATUS"
+fi
+ZRM_DUMP_SIZE="" PEER_DUMP_SIZE="" MYDUMPER_SIZE=""
+for run in $(seq 1 "$RUNS"); do
+    if [ "$BACKUP_STATUS" = measured ]; then
+        rm -rf "$WORK/repo-run" && write_config "$WORK/zrm-run.toml" "$WORK/repo-run"
+        measure backup-zrm "$run" "$ZRM" -c "$WORK/zrm-run.toml" -q backup --set bench --method mysqldump
+        ZRM_DUMP_SIZE=$(find "$WORK/repo-run" -name 'dump.sql*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+    fi
+    measure backup-dump "$run" bash -c 'mariadb-dump --no-defaults -S "$1" -uroot --single-transaction --databases sbtest | zstd -3 -q -f -o "$2"; exit "${PIPESTATUS[0]}"' \
+        _ "$SOCK" "$WORK/dump.sql.zst"
+    PEER_DUMP_SIZE=$(stat -c %s "$WORK/dump.sql.zst")
+    if [ "$HAVE_MYDUMPER" = 1 ]; then
+        rm -rf "$WORK/mydumper"
+        measure backup-mydumper "$run" mydumper --socket="$SOCK" --user=root --database=sbtest \
+            --threads=2 --outputdir="$WORK/mydumper"
+        MYDUMPER_SIZE=$(find "$WORK/mydumper" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+    fi
+done
+rm -rf "$WORK/repo-run" "$WORK/dump.sql.zst" "$WORK/mydumper"
+
+# --- 8. point-in-time restore ----------------------------------------------------------------
+
+# (a) Replay. The base is the full backup taken before the load (step 4); the binlogs of the
+# load are archived into the same repository. zrm restores that backup into bench2 and replays
+# to the end of the load's last file; the baseline gets the same backup into bench3 (zrm restore
+# --no-binlogs, untimed) and then `mariadb-binlog FILES | mariadb` from the backup's consistent
+# point. Both targets are fresh servers of the same configuration, reloaded (--replace) before
+# every run; the order of the two alternates between runs.
+PITR_TSV="$WORK/pitr.tsv" # run, wall s, base_duration_s, duration_s of each zrm run
+: >"$PITR_TSV"
+pitr_fail() { PITR_STATUS=$1; warn "point-in-time restore not measured: $1"; }
+first_err() { grep -v '^Command exited' "$1" | grep . | tail -n 1; }
+
+pitr_zrm() { # RUN
+    local run=$1 out="$WORK/pitr-zrm.$1.json" wall base dur
+    if ! MEASURE_STDOUT=$out try_measure pitr-zrm "$run" "$ZRM" -c "$PITR_CONF" -q restore --no-progress \
+        --format json --set bench --target bench2 --until-position "$PITR_UNTIL" --replace; then
+        pitr_fail "\`zrm restore --until-position\` failed in run $run: $(first_err "$WORK/stderr.pitr-zrm")"
+        return 1
+    fi
+    wall=$(awk -F'\t' -v r="$run" '$1 == "pitr-zrm" && $2 == r { print $3 }' "$TIMES")
+    base=$(jq -r .base_duration_s "$out") dur=$(jq -r .duration_s "$out")
+    printf '%s\t%s\t%s\t%s\n' "$run" "$wall" "$base" "$dur" >>"$PITR_TSV"
+    say "[pitr-zrm] run $run: base $(calc "$base") s, replay $(calc "$dur - $base") s (duration_s - base_duration_s)"
+}
+pitr_baseline() { # RUN
+    local run=$1
+    if ! "$ZRM" -c "$PITR_CONF" -q restore --no-progress --set bench --target bench3 --no-binlogs \
+        --replace >"$WORK/pitr-reload.log" 2>&1; then
+        pitr_fail "\`zrm restore --no-binlogs\` into bench3 failed in run $run: $(first_err "$WORK/pitr-reload.log")"
+        return 1
+    fi
+    if ! try_measure pitr-base "$run" bash -c 'set -o pipefail; mariadb-binlog --no-defaults --start-position="$1" "${@:3}" | mariadb --no-defaults -S "$2" -uroot' \
+        _ "$PITR_CP_POS" "$WORK/bench3/s.sock" "${PITR_FILES[@]}"; then
+        pitr_fail "the baseline \`mariadb-binlog | mariadb\` failed in run $run: $(first_err "$WORK/stderr.pitr-base")"
+        return 1
+    fi
+}
+# CHECKSUM TABLE of every sbtest table on the server at SOCKET, one "table<TAB>sum" a line.
+checksum_sbtest() {
+    local list
+    list=$(seq 1 "$TABLES" | awk '{ printf "%ssbtest.sbtest%d", (NR > 1 ? "," : ""), $1 }')
+    mariadb --no-defaults -S "$1" -uroot -N -B -e "CHECKSUM TABLE $list"
+}
+# MATCH if the two checksum files are equal and hold a number for each of the $TABLES tables.
+same_sums() {
+    if cmp -s "$1" "$2" && [ "$(awk -F'\t' '$2 ~ /^[0-9]+$/' "$1" | wc -l)" -eq "$TABLES" ]; then
+        echo MATCH
+    else
+        echo DIFFER
+    fi
+}
+
+pitr_replay() {
+    local f run
+    step "Point-in-time restore: archiving the load's binlogs into the restore repository"
+    sql -e 'FLUSH BINARY LOGS'
+    if ! "$ZRM" -c "$PITR_CONF" -q binlog archive --format json --set bench >"$WORK/pitr-archive.json" 2>"$WORK/pitr-archive.err"; then
+        pitr_fail "\`zrm binlog archive --set bench\` failed: $(first_err "$WORK/pitr-archive.err")"
+        return 0
+    fi
+    PITR_ARCHIVE_S=$(jq -r .duration_s "$WORK/pitr-archive.json")
+    PITR_ARCHIVE_BYTES=$(jq -r .bytes "$WORK/pitr-archive.json")
+    PITR_ARCHIVE_FILES=$(jq -r '.files | length' "$WORK/pitr-archive.json")
+    say "$PITR_ARCHIVE_FILES file(s), $(calc "$PITR_ARCHIVE_BYTES / 1048576" %.1f) MiB in $(calc "$PITR_ARCHIVE_S") s"
+    if ! "$ZRM" -c "$PITR_CONF" -q show --format json --set bench latest >"$WORK/pitr-show.json" 2>"$WORK/pitr-show.err"; then
+        pitr_fail "\`zrm show --set bench latest\` failed: $(first_err "$WORK/pitr-show.err")"
+        return 0
+    fi
+    PITR_BACKUP_ID=$(jq -r .id "$WORK/pitr-show.json")
+    PITR_CP_FILE=$(jq -r '.consistent_point.binlog_file // empty' "$WORK/pitr-show.json")
+    PITR_CP_POS=$(jq -r '.consistent_point.binlog_pos // empty' "$WORK/pitr-show.json")
+    if [ -z "$PITR_CP_FILE" ] || [ -z "$PITR_CP_POS" ]; then
+        pitr_fail "backup $PITR_BACKUP_ID records no consistent point"
+        return 0
+    fi
+    local last=${LOAD_LOGS[-1]}
+    PITR_UNTIL="$last:$(stat -c %s "$DB/binlog/$last")"
+    # The baseline's files: from the consistent point's file to the load's last file.
+    mapfile -t PITR_LOGS < <(sql -e 'SHOW BINARY LOGS' | cut -f1 | awk -v a="$PITR_CP_FILE" -v b="$last" '$1 >= a && $1 <= b')
+    if [ "${#PITR_LOGS[@]}" -eq 0 ] || [ "${PITR_LOGS[0]}" != "$PITR_CP_FILE" ]; then
+        pitr_fail "the consistent point $PITR_CP_FILE:$PITR_CP_POS is not among the server's binlogs up to $last"
+        return 0
+    fi
+    [ "$PITR_CP_FILE" = "$FIRST_LOAD_LOG" ] \
+        || warn "the backup's consistent point $PITR_CP_FILE:$PITR_CP_POS is not in the load's first file $FIRST_LOAD_LOG"
+    PITR_FILES=()
+    for f in "${PITR_LOGS[@]}"; do PITR_FILES+=("$DB/binlog/$f"); done
+    PITR_BASELINE_BYTES=$(($(stat -c %s "${PITR_FILES[@]}" | awk '{ s += $1 } END { print s }') - PITR_CP_POS))
+
+    step "Point-in-time restore: starting two fresh target servers (bench2: zrm, bench3: baseline)"
+    start_server "$WORK/bench2" --skip-networking --server-id=12 --innodb-buffer-pool-size=1G
+    start_server "$WORK/bench3" --skip-networking --server-id=13 --innodb-buffer-pool-size=1G
+    if ! "$ZRM" -c "$PITR_CONF" -q restore --format json --set bench --target bench2 \
+        --until-position "$PITR_UNTIL" --replace --dry-run >"$WORK/pitr-plan.json" 2>"$WORK/pitr-plan.err"; then
+        pitr_fail "\`zrm restore --until-position $PITR_UNTIL --dry-run\` failed: $(first_err "$WORK/pitr-plan.err")"
+        return 0
+    fi
+    PITR_BYTES=$(jq -r .plan.bytes "$WORK/pitr-plan.json")
+    PITR_TRX=$(jq -r .plan.transactions "$WORK/pitr-plan.json")
+    PITR_TRX_EXACT=$(jq -r .plan.transactions_exact "$WORK/pitr-plan.json")
+    PITR_STOP=$(jq -r '"\(.plan.stop.file):\(.plan.stop.pos)"' "$WORK/pitr-plan.json")
+    PITR_PLAN_FILES=$(jq -r '[.plan.files[].file] | join(" ")' "$WORK/pitr-plan.json")
+    [ "$PITR_PLAN_FILES" = "${PITR_LOGS[*]}" ] \
+        || warn "zrm plans to replay '$PITR_PLAN_FILES', the baseline replays '${PITR_LOGS[*]}'"
+    say "plan: $(calc "$PITR_BYTES / 1048576" %.1f) MiB of binlog from $PITR_CP_FILE:$PITR_CP_POS to $PITR_STOP, $PITR_TRX transactions"
+
+    step "Point-in-time restore: binlog replay, $PITR_RUNS run(s) per tool (targets reloaded each run)"
+    for run in $(seq 1 "$PITR_RUNS"); do
+        if [ $((run % 2)) = 1 ]; then
+            pitr_zrm "$run" || return 0
+            pitr_baseline "$run" || return 0
+        else
+            pitr_baseline "$run" || return 0
+            pitr_zrm "$run" || return 0
+        fi
+    done
+    checksum_sbtest "$SOCK" >"$WORK/sums.source"
+    checksum_sbtest "$WORK/bench2/s.sock" >"$WORK/sums.zrm"
+    checksum_sbtest "$WORK/bench3/s.sock" >"$WORK/sums.baseline"
+    PITR_SUMS=$(same_sums "$WORK/sums.zrm" "$WORK/sums.baseline")
+    PITR_SUMS_SOURCE=$(same_sums "$WORK/sums.zrm" "$WORK/sums.source")
+    say "CHECKSUM TABLE, zrm's target against the baseline's: $PITR_SUMS; against the source: $PITR_SUMS_SOURCE"
+}
+
+# (b) Planning across a long chain: a small server whose binlog is rotated after each of
+# $CHAIN_FILES one-row transactions, all archived; zrm plans (--dry-run) a restore to the end.
+CHAIN_STATUS=measured
+chain_fail() { CHAIN_STATUS=$1; warn "chain planning not measured: $1"; }
+pitr_chain() {
+    local run t0
+    step "Point-in-time restore: a chain of $CHAIN_FILES binlog files on a small server"
+    mkdir -p "$WORK/chain/binlog"
+    start_server "$WORK/chain" --skip-networking --log-bin="$WORK/chain/binlog/mysql-bin" --server-id=2 \
+        --binlog-format=ROW --innodb-buffer-pool-size=64M
+    start_server "$WORK/chain2" --skip-networking --server-id=3 --innodb-buffer-pool-size=64M
+    csql() { mariadb --no-defaults -S "$WORK/chain/s.sock" -uroot -N -B "$@"; }
+    csql -e 'CREATE DATABASE chain; CREATE TABLE chain.t (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL, at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))'
+    if ! "$ZRM" -c "$PITR_CONF" -q backup --set chain --method mysqldump >"$WORK/chain-backup.log" 2>&1; then
+        chain_fail "\`zrm backup --set chain\` failed: $(first_err "$WORK/chain-backup.log")"
+        return 0
+    fi
+    seq 1 "$CHAIN_FILES" | awk '{ printf "INSERT INTO chain.t (n) VALUES (%d);\nFLUSH BINARY LOGS;\n", $1 }' >"$WORK/chain.sql"
+    t0=$(date +%s.%N)
+    csql <"$WORK/chain.sql"
+    CHAIN_LOAD_S=$(calc "$(date +%s.%N) - $t0")
+    # Binlog times are whole seconds: a time in the next second is after the last insert. zrm
+    # refuses an --until-time past the end of the archive (it cannot know what happened in
+    # between), so one more FLUSH a second later carries the archive past that time.
+    sleep 1.1
+    CHAIN_UNTIL_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    sleep 1.1
+    csql -e 'FLUSH BINARY LOGS'
+    say "$CHAIN_FILES x (INSERT; FLUSH BINARY LOGS) in $CHAIN_LOAD_S s; $(csql -e 'SHOW BINARY LOGS' | wc -l) binlog files on the server"
+    if ! MEASURE_STDOUT="$WORK/chain-archive.json" try_measure chain-archive 1 \
+        "$ZRM" -c "$PITR_CONF" -q binlog archive --format json --set chain; then
+        chain_fail "\`zrm binlog archive --set chain\` failed: $(first_err "$WORK/stderr.chain-archive")"
+        return 0
+    fi
+    CHAIN_ARCHIVED=$(jq -r '.files | length' "$WORK/chain-archive.json")
+    # For reference: the same files copied by mariadb-binlog.
+    mapfile -t CHAIN_CLOSED < <(csql -e 'SHOW BINARY LOGS' | sed '$d' | cut -f1)
+    mkdir -p "$WORK/chain-raw"
+    try_measure chain-raw 1 mariadb-binlog --no-defaults --read-from-remote-server --raw \
+        -S "$WORK/chain/s.sock" -uroot --result-file="$WORK/chain-raw/" "${CHAIN_CLOSED[@]}" \
+        || warn "mariadb-binlog --raw of the chain failed: its row is left out"
+    rm -rf "$WORK/chain-raw"
+    CHAIN_ARCHIVED_BYTES=$(jq -r .bytes "$WORK/chain-archive.json")
+    if ! MEASURE_STDOUT="$WORK/chain-find.json" try_measure chain-find 1 \
+        "$ZRM" -c "$PITR_CONF" -q binlog find --format json --set chain --time "$CHAIN_UNTIL_TIME"; then
+        chain_fail "\`zrm binlog find --set chain --time $CHAIN_UNTIL_TIME\` failed: $(first_err "$WORK/stderr.chain-find")"
+        return 0
+    fi
+    CHAIN_UNTIL_POS=$(jq -r '"\(.file):\(.pos)"' "$WORK/chain-find.json")
+    say "binlog find --time $CHAIN_UNTIL_TIME: $CHAIN_UNTIL_POS"
+    for run in $(seq 1 "$RUNS"); do
+        if ! MEASURE_STDOUT="$WORK/chain-plan-time.json" try_measure chain-plan-time "$run" \
+            "$ZRM" -c "$PITR_CONF" -q restore --format json --set chain --target chain2 \
+            --until-time "$CHAIN_UNTIL_TIME" --dry-run; then
+            chain_fail "\`zrm restore --until-time --dry-run\` failed: $(first_err "$WORK/stderr.chain-plan-time")"
+            return 0
+        fi
+        if ! MEASURE_STDOUT="$WORK/chain-plan-pos.json" try_measure chain-plan-pos "$run" \
+            "$ZRM" -c "$PITR_CONF" -q restore --format json --set chain --target chain2 \
+            --until-position "$CHAIN_UNTIL_POS" --dry-run; then
+            chain_fail "\`zrm restore --until-position --dry-run\` failed: $(first_err "$WORK/stderr.chain-plan-pos")"
+            return 0
+        fi
+    done
+    CHAIN_PLAN_FILES_T=$(jq -r '.plan.files | length' "$WORK/chain-plan-time.json")
+    CHAIN_PLAN_TRX_T=$(jq -r .plan.transactions "$WORK/chain-plan-time.json")
+    CHAIN_PLAN_FILES_P=$(jq -r '.plan.files | length' "$WORK/chain-plan-pos.json")
+    CHAIN_PLAN_TRX_P=$(jq -r .plan.transactions "$WORK/chain-plan-pos.json")
+    # For reference: the restore itself, once.
+    CHAIN_RESTORE=""
+    if MEASURE_STDOUT="$WORK/chain-restore.json" try_measure chain-restore 1 \
+        "$ZRM" -c "$PITR_CONF" -q restore --no-progress --format json --set chain --target chain2 \
+        --until-position "$CHAIN_UNTIL_POS"; then
+        local rows sums_a sums_b
+        rows=$(mariadb --no-defaults -S "$WORK/chain2/s.sock" -uroot -N -B -e 'SELECT COUNT(*) FROM chain.t')
+        sums_a=$(csql -e 'CHECKSUM TABLE chain.t' | cut -f2)
+        sums_b=$(mariadb --no-defaults -S "$WORK/chain2/s.sock" -uroot -N -B -e 'CHECKSUM TABLE chain.t' | cut -f2)
+        CHAIN_RESTORE="$rows rows on the target (of $CHAIN_FILES), CHECKSUM TABLE $([ "$sums_a" = "$sums_b" ] && echo MATCH || echo DIFFER) with the source"
+    else
+        CHAIN_RESTORE="failed: $(first_err "$WORK/stderr.chain-restore")"
+    fi
+    say "restore of the chain: $CHAIN_RESTORE"
+}
+
+PITR_ARCHIVE_S="" PITR_SUMS="" PITR_SUMS_SOURCE="" PITR_TRX=0 PITR_BYTES=0
+if [ "$PITR_STATUS" = measured ]; then pitr_replay; fi
+pitr_chain
+
+# --- 9. the report ---------------------------------------------------------------------------
+
+step "Writing $OUT"
+mib() { calc "$1 / 1048576" "${2:-%.1f}"; }
+goal() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN {
+    if (v == "n/a") { print "NOT MEASURED"; exit }
+    ok = (op == ">=") ? (v + 0 >= g + 0) : (v + 0 < g + 0); print ok ? "**MET**" : "**NOT MET**" }'; }
+
+A=$(med_secs a) B=$(med_secs b) C=$(med_secs c) D=$(med_secs d)
+R_BC=$(ratio "$B" "$C") R_AC=$(ratio "$A" "$C")
+RSS_C=$(max_rss_mib c)
+MEM_GIB=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+CPU_MODEL=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+LOAD_AVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+FILE_LIST=$(printf '`%s` ' "${LOAD_LOGS[@]}")
+# Point-in-time restore figures.
+pitr_runs() { awk -F'\t' -v f="$1" '{ printf "%.2f\n", (f == "replay") ? $4 - $3 : (f == "other") ? $2 - $4 : $f }' "$PITR_TSV"; }
+pitr_all() { pitr_runs "$1" | paste -sd/ - | sed 's|/| / |g'; }
+PITR_DONE=0
+[ "$PITR_STATUS" = measured ] && [ -s "$PITR_TSV" ] && PITR_DONE=1
+if [ "$PITR_DONE" = 1 ]; then
+    Z_REPLAY=$(pitr_runs replay | median) Z_BASE=$(pitr_runs 3 | median)
+    Z_WALL=$(pitr_runs 2 | median) Z_OTHER=$(pitr_runs other | median)
+    B_REPLAY=$(med_secs pitr-base)
+    # Shown with 3 decimals; the goal is judged on the unrounded ratio.
+    R_REPLAY_RAW=$(awk -v a="$B_REPLAY" -v b="$Z_REPLAY" 'BEGIN { if (b > 0) printf "%.9f", a / b; else print "n/a" }')
+    R_REPLAY=$(awk -v r="$R_REPLAY_RAW" 'BEGIN { if (r == "n/a") print r; else printf "%.3f", r }')
+    PITR_MIB=$(calc "$PITR_BYTES / 1048576" %.6f)
+    PITR_BASELINE_MIB=$(calc "$PITR_BASELINE_BYTES / 1048576" %.6f)
+else
+    Z_REPLAY=n/a B_REPLAY=n/a R_REPLAY=n/a R_REPLAY_RAW=n/a
+fi
+if [ "$CHAIN_STATUS" = measured ]; then
+    CHAIN_T=$(med_secs chain-plan-time) CHAIN_P=$(med_secs chain-plan-pos)
+else
+    CHAIN_T=n/a CHAIN_P=n/a
+fi
+ARCH_RAW_MIBS=$(per_sec "$(calc "$ARCHIVE_BYTES / 1048576" %.6f)" "$(med_secs archive-raw)" %.1f)
+ARCH_ZRM_MIBS=n/a
+[ "$ARCHIVE_STATUS" = measured ] && ARCH_ZRM_MIBS=$(per_sec "$(calc "$ARCHIVE_BYTES / 1048576" %.6f)" "$(med_secs archive-zrm)" %.1f)
+row_binlog() { # LABEL TOOL-TEXT COMMAND-TEXT
+    local s; s=$(med_secs "$1")
+    printf '| (%s) %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$s" "$(all_secs "$1")" "$(med_cpu "$1")" \
+        "$(per_sec "$(calc "$BINLOG_BYTES / 1048576" %.6f)" "$s" %.1f)" "$(per_sec "$EVENTS" "$s")" "$(max_rss_mib "$1")"
+}
+
+mkdir -p "$(dirname "$OUT")"
+{
+    echo "# Benchmarks"
+    echo
+    echo "Generated by \`scripts/bench.sh\` (\`BENCH_SCALE=$SCALE\`, $RUNS runs per measurement) on"
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'); the whole run took $(($(date +%s) - T_START)) s. Re-run it to refresh this"
+    echo "file; nothing here is edited by hand."
+    echo
+    echo "**These numbers are from a shared 2-core box:** other builds and test servers may have run"
+    echo "at the same time (load average at the end of the run: $LOAD_AVG_END). Read them as"
+    echo "rough, not as a lab measurement. Every tool ran on the same files in the same run, with"
+    echo "runs interleaved (a, b, c, d, a, b, …) so that background load hits all of them alike."
+    echo
+    echo "## Goals at a glance"
+    echo
+    echo "Each goal is measured in its section below; this table repeats the verdicts."
+    echo
+    echo "| goal | measured | status |"
+    echo "|---|---|---|"
+    echo "| \`zrm binlog analyze --summary\` ≥ 10× faster than \`mariadb-binlog --base64-output=decode-rows -vv\` | ${R_BC}× | $(goal "$R_BC" ">=" 10) |"
+    echo "| \`zrm binlog analyze --summary\` ≥ 2× faster than plain \`mariadb-binlog\` | ${R_AC}× | $(goal "$R_AC" ">=" 2) |"
+    echo "| \`zrm binlog analyze --summary\` peak RSS < 64 MiB | $RSS_C MiB | $(goal "$RSS_C" "<" 64) |"
+    if [ "$ARCHIVE_STATUS" = measured ]; then
+        echo "| \`zrm binlog archive\` throughput reported | $ARCH_ZRM_MIBS MiB/s (\`mariadb-binlog --raw\`: $ARCH_RAW_MIBS MiB/s) | reported (no target) |"
+    else
+        echo "| \`zrm binlog archive\` throughput reported | not measured: $ARCHIVE_STATUS | NOT MEASURED |"
+    fi
+    if [ "$PITR_DONE" = 1 ]; then
+        echo "| point-in-time replay at least as fast as \`mariadb-binlog \\| mariadb\` | zrm ${Z_REPLAY} s, baseline ${B_REPLAY} s: baseline/zrm = ${R_REPLAY}× | $(goal "$R_REPLAY_RAW" ">=" 1) |"
+        echo "| both replays end with the same data (\`CHECKSUM TABLE\`) | $PITR_SUMS | $([ "$PITR_SUMS" = MATCH ] && echo "**MET**" || echo "**NOT MET**") |"
+    else
+        echo "| point-in-time replay at least as fast as \`mariadb-binlog \\| mariadb\` | not measured: $PITR_STATUS | NOT MEASURED |"
+    fi
+    if [ "$CHAIN_STATUS" = measured ]; then
+        echo "| planning a restore across $CHAIN_FILES binlog files < 1 s, \`--until-time\` | ${CHAIN_T} s | $(goal "$CHAIN_T" "<" 1) |"
+        echo "| the same, \`--until-position\` | ${CHAIN_P} s | $(goal "$CHAIN_P" "<" 1) |"
+    else
+        echo "| planning a restore across $CHAIN_FILES binlog files < 1 s | not measured (see its section) | NOT MEASURED |"
+    fi
+    echo
+    echo "## Setup"
+    echo
+    echo "| | |"
+    echo "|---|---|"
+    echo "| date | $(date -u '+%Y-%m-%d %H:%M:%S UTC') |"
+    echo "| machine | $(nproc) CPUs ($CPU_MODEL), $MEM_GIB GiB memory, Linux $(uname -r) |"
+    echo "| MariaDB | $MARIADB_VERSION (server and clients: \`$(mariadb-binlog --version | head -n 1)\`) |"
+    echo "| zrm | $ZRM_VERSION, commit \`$ZRM_COMMIT\`$ZRM_DIRTY, \`cargo build --release\` |"
+    echo "| load generator | $(sysbench --version) |"
+    if [ "$HAVE_MYDUMPER" = 1 ]; then echo "| mydumper | $(mydumper --version 2>&1 | head -n 1) |"; fi
+    echo "| zstd | $(zstd --version | sed 's/^\*\** *//; s/ *\**$//') |"
+    echo "| timing | \`/usr/bin/time -f '%e %M %U %S'\`: wall seconds (10 ms resolution), peak RSS, user + system CPU seconds (the process and its children); medians of $RUNS runs, peak RSS is the largest of the runs |"
+    echo
+    echo "The server is a throwaway \`mariadbd --no-defaults\` started by the script under a temp dir"
+    echo "(\`--binlog-format=ROW --innodb-buffer-pool-size=1G --max-binlog-size=1G\`, a private \`--tmpdir\`, other settings"
+    echo "default), not a tuned production server."
+    echo
+    echo "## Dataset"
+    echo
+    echo "- Tables: sysbench \`oltp_write_only\`, $TABLES tables × $ROWS rows in database \`sbtest\`"
+    echo "  ($DATA_MIB MiB of InnoDB data and indexes after the load)."
+    echo "- Binlogs: after \`prepare\`, \`FLUSH BINARY LOGS\`; then \`oltp_write_only run\` with"
+    echo "  $LOAD_THREADS threads in $LOAD_CHUNKS chunk(s) of ${CHUNK_S} s ($LOAD_SECS s of load, $LOAD_TRX"
+    echo "  transactions) until the binlogs reached $TARGET_MIB MiB; then \`FLUSH BINARY LOGS\`."
+    echo "- The analysed files: $FILE_LIST— $BINLOG_BYTES bytes ($BINLOG_MIB MiB), ROW format,"
+    echo "  **$EVENTS events** (counted by the server with \`SHOW BINLOG EVENTS\`), $XIDS commits (Xid"
+    echo "  events), $(calc "$BINLOG_BYTES / $EVENTS" %.0f) bytes per event on average."
+    echo "- Event types:"
+    echo
+    echo "  | type | events |"
+    echo "  |---|---|"
+    awk -F'\t' '{ printf "  | %s | %s |\n", $1, $2 }' "$WORK/event-type-counts"
+    echo
+    echo "## Binary log analysis"
+    echo
+    echo "Every command reads the same files (named in order on the command line) with stdout to"
+    echo "\`/dev/null\`. The files were read once before timing, so all runs read them from the page"
+    echo "cache: this measures parsing and formatting, not the disk."
+    echo
+    echo "| tool | command | median s | runs s | CPU s | MiB/s | events/s | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|---|"
+    row_binlog a "mariadb-binlog" "mariadb-binlog --no-defaults FILES"
+    row_binlog b "mariadb-binlog, rows decoded" "mariadb-binlog --no-defaults --base64-output=decode-rows -vv FILES"
+    row_binlog c "zrm, summary" "zrm binlog analyze --summary FILES"
+    row_binlog d "zrm, every event as NDJSON" "zrm binlog analyze --format json FILES"
+    echo
+    echo "Cross-check: zrm's NDJSON output had $ZRM_JSON_LINES lines for the $EVENTS events the server"
+    echo "lists; the first line of its summary: \`$(head -n 1 "$WORK/zrm-summary.txt")\`."
+    echo
+    echo "| goal | measured (median wall time) | status | same ratio on CPU time |"
+    echo "|---|---|---|---|"
+    echo "| \`zrm binlog analyze --summary\` ≥ 10× faster than (b) decode-rows -vv | (b)/(c) = ${R_BC}× | $(goal "$R_BC" ">=" 10) | $(ratio "$(med_cpu b)" "$(med_cpu c)")× |"
+    echo "| \`zrm binlog analyze --summary\` ≥ 2× faster than (a) plain mariadb-binlog | (a)/(c) = ${R_AC}× | $(goal "$R_AC" ">=" 2) | $(ratio "$(med_cpu a)" "$(med_cpu c)")× |"
+    echo "| \`zrm binlog analyze --summary\` peak RSS < 64 MiB | $RSS_C MiB | $(goal "$RSS_C" "<" 64) | |"
+    echo
+    echo "For reference: (b)/(d) = $(ratio "$B" "$D")×, (a)/(d) = $(ratio "$A" "$D")× (zrm writing every"
+    echo "event as JSON against mariadb-binlog writing its text)."
+    echo
+    echo "<details><summary>zrm binlog analyze --summary output (untimed run)</summary>"
+    echo
+    echo '```'
+    head -n 60 "$WORK/zrm-summary.txt"
+    [ "$(wc -l <"$WORK/zrm-summary.txt")" -le 60 ] || echo "… ($(wc -l <"$WORK/zrm-summary.txt") lines in all)"
+    echo '```'
+    echo
+    echo "</details>"
+    echo
+    echo "## Binary log archive"
+    echo
+    echo "Catching up on the ${#ALL_CLOSED[@]} closed binlog file(s) of the server ($ARCHIVE_BYTES bytes,"
+    echo "$ARCHIVE_MIB MiB: the \`prepare\` and the load), over the local socket."
+    echo
+    echo "| tool | command | median s | runs s | CPU s | MiB/s | stored MiB | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|---|"
+    s=$(med_secs archive-raw)
+    echo "| mariadb-binlog (baseline) | \`mariadb-binlog --read-from-remote-server --raw --result-file=DIR/ FILES\` | $s | $(all_secs archive-raw) | $(med_cpu archive-raw) | $(per_sec "$(calc "$ARCHIVE_BYTES / 1048576" %.6f)" "$s" %.1f) | $(mib "$RAW_COPIED") (raw) | $(max_rss_mib archive-raw) |"
+    if [ "$ARCHIVE_STATUS" = measured ]; then
+        s=$(med_secs archive-zrm)
+        echo "| zrm | \`zrm binlog archive --set bench\` (empty repository each run) | $s | $(all_secs archive-zrm) | $(med_cpu archive-zrm) | $(per_sec "$(calc "$ARCHIVE_BYTES / 1048576" %.6f)" "$s" %.1f) | $(mib "$ZRM_ARCHIVE_STORED") ($ZRM_ARCHIVE_OBJECTS zstd objects) | $(max_rss_mib archive-zrm) |"
+        echo
+        echo "zrm/baseline wall time: $(ratio "$s" "$(med_secs archive-raw)")× (above 1 means zrm is slower)."
+        echo "The two do different work: the baseline writes the bytes as the server sends them; zrm"
+        echo "reads every event, stores each file zstd-compressed (level 3) and records SHA-256"
+        echo "checksums and an index per file. MiB/s is of the server's binlog bytes in both rows."
+    else
+        echo "| zrm | \`zrm binlog archive --set bench\` | not measured | | | | | |"
+        echo
+        echo "**TODO — not measured:** $ARCHIVE_STATUS. The \`bench_archive\` hook in"
+        echo "\`scripts/bench.sh\` measures it (into an empty repository each run) as soon as the command runs."
+    fi
+    echo
+    echo "## Full backup"
+    echo
+    echo "A full logical backup of \`sbtest\` from the same server (after the load), compressed with"
+    echo "zstd level 3. zrm runs \`mariadb-dump --single-transaction --routines --triggers --events"
+    echo "--hex-blob --master-data=2 --gtid\` and compresses its output in-process into a local"
+    echo "repository (a fresh one each run); peak RSS for zrm and the shell pipeline is the largest"
+    echo "single process (zrm or mariadb-dump; bash, mariadb-dump or zstd)."
+    echo
+    echo "| tool | command | median s | runs s | CPU s | stored MiB | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|"
+    if [ "$BACKUP_STATUS" = measured ]; then
+        echo "| zrm | \`zrm backup --set bench --method mysqldump\` | $(med_secs backup-zrm) | $(all_secs backup-zrm) | $(med_cpu backup-zrm) | $(mib "$ZRM_DUMP_SIZE") | $(max_rss_mib backup-zrm) |"
+    else
+        echo "| zrm | \`zrm backup --set bench --method mysqldump\` | not measured | | | | |"
+    fi
+    echo "| mariadb-dump + zstd (baseline) | \`mariadb-dump --single-transaction --databases sbtest \\| zstd -3 > FILE\` | $(med_secs backup-dump) | $(all_secs backup-dump) | $(med_cpu backup-dump) | $(mib "$PEER_DUMP_SIZE") | $(max_rss_mib backup-dump) |"
+    if [ "$HAVE_MYDUMPER" = 1 ]; then
+        echo "| mydumper, uncompressed (reference) | \`mydumper --database=sbtest --threads=2\` | $(med_secs backup-mydumper) | $(all_secs backup-mydumper) | $(med_cpu backup-mydumper) | $(mib "$MYDUMPER_SIZE") (plain) | $(max_rss_mib backup-mydumper) |"
+    fi
+    echo
+    if [ "$BACKUP_STATUS" = measured ]; then
+        echo "zrm/baseline wall time: $(ratio "$(med_secs backup-zrm)" "$(med_secs backup-dump)" )×"
+        echo "(above 1 means zrm is slower). The mydumper row writes uncompressed files and is not"
+        echo "a like-for-like comparison; it shows what a parallel dumper does on this data."
+    else
+        echo "**Not measured:** $BACKUP_STATUS."
+    fi
+    echo
+    echo "## Point-in-time restore"
+    echo
+    echo "### Replay throughput"
+    echo
+    if [ "$PITR_DONE" = 1 ]; then
+        echo "- Base: \`zrm backup --set bench --method mysqldump\` (backup \`$PITR_BACKUP_ID\`), taken right"
+        echo "  after \`sysbench prepare\` and the \`FLUSH BINARY LOGS\` that opens the load's binlog, before"
+        echo "  the load. Consistent point: \`$PITR_CP_FILE:$PITR_CP_POS\`."
+        echo "- After the load (and the other sections, which do not write to the server):"
+        echo "  \`FLUSH BINARY LOGS\`, then \`zrm binlog archive --set bench\` into the same repository:"
+        echo "  $PITR_ARCHIVE_FILES file(s), $(mib "$PITR_ARCHIVE_BYTES") MiB in $(calc "$PITR_ARCHIVE_S") s (its \`duration_s\`; one run)."
+        echo "- Replayed: the load's binlogs (the files of the analysis section), from the consistent point to"
+        echo "  \`--until-position $PITR_UNTIL\` (the end of the last file; zrm's plan stops at \`$PITR_STOP\`,"
+        echo "  the end of its last transaction): $PITR_BYTES bytes ($(mib "$PITR_BYTES") MiB),"
+        echo "  $PITR_TRX transactions$([ "$PITR_TRX_EXACT" = true ] || echo " (about)") (the load ran $LOAD_TRX)."
+        echo "- Targets: two fresh servers started by the script with the same options (\`mariadbd"
+        echo "  --no-defaults --skip-networking --innodb-buffer-pool-size=1G\`: no binary log, other settings"
+        echo "  default, so every replayed transaction is a durable commit). bench2 gets zrm's restore,"
+        echo "  bench3 the baseline. Before every run each target is reloaded from the same backup"
+        echo "  (\`--replace\`; for bench3 \`zrm restore --set bench --target bench3 --no-binlogs --replace\`,"
+        echo "  untimed, right before the timed pipeline). The two alternate in order from run to run."
+        if [ "$PITR_RUNS" = 1 ]; then
+            echo "- **One run per tool** (\`BENCH_PITR_RUNS=1\`): no median; read the numbers with that in mind."
+        else
+            echo "- $PITR_RUNS runs per tool; medians."
+        fi
+        echo
+        echo "| measurement | command | median s | runs s | MiB/s of binlog | transactions/s | peak RSS MiB |"
+        echo "|---|---|---|---|---|---|---|"
+        echo "| zrm, replay (\`duration_s\` − \`base_duration_s\`) | \`zrm restore --set bench --target bench2 --until-position $PITR_UNTIL --replace --format json\` | $Z_REPLAY | $(pitr_all replay) | $(per_sec "$PITR_MIB" "$Z_REPLAY" %.1f) | $(per_sec "$PITR_TRX" "$Z_REPLAY") | |"
+        echo "| mariadb-binlog \\| mariadb (baseline) | \`mariadb-binlog --no-defaults --start-position=$PITR_CP_POS FILES \\| mariadb --no-defaults -S SOCK -uroot\` | $B_REPLAY | $(all_secs pitr-base) | $(per_sec "$PITR_BASELINE_MIB" "$B_REPLAY" %.1f) | $(per_sec "$PITR_TRX" "$B_REPLAY") | $(max_rss_mib pitr-base) |"
+        echo "| zrm, base load (\`base_duration_s\`) | (the same zrm command) | $Z_BASE | $(pitr_all 3) | | | |"
+        echo "| zrm, outside \`duration_s\` (start, planning, verifying the archived binlogs, connecting) | (the same zrm command) | $Z_OTHER | $(pitr_all other) | | | |"
+        echo "| zrm, the whole command (wall) | (the same zrm command) | $Z_WALL | $(pitr_all 2) | | | $(max_rss_mib pitr-zrm) |"
+        echo
+        # Flag a run far from the others (background work on a shared box).
+        spread() { sort -g | awk 'NR == 1 { min = $1 } { max = $1 } END { if (NR > 1 && min > 0 && max / min > 1.3) printf "%.1f", max / min }'; }
+        local_sb=$(awk -F'\t' '$1 == "pitr-base" { print $3 }' "$TIMES" | spread)
+        local_sz=$(pitr_runs replay | spread)
+        if [ -n "$local_sb$local_sz" ]; then
+            noisy="**Noisy runs:**"
+            [ -z "$local_sz" ] || noisy="$noisy zrm's slowest replay took ${local_sz}× its fastest;"
+            [ -z "$local_sb" ] || noisy="$noisy the baseline's slowest run took ${local_sb}× its fastest;"
+            echo "$noisy"
+            echo "most likely other work on this shared box during that run. The median sets one such run"
+            echo "aside when the other runs agree; read the ratio below with that in mind."
+            echo
+        fi
+        echo "| goal | measured (medians) | status |"
+        echo "|---|---|---|"
+        echo "| zrm's replay at least as fast as the v1 baseline \`mariadb-binlog \\| mariadb\` | baseline/zrm = ${R_REPLAY}× (above 1: zrm faster) | $(goal "$R_REPLAY_RAW" ">=" 1) |"
+        echo
+        echo "Both replay the same range with one \`mariadb\` client session fed by \`mariadb-binlog\`: zrm"
+        echo "first unpacks each archived (zstd) file into a private spool directory, runs"
+        echo "\`mariadb-binlog\` with the start and stop positions of its plan, and follows the \`# at\`"
+        echo "markers it streams to the client (\`--binary-mode --batch\`); the baseline reads the server's own"
+        echo "binlog files (in the page cache). The baseline's MiB/s counts its $PITR_BASELINE_BYTES bytes (to the"
+        echo "end of the file); transactions/s uses zrm's planned count for both. Peak RSS is the largest"
+        echo "single process (for zrm: zrm, \`mariadb-binlog\` or the client)."
+        echo
+        echo "\`CHECKSUM TABLE\` of every sbtest table after the last run, zrm's target against the"
+        echo "baseline's: **$PITR_SUMS**; zrm's target against the source server (whose data is as of the"
+        echo "end of the load): **$PITR_SUMS_SOURCE**."
+        echo
+        echo "<details><summary>CHECKSUM TABLE values</summary>"
+        echo
+        echo "| table | source | zrm (bench2) | baseline (bench3) |"
+        echo "|---|---|---|---|"
+        paste "$WORK/sums.source" "$WORK/sums.zrm" "$WORK/sums.baseline" | awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $4, $6 }'
+        echo
+        echo "</details>"
+    else
+        echo "**Not measured:** $PITR_STATUS."
+    fi
+    echo
+    echo "### Planning across $CHAIN_FILES binlog files"
+    echo
+    if [ "$CHAIN_STATUS" = measured ]; then
+        echo "A separate small server (\`--binlog-format=ROW --innodb-buffer-pool-size=64M\`) with one table"
+        echo "\`chain.t\`: \`zrm backup --set chain\`, then one \`mariadb\` client session ran $CHAIN_FILES × (\`INSERT\`"
+        echo "one row; \`FLUSH BINARY LOGS\`) in $CHAIN_LOAD_S s. The target time $CHAIN_UNTIL_TIME is the"
+        echo "second after the last insert; one more \`FLUSH BINARY LOGS\` a second later carries the binlogs"
+        echo "past it (zrm refuses an \`--until-time\` beyond the end of the archive), then"
+        echo "\`zrm binlog archive --set chain\`. The plans target \`chain2\`, a second small empty"
+        echo "server. Planning times are medians of $RUNS runs (wall time of the whole command, 10 ms"
+        echo "resolution); the other rows are single runs."
+        echo
+        echo "| step | command | median s | runs s | peak RSS MiB | result |"
+        echo "|---|---|---|---|---|---|"
+        echo "| archive the chain | \`zrm binlog archive --set chain\` | $(med_secs chain-archive) | 1 run | $(max_rss_mib chain-archive) | $CHAIN_ARCHIVED files, $CHAIN_ARCHIVED_BYTES bytes |"
+        if [ "$(med_secs chain-raw)" != nan ]; then
+            echo "| the same files copied by mariadb-binlog (reference) | \`mariadb-binlog --read-from-remote-server --raw --result-file=DIR/ FILES\` | $(med_secs chain-raw) | 1 run | $(max_rss_mib chain-raw) | ${#CHAIN_CLOSED[@]} files |"
+        fi
+        echo "| find the position | \`zrm binlog find --set chain --time $CHAIN_UNTIL_TIME --format json\` | $(med_secs chain-find) | 1 run | $(max_rss_mib chain-find) | \`$CHAIN_UNTIL_POS\` |"
+        echo "| plan, by time | \`zrm restore --set chain --target chain2 --until-time $CHAIN_UNTIL_TIME --dry-run\` | $CHAIN_T | $(all_secs chain-plan-time) | $(max_rss_mib chain-plan-time) | $CHAIN_PLAN_FILES_T files, $CHAIN_PLAN_TRX_T transactions |"
+        echo "| plan, by position | \`zrm restore --set chain --target chain2 --until-position $CHAIN_UNTIL_POS --dry-run\` | $CHAIN_P | $(all_secs chain-plan-pos) | $(max_rss_mib chain-plan-pos) | $CHAIN_PLAN_FILES_P files, $CHAIN_PLAN_TRX_P transactions |"
+        if [ -n "$(med_secs chain-restore | grep -v nan)" ]; then
+            echo "| the restore itself (reference) | \`zrm restore --set chain --target chain2 --until-position $CHAIN_UNTIL_POS\` | $(med_secs chain-restore) | 1 run | $(max_rss_mib chain-restore) | $CHAIN_RESTORE |"
+        else
+            echo "| the restore itself (reference) | \`zrm restore --set chain --target chain2 --until-position $CHAIN_UNTIL_POS\` | | | | $CHAIN_RESTORE |"
+        fi
+        echo
+        echo "| goal | measured (median wall time) | status |"
+        echo "|---|---|---|"
+        echo "| planning a restore across $CHAIN_FILES binlog files < 1 s, \`--until-time\` | $CHAIN_T s | $(goal "$CHAIN_T" "<" 1) |"
+        echo "| the same, \`--until-position\` | $CHAIN_P s | $(goal "$CHAIN_P" "<" 1) |"
+    else
+        echo "**Not measured:** $CHAIN_STATUS."
+    fi
+    echo
+    echo "## Reproduce"
+    echo
+    echo '```'
+    echo "BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_PITR_RUNS=$PITR_RUNS${BENCH_REV:+ BENCH_REV=$BENCH_REV} scripts/bench.sh    # writes docs/BENCHMARKS.md"
+    echo '```'
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+
+step "Done in $(($(date +%s) - T_START)) s"
+say "binlog analysis: (a) ${A}s (b) ${B}s (c) ${C}s (d) ${D}s; (b)/(c) ${R_BC}x, (a)/(c) ${R_AC}x, zrm peak RSS ${RSS_C} MiB"
+say "point-in-time replay: zrm ${Z_REPLAY}s, baseline ${B_REPLAY}s (baseline/zrm ${R_REPLAY}x), checksums ${PITR_SUMS:-n/a}"
+say "planning across $CHAIN_FILES files: --until-time ${CHAIN_T}s, --until-position ${CHAIN_P}s"
+say "report: $OUT"
