@@ -979,7 +979,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "## Reproduce"
     echo
     echo '```'
-    echo "BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_PITR_RUNS=$PITR_RUNS${BENCH_REV:+ BENCH_REV=$BENCH_REV} scripts/bench.sh    # writes docs/BENCHMARKS.md"
+    echo "BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_PITR_RUNS=$PITR_RUNS${BENCH_REV:+ BENCH_REV=$ZRM_COMMIT} scripts/bench.sh    # writes docs/BENCHMARKS.md"
     echo '```'
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
