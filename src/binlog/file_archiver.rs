@@ -270,21 +270,14 @@ impl<'r> FileArchiver<'r> {
 
     /// The stored prefix must be byte-identical to the new copy.
     fn check_prefix(&mut self, spool: &Path) -> Result<()> {
-        let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
         for seg in &self.index.segments {
             let mut h = Sha256::new();
-            f.seek(SeekFrom::Start(seg.start))
-                .map_err(|e| Error::io("seek in", spool, e))?;
-            let mut r = (&mut f).take(seg.end - seg.start);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                self.whole.update(&buf[..n]);
-            }
+            let whole = &mut self.whole;
+            for_each_chunk(spool, seg.start, seg.end, |b| {
+                h.update(b);
+                whole.update(b);
+                Ok(())
+            })?;
             if h.finish_hex() != seg.sha256 {
                 return Err(Error::Binlog(format!(
                     "binlog {} of server {} no longer matches its archived copy in bytes {}-{}: \
@@ -385,18 +378,11 @@ impl<'r> FileArchiver<'r> {
         if to <= self.hashed_end {
             return Ok(());
         }
-        let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
-        f.seek(SeekFrom::Start(self.hashed_end))
-            .map_err(|e| Error::io("seek in", spool, e))?;
-        let mut r = f.take(to - self.hashed_end);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
-            if n == 0 {
-                break;
-            }
-            self.whole.update(&buf[..n]);
-        }
+        let whole = &mut self.whole;
+        for_each_chunk(spool, self.hashed_end, to, |b| {
+            whole.update(b);
+            Ok(())
+        })?;
         self.hashed_end = to;
         Ok(())
     }
@@ -523,26 +509,17 @@ fn compress_range(
     from: u64,
     to: u64,
 ) -> Result<(StoredFileWriter, String)> {
-    let mut f = std::fs::File::open(spool).map_err(|e| Error::io("open", spool, e))?;
-    f.seek(SeekFrom::Start(from))
-        .map_err(|e| Error::io("seek in", spool, e))?;
     let mut w = StoredFileWriter::new(repo.backend().create(rel)?, compression, level)?;
     let mut h = Sha256::new();
-    let mut r = f.take(to - from);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = r.read(&mut buf).map_err(|e| Error::io("read", spool, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        w.write_all(&buf[..n]).map_err(|e| {
+    for_each_chunk(spool, from, to, |b| {
+        h.update(b);
+        w.write_all(b).map_err(|e| {
             Error::Binlog(format!(
                 "writing {}/{rel} failed: {e}; check the repository's free space",
                 repo.describe()
             ))
-        })?;
-    }
+        })
+    })?;
     Ok((w, h.finish_hex()))
 }
 
@@ -571,20 +548,33 @@ pub fn head_hash(path: &Path, head_end: u64) -> Result<String> {
 
 /// SHA-256 of bytes `[from, to)` of a file.
 pub fn hash_range(path: &Path, from: u64, to: u64) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
-    f.seek(SeekFrom::Start(from))
-        .map_err(|e| Error::io("seek in", path, e))?;
     let mut h = Sha256::new();
-    let mut r = f.take(to.saturating_sub(from));
-    let mut buf = vec![0u8; 1 << 16];
+    for_each_chunk(path, from, to, |b| {
+        h.update(b);
+        Ok(())
+    })?;
+    Ok(h.finish_hex())
+}
+
+/// Stream bytes `[from, to)` of a file to `f`, a megabyte at a time.
+fn for_each_chunk(
+    path: &Path,
+    from: u64,
+    to: u64,
+    mut f: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| Error::io("seek in", path, e))?;
+    let mut r = file.take(to.saturating_sub(from));
+    let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = r.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        h.update(&buf[..n]);
+        f(&buf[..n])?;
     }
-    Ok(h.finish_hex())
 }
 
 fn render(list: &[MariaGtid]) -> String {
