@@ -47,6 +47,9 @@ pub struct Manifest {
     pub selected_databases: Option<Vec<String>>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// For `logical` backups: schema files, tables and their chunks, snapshot details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical: Option<crate::engine::logical::LogicalLayout>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -358,6 +361,7 @@ mod tests {
             comment: Some("nightly".into()),
             selected_databases: None,
             exclude: vec!["app.tmp_*".into()],
+            logical: None,
         }
     }
 

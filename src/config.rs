@@ -111,6 +111,12 @@ pub struct SetOptions {
     pub keep_full: Option<u32>,
     pub databases: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
+    /// `logical`: also back up accounts and their grants.
+    pub include_users: Option<bool>,
+    /// Seconds to wait for the momentary lock that lines up the snapshots.
+    pub lock_timeout: Option<u64>,
+    /// `logical`: target size of one data chunk, in MiB (uncompressed).
+    pub chunk_size_mb: Option<u64>,
     pub ebs: Option<EbsOptions>,
     pub lvm: Option<LvmOptions>,
     pub btrfs: Option<BtrfsOptions>,
@@ -281,13 +287,19 @@ pub struct SetConfig {
     /// `None`: every database but the system schemas.
     pub databases: Option<Vec<String>>,
     pub exclude: Vec<String>,
+    pub include_users: bool,
+    pub lock_timeout: std::time::Duration,
+    /// Uncompressed bytes per data chunk (`logical`).
+    pub chunk_bytes: u64,
     pub ebs: Option<EbsOptions>,
     pub lvm: Option<LvmOptions>,
     pub btrfs: Option<BtrfsOptions>,
 }
 
 /// Built-in defaults, the lowest layer.
-pub const DEFAULT_METHOD: Method = Method::Mysqldump;
+pub const DEFAULT_METHOD: Method = Method::Logical;
+pub const DEFAULT_LOCK_TIMEOUT_S: u64 = 60;
+pub const DEFAULT_CHUNK_SIZE_MB: u64 = 64;
 pub const DEFAULT_PARALLEL: usize = 4;
 pub const DEFAULT_PORT: u16 = 3306;
 pub const DEFAULT_USER: &str = "zrm";
@@ -309,6 +321,9 @@ impl SetOptions {
             keep_full: o.keep_full.or(self.keep_full),
             databases: o.databases.or(self.databases),
             exclude: o.exclude.or(self.exclude),
+            include_users: o.include_users.or(self.include_users),
+            lock_timeout: o.lock_timeout.or(self.lock_timeout),
+            chunk_size_mb: o.chunk_size_mb.or(self.chunk_size_mb),
             ebs: o.ebs.or(self.ebs),
             lvm: o.lvm.or(self.lvm),
             btrfs: o.btrfs.or(self.btrfs),
@@ -507,6 +522,11 @@ impl ConfigFile {
             keep_full: o.keep_full,
             databases: o.databases,
             exclude: o.exclude.unwrap_or_default(),
+            include_users: o.include_users.unwrap_or(false),
+            lock_timeout: std::time::Duration::from_secs(
+                o.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT_S).max(1),
+            ),
+            chunk_bytes: o.chunk_size_mb.unwrap_or(DEFAULT_CHUNK_SIZE_MB).max(1) << 20,
             ebs: o.ebs,
             lvm: o.lvm,
             btrfs: o.btrfs,

@@ -7,7 +7,12 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{backup_ids, checksums, config_for, json, zrm, zrm_ok, SERVER_TOOLS};
+use common::{backup_ids, checksums, json, zrm, zrm_ok, SERVER_TOOLS};
+
+/// These tests are about the `mysqldump` method (the `logical` one has tests/logical.rs).
+fn config_for(dir: &std::path::Path, sets: &[(&str, &TestServer)]) -> std::path::PathBuf {
+    common::config_with(dir, sets, "method = \"mysqldump\"\n")
+}
 use support::TestServer;
 
 /// A schema with every kind of column and object a dump must carry.
@@ -626,7 +631,7 @@ fn full_disk_fails_cleanly_and_keeps_nothing() {
          INSERT INTO big.t SELECT seq, RANDOM_BYTES(1024) FROM big.seq_1_to_4000;",
     );
     let body = format!(
-        "[repository]\npath = \"{}\"\n[defaults]\nuser = \"root\"\n[sets.s]\nsocket = \"{}\"\n",
+        "[repository]\npath = \"{}\"\n[defaults]\nuser = \"root\"\nmethod = \"mysqldump\"\n[sets.s]\nsocket = \"{}\"\n",
         small.join("repo").display(),
         source.socket().display()
     );

@@ -15,6 +15,7 @@ use crate::catalog::{
     self, BackupStatus, ConsistentPoint, FileEntry, Manifest, ToolInfo, MANIFEST_VERSION,
 };
 use crate::config::{Method, SetConfig};
+use crate::engine::logical::{self, LogicalLayout};
 use crate::engine::{self, incremental, mysqldump};
 use crate::error::{Error, Result};
 use crate::mysql::{self, ServerFacts, Session};
@@ -96,7 +97,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         return dry_run(ctx, &set, &facts, &selection, estimate);
     }
 
-    let repo = Repository::open(&config, true)?;
+    let repo = std::sync::Arc::new(Repository::open(&config, true)?);
     let lock = repo.backend().lock_set(&set.name)?;
     if let Some(pid) = &lock.took_over_from {
         ctx.note(&format!(
@@ -106,35 +107,64 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     }
     let id = fresh_id(&repo, &set.name).await?;
     let dir = Repository::backup_dir(&set.name, &id);
-    let file_name = mysqldump::dump_file_name(compression);
     let start_time = chrono::Utc::now();
     let started = Instant::now();
-
-    let job = mysqldump::DumpJob {
-        conn: &set.connection,
-        flavor: facts.flavor,
-        log_bin: facts.log_bin,
-        mysql_gtids: facts.flavor == crate::catalog::Flavor::MySQL && facts.gtid_mode == "ON",
-        databases: &selection.databases,
-        ignore_tables: &selection.ignore_tables,
-        compression,
-        level,
-        file_rel: format!("{dir}/{file_name}"),
-    };
-    let progress = ctx.progress.start(&format!("backup {}", set.name));
+    let progress: std::sync::Arc<dyn crate::progress::Progress> =
+        ctx.progress.start(&format!("backup {}", set.name)).into();
     progress.set_total(estimate);
-    let outcome = tokio::task::block_in_place(|| mysqldump::dump(&repo, &job, progress.as_ref()));
+    let outcome = match set.method {
+        Method::Logical => {
+            let codec = (compression, level);
+            full_logical(
+                &repo,
+                &set,
+                &facts,
+                &selection,
+                &dir,
+                codec,
+                progress.clone(),
+            )
+            .await
+        }
+        _ => {
+            let codec = (compression, level);
+            full_mysqldump(
+                &repo,
+                &set,
+                &facts,
+                &selection,
+                &dir,
+                codec,
+                progress.as_ref(),
+            )
+        }
+    };
     progress.finish();
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
+            for f in repo.backend().list(&dir).unwrap_or_default() {
+                if f == "data" || f == "schema" {
+                    for g in repo
+                        .backend()
+                        .list(&format!("{dir}/{f}"))
+                        .unwrap_or_default()
+                    {
+                        repo.backend().remove_file(&format!("{dir}/{f}/{g}"));
+                    }
+                    repo.backend().remove_empty_dir(&format!("{dir}/{f}"));
+                } else {
+                    repo.backend().remove_file(&format!("{dir}/{f}"));
+                }
+            }
             repo.backend().remove_empty_dir(&dir);
             return Err(e);
         }
     };
-    let consistent_point = outcome.facts.consistent_point();
-    if facts.log_bin && consistent_point.is_none() {
-        repo.backend().remove_file(&job.file_rel);
+    if facts.log_bin && outcome.consistent_point.is_none() {
+        for f in &outcome.files {
+            repo.backend().remove_file(&format!("{dir}/{}", f.path));
+        }
         repo.backend().remove_empty_dir(&dir);
         return Err(Error::Backup(format!(
             "the dump of set '{}' holds no binary log coordinates although log_bin is on; \
@@ -142,6 +172,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
             set.name
         )));
     }
+    let rows_total: u64 = outcome.rows.values().flat_map(|t| t.values()).sum();
 
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
@@ -149,7 +180,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         set: set.name.clone(),
         level: 0,
         parent_id: None,
-        method: Method::Mysqldump,
+        method: set.method,
         tool: ToolInfo {
             zrm: format!("zrm {}", env!("CARGO_PKG_VERSION")),
             dump_tool: outcome.tool_version.clone(),
@@ -157,18 +188,13 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         server: facts.server_info(&set.connection),
         start_time,
         end_time: chrono::Utc::now(),
-        consistent_point,
-        read_lock_ms: None,
-        databases: catalog::databases_from(&with_all_tables(
-            &outcome.facts.rows,
-            &selection.tables,
-        )),
-        files: vec![FileEntry {
-            path: file_name.to_string(),
-            size: outcome.file.size,
-            stored_size: outcome.file.stored_size,
-            sha256: outcome.file.sha256.clone(),
-        }],
+        consistent_point: outcome.consistent_point.clone(),
+        read_lock_ms: outcome.read_lock_ms,
+        databases: with_checksums(
+            catalog::databases_from(&with_all_tables(&outcome.rows, &selection.tables)),
+            outcome.logical.as_ref(),
+        ),
+        files: outcome.files.clone(),
         compression,
         encryption_key_id: None,
         status: BackupStatus::Complete,
@@ -176,6 +202,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         comment: args.comment.clone(),
         selected_databases: set.databases.clone(),
         exclude: set.exclude.clone(),
+        logical: outcome.logical.clone(),
     };
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
@@ -184,9 +211,16 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     if ctx.json() {
         emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
     } else {
-        let rows: u64 = outcome.facts.rows.values().flat_map(|t| t.values()).sum();
+        let lock = match &manifest.logical {
+            Some(l) if l.snapshot.lock != "none" => format!(
+                "; commits blocked {} ms ({}, {} connections)",
+                l.snapshot.lock_hold_ms, l.snapshot.lock, l.snapshot.connections
+            ),
+            Some(l) => format!("; no lock ({} connection)", l.snapshot.connections),
+            None => String::new(),
+        };
         emit(&format!(
-            "backup {id} of set '{}': full, {}, {} databases, {rows} rows, {} ({} stored) in {secs:.1}s\n\
+            "backup {id} of set '{}': full, {}, {} databases, {rows_total} rows, {} ({} stored) in {secs:.1}s{lock}\n\
              consistent point: {}\n",
             set.name,
             manifest.method,
@@ -200,6 +234,116 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         ));
     }
     Ok(0)
+}
+
+/// What a full backup method produced, for the manifest.
+struct FullOutcome {
+    consistent_point: Option<ConsistentPoint>,
+    read_lock_ms: Option<u64>,
+    rows: BTreeMap<String, BTreeMap<String, u64>>,
+    files: Vec<FileEntry>,
+    tool_version: Option<String>,
+    logical: Option<LogicalLayout>,
+}
+
+async fn full_logical(
+    repo: &std::sync::Arc<Repository>,
+    set: &SetConfig,
+    facts: &ServerFacts,
+    selection: &Selection,
+    dir: &str,
+    (compression, level): (crate::config::Compression, i32),
+    progress: std::sync::Arc<dyn crate::progress::Progress>,
+) -> Result<FullOutcome> {
+    let job = logical::dump::DumpJob {
+        conn: &set.connection,
+        flavor: facts.flavor,
+        server_version: &facts.version,
+        log_bin: facts.log_bin,
+        selection: &selection.tables,
+        excluded_tables: &selection.ignore_tables,
+        parallel: set.parallel,
+        compression,
+        level,
+        dir: dir.to_string(),
+        chunk_bytes: set.chunk_bytes,
+        include_users: set.include_users,
+        lock_timeout: set.lock_timeout,
+    };
+    let out = logical::dump::dump(repo.clone(), &job, progress).await?;
+    let mut rows: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for t in &out.layout.tables {
+        rows.entry(t.database.clone())
+            .or_default()
+            .insert(t.name.clone(), t.rows);
+    }
+    Ok(FullOutcome {
+        consistent_point: out.point,
+        read_lock_ms: Some(out.layout.snapshot.lock_hold_ms),
+        rows,
+        files: out.files,
+        tool_version: None,
+        logical: Some(out.layout),
+    })
+}
+
+fn full_mysqldump(
+    repo: &Repository,
+    set: &SetConfig,
+    facts: &ServerFacts,
+    selection: &Selection,
+    dir: &str,
+    (compression, level): (crate::config::Compression, i32),
+    progress: &dyn crate::progress::Progress,
+) -> Result<FullOutcome> {
+    let file_name = mysqldump::dump_file_name(compression);
+    let job = mysqldump::DumpJob {
+        conn: &set.connection,
+        flavor: facts.flavor,
+        log_bin: facts.log_bin,
+        mysql_gtids: facts.flavor == crate::catalog::Flavor::MySQL && facts.gtid_mode == "ON",
+        databases: &selection.databases,
+        ignore_tables: &selection.ignore_tables,
+        compression,
+        level,
+        file_rel: format!("{dir}/{file_name}"),
+    };
+    let outcome = tokio::task::block_in_place(|| mysqldump::dump(repo, &job, progress))?;
+    Ok(FullOutcome {
+        consistent_point: outcome.facts.consistent_point(),
+        read_lock_ms: None,
+        rows: outcome.facts.rows.clone(),
+        files: vec![FileEntry {
+            path: file_name.to_string(),
+            size: outcome.file.size,
+            stored_size: outcome.file.stored_size,
+            sha256: outcome.file.sha256.clone(),
+        }],
+        tool_version: outcome.tool_version,
+        logical: None,
+    })
+}
+
+/// Logical backups know each table's checksum: put it in the manifest's table list.
+fn with_checksums(
+    mut dbs: Vec<catalog::DatabaseEntry>,
+    layout: Option<&LogicalLayout>,
+) -> Vec<catalog::DatabaseEntry> {
+    let Some(layout) = layout else {
+        return dbs;
+    };
+    for d in &mut dbs {
+        for t in &mut d.tables {
+            if let Some(lt) = layout
+                .tables
+                .iter()
+                .find(|x| x.database == d.name && x.name == t.name)
+            {
+                t.checksum = Some(lt.checksum.clone());
+            }
+        }
+    }
+    dbs
 }
 
 /// Tables the dump wrote no INSERT for are empty: they belong in the manifest with 0 rows.
@@ -473,6 +617,7 @@ async fn incremental(
         comment: args.comment.clone(),
         selected_databases: parent.selected_databases.clone(),
         exclude: parent.exclude.clone(),
+        logical: None,
     };
     let dir = Repository::backup_dir(&set.name, &id);
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;

@@ -9,7 +9,7 @@ use clap::Args;
 use super::Context;
 use crate::catalog::Manifest;
 use crate::config::{ConnectionConfig, Method};
-use crate::engine::mysqldump;
+use crate::engine::{logical, mysqldump};
 use crate::error::{Error, Result};
 use crate::mysql::{self, ServerFacts};
 use crate::output::{emit, emit_json, human_bytes};
@@ -64,8 +64,22 @@ pub struct RestoreArgs {
     #[arg(long, conflicts_with_all = ["until_time", "until_position", "until_gtid", "resume"])]
     pub no_binlogs: bool,
     /// Continue an interrupted replay from FILE:POS (the base is not restored again)
-    #[arg(long, value_name = "FILE:POS")]
+    #[arg(long, value_name = "FILE:POS", conflicts_with = "resume_load")]
     pub resume: Option<String>,
+    /// Continue an interrupted load of a logical backup: chunks the target already committed
+    /// are skipped, then the binlogs are replayed as asked
+    #[arg(long)]
+    pub resume_load: bool,
+    /// Connections for a logical load (default: the set's `parallel`)
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// Create secondary indexes with the tables instead of after the data (logical backups)
+    #[arg(long)]
+    pub no_defer_indexes: bool,
+    /// Write the loaded data to the target's binary log (off by default, so a restore does
+    /// not replicate; the account then needs no SUPER / BINLOG ADMIN)
+    #[arg(long)]
+    pub log_bin: bool,
 }
 
 fn parse_position(what: &str, text: &str) -> Result<(String, u64)> {
@@ -159,11 +173,18 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         tokio::task::block_in_place(|| plan::resume_from(&repo, &mut plan, file, *pos))?;
     }
     let manifest = plan.base_manifest.clone();
-    if manifest.method != Method::Mysqldump {
+    if !matches!(manifest.method, Method::Mysqldump | Method::Logical) {
         return Err(Error::not_built(
             format!("restoring a '{}' backup", manifest.method),
-            "only mysqldump backups restore in this version",
+            "only logical and mysqldump backups restore in this version",
         ));
+    }
+    if args.resume_load && manifest.method != Method::Logical {
+        return Err(Error::Usage(format!(
+            "--resume-load continues the load of a logical backup; backup {} is a {} backup: \
+             restore it again with --replace",
+            manifest.id, manifest.method
+        )));
     }
     let (label, conn) = match target {
         Target::Server { label, conn } => (label, conn),
@@ -197,8 +218,8 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         )));
     }
     check_time_zone(&mut session, &manifest, &label, plan.files.is_empty()).await?;
-    let occupied = if resume.is_some() {
-        Vec::new() // the earlier run restored the base there
+    let occupied = if resume.is_some() || args.resume_load {
+        Vec::new() // the earlier run restored (part of) the base there
     } else {
         occupied_databases(&mut session, &databases).await?
     };
@@ -244,14 +265,20 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     }
     let started = Instant::now();
     let mut loaded = 0;
+    let mut load_notes = Vec::new();
     if resume.is_none() {
         // Check every file before the first change on the target: a damaged backup must not
-        // cost the user the databases that --replace would drop.
-        for f in &manifest.files {
-            let rel = format!("{backup_dir}/{}", f.path);
-            tokio::task::block_in_place(|| {
-                mysqldump::verify_file(&repo, &rel, f.stored_size, &f.sha256)
-            })?;
+        // cost the user the databases that --replace would drop. (A logical load also checks
+        // each chunk as it streams and rolls it back on a mismatch, so without anything to
+        // drop it skips this extra pass.)
+        let drops = args.replace && !occupied.is_empty();
+        if manifest.method == Method::Mysqldump || drops {
+            for f in &manifest.files {
+                let rel = format!("{backup_dir}/{}", f.path);
+                tokio::task::block_in_place(|| {
+                    mysqldump::verify_file(&repo, &rel, f.stored_size, &f.sha256)
+                })?;
+            }
         }
         if args.replace {
             for o in &occupied {
@@ -268,21 +295,65 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             }
         }
         session.close().await;
-        let job = mysqldump::LoadJob {
-            target: &conn,
-            target_flavor: facts.flavor,
-            manifest: &manifest,
-            backup_dir,
-            databases: args
-                .databases
-                .as_ref()
-                .map(|_| databases.iter().cloned().collect::<BTreeSet<_>>()),
-        };
         let progress = ctx.progress.start(&format!("restore {}", manifest.id));
         progress.set_total(Some(manifest.total_size()));
-        let r = tokio::task::block_in_place(|| mysqldump::load(&repo, &job, progress.as_ref()));
+        let r = if manifest.method == Method::Logical {
+            let layout = manifest.logical.as_ref().ok_or_else(|| {
+                Error::Restore(format!(
+                    "backup {} is a logical backup whose manifest has no table layout; it \
+                     cannot be restored",
+                    manifest.id
+                ))
+            })?;
+            let parallel = args.parallel.unwrap_or(source.parallel).max(1);
+            let job = logical::load::LoadJob {
+                target: &conn,
+                backup_id: &manifest.id,
+                layout,
+                files: &manifest.files,
+                compression: manifest.compression,
+                backup_dir: backup_dir.clone(),
+                databases: databases.iter().cloned().collect(),
+                users: args.databases.is_none(),
+                parallel,
+                defer_indexes: !args.no_defer_indexes,
+                log_bin: args.log_bin,
+                resume: args.resume_load,
+            };
+            let out = logical::load::load(&repo, &job, progress.as_ref()).await;
+            out.map(|o| {
+                load_notes = o.notes.clone();
+                o.bytes
+            })
+            .map_err(|e| {
+                if matches!(e, Error::Usage(_)) {
+                    return e;
+                }
+                Error::Restore(format!(
+                    "{e}. The load of backup {} into {label} stopped; chunks already committed \
+                     stay. Fix the cause, then continue with the same command plus \
+                     --resume-load",
+                    manifest.id
+                ))
+            })
+        } else {
+            let job = mysqldump::LoadJob {
+                target: &conn,
+                target_flavor: facts.flavor,
+                manifest: &manifest,
+                backup_dir: backup_dir.clone(),
+                databases: args
+                    .databases
+                    .as_ref()
+                    .map(|_| databases.iter().cloned().collect::<BTreeSet<_>>()),
+            };
+            tokio::task::block_in_place(|| mysqldump::load(&repo, &job, progress.as_ref()))
+        };
         progress.finish();
         loaded = r?;
+        for n in &load_notes {
+            ctx.note(&format!("note: {n}"));
+        }
     } else {
         session.close().await;
     }

@@ -10,7 +10,13 @@ pub const SERVER_TOOLS: &[&str] = &["mariadbd", "mariadb-install-db", "mariadb",
 /// A config with a repository in `dir/repo` and one set per (name, server), connecting as
 /// root over the server's socket, with the password (if any) in a 0600 password file.
 pub fn config_for(dir: &Path, sets: &[(&str, &TestServer)]) -> PathBuf {
-    let mut body = String::from("[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\n");
+    config_with(dir, sets, "")
+}
+
+/// Like [`config_for`], with extra `[defaults]` lines (e.g. `method = "mysqldump"\n`).
+pub fn config_with(dir: &Path, sets: &[(&str, &TestServer)], defaults: &str) -> PathBuf {
+    let mut body =
+        format!("[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\n{defaults}");
     for (name, server) in sets {
         body.push_str(&format!(
             "\n[sets.{name}]\nsocket = \"{}\"\n",

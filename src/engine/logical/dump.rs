@@ -1,0 +1,402 @@
+//! The parallel dump: N workers, each with its own snapshot connection and its own writer
+//! thread. A worker takes the next task (biggest first), reads its rows, encodes them
+//! ([`super::format`]) into 256 KiB buffers and hands them to its writer, which compresses,
+//! hashes and writes the chunk file. The channel between them holds a few buffers: a slow
+//! disk or compressor stops the reads, so memory stays bounded whatever the table sizes.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use tokio::sync::mpsc;
+
+use super::discover::{self, TableInfo, TableKind, Task};
+use super::format::{file_component, push_field, TableSum};
+use super::schema::{self, SchemaRequest};
+use super::snapshot::{self, SnapshotOptions};
+use super::{Chunk, LogicalLayout, LogicalTable, SchemaFile};
+use crate::catalog::{ConsistentPoint, FileEntry, Flavor};
+use crate::config::{Compression, ConnectionConfig};
+use crate::engine::stream::{StoredFile, StoredFileWriter};
+use crate::error::{Error, Result};
+use crate::mysql::{self, Session};
+use crate::progress::Progress;
+use crate::repo::Repository;
+
+const BUFFER: usize = 256 * 1024;
+/// Buffers in flight between one reader and its writer.
+const IN_FLIGHT: usize = 4;
+
+pub struct DumpJob<'a> {
+    pub conn: &'a ConnectionConfig,
+    pub flavor: Flavor,
+    pub server_version: &'a str,
+    pub log_bin: bool,
+    /// The selected base tables per database (after `exclude`).
+    pub selection: &'a BTreeMap<String, Vec<String>>,
+    pub excluded_tables: &'a [String],
+    pub parallel: usize,
+    pub compression: Compression,
+    pub level: i32,
+    /// The backup directory in the repository.
+    pub dir: String,
+    /// Target uncompressed size of a chunk file.
+    pub chunk_bytes: u64,
+    pub include_users: bool,
+    pub lock_timeout: Duration,
+}
+
+pub struct DumpOutcome {
+    pub layout: LogicalLayout,
+    pub files: Vec<FileEntry>,
+    pub point: Option<ConsistentPoint>,
+}
+
+enum WriterMsg {
+    Open(String),
+    Data(Vec<u8>),
+    Close,
+}
+
+struct Shared {
+    tables: Vec<TableInfo>,
+    queue: Mutex<VecDeque<Task>>,
+    sums: Mutex<Vec<TableSum>>,
+    chunks: Mutex<Vec<Vec<Chunk>>>,
+    next_chunk: Vec<AtomicU32>,
+    stop: AtomicBool,
+    chunk_bytes: u64,
+    progress: Arc<dyn Progress>,
+}
+
+impl Shared {
+    fn chunk_path(&self, table: usize, ext: &str) -> String {
+        let t = &self.tables[table];
+        let n = self.next_chunk[table].fetch_add(1, Ordering::Relaxed);
+        format!(
+            "data/{}.{}.{n:05}.tsv{ext}",
+            file_component(&t.database),
+            file_component(&t.name)
+        )
+    }
+}
+
+pub fn data_ext(c: Compression) -> &'static str {
+    match c {
+        Compression::Zstd => ".zst",
+        Compression::None => "",
+    }
+}
+
+pub async fn dump(
+    repo: Arc<Repository>,
+    job: &DumpJob<'_>,
+    progress: Arc<dyn Progress>,
+) -> Result<DumpOutcome> {
+    let mut planner = mysql::connect(job.conn).await?;
+    snapshot::prepare(&mut planner, snapshot::DUMP_SESSION).await?;
+    let tables = discover::tables(&mut planner, job.selection).await?;
+    let tasks = discover::tasks(&mut planner, &tables, job.chunk_bytes).await?;
+    let non_transactional: Vec<String> = tables
+        .iter()
+        .filter(|t| t.kind != TableKind::Sequence && !t.transactional())
+        .map(|t| t.key())
+        .collect();
+    let source_sql_mode = planner
+        .value("SELECT @@GLOBAL.sql_mode")
+        .await?
+        .unwrap_or_default();
+
+    let snap = snapshot::open(
+        job.conn,
+        &SnapshotOptions {
+            connections: job.parallel.min(tasks.len().max(1)),
+            flavor: job.flavor,
+            log_bin: job.log_bin,
+            backup_stage: snapshot::has_backup_stage(job.server_version),
+            lock_timeout: job.lock_timeout,
+        },
+    )
+    .await?;
+
+    let n_tables = tables.len();
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(tasks.into()),
+        sums: Mutex::new(vec![TableSum::default(); n_tables]),
+        chunks: Mutex::new(vec![Vec::new(); n_tables]),
+        next_chunk: (0..n_tables).map(|_| AtomicU32::new(1)).collect(),
+        stop: AtomicBool::new(false),
+        chunk_bytes: job.chunk_bytes,
+        progress,
+        tables,
+    });
+    let ext = data_ext(job.compression);
+    let mut workers = Vec::new();
+    let mut writers = Vec::new();
+    for session in snap.sessions {
+        let (tx, rx) = mpsc::channel::<WriterMsg>(IN_FLIGHT);
+        let (repo, dir, compression, level) =
+            (repo.clone(), job.dir.clone(), job.compression, job.level);
+        writers.push(std::thread::spawn(move || {
+            write_chunks(&repo, &dir, compression, level, rx)
+        }));
+        let shared = shared.clone();
+        workers.push(tokio::spawn(async move {
+            let r = read_tasks(&shared, session, tx, ext).await;
+            if r.is_err() {
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+            r
+        }));
+    }
+
+    // The schema is read while the workers stream the data.
+    let excluded: BTreeSet<String> = job.excluded_tables.iter().cloned().collect();
+    let databases: Vec<String> = job.selection.keys().cloned().collect();
+    let schema = schema::read(
+        &mut planner,
+        &SchemaRequest {
+            databases: &databases,
+            tables: &shared.tables,
+            excluded_tables: &excluded,
+            include_users: job.include_users,
+        },
+    )
+    .await;
+    planner.close().await;
+    if schema.is_err() {
+        shared.stop.store(true, Ordering::Relaxed);
+    }
+
+    let mut first_err: Option<Error> = None;
+    for w in workers {
+        match w.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(Error::Backup(format!("a dump worker failed: {e}")));
+            }
+        }
+    }
+    let mut stored: Vec<(String, StoredFile)> = Vec::new();
+    for w in writers {
+        match w.join() {
+            Ok(Ok(files)) => stored.extend(files),
+            // The writer's own error says more than the reader's "writer stopped".
+            Ok(Err(e)) => first_err = Some(e),
+            Err(_) => {
+                first_err = Some(Error::Backup("a chunk writer thread panicked".into()));
+            }
+        }
+    }
+    let schema = schema?;
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+
+    let mut files: Vec<FileEntry> = Vec::new();
+    let mut schema_files = Vec::new();
+    for (kind, objects) in &schema {
+        let rel = format!("schema/{}.sql{}", kind.file_stem(), ext);
+        let bytes = schema::encode(objects);
+        let obj = repo.backend().create(&format!("{}/{rel}", job.dir))?;
+        let mut w = StoredFileWriter::new(obj, job.compression, job.level)?;
+        w.write_all(&bytes)
+            .map_err(|e| Error::io("write", rel.clone(), e))?;
+        let f = w.commit(bytes.len() as u64, &rel)?;
+        files.push(entry(&rel, &f));
+        schema_files.push(SchemaFile {
+            kind: *kind,
+            path: rel,
+            objects: objects.len(),
+        });
+    }
+    let mut stored_by_path: BTreeMap<String, StoredFile> = stored.into_iter().collect();
+
+    let shared =
+        Arc::try_unwrap(shared).map_err(|_| Error::Backup("dump workers still running".into()))?;
+    let sums = shared.sums.into_inner().expect("not poisoned");
+    let chunks = shared.chunks.into_inner().expect("not poisoned");
+    let mut out_tables = Vec::new();
+    for ((t, sum), mut chunks) in shared.tables.into_iter().zip(sums).zip(chunks) {
+        if t.kind == TableKind::Sequence {
+            continue;
+        }
+        chunks.sort_by(|a, b| a.path.cmp(&b.path));
+        for c in &chunks {
+            if let Some(f) = stored_by_path.remove(&c.path) {
+                files.push(entry(&c.path, &f));
+            }
+        }
+        out_tables.push(LogicalTable {
+            columns: t.columns.iter().map(|c| c.name.clone()).collect(),
+            chunk_key: t.chunk_key.clone(),
+            rows: sum.rows,
+            checksum: sum.checksum_text(),
+            system_versioned: t.kind == TableKind::SystemVersioned,
+            engine: t.engine,
+            database: t.database,
+            name: t.name,
+            chunks,
+        });
+    }
+    Ok(DumpOutcome {
+        layout: LogicalLayout {
+            schema_files,
+            tables: out_tables,
+            snapshot: snap.info,
+            source_sql_mode,
+            non_transactional,
+        },
+        files,
+        point: snap.point,
+    })
+}
+
+fn entry(rel: &str, f: &StoredFile) -> FileEntry {
+    FileEntry {
+        path: rel.to_string(),
+        size: f.size,
+        stored_size: f.stored_size,
+        sha256: f.sha256.clone(),
+    }
+}
+
+fn writer_gone() -> Error {
+    Error::Backup("the chunk writer stopped".into())
+}
+
+/// One worker: take tasks until none is left (or another worker failed).
+async fn read_tasks(
+    shared: &Shared,
+    mut session: Session,
+    tx: mpsc::Sender<WriterMsg>,
+    ext: &str,
+) -> Result<()> {
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some(task) = shared.queue.lock().expect("not poisoned").pop_front() else {
+            break;
+        };
+        let t = &shared.tables[task.table];
+        let q = task.query(t);
+        let server = session.server.clone();
+        let fail = |e| Error::Mysql {
+            server: server.clone(),
+            message: format!("query `{q}` failed: {e}"),
+        };
+        let mut result = session.conn.query_iter(q.as_str()).await.map_err(fail)?;
+        let mut sum = TableSum::default();
+        let mut buf: Vec<u8> = Vec::with_capacity(BUFFER + 4096);
+        let mut open: Option<Chunk> = None;
+        let mut done: Vec<Chunk> = Vec::new();
+        loop {
+            let row = match result.next().await {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => return Err(fail(e)),
+            };
+            let chunk = match &mut open {
+                Some(c) => c,
+                None => {
+                    let path = shared.chunk_path(task.table, ext);
+                    tx.send(WriterMsg::Open(path.clone()))
+                        .await
+                        .map_err(|_| writer_gone())?;
+                    open.insert(Chunk {
+                        path,
+                        rows: 0,
+                        bytes: 0,
+                    })
+                }
+            };
+            let start = buf.len();
+            for i in 0..row.len() {
+                if i > 0 {
+                    buf.push(b'\t');
+                }
+                match row.as_ref(i) {
+                    Some(mysql_async::Value::Bytes(b)) => push_field(&mut buf, Some(b)),
+                    Some(mysql_async::Value::NULL) | None => push_field(&mut buf, None),
+                    Some(other) => push_field(&mut buf, Some(other.as_sql(true).as_bytes())),
+                }
+            }
+            buf.push(b'\n');
+            sum.add_row(&buf[start..]);
+            chunk.rows += 1;
+            chunk.bytes += (buf.len() - start) as u64;
+            let full = chunk.bytes >= shared.chunk_bytes;
+            if buf.len() >= BUFFER || full {
+                shared.progress.advance(buf.len() as u64);
+                let data = std::mem::replace(&mut buf, Vec::with_capacity(BUFFER + 4096));
+                tx.send(WriterMsg::Data(data))
+                    .await
+                    .map_err(|_| writer_gone())?;
+            }
+            if full {
+                tx.send(WriterMsg::Close).await.map_err(|_| writer_gone())?;
+                done.extend(open.take());
+            }
+            if shared.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+        }
+        drop(result);
+        if let Some(c) = open.take() {
+            shared.progress.advance(buf.len() as u64);
+            tx.send(WriterMsg::Data(buf))
+                .await
+                .map_err(|_| writer_gone())?;
+            tx.send(WriterMsg::Close).await.map_err(|_| writer_gone())?;
+            done.push(c);
+        }
+        shared.sums.lock().expect("not poisoned")[task.table].merge(sum);
+        shared.chunks.lock().expect("not poisoned")[task.table].extend(done);
+    }
+    let _ = session.conn.query_drop("COMMIT").await;
+    session.close().await;
+    Ok(())
+}
+
+/// A writer thread: compress, hash and store the chunks one reader produces.
+fn write_chunks(
+    repo: &Repository,
+    dir: &str,
+    compression: Compression,
+    level: i32,
+    mut rx: mpsc::Receiver<WriterMsg>,
+) -> Result<Vec<(String, StoredFile)>> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, StoredFileWriter, u64)> = None;
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            WriterMsg::Open(rel) => {
+                let obj = repo.backend().create(&format!("{dir}/{rel}"))?;
+                current = Some((rel, StoredFileWriter::new(obj, compression, level)?, 0));
+            }
+            WriterMsg::Data(bytes) => {
+                let Some((rel, w, n)) = current.as_mut() else {
+                    return Err(Error::Backup("chunk data without an open file".into()));
+                };
+                w.write_all(&bytes)
+                    .map_err(|e| Error::io("write", format!("{dir}/{rel}"), e))?;
+                *n += bytes.len() as u64;
+            }
+            WriterMsg::Close => {
+                let Some((rel, w, n)) = current.take() else {
+                    return Err(Error::Backup("chunk close without an open file".into()));
+                };
+                let f = w.commit(n, &format!("{dir}/{rel}"))?;
+                out.push((rel, f));
+            }
+        }
+    }
+    Ok(out)
+}

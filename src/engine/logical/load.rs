@@ -1,0 +1,941 @@
+//! The parallel load of a `logical` backup.
+//!
+//! Order: databases, tables (without their secondary indexes when deferring) and sequences;
+//! the data chunks on N connections; the deferred indexes; then views, routines, triggers,
+//! events and accounts, so that no trigger fires during the load and no view is created
+//! before what it reads from.
+//!
+//! Each chunk loads in one transaction — `LOAD DATA LOCAL INFILE` fed from the repository
+//! stream, or multi-row INSERTs when the target refuses LOCAL INFILE — and the same
+//! transaction records the chunk in `zrm.restore_progress` on the target. A chunk is therefore
+//! loaded and recorded, or neither: `--resume-load` skips exactly what is committed. The stored
+//! bytes are hashed as they stream; a mismatch rolls the chunk back before anything commits.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::Read;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use mysql_async::prelude::Queryable;
+use tokio::sync::mpsc;
+
+use super::ddl;
+use super::schema::{self, Kind, Object};
+use super::{Chunk, LogicalLayout, LogicalTable};
+use crate::catalog::FileEntry;
+use crate::config::{Compression, ConnectionConfig};
+use crate::engine::stream::open_stored;
+use crate::error::{Error, Result};
+use crate::mysql::conn::{quote_ident, quote_str};
+use crate::mysql::{self, Session};
+use crate::progress::Progress;
+use crate::repo::Repository;
+
+const BLOCK: usize = 1024 * 1024;
+/// Multi-row INSERTs of the fallback path stay under this size.
+const INSERT_BYTES: usize = 1024 * 1024;
+const PROGRESS_TABLE: &str = "`zrm`.`restore_progress`";
+/// The sql_mode of data and table loads: keep 0 in AUTO_INCREMENT columns, refuse silent
+/// truncation, accept the dates the source accepted.
+const LOAD_SQL_MODE: &str = "NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,ALLOW_INVALID_DATES";
+
+pub struct LoadJob<'a> {
+    pub target: &'a ConnectionConfig,
+    pub backup_id: &'a str,
+    pub layout: &'a LogicalLayout,
+    pub files: &'a [FileEntry],
+    pub compression: Compression,
+    pub backup_dir: String,
+    /// The databases to restore.
+    pub databases: BTreeSet<String>,
+    /// Whether accounts and grants (if the backup has them) are restored.
+    pub users: bool,
+    pub parallel: usize,
+    pub defer_indexes: bool,
+    /// Keep `sql_log_bin` on, so the load replicates.
+    pub log_bin: bool,
+    /// Continue an interrupted load: skip what `zrm.restore_progress` records as done.
+    pub resume: bool,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct LoadOutcome {
+    pub bytes: u64,
+    pub rows: u64,
+    pub chunks_loaded: usize,
+    pub chunks_skipped: usize,
+    /// `load data` or `insert`.
+    pub mode: String,
+    pub deferred_index_tables: usize,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    LoadData,
+    Insert,
+}
+
+fn session_settings(log_bin: bool, names: &str) -> Vec<String> {
+    let mut v = vec![
+        format!("SET NAMES {names}"),
+        "SET SESSION time_zone = '+00:00'".to_string(),
+        format!("SET SESSION sql_mode = '{LOAD_SQL_MODE}'"),
+        "SET SESSION foreign_key_checks = 0".into(),
+        "SET SESSION unique_checks = 0".into(),
+        "SET SESSION net_read_timeout = 3600".into(),
+        "SET SESSION net_write_timeout = 3600".into(),
+        "SET SESSION wait_timeout = 86400".into(),
+    ];
+    if !log_bin {
+        v.push("SET SESSION sql_log_bin = 0".into());
+    }
+    v
+}
+
+async fn open_session(target: &ConnectionConfig, log_bin: bool, names: &str) -> Result<Session> {
+    let mut s = mysql::connect(target).await?;
+    for q in session_settings(log_bin, names) {
+        if let Err(e) = s.exec(&q).await {
+            if q.contains("sql_log_bin") {
+                return Err(Error::Restore(format!(
+                    "{e}; the account needs the privilege to turn binary logging off for its \
+                     session (SUPER or BINLOG ADMIN), or pass --log-bin to load with it on"
+                )));
+            }
+            return Err(e);
+        }
+    }
+    Ok(s)
+}
+
+fn mysql_err(s: &Session, q: &str, e: mysql_async::Error) -> Error {
+    Error::Mysql {
+        server: s.server.clone(),
+        message: format!("query `{q}` failed: {e}"),
+    }
+}
+
+struct Shared<'a> {
+    repo: &'a Repository,
+    job: &'a LoadJob<'a>,
+    files: BTreeMap<&'a str, &'a FileEntry>,
+    progress: &'a dyn Progress,
+}
+
+pub async fn load(
+    repo: &Repository,
+    job: &LoadJob<'_>,
+    progress: &dyn Progress,
+) -> Result<LoadOutcome> {
+    let shared = Shared {
+        repo,
+        job,
+        files: job.files.iter().map(|f| (f.path.as_str(), f)).collect(),
+        progress,
+    };
+    let mut outcome = LoadOutcome::default();
+    let mut control = open_session(job.target, job.log_bin, "utf8mb4").await?;
+    let done = progress_table(&mut control, job).await?;
+    let schema_files = read_schema(&shared)?;
+    let tables: Vec<&LogicalTable> = job
+        .layout
+        .tables
+        .iter()
+        .filter(|t| job.databases.contains(&t.database))
+        .collect();
+
+    // Tables created without their secondary indexes (by key `db.table`): ALTER clauses.
+    let mut deferred: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let table_objects = objects_of(&schema_files, Kind::Tables, job);
+    if job.defer_indexes {
+        for o in &table_objects {
+            if let Some(d) = ddl::defer_indexes(&o.statement) {
+                deferred.insert(object_key(o), d.add);
+            }
+        }
+    }
+    outcome.deferred_index_tables = deferred.len();
+
+    if !done.contains("schema") {
+        if job.resume {
+            // The earlier run stopped while creating tables: nothing but empty tables exists.
+            for db in &job.databases {
+                control
+                    .exec(&format!("DROP DATABASE IF EXISTS {}", quote_ident(db)))
+                    .await?;
+            }
+        }
+        for o in objects_of(&schema_files, Kind::Databases, job) {
+            let stmt = String::from_utf8_lossy(&o.statement).replacen(
+                "CREATE DATABASE ",
+                "CREATE DATABASE IF NOT EXISTS ",
+                1,
+            );
+            control.exec(&stmt).await?;
+        }
+        create_tables(&shared, &table_objects, &deferred).await?;
+        for o in objects_of(&schema_files, Kind::Sequences, job) {
+            run_object(&mut control, o).await?;
+        }
+        mark_done(&mut control, job.backup_id, "schema").await?;
+    }
+
+    // Data.
+    let mode = choose_mode(&mut control, &mut outcome).await?;
+    outcome.mode = match mode {
+        Mode::LoadData => "load data".into(),
+        Mode::Insert => "insert".into(),
+    };
+    let mut pending: Vec<(&LogicalTable, &Chunk)> = Vec::new();
+    for t in &tables {
+        let all_done = t.chunks.iter().all(|c| done.contains(&c.path));
+        let transactional = t
+            .engine
+            .as_deref()
+            .is_none_or(|e| e.eq_ignore_ascii_case("innodb"));
+        if job.resume && !transactional && !all_done {
+            // A non-transactional chunk may be half in: start the table over.
+            control
+                .exec(&format!("TRUNCATE TABLE {}", t.qualified()))
+                .await?;
+            for c in &t.chunks {
+                unmark(&mut control, job.backup_id, &c.path).await?;
+                pending.push((t, c));
+            }
+            continue;
+        }
+        for c in &t.chunks {
+            if done.contains(&c.path) {
+                outcome.chunks_skipped += 1;
+            } else {
+                pending.push((t, c));
+            }
+        }
+    }
+    progress.set_total(Some(pending.iter().map(|(_, c)| c.bytes).sum()));
+    // Interleave tables so N connections rarely queue on one table's locks.
+    pending.sort_by_key(|(t, c)| (std::cmp::Reverse(c.bytes / (64 << 20)), t.qualified()));
+    let (bytes, rows, n) = load_chunks(&shared, pending, mode).await?;
+    outcome.bytes += bytes;
+    outcome.rows += rows;
+    outcome.chunks_loaded += n;
+
+    // Deferred indexes, one ALTER per table, N tables at a time.
+    let alters: Vec<(&LogicalTable, &Vec<String>)> = tables
+        .iter()
+        .filter_map(|t| {
+            deferred
+                .get(&format!("{}.{}", t.database, t.name))
+                .map(|a| (*t, a))
+        })
+        .filter(|(t, _)| !done.contains(&index_item(t)))
+        .collect();
+    add_indexes(&shared, alters).await?;
+
+    if !done.contains("objects") {
+        for kind in [Kind::Views, Kind::Routines, Kind::Triggers, Kind::Events] {
+            let objs = objects_of(&schema_files, kind, job);
+            if kind == Kind::Views {
+                create_views(&mut control, &objs, job.resume).await?;
+                continue;
+            }
+            for o in objs {
+                if job.resume {
+                    drop_object(&mut control, o).await?;
+                }
+                run_object(&mut control, o).await?;
+            }
+        }
+        if job.users {
+            for o in objects_of(&schema_files, Kind::Users, job) {
+                let stmt = String::from_utf8_lossy(&o.statement).into_owned();
+                let stmt = if o.header.object == "user" {
+                    stmt.replacen("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
+                } else {
+                    stmt
+                };
+                control.exec(&stmt).await?;
+            }
+        }
+        mark_done(&mut control, job.backup_id, "objects").await?;
+    }
+    finish_progress(&mut control, job.backup_id).await?;
+    control.close().await;
+    Ok(outcome)
+}
+
+fn object_key(o: &Object) -> String {
+    format!("{}.{}", o.header.db.as_deref().unwrap_or(""), o.header.name)
+}
+
+fn index_item(t: &LogicalTable) -> String {
+    format!("index:{}", t.qualified())
+}
+
+/// The objects of one kind that belong to the restored databases.
+fn objects_of<'a>(files: &'a [(Kind, Vec<Object>)], kind: Kind, job: &LoadJob) -> Vec<&'a Object> {
+    files
+        .iter()
+        .filter(|(k, _)| *k == kind)
+        .flat_map(|(_, objs)| objs.iter())
+        .filter(|o| {
+            o.header
+                .db
+                .as_ref()
+                .is_none_or(|d| job.databases.contains(d))
+        })
+        .collect()
+}
+
+fn read_schema(sh: &Shared) -> Result<Vec<(Kind, Vec<Object>)>> {
+    let mut out = Vec::new();
+    for f in &sh.job.layout.schema_files {
+        let bytes = read_verified(sh, &f.path)?;
+        out.push((f.kind, schema::decode(&bytes, &f.path)?));
+    }
+    Ok(out)
+}
+
+/// A whole (small) file of the backup, its size and hash checked.
+fn read_verified(sh: &Shared, rel: &str) -> Result<Vec<u8>> {
+    let entry = sh.files.get(rel).ok_or_else(|| {
+        Error::Restore(format!(
+            "the manifest lists no file {rel} of backup {}",
+            sh.job.backup_id
+        ))
+    })?;
+    let full = format!("{}/{rel}", sh.job.backup_dir);
+    let raw = sh.repo.backend().open(&full)?;
+    let (mut r, digest) = open_stored(raw, sh.job.compression)?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out)
+        .map_err(|e| damaged(&full, &e.to_string()))?;
+    check_digest(&full, entry, &digest)?;
+    Ok(out)
+}
+
+fn damaged(rel: &str, why: &str) -> Error {
+    Error::Restore(format!(
+        "backup file {rel} is damaged ({why}); nothing of it was committed; restore another \
+         backup, or repair the repository copy"
+    ))
+}
+
+fn check_digest(
+    rel: &str,
+    entry: &FileEntry,
+    digest: &crate::engine::stream::StoredDigest,
+) -> Result<()> {
+    let got = digest.lock().expect("not poisoned").clone();
+    match got {
+        Some((size, sha)) if size == entry.stored_size && sha == entry.sha256 => Ok(()),
+        Some((size, sha)) => Err(damaged(
+            rel,
+            &format!(
+                "{size} bytes with SHA-256 {sha}, the manifest says {} bytes with {}",
+                entry.stored_size, entry.sha256
+            ),
+        )),
+        None => Err(damaged(rel, "it was not read to its end")),
+    }
+}
+
+async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<String>> {
+    s.exec("CREATE DATABASE IF NOT EXISTS `zrm`").await?;
+    s.exec(&format!(
+        "CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (\
+           backup_id VARCHAR(64) CHARACTER SET ascii NOT NULL, \
+           item VARBINARY(1024) NOT NULL, \
+           done_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+           PRIMARY KEY (backup_id, item)) ENGINE=InnoDB \
+           COMMENT='zrm: what an interrupted restore already loaded; dropped when it completes'"
+    ))
+    .await?;
+    let id = quote_str(job.backup_id);
+    if !job.resume {
+        s.exec(&format!(
+            "DELETE FROM {PROGRESS_TABLE} WHERE backup_id = {id}"
+        ))
+        .await?;
+        return Ok(BTreeSet::new());
+    }
+    let rows = s
+        .rows(&format!(
+            "SELECT item FROM {PROGRESS_TABLE} WHERE backup_id = {id}"
+        ))
+        .await?;
+    let done: BTreeSet<String> = rows.into_iter().filter_map(|r| r[0].clone()).collect();
+    if done.is_empty() {
+        return Err(Error::Usage(format!(
+            "--resume-load: the target has no record of an interrupted load of backup {} \
+             (zrm.restore_progress is empty for it); restore without --resume-load",
+            job.backup_id
+        )));
+    }
+    Ok(done)
+}
+
+async fn mark_done(s: &mut Session, id: &str, item: &str) -> Result<()> {
+    s.exec(&format!(
+        "REPLACE INTO {PROGRESS_TABLE} (backup_id, item) VALUES ({}, {})",
+        quote_str(id),
+        quote_str(item)
+    ))
+    .await
+}
+
+async fn unmark(s: &mut Session, id: &str, item: &str) -> Result<()> {
+    s.exec(&format!(
+        "DELETE FROM {PROGRESS_TABLE} WHERE backup_id = {} AND item = {}",
+        quote_str(id),
+        quote_str(item)
+    ))
+    .await
+}
+
+/// The load is complete: forget it, and leave no trace of zrm on the target.
+async fn finish_progress(s: &mut Session, id: &str) -> Result<()> {
+    s.exec(&format!(
+        "DELETE FROM {PROGRESS_TABLE} WHERE backup_id = {}",
+        quote_str(id)
+    ))
+    .await?;
+    let left = s
+        .value(&format!("SELECT COUNT(*) FROM {PROGRESS_TABLE}"))
+        .await?;
+    if left.as_deref() == Some("0") {
+        s.exec(&format!("DROP TABLE {PROGRESS_TABLE}")).await?;
+        let others = s
+            .value("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'zrm'")
+            .await?;
+        if others.as_deref() == Some("0") {
+            s.exec("DROP DATABASE `zrm`").await?;
+        }
+    }
+    Ok(())
+}
+
+async fn choose_mode(s: &mut Session, outcome: &mut LoadOutcome) -> Result<Mode> {
+    let on = s.value("SELECT @@GLOBAL.local_infile").await?;
+    if matches!(on.as_deref(), Some("1") | Some("ON")) {
+        return Ok(Mode::LoadData);
+    }
+    outcome.notes.push(format!(
+        "{} has local_infile = OFF: loading with multi-row INSERTs (slower; `SET GLOBAL \
+         local_infile = ON` lets zrm use LOAD DATA LOCAL INFILE)",
+        s.server
+    ));
+    Ok(Mode::Insert)
+}
+
+/// Run one schema object in the session settings it was created under.
+async fn run_object(s: &mut Session, o: &Object) -> Result<()> {
+    let h = &o.header;
+    let mut restore = Vec::new();
+    if let Some(db) = &h.db {
+        s.exec(&format!("USE {}", quote_ident(db))).await?;
+    }
+    if let Some(m) = &h.sql_mode {
+        s.exec(&format!("SET SESSION sql_mode = {}", quote_str(m)))
+            .await?;
+        restore.push(format!("SET SESSION sql_mode = '{LOAD_SQL_MODE}'"));
+    }
+    if let Some(tz) = &h.time_zone {
+        s.exec(&format!("SET SESSION time_zone = {}", quote_str(tz)))
+            .await?;
+        restore.push("SET SESSION time_zone = '+00:00'".into());
+    }
+    if let Some(cs) = &h.charset_client {
+        s.exec(&format!(
+            "SET SESSION character_set_client = {}",
+            quote_str(cs)
+        ))
+        .await?;
+        restore.push("SET NAMES utf8mb4".into());
+    }
+    if let Some(c) = &h.collation_connection {
+        s.exec(&format!(
+            "SET SESSION collation_connection = {}",
+            quote_str(c)
+        ))
+        .await?;
+        restore.push("SET NAMES utf8mb4".into());
+    }
+    let r = s.conn.query_drop(o.statement.as_slice()).await;
+    for q in restore {
+        s.exec(&q).await?;
+    }
+    r.map_err(|e| {
+        Error::Restore(format!(
+            "creating {} {} on {} failed: {e}",
+            h.object,
+            object_key(o),
+            s.server
+        ))
+    })
+}
+
+async fn drop_object(s: &mut Session, o: &Object) -> Result<()> {
+    let kind = match o.header.object.as_str() {
+        k @ ("view" | "procedure" | "function" | "trigger" | "event") => k.to_uppercase(),
+        _ => return Ok(()),
+    };
+    let db = o.header.db.as_deref().unwrap_or_default();
+    s.exec(&format!(
+        "DROP {kind} IF EXISTS {}.{}",
+        quote_ident(db),
+        quote_ident(&o.header.name)
+    ))
+    .await
+}
+
+/// Views in their recorded order; any that still fails for a missing table is tried again
+/// after the others, until a round makes no progress.
+async fn create_views(s: &mut Session, views: &[&Object], resume: bool) -> Result<()> {
+    let mut pending: Vec<&Object> = views.to_vec();
+    loop {
+        let mut failed = Vec::new();
+        let mut last_err = None;
+        for o in &pending {
+            if resume {
+                drop_object(s, o).await?;
+            }
+            if let Err(e) = run_object(s, o).await {
+                failed.push(*o);
+                last_err = Some(e);
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        if failed.len() == pending.len() {
+            return Err(last_err.expect("a failure was recorded"));
+        }
+        pending = failed;
+    }
+}
+
+async fn create_tables(
+    sh: &Shared<'_>,
+    tables: &[&Object],
+    deferred: &BTreeMap<String, Vec<String>>,
+) -> Result<()> {
+    let queue: Mutex<VecDeque<&Object>> = Mutex::new(tables.iter().copied().collect());
+    let workers = sh.job.parallel.clamp(1, tables.len().max(1));
+    let run = |_: usize| async {
+        let mut s = open_session(sh.job.target, sh.job.log_bin, "utf8mb4").await?;
+        loop {
+            let Some(o) = queue.lock().expect("not poisoned").pop_front() else {
+                break;
+            };
+            let mut o = o.clone();
+            if deferred.contains_key(&object_key(&o)) {
+                if let Some(d) = ddl::defer_indexes(&o.statement) {
+                    o.statement = d.create;
+                }
+            }
+            run_object(&mut s, &o).await?;
+        }
+        s.close().await;
+        Ok::<(), Error>(())
+    };
+    let results = futures_util::future::join_all((0..workers).map(run)).await;
+    results.into_iter().collect()
+}
+
+async fn add_indexes(sh: &Shared<'_>, alters: Vec<(&LogicalTable, &Vec<String>)>) -> Result<()> {
+    if alters.is_empty() {
+        return Ok(());
+    }
+    let workers = sh.job.parallel.clamp(1, alters.len());
+    let queue = Mutex::new(VecDeque::from(alters));
+    let run = |_: usize| async {
+        let mut s = open_session(sh.job.target, sh.job.log_bin, "utf8mb4").await?;
+        loop {
+            let Some((t, adds)) = queue.lock().expect("not poisoned").pop_front() else {
+                break;
+            };
+            // A resumed load may find some indexes built already.
+            let existing: BTreeSet<String> = s
+                .rows(&format!(
+                    "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS \
+                     WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                    quote_str(&t.database),
+                    quote_str(&t.name)
+                ))
+                .await?
+                .into_iter()
+                .filter_map(|r| r[0].clone())
+                .collect();
+            let todo: Vec<&String> = adds
+                .iter()
+                .filter(|a| {
+                    a.split('`')
+                        .nth(1)
+                        .is_none_or(|name| !existing.contains(name))
+                })
+                .collect();
+            if !todo.is_empty() {
+                let q = format!(
+                    "ALTER TABLE {} {}",
+                    t.qualified(),
+                    todo.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                s.exec(&q).await.map_err(|e| {
+                    Error::Restore(format!(
+                        "building the secondary indexes of {} failed: {e}; the data is loaded; \
+                         fix the cause and run the restore again with --resume-load",
+                        t.qualified()
+                    ))
+                })?;
+            }
+            mark_done(&mut s, sh.job.backup_id, &index_item(t)).await?;
+        }
+        s.close().await;
+        Ok::<(), Error>(())
+    };
+    let results = futures_util::future::join_all((0..workers).map(run)).await;
+    results.into_iter().collect()
+}
+
+/// Load the chunks on N connections; returns (bytes, rows, chunks).
+async fn load_chunks(
+    sh: &Shared<'_>,
+    pending: Vec<(&LogicalTable, &Chunk)>,
+    mode: Mode,
+) -> Result<(u64, u64, usize)> {
+    if pending.is_empty() {
+        return Ok((0, 0, 0));
+    }
+    let workers = sh.job.parallel.clamp(1, pending.len());
+    let queue = Mutex::new(VecDeque::from(pending));
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let run = |_: usize| async {
+        let mut s = open_session(sh.job.target, sh.job.log_bin, "binary").await?;
+        let mut totals = (0u64, 0u64, 0usize);
+        loop {
+            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let Some((t, c)) = queue.lock().expect("not poisoned").pop_front() else {
+                break;
+            };
+            match load_chunk(sh, &mut s, t, c, mode).await {
+                Ok(bytes) => {
+                    totals.0 += bytes;
+                    totals.1 += c.rows;
+                    totals.2 += 1;
+                }
+                Err(e) => {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        s.close().await;
+        Ok(totals)
+    };
+    let results = futures_util::future::join_all((0..workers).map(run)).await;
+    let mut sum = (0, 0, 0);
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok((b, r, n)) => {
+                sum.0 += b;
+                sum.1 += r;
+                sum.2 += n;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(sum),
+    }
+}
+
+fn load_data_sql(t: &LogicalTable) -> String {
+    format!(
+        "LOAD DATA LOCAL INFILE 'zrm-chunk' INTO TABLE {} CHARACTER SET binary \
+         FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+        t.qualified(),
+        t.columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// What the reader thread sends: raw chunk bytes (LOAD DATA) or whole statements (INSERT).
+type Feed = std::io::Result<Bytes>;
+
+async fn load_chunk(
+    sh: &Shared<'_>,
+    s: &mut Session,
+    t: &LogicalTable,
+    c: &Chunk,
+    mode: Mode,
+) -> Result<u64> {
+    let entry = *sh.files.get(c.path.as_str()).ok_or_else(|| {
+        Error::Restore(format!(
+            "the manifest of backup {} lists no file {}",
+            sh.job.backup_id, c.path
+        ))
+    })?;
+    let rel = format!("{}/{}", sh.job.backup_dir, c.path);
+    let raw = sh.repo.backend().open(&rel)?;
+    let (tx, mut rx) = mpsc::channel::<Feed>(4);
+    let compression = sh.job.compression;
+    let insert_prefix = (mode == Mode::Insert).then(|| {
+        format!(
+            "INSERT INTO {} ({}) VALUES ",
+            t.qualified(),
+            t.columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    let entry_owned = entry.clone();
+    let rel_owned = rel.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        feed(
+            raw,
+            compression,
+            &rel_owned,
+            &entry_owned,
+            insert_prefix,
+            tx,
+        )
+    });
+
+    s.exec("START TRANSACTION").await?;
+    let loaded: Result<()> = match mode {
+        Mode::LoadData => {
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            })
+            .boxed();
+            let cell = std::sync::Mutex::new(Some(stream));
+            s.conn.set_infile_handler(async move {
+                Ok(cell
+                    .lock()
+                    .expect("not poisoned")
+                    .take()
+                    .expect("the handler runs once"))
+            });
+            let q = load_data_sql(t);
+            s.conn
+                .query_drop(q.as_str())
+                .await
+                .map_err(|e| mysql_err(s, &q, e))
+        }
+        Mode::Insert => {
+            let mut r = Ok(());
+            while let Some(item) = rx.recv().await {
+                let stmt = match item {
+                    Ok(b) => b,
+                    Err(e) => {
+                        r = Err(damaged(&rel, &e.to_string()));
+                        break;
+                    }
+                };
+                if let Err(e) = s.conn.query_drop(stmt.as_ref()).await {
+                    r = Err(mysql_err(s, &format!("INSERT INTO {} …", t.qualified()), e));
+                    break;
+                }
+            }
+            drop(rx);
+            r
+        }
+    };
+    let read = reader
+        .await
+        .map_err(|e| Error::Restore(format!("reading {rel} failed: {e}")))?;
+    let outcome = match (loaded, read) {
+        (_, Err(e)) => Err(e),
+        (Err(e), Ok(_)) => Err(e),
+        (Ok(()), Ok(bytes)) => Ok(bytes),
+    };
+    match outcome {
+        Ok(bytes) => {
+            s.exec(&format!(
+                "INSERT INTO {PROGRESS_TABLE} (backup_id, item) VALUES ({}, {})",
+                quote_str(sh.job.backup_id),
+                quote_str(&c.path)
+            ))
+            .await?;
+            s.exec("COMMIT").await?;
+            sh.progress.advance(bytes);
+            Ok(bytes)
+        }
+        Err(e) => {
+            let _ = s.conn.query_drop("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// The reader thread of one chunk: decompress and hash the stored file, send raw blocks (LOAD
+/// DATA) or INSERT statements; the hash is checked before the last block goes out, so a
+/// damaged file fails the statement instead of completing it.
+fn feed(
+    raw: Box<dyn Read + Send>,
+    compression: Compression,
+    rel: &str,
+    entry: &FileEntry,
+    insert_prefix: Option<String>,
+    tx: mpsc::Sender<Feed>,
+) -> Result<u64> {
+    let (mut r, digest) = open_stored(raw, compression)?;
+    let mut total = 0u64;
+    let mut inserts = insert_prefix.map(|p| InsertBuilder::new(p.into_bytes()));
+    let mut held: Option<Vec<u8>> = None;
+    loop {
+        let mut block = vec![0u8; BLOCK];
+        let mut filled = 0;
+        while filled < BLOCK {
+            match r.read(&mut block[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return Err(damaged(rel, &e.to_string()));
+                }
+            }
+        }
+        block.truncate(filled);
+        total += filled as u64;
+        let end = filled == 0;
+        if end {
+            // Verify before the last block is released.
+            if let Err(e) = check_digest(rel, entry, &digest) {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                return Err(e);
+            }
+        }
+        match &mut inserts {
+            None => {
+                if let Some(prev) = held.take() {
+                    if tx.blocking_send(Ok(Bytes::from(prev))).is_err() {
+                        return Ok(total); // the statement failed; its error is reported
+                    }
+                }
+                if !end {
+                    held = Some(block);
+                }
+            }
+            Some(b) => {
+                let mut out = Vec::new();
+                b.push(&block, end, &mut out);
+                // Held back one statement, for the same reason as the raw blocks.
+                for stmt in out {
+                    if let Some(prev) = held.replace(stmt) {
+                        if tx.blocking_send(Ok(Bytes::from(prev))).is_err() {
+                            return Ok(total);
+                        }
+                    }
+                }
+                if end {
+                    if let Some(prev) = held.take() {
+                        let _ = tx.blocking_send(Ok(Bytes::from(prev)));
+                    }
+                }
+            }
+        }
+        if end {
+            return Ok(total);
+        }
+    }
+}
+
+/// Turns encoded lines into multi-row INSERT statements of about [`INSERT_BYTES`].
+struct InsertBuilder {
+    prefix: Vec<u8>,
+    carry: Vec<u8>,
+    stmt: Vec<u8>,
+}
+
+impl InsertBuilder {
+    fn new(prefix: Vec<u8>) -> Self {
+        InsertBuilder {
+            prefix,
+            carry: Vec::new(),
+            stmt: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, block: &[u8], end: bool, out: &mut Vec<Vec<u8>>) {
+        self.carry.extend_from_slice(block);
+        let mut start = 0;
+        while let Some(i) = memchr::memchr(b'\n', &self.carry[start..]) {
+            let line = self.carry[start..start + i].to_vec();
+            self.row(&line);
+            start += i + 1;
+            if self.stmt.len() >= INSERT_BYTES {
+                out.push(std::mem::take(&mut self.stmt));
+            }
+        }
+        self.carry.drain(..start);
+        if end && !self.stmt.is_empty() {
+            out.push(std::mem::take(&mut self.stmt));
+        }
+    }
+
+    fn row(&mut self, line: &[u8]) {
+        if self.stmt.is_empty() {
+            self.stmt.extend_from_slice(&self.prefix);
+        } else {
+            self.stmt.push(b',');
+        }
+        self.stmt.push(b'(');
+        for (i, f) in super::format::split_line(line).into_iter().enumerate() {
+            if i > 0 {
+                self.stmt.push(b',');
+            }
+            match f {
+                None => self.stmt.extend_from_slice(b"NULL"),
+                Some(v) => {
+                    self.stmt.extend_from_slice(b"_binary'");
+                    for &b in &v {
+                        match b {
+                            b'\'' => self.stmt.extend_from_slice(b"\\'"),
+                            b'\\' => self.stmt.extend_from_slice(b"\\\\"),
+                            0 => self.stmt.extend_from_slice(b"\\0"),
+                            _ => self.stmt.push(b),
+                        }
+                    }
+                    self.stmt.push(b'\'');
+                }
+            }
+        }
+        self.stmt.push(b')');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InsertBuilder;
+
+    #[test]
+    fn inserts_escape_and_split_on_rows() {
+        let mut b = InsertBuilder::new(b"INSERT INTO t (a, b) VALUES ".to_vec());
+        let mut out = Vec::new();
+        b.push(b"1\tit's\n2\t\\N\n3\ta\\\\b", false, &mut out);
+        assert!(out.is_empty());
+        b.push(b"\n", true, &mut out);
+        assert_eq!(
+            String::from_utf8(out.remove(0)).unwrap(),
+            "INSERT INTO t (a, b) VALUES (_binary'1',_binary'it\\'s'),(_binary'2',NULL),(_binary'3',_binary'a\\\\b')"
+        );
+    }
+}
