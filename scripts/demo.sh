@@ -154,7 +154,6 @@ compression = "zstd"
 [defaults]
 user = "zrm"
 password_file = "mysql.pass"
-method = "mysqldump"
 
 [sets.source]
 socket = "$DEMO/source/s.sock"
@@ -249,7 +248,7 @@ sql source -t -e "SELECT
 step "1. Check the set: connection, privileges, binary log, tools, repository"
 run zrm check --set source
 
-step "2. Take a full backup (method mysqldump, compressed with zstd)"
+step "2. Take a full backup (method logical: parallel consistent snapshot, compressed with zstd)"
 run zrm backup --set source --comment "nightly full"
 
 step "3. Business continues: new orders, one transaction each"

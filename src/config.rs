@@ -49,7 +49,9 @@ pub struct RepositoryConfig {
     pub endpoint: Option<String>,
     pub path_style: Option<bool>,
     pub compression: Option<Compression>,
-    /// zstd level (1–19); 3 by default.
+    /// zstd level (1–19); 1 by default: on two cores level 3 makes compression, not reading,
+    /// the limit of a parallel dump, and on typical table data it saves little (see
+    /// docs/BENCHMARKS.md).
     pub compression_level: Option<i32>,
     pub encryption_key_file: Option<PathBuf>,
 }
@@ -299,6 +301,7 @@ pub struct SetConfig {
 /// Built-in defaults, the lowest layer.
 pub const DEFAULT_METHOD: Method = Method::Logical;
 pub const DEFAULT_LOCK_TIMEOUT_S: u64 = 60;
+pub const DEFAULT_COMPRESSION_LEVEL: i32 = 1;
 pub const DEFAULT_CHUNK_SIZE_MB: u64 = 64;
 pub const DEFAULT_PARALLEL: usize = 4;
 pub const DEFAULT_PORT: u16 = 3306;
@@ -550,7 +553,9 @@ impl ConfigFile {
     pub fn repository_compression(&self) -> (Compression, i32) {
         (
             self.repository.compression.unwrap_or_default(),
-            self.repository.compression_level.unwrap_or(3),
+            self.repository
+                .compression_level
+                .unwrap_or(DEFAULT_COMPRESSION_LEVEL),
         )
     }
 }

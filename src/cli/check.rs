@@ -254,7 +254,11 @@ async fn check_server(r: &mut Report, config: &crate::config::ConfigFile, set: &
     match privileges::Grants::of_current_user(&mut s).await {
         Ok(grants) => {
             let user = &set.connection.user;
-            for need in privileges::needed_for_dump(facts.flavor) {
+            let needs = match set.method {
+                crate::config::Method::Logical => privileges::needed_for_logical(facts.flavor),
+                _ => privileges::needed_for_dump(facts.flavor),
+            };
+            for need in needs {
                 let ok = need.any_of.iter().any(|p| grants.has(p, &dbs));
                 if ok {
                     r.add(

@@ -666,8 +666,22 @@ fn print_plan(
                     .join(", ")
             ));
         }
-        for f in &m.files {
-            out.push_str(&format!("  load {} ({})\n", f.path, human_bytes(f.size)));
+        match &m.logical {
+            Some(l) => {
+                let chunks: usize = l.tables.iter().map(|t| t.chunks.len()).sum();
+                let rows: u64 = l.tables.iter().map(|t| t.rows).sum();
+                out.push_str(&format!(
+                    "  load {} schema file(s), then {chunks} data chunk(s) of {} tables ({rows} rows, {}) in parallel; secondary indexes after the data\n",
+                    l.schema_files.len(),
+                    l.tables.len(),
+                    human_bytes(m.total_size()),
+                ));
+            }
+            None => {
+                for f in &m.files {
+                    out.push_str(&format!("  load {} ({})\n", f.path, human_bytes(f.size)));
+                }
+            }
         }
     }
     if let Some(cp) = &p.start {

@@ -107,6 +107,18 @@ impl StoredFileWriter {
 
     /// Finish compression and make the file durable under its final name.
     pub fn commit(self, uncompressed: u64, what: &str) -> Result<StoredFile> {
+        let (obj, file) = self.finish(uncompressed, what)?;
+        obj.commit()?;
+        Ok(file)
+    }
+
+    /// Finish compression; the caller commits the object (fsync and rename) when it suits,
+    /// e.g. on another thread while the next file is being written.
+    pub fn finish(
+        self,
+        uncompressed: u64,
+        what: &str,
+    ) -> Result<(Box<dyn ObjectWriter>, StoredFile)> {
         let hashing = match self {
             StoredFileWriter::Zstd(enc) => enc
                 .finish()
@@ -114,12 +126,14 @@ impl StoredFileWriter {
             StoredFileWriter::Plain(h) => h,
         };
         let (obj, stored_size, sha256) = hashing.finish();
-        obj.commit()?;
-        Ok(StoredFile {
-            size: uncompressed,
-            stored_size,
-            sha256,
-        })
+        Ok((
+            obj,
+            StoredFile {
+                size: uncompressed,
+                stored_size,
+                sha256,
+            },
+        ))
     }
 }
 

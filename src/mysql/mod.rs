@@ -8,6 +8,7 @@ pub mod conn;
 pub mod facts;
 pub mod privileges;
 pub mod tools;
+pub mod wire;
 
 pub use conn::{connect, Session};
 pub use facts::ServerFacts;

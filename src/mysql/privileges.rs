@@ -114,6 +114,49 @@ pub fn needed_for_dump(flavor: Flavor) -> Vec<Need> {
     ]
 }
 
+/// What a `logical` backup needs on the source.
+pub fn needed_for_logical(flavor: Flavor) -> Vec<Need> {
+    let mut v = vec![
+        Need {
+            any_of: &["SELECT"],
+            why: "read the tables",
+        },
+        Need {
+            any_of: &["SHOW VIEW"],
+            why: "back up views",
+        },
+        Need {
+            any_of: &["TRIGGER"],
+            why: "back up triggers",
+        },
+        Need {
+            any_of: &["EVENT"],
+            why: "back up events",
+        },
+        Need {
+            any_of: &["PROCESS"],
+            why: "name the queries that block the momentary lock",
+        },
+    ];
+    v.push(match flavor {
+        Flavor::MariaDB => Need {
+            any_of: &["RELOAD"],
+            why: "block commits (BACKUP STAGE BLOCK_COMMIT) for the milliseconds the parallel snapshots take to start; not needed with parallel = 1",
+        },
+        Flavor::MySQL => Need {
+            any_of: &["RELOAD"],
+            why: "take the momentary FLUSH TABLES WITH READ LOCK that lines up the snapshots and gives their binlog position",
+        },
+    });
+    if flavor == Flavor::MySQL {
+        v.push(Need {
+            any_of: &["REPLICATION CLIENT", "SUPER"],
+            why: "read the binary log position under that lock",
+        });
+    }
+    v
+}
+
 /// What binary-log archiving, incrementals and purging need.
 pub fn needed_for_binlogs(flavor: Flavor) -> Vec<Need> {
     vec![

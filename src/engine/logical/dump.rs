@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
+
+use super::conn::DumpConn;
+use crate::mysql::wire::RowCursor;
 use tokio::sync::mpsc;
 
 use super::discover::{self, TableInfo, TableKind, Task};
@@ -22,9 +25,9 @@ use crate::catalog::{ConsistentPoint, FileEntry, Flavor};
 use crate::config::{Compression, ConnectionConfig};
 use crate::engine::stream::{StoredFile, StoredFileWriter};
 use crate::error::{Error, Result};
-use crate::mysql::{self, Session};
+use crate::mysql;
 use crate::progress::Progress;
-use crate::repo::Repository;
+use crate::repo::{ObjectWriter, Repository};
 
 const BUFFER: usize = 256 * 1024;
 /// Buffers in flight between one reader and its writer.
@@ -97,7 +100,9 @@ pub async fn dump(
     progress: Arc<dyn Progress>,
 ) -> Result<DumpOutcome> {
     let mut planner = mysql::connect(job.conn).await?;
-    snapshot::prepare(&mut planner, snapshot::DUMP_SESSION).await?;
+    for q in snapshot::DUMP_SESSION {
+        planner.exec(q).await?;
+    }
     let tables = discover::tables(&mut planner, job.selection).await?;
     let tasks = discover::tasks(&mut planner, &tables, job.chunk_bytes).await?;
     let non_transactional: Vec<String> = tables
@@ -267,16 +272,103 @@ fn entry(rel: &str, f: &StoredFile) -> FileEntry {
     }
 }
 
-fn writer_gone() -> Error {
-    Error::Backup("the chunk writer stopped".into())
+/// Where one task's rows go: the current chunk file of its table, cut at `chunk_bytes`.
+struct Sink<'a> {
+    shared: &'a Shared,
+    table: usize,
+    tx: &'a mpsc::Sender<WriterMsg>,
+    ext: &'static str,
+    buf: Vec<u8>,
+    open: Option<Chunk>,
+    done: Vec<Chunk>,
+    sum: TableSum,
+}
+
+impl<'a> Sink<'a> {
+    fn new(
+        shared: &'a Shared,
+        table: usize,
+        tx: &'a mpsc::Sender<WriterMsg>,
+        ext: &'static str,
+    ) -> Self {
+        Sink {
+            shared,
+            table,
+            tx,
+            ext,
+            buf: Vec::with_capacity(BUFFER + 64 * 1024),
+            open: None,
+            done: Vec::new(),
+            sum: TableSum::default(),
+        }
+    }
+
+    async fn send(&self, msg: WriterMsg) -> Result<()> {
+        self.tx
+            .send(msg)
+            .await
+            .map_err(|_| Error::Backup("the chunk writer stopped".into()))
+    }
+
+    /// Before a row: open a chunk file if none is; returns where the row starts in `buf`.
+    async fn begin_row(&mut self) -> Result<usize> {
+        if self.open.is_none() {
+            let path = self.shared.chunk_path(self.table, self.ext);
+            self.send(WriterMsg::Open(path.clone())).await?;
+            self.open = Some(Chunk {
+                path,
+                rows: 0,
+                bytes: 0,
+            });
+        }
+        Ok(self.buf.len())
+    }
+
+    /// After a row's fields: count and hash it, pass full buffers on, cut the chunk.
+    async fn end_row(&mut self, start: usize) -> Result<()> {
+        self.buf.push(b'\n');
+        self.sum.add_row(&self.buf[start..]);
+        let chunk = self.open.as_mut().expect("begin_row opened a chunk");
+        chunk.rows += 1;
+        chunk.bytes += (self.buf.len() - start) as u64;
+        let full = chunk.bytes >= self.shared.chunk_bytes;
+        if self.buf.len() >= BUFFER || full {
+            self.flush().await?;
+        }
+        if full {
+            self.send(WriterMsg::Close).await?;
+            self.done.extend(self.open.take());
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.shared.progress.advance(self.buf.len() as u64);
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(BUFFER + 64 * 1024));
+        self.send(WriterMsg::Data(data)).await
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        if self.open.is_some() {
+            self.flush().await?;
+            self.send(WriterMsg::Close).await?;
+            self.done.extend(self.open.take());
+        }
+        self.shared.sums.lock().expect("not poisoned")[self.table].merge(self.sum);
+        self.shared.chunks.lock().expect("not poisoned")[self.table].extend(self.done);
+        Ok(())
+    }
 }
 
 /// One worker: take tasks until none is left (or another worker failed).
 async fn read_tasks(
     shared: &Shared,
-    mut session: Session,
+    mut conn: DumpConn,
     tx: mpsc::Sender<WriterMsg>,
-    ext: &str,
+    ext: &'static str,
 ) -> Result<()> {
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -287,91 +379,98 @@ async fn read_tasks(
         };
         let t = &shared.tables[task.table];
         let q = task.query(t);
-        let server = session.server.clone();
-        let fail = |e| Error::Mysql {
-            server: server.clone(),
-            message: format!("query `{q}` failed: {e}"),
-        };
-        let mut result = session.conn.query_iter(q.as_str()).await.map_err(fail)?;
-        let mut sum = TableSum::default();
-        let mut buf: Vec<u8> = Vec::with_capacity(BUFFER + 4096);
-        let mut open: Option<Chunk> = None;
-        let mut done: Vec<Chunk> = Vec::new();
-        loop {
-            let row = match result.next().await {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => return Err(fail(e)),
-            };
-            let chunk = match &mut open {
-                Some(c) => c,
-                None => {
-                    let path = shared.chunk_path(task.table, ext);
-                    tx.send(WriterMsg::Open(path.clone()))
-                        .await
-                        .map_err(|_| writer_gone())?;
-                    open.insert(Chunk {
-                        path,
-                        rows: 0,
-                        bytes: 0,
-                    })
-                }
-            };
-            let start = buf.len();
-            for i in 0..row.len() {
-                if i > 0 {
-                    buf.push(b'\t');
-                }
-                match row.as_ref(i) {
-                    Some(mysql_async::Value::Bytes(b)) => push_field(&mut buf, Some(b)),
-                    Some(mysql_async::Value::NULL) | None => push_field(&mut buf, None),
-                    Some(other) => push_field(&mut buf, Some(other.as_sql(true).as_bytes())),
+        let mut sink = Sink::new(shared, task.table, &tx, ext);
+        match &mut conn {
+            DumpConn::Raw(raw) => {
+                raw.start_query(&q).await?;
+                let mut cur = RowCursor::new();
+                while let Some(row) = raw.next_row(&mut cur).await? {
+                    let start = sink.begin_row().await?;
+                    for i in 0..row.len() {
+                        if i > 0 {
+                            sink.buf.push(b'\t');
+                        }
+                        push_field(&mut sink.buf, row.get(i));
+                    }
+                    sink.end_row(start).await?;
+                    if shared.stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
                 }
             }
-            buf.push(b'\n');
-            sum.add_row(&buf[start..]);
-            chunk.rows += 1;
-            chunk.bytes += (buf.len() - start) as u64;
-            let full = chunk.bytes >= shared.chunk_bytes;
-            if buf.len() >= BUFFER || full {
-                shared.progress.advance(buf.len() as u64);
-                let data = std::mem::replace(&mut buf, Vec::with_capacity(BUFFER + 4096));
-                tx.send(WriterMsg::Data(data))
-                    .await
-                    .map_err(|_| writer_gone())?;
-            }
-            if full {
-                tx.send(WriterMsg::Close).await.map_err(|_| writer_gone())?;
-                done.extend(open.take());
-            }
-            if shared.stop.load(Ordering::Relaxed) {
-                return Ok(());
+            DumpConn::Driver(session) => {
+                let server = session.server.clone();
+                let fail = |e| Error::Mysql {
+                    server: server.clone(),
+                    message: format!("query `{q}` failed: {e}"),
+                };
+                let mut result = session.conn.query_iter(q.as_str()).await.map_err(fail)?;
+                while let Some(row) = result.next().await.map_err(fail)? {
+                    let start = sink.begin_row().await?;
+                    for i in 0..row.len() {
+                        if i > 0 {
+                            sink.buf.push(b'\t');
+                        }
+                        match row.as_ref(i) {
+                            Some(mysql_async::Value::Bytes(b)) => {
+                                push_field(&mut sink.buf, Some(b))
+                            }
+                            Some(mysql_async::Value::NULL) | None => {
+                                push_field(&mut sink.buf, None)
+                            }
+                            Some(other) => {
+                                push_field(&mut sink.buf, Some(other.as_sql(true).as_bytes()))
+                            }
+                        }
+                    }
+                    sink.end_row(start).await?;
+                    if shared.stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                }
             }
         }
-        drop(result);
-        if let Some(c) = open.take() {
-            shared.progress.advance(buf.len() as u64);
-            tx.send(WriterMsg::Data(buf))
-                .await
-                .map_err(|_| writer_gone())?;
-            tx.send(WriterMsg::Close).await.map_err(|_| writer_gone())?;
-            done.push(c);
-        }
-        shared.sums.lock().expect("not poisoned")[task.table].merge(sum);
-        shared.chunks.lock().expect("not poisoned")[task.table].extend(done);
+        sink.finish().await?;
     }
-    let _ = session.conn.query_drop("COMMIT").await;
-    session.close().await;
+    let _ = conn.exec("COMMIT").await;
+    conn.close().await;
     Ok(())
 }
 
-/// A writer thread: compress, hash and store the chunks one reader produces.
+/// A writer thread: compress, hash and store the chunks one reader produces. Each finished
+/// file is made durable (fsync, rename) on a second thread while the next one is written, so
+/// the reader never waits for the disk to flush.
 fn write_chunks(
     repo: &Repository,
     dir: &str,
     compression: Compression,
     level: i32,
     mut rx: mpsc::Receiver<WriterMsg>,
+) -> Result<Vec<(String, StoredFile)>> {
+    let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<Box<dyn ObjectWriter>>(2);
+    let syncer = std::thread::spawn(move || -> Result<()> {
+        for obj in sync_rx {
+            obj.commit()?;
+        }
+        Ok(())
+    });
+    let written = write_chunk_files(repo, dir, compression, level, &mut rx, &sync_tx);
+    drop(sync_tx);
+    let synced = syncer
+        .join()
+        .unwrap_or_else(|_| Err(Error::Backup("the chunk sync thread panicked".into())));
+    let files = written?;
+    synced?;
+    Ok(files)
+}
+
+fn write_chunk_files(
+    repo: &Repository,
+    dir: &str,
+    compression: Compression,
+    level: i32,
+    rx: &mut mpsc::Receiver<WriterMsg>,
+    sync_tx: &std::sync::mpsc::SyncSender<Box<dyn ObjectWriter>>,
 ) -> Result<Vec<(String, StoredFile)>> {
     let mut out = Vec::new();
     let mut current: Option<(String, StoredFileWriter, u64)> = None;
@@ -393,7 +492,11 @@ fn write_chunks(
                 let Some((rel, w, n)) = current.take() else {
                     return Err(Error::Backup("chunk close without an open file".into()));
                 };
-                let f = w.commit(n, &format!("{dir}/{rel}"))?;
+                let (obj, f) = w.finish(n, &format!("{dir}/{rel}"))?;
+                // A failed sync thread has its error reported by the caller.
+                if sync_tx.send(obj).is_err() {
+                    return Ok(out);
+                }
                 out.push((rel, f));
             }
         }

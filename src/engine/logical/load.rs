@@ -215,8 +215,24 @@ pub async fn load(
         }
     }
     progress.set_total(Some(pending.iter().map(|(_, c)| c.bytes).sum()));
-    // Interleave tables so N connections rarely queue on one table's locks.
-    pending.sort_by_key(|(t, c)| (std::cmp::Reverse(c.bytes / (64 << 20)), t.qualified()));
+    // Round robin over the tables, biggest first: the first chunk of every table, then the
+    // second… so N connections rarely load into one table at once (a first load into an empty
+    // InnoDB table also takes its fast bulk path only while it is alone there).
+    let table_bytes: BTreeMap<String, u64> = tables
+        .iter()
+        .map(|t| (t.qualified(), t.chunks.iter().map(|c| c.bytes).sum()))
+        .collect();
+    let mut nth: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ordered: Vec<(usize, std::cmp::Reverse<u64>, usize)> = Vec::new();
+    for (i, (t, _)) in pending.iter().enumerate() {
+        let q = t.qualified();
+        let k = nth.entry(q.clone()).or_insert(0);
+        ordered.push((*k, std::cmp::Reverse(table_bytes[&q]), i));
+        *k += 1;
+    }
+    ordered.sort();
+    let pending: Vec<(&LogicalTable, &Chunk)> =
+        ordered.into_iter().map(|(_, _, i)| pending[i]).collect();
     let (bytes, rows, n) = load_chunks(&shared, pending, mode).await?;
     outcome.bytes += bytes;
     outcome.rows += rows;

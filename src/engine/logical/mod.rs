@@ -12,6 +12,7 @@
 //! so an interrupted load resumes exactly ([`load`]); secondary indexes are built after the
 //! data ([`ddl`]); views, routines, triggers and events last.
 
+pub mod conn;
 pub mod ddl;
 pub mod discover;
 pub mod dump;

@@ -9,8 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use mysql_async::prelude::Queryable;
-
+use super::conn::DumpConn;
 use super::SnapshotInfo;
 use crate::catalog::{ConsistentPoint, Flavor};
 use crate::config::ConnectionConfig;
@@ -18,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::mysql::{self, Session};
 
 pub struct Snapshot {
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<DumpConn>,
     pub point: Option<ConsistentPoint>,
     pub info: SnapshotInfo,
 }
@@ -44,7 +43,7 @@ pub const DUMP_SESSION: &[&str] = &[
     "SET SESSION wait_timeout = 86400",
 ];
 
-pub async fn prepare(s: &mut Session, statements: &[&str]) -> Result<()> {
+pub async fn prepare(s: &mut DumpConn, statements: &[&str]) -> Result<()> {
     for q in statements {
         s.exec(q).await?;
     }
@@ -55,7 +54,7 @@ pub async fn open(conn: &ConnectionConfig, opts: &SnapshotOptions) -> Result<Sna
     let n = opts.connections.max(1);
     let mut sessions = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut s = mysql::connect(conn).await?;
+        let mut s = DumpConn::open(conn).await?;
         prepare(&mut s, DUMP_SESSION).await?;
         sessions.push(s);
     }
@@ -142,21 +141,20 @@ pub async fn open(conn: &ConnectionConfig, opts: &SnapshotOptions) -> Result<Sna
 }
 
 /// Issue the N snapshot starts concurrently, so the lock is held for one round trip.
-async fn start_all(sessions: &mut [Session]) -> Result<()> {
-    let futs = sessions.iter_mut().map(|s| async move {
-        let q = "START TRANSACTION WITH CONSISTENT SNAPSHOT";
-        s.conn.query_drop(q).await.map_err(|e| Error::Mysql {
-            server: s.server.clone(),
-            message: format!("query `{q}` failed: {e}"),
-        })
-    });
+async fn start_all(sessions: &mut [DumpConn]) -> Result<()> {
+    let futs = sessions
+        .iter_mut()
+        .map(|s| s.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT"));
     for r in futures_util::future::join_all(futs).await {
         r?;
     }
     Ok(())
 }
 
-async fn mariadb_point(sessions: &mut [Session], log_bin: bool) -> Result<Option<ConsistentPoint>> {
+async fn mariadb_point(
+    sessions: &mut [DumpConn],
+    log_bin: bool,
+) -> Result<Option<ConsistentPoint>> {
     if !log_bin {
         return Ok(None);
     }
@@ -176,7 +174,7 @@ async fn mariadb_point(sessions: &mut [Session], log_bin: bool) -> Result<Option
             return Err(Error::Backup(format!(
                 "{} reports no binlog_snapshot_file although log_bin is on; the snapshot has \
                  no coordinates",
-                s.server
+                s.server()
             )));
         }
         match &seen {
@@ -229,7 +227,7 @@ async fn mysql_point(locker: &mut Session) -> Result<Option<ConsistentPoint>> {
 }
 
 /// The statements running longest on the server (the likely blockers of a lock), for an error.
-async fn long_statements(s: &mut Session) -> String {
+async fn long_statements(s: &mut DumpConn) -> String {
     let rows = s
         .rows(
             "SELECT ID, USER, TIME, COMMAND, LEFT(COALESCE(INFO, ''), 200) \
