@@ -243,6 +243,21 @@ pub fn run_show(ctx: &Context, args: ShowArgs) -> Result<i32> {
             |ms| format!("{ms} ms")
         )
     ));
+    if let Some(l) = &m.logical {
+        out.push_str(&format!(
+            "snapshot  {} connection(s), lock {} (waited {} ms, held {} ms)\n",
+            l.snapshot.connections,
+            l.snapshot.lock,
+            l.snapshot.lock_wait_ms,
+            l.snapshot.lock_hold_ms
+        ));
+        if !l.non_transactional.is_empty() {
+            out.push_str(&format!(
+                "not in the snapshot (no transactions): {}\n",
+                l.non_transactional.join(", ")
+            ));
+        }
+    }
     if let Some(t) = &m.tool.dump_tool {
         out.push_str(&format!("tool      {} / {t}\n", m.tool.zrm));
     }
@@ -270,9 +285,13 @@ pub fn run_show(ctx: &Context, args: ShowArgs) -> Result<i32> {
         ));
         for t in &d.tables {
             out.push_str(&format!(
-                "    {}  {}\n",
+                "    {}  {}{}\n",
                 t.name,
-                t.rows.map_or("-".into(), |r| format!("{r} rows"))
+                t.rows.map_or("-".into(), |r| format!("{r} rows")),
+                t.checksum
+                    .as_ref()
+                    .map(|c| format!("  {c}"))
+                    .unwrap_or_default()
             ));
         }
     }
