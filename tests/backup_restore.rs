@@ -69,47 +69,6 @@ fn load_schema(server: &TestServer, dir: &std::path::Path) {
     server.sql_file(&f);
 }
 
-/// Every `SHOW CREATE` of the objects of a database, for comparison between servers.
-fn object_definitions(server: &TestServer, db: &str) -> Vec<String> {
-    let mut defs = Vec::new();
-    let list = |sql: &str| -> Vec<String> {
-        server
-            .sql(sql)
-            .lines()
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-            .collect()
-    };
-    for t in list(&format!(
-        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='{db}' ORDER BY 1"
-    )) {
-        defs.push(server.sql(&format!("SHOW CREATE TABLE `{db}`.`{t}`")));
-    }
-    for t in list(&format!(
-        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='{db}' ORDER BY 1"
-    )) {
-        // Column 3 of SHOW CREATE TRIGGER is the statement; the last one is a creation time.
-        let row = server.sql(&format!("SHOW CREATE TRIGGER `{db}`.`{t}`"));
-        defs.push(row.split('\t').take(3).collect::<Vec<_>>().join("\t"));
-    }
-    for (kind, name) in list(&format!(
-        "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA='{db}' ORDER BY 1, 2"
-    ))
-    .iter()
-    .map(|l| {
-        let (k, n) = l.split_once('\t').unwrap();
-        (k.to_string(), n.to_string())
-    }) {
-        defs.push(server.sql(&format!("SHOW CREATE {kind} `{db}`.`{name}`")));
-    }
-    for e in list(&format!(
-        "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA='{db}' ORDER BY 1"
-    )) {
-        defs.push(server.sql(&format!("SHOW CREATE EVENT `{db}`.`{e}`")));
-    }
-    defs
-}
-
 #[test]
 fn round_trip_keeps_every_type_and_object() {
     if !support::require_tools(SERVER_TOOLS) {
@@ -178,8 +137,8 @@ fn round_trip_keeps_every_type_and_object() {
             "CHECKSUM TABLE of {db}"
         );
         assert_eq!(
-            object_definitions(&source, db),
-            object_definitions(&target, db),
+            common::object_definitions(&source, db),
+            common::object_definitions(&target, db),
             "objects of {db}"
         );
     }
@@ -514,8 +473,16 @@ fn lock_refuses_a_second_backup_and_kill9_leaves_no_backup() {
         std::thread::sleep(Duration::from_millis(50));
     };
     // Secrets: the password is not on the dump tool's command line; the option file is.
-    let cmdline = std::fs::read(format!("/proc/{dump_pid}/cmdline")).unwrap();
-    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    // (Right after the fork the child may still show zrm's own command line: wait for exec.)
+    let read_cmdline = || {
+        let raw = std::fs::read(format!("/proc/{dump_pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&raw).replace('\0', " ")
+    };
+    let mut cmdline = read_cmdline();
+    while !cmdline.contains("--defaults-file=") && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+        cmdline = read_cmdline();
+    }
     assert!(cmdline.contains("--defaults-file="), "{cmdline}");
     assert!(!cmdline.contains("p#ss"), "password on argv: {cmdline}");
     // Wait until the dump is blocked inside the data (the backup directory exists).

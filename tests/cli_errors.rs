@@ -217,12 +217,18 @@ fn check_reports_a_healthy_server_and_a_missing_privilege() {
         server.socket().display()
     );
     let weak = support::write_config(dir.path(), &body);
+    // The logical method (the default) needs RELOAD for its momentary lock, and no BINLOG
+    // MONITOR (its snapshot gives the coordinates).
     let out = zrm(&weak, &["check", "--set", "w"]);
     assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stdout.contains("GRANT RELOAD ON *.* TO 'weak'"),
         "{out}"
     );
+    assert!(!out.stdout.contains("BINLOG MONITOR ON"), "{out}");
+    // mysqldump reads the position with SHOW MASTER STATUS: BINLOG MONITOR too.
+    let out = zrm(&weak, &["check", "--set", "w", "--method", "mysqldump"]);
+    assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stdout.contains("GRANT BINLOG MONITOR ON *.* TO 'weak'"),
         "{out}"

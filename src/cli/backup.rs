@@ -277,6 +277,9 @@ async fn full_logical(
             .or_default()
             .insert(t.name.clone(), t.rows);
     }
+    for (db, name) in &out.sequences {
+        rows.entry(db.clone()).or_default().insert(name.clone(), 1);
+    }
     Ok(FullOutcome {
         consistent_point: out.point,
         read_lock_ms: Some(out.layout.snapshot.lock_hold_ms),

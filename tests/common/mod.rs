@@ -80,3 +80,47 @@ pub fn checksums(server: &TestServer, db: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Every `SHOW CREATE` of the objects of a database (tables, sequences, views, routines,
+/// triggers with their order, events), for comparison between servers.
+pub fn object_definitions(server: &TestServer, db: &str) -> Vec<String> {
+    let list = |sql: &str| -> Vec<String> {
+        server
+            .sql(sql)
+            .lines()
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let mut defs = Vec::new();
+    defs.push(server.sql(&format!("SHOW CREATE DATABASE `{db}`")));
+    for t in list(&format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='{db}' ORDER BY 1"
+    )) {
+        defs.push(server.sql(&format!("SHOW CREATE TABLE `{db}`.`{t}`")));
+    }
+    for t in list(&format!(
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='{db}' ORDER BY 1"
+    )) {
+        // The last column of SHOW CREATE TRIGGER is its creation time.
+        let row = server.sql(&format!("SHOW CREATE TRIGGER `{db}`.`{t}`"));
+        let cols: Vec<&str> = row.split('\t').collect();
+        defs.push(cols[..cols.len() - 1].join("\t"));
+    }
+    defs.push(server.sql(&format!(
+        "SELECT EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER, TRIGGER_NAME \
+         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='{db}' ORDER BY 1, 2, 3, 4"
+    )));
+    for l in list(&format!(
+        "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA='{db}' ORDER BY 1, 2"
+    )) {
+        let (kind, name) = l.split_once('\t').unwrap();
+        defs.push(server.sql(&format!("SHOW CREATE {kind} `{db}`.`{name}`")));
+    }
+    for e in list(&format!(
+        "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA='{db}' ORDER BY 1"
+    )) {
+        defs.push(server.sql(&format!("SHOW CREATE EVENT `{db}`.`{e}`")));
+    }
+    defs
+}

@@ -14,6 +14,10 @@ pub enum DumpConn {
 
 impl DumpConn {
     pub async fn open(cfg: &ConnectionConfig) -> Result<DumpConn> {
+        // For comparing the two readers (the tests check they write identical bytes).
+        if std::env::var_os("ZRM_DUMP_READER").is_some_and(|v| v == "driver") {
+            return Ok(DumpConn::Driver(mysql::connect(cfg).await?));
+        }
         match RawConn::connect(cfg).await {
             Ok(Some(raw)) => return Ok(DumpConn::Raw(raw)),
             Ok(None) => tracing::debug!("the server wants an auth method the row reader lacks"),

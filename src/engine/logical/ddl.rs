@@ -43,6 +43,14 @@ pub fn defer_indexes(create: &[u8]) -> Option<Deferred> {
         if inner && secondary && !on_auto_inc {
             add.push(format!("ADD {}", body.trim_start()));
         } else {
+            // Indexes added later come after the ones the table keeps (FULLTEXT always sorts
+            // last): a kept index after a deferred one would change the table's index order.
+            let kept_index = body.starts_with("  KEY `")
+                || body.starts_with("  UNIQUE KEY `")
+                || body.starts_with("  SPATIAL KEY `");
+            if inner && kept_index && !add.is_empty() {
+                return None;
+            }
             kept.push(line.to_string());
         }
     }

@@ -54,6 +54,8 @@ pub struct DumpJob<'a> {
 
 pub struct DumpOutcome {
     pub layout: LogicalLayout,
+    /// Sequences (`db`, `name`): schema objects here, one row each on the server.
+    pub sequences: Vec<(String, String)>,
     pub files: Vec<FileEntry>,
     pub point: Option<ConsistentPoint>,
 }
@@ -228,8 +230,10 @@ pub async fn dump(
     let sums = shared.sums.into_inner().expect("not poisoned");
     let chunks = shared.chunks.into_inner().expect("not poisoned");
     let mut out_tables = Vec::new();
+    let mut sequences = Vec::new();
     for ((t, sum), mut chunks) in shared.tables.into_iter().zip(sums).zip(chunks) {
         if t.kind == TableKind::Sequence {
+            sequences.push((t.database, t.name));
             continue;
         }
         chunks.sort_by(|a, b| a.path.cmp(&b.path));
@@ -260,6 +264,7 @@ pub async fn dump(
         },
         files,
         point: snap.point,
+        sequences,
     })
 }
 

@@ -175,10 +175,11 @@ pub async fn load(
             );
             control.exec(&stmt).await?;
         }
-        create_tables(&shared, &table_objects, &deferred).await?;
+        // Sequences first: a column may default to NEXTVAL(seq).
         for o in objects_of(&schema_files, Kind::Sequences, job) {
             run_object(&mut control, o).await?;
         }
+        create_tables(&shared, &table_objects, &deferred).await?;
         mark_done(&mut control, job.backup_id, "schema").await?;
     }
 
@@ -267,10 +268,10 @@ pub async fn load(
         if job.users {
             for o in objects_of(&schema_files, Kind::Users, job) {
                 let stmt = String::from_utf8_lossy(&o.statement).into_owned();
-                let stmt = if o.header.object == "user" {
-                    stmt.replacen("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
-                } else {
-                    stmt
+                let stmt = match o.header.object.as_str() {
+                    "user" => stmt.replacen("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1),
+                    "role" => stmt.replacen("CREATE ROLE ", "CREATE ROLE IF NOT EXISTS ", 1),
+                    _ => stmt,
                 };
                 control.exec(&stmt).await?;
             }
@@ -359,6 +360,24 @@ fn check_digest(
 }
 
 async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<String>> {
+    let nothing_to_resume = || {
+        Error::Usage(format!(
+            "--resume-load: the target has no record of an interrupted load of backup {} \
+             (zrm.restore_progress holds nothing for it); restore without --resume-load",
+            job.backup_id
+        ))
+    };
+    if job.resume {
+        let exists = s
+            .value(
+                "SELECT COUNT(*) FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = 'zrm' AND TABLE_NAME = 'restore_progress'",
+            )
+            .await?;
+        if exists.as_deref() != Some("1") {
+            return Err(nothing_to_resume());
+        }
+    }
     s.exec("CREATE DATABASE IF NOT EXISTS `zrm`").await?;
     s.exec(&format!(
         "CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (\
@@ -384,11 +403,8 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
         .await?;
     let done: BTreeSet<String> = rows.into_iter().filter_map(|r| r[0].clone()).collect();
     if done.is_empty() {
-        return Err(Error::Usage(format!(
-            "--resume-load: the target has no record of an interrupted load of backup {} \
-             (zrm.restore_progress is empty for it); restore without --resume-load",
-            job.backup_id
-        )));
+        finish_progress(s, job.backup_id).await?;
+        return Err(nothing_to_resume());
     }
     Ok(done)
 }
@@ -707,6 +723,17 @@ async fn load_chunk(
         ))
     })?;
     let rel = format!("{}/{}", sh.job.backup_dir, c.path);
+    let transactional = t
+        .engine
+        .as_deref()
+        .is_none_or(|e| e.eq_ignore_ascii_case("innodb"));
+    if !transactional {
+        // Rows of a MyISAM/Aria table cannot be rolled back: check the whole file before the
+        // first row goes in.
+        tokio::task::block_in_place(|| {
+            crate::engine::mysqldump::verify_file(sh.repo, &rel, entry.stored_size, &entry.sha256)
+        })?;
+    }
     let raw = sh.repo.backend().open(&rel)?;
     let (tx, mut rx) = mpsc::channel::<Feed>(4);
     let compression = sh.job.compression;
@@ -796,7 +823,15 @@ async fn load_chunk(
         }
         Err(e) => {
             let _ = s.conn.query_drop("ROLLBACK").await;
-            Err(e)
+            if transactional {
+                return Err(e);
+            }
+            Err(Error::Restore(format!(
+                "{e}; {} has no transactions ({}), so part of this chunk may be in it; \
+                 --resume-load empties that table and loads it again",
+                t.qualified(),
+                t.engine.as_deref().unwrap_or("?")
+            )))
         }
     }
 }

@@ -381,16 +381,28 @@ const SYSTEM_USERS: &[&str] = &[
     "",
 ];
 
+/// Accounts and roles with their grants: every role and account is created first, then the
+/// grants (a grant may name a role, and `SET DEFAULT ROLE` needs both ends).
 async fn users(s: &mut Session) -> Result<Vec<Object>> {
-    let mut out = Vec::new();
-    let accounts = s
-        .rows("SELECT User, Host FROM mysql.user ORDER BY User, Host")
+    let denied = |e: Error| {
+        Error::Backup(format!(
+            "include_users = true needs SELECT on mysql.user: {e}"
+        ))
+    };
+    // MariaDB marks roles with is_role; MySQL has no such column (its roles are locked accounts
+    // that SHOW CREATE USER handles like any other).
+    let accounts = match s
+        .rows("SELECT User, Host, is_role FROM mysql.user ORDER BY User, Host")
         .await
-        .map_err(|e| {
-            Error::Backup(format!(
-                "include_users = true needs SELECT on mysql.user: {e}"
-            ))
-        })?;
+    {
+        Ok(rows) => rows,
+        Err(_) => s
+            .rows("SELECT User, Host, 'N' FROM mysql.user ORDER BY User, Host")
+            .await
+            .map_err(denied)?,
+    };
+    let mut creates = Vec::new();
+    let mut grants = Vec::new();
     for r in accounts {
         let (Some(user), Some(host)) = (r[0].clone(), r[1].clone()) else {
             continue;
@@ -398,18 +410,33 @@ async fn users(s: &mut Session) -> Result<Vec<Object>> {
         if SYSTEM_USERS.contains(&user.as_str()) {
             continue;
         }
-        let account = format!("{}@{}", quote_str(&user), quote_str(&host));
-        let q = format!("SHOW CREATE USER {account}");
-        let create = show_create(s, &q, &format!("user {account}")).await?;
-        let stmt = need(create.first(), &q)?;
-        out.push(Object::new("user", None, &account, stmt));
+        let is_role = r[2].as_deref() == Some("Y");
+        let account = if is_role {
+            quote_ident(&user)
+        } else {
+            format!("{}@{}", quote_str(&user), quote_str(&host))
+        };
+        if is_role {
+            creates.push(Object::new(
+                "role",
+                None,
+                &account,
+                format!("CREATE ROLE {account}").into_bytes(),
+            ));
+        } else {
+            let q = format!("SHOW CREATE USER {account}");
+            let create = show_create(s, &q, &format!("user {account}")).await?;
+            let stmt = need(create.first(), &q)?;
+            creates.push(Object::new("user", None, &account, stmt));
+        }
         for g in raw_rows(s, &format!("SHOW GRANTS FOR {account}")).await? {
             if let Some(Some(grant)) = g.into_iter().next() {
-                out.push(Object::new("grant", None, &account, grant));
+                grants.push(Object::new("grant", None, &account, grant));
             }
         }
     }
-    Ok(out)
+    creates.extend(grants);
+    Ok(creates)
 }
 
 /// Depth-first order: a view after every view whose qualified name its text mentions.
