@@ -173,6 +173,18 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         )));
     }
     let rows_total: u64 = outcome.rows.values().flat_map(|t| t.values()).sum();
+    if let Some(l) = outcome
+        .logical
+        .as_ref()
+        .filter(|l| !l.non_transactional.is_empty())
+    {
+        ctx.note(&format!(
+            "warning: {} use an engine without transactions: they were read after the \
+             snapshot, not in it, so a point-in-time restore may apply some of their changes \
+             twice; convert them to InnoDB (ALTER TABLE … ENGINE=InnoDB)",
+            l.non_transactional.join(", ")
+        ));
+    }
 
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,

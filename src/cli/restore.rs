@@ -325,16 +325,19 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                 load_notes = o.notes.clone();
                 o.bytes
             })
-            .map_err(|e| {
-                if matches!(e, Error::Usage(_)) {
-                    return e;
-                }
-                Error::Restore(format!(
+            .map_err(|f| match (f.error, f.phase) {
+                (e @ Error::Usage(_), _) => e,
+                (e, logical::load::Phase::Schema) => Error::Restore(format!(
+                    "{e}. The load of backup {} into {label} stopped while creating the \
+                     schema, before any data: fix the cause, then restore again with --replace",
+                    manifest.id
+                )),
+                (e, logical::load::Phase::Data) => Error::Restore(format!(
                     "{e}. The load of backup {} into {label} stopped; chunks already committed \
                      stay. Fix the cause, then continue with the same command plus \
                      --resume-load",
                     manifest.id
-                ))
+                )),
             })
         } else {
             let job = mysqldump::LoadJob {

@@ -76,6 +76,21 @@ impl RawConn {
     /// Connect and authenticate; `Ok(None)` when the server wants something this client does
     /// not speak (the caller falls back to the general driver).
     pub async fn connect(cfg: &ConnectionConfig) -> Result<Option<RawConn>> {
+        // The whole handshake, not only the TCP connect: a peer that accepts and never speaks
+        // must not hang a backup.
+        match tokio::time::timeout(CONNECT_TIMEOUT, Self::handshake(cfg)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Mysql {
+                server: cfg.display(),
+                message: format!(
+                    "no complete handshake within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            }),
+        }
+    }
+
+    async fn handshake(cfg: &ConnectionConfig) -> Result<Option<RawConn>> {
         let server = cfg.display();
         let fail = |m: String| Error::Mysql {
             server: server.clone(),
@@ -407,10 +422,10 @@ impl RawConn {
             let Some(n) = lenenc(p, &mut i) else {
                 return Err(self.malformed());
             };
-            let end = i + n as usize;
-            if end > p.len() {
+            if i > p.len() || n > (p.len() - i) as u64 {
                 return Err(self.malformed());
             }
+            let end = i + n as usize;
             let base = if at.0 == usize::MAX { 0 } else { at.0 };
             cur.offsets.push(Some((base + i, base + end)));
             i = end;

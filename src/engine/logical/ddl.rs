@@ -7,6 +7,53 @@
 //! InnoDB, foreign keys (their indexes must exist), system versioning, or an index that starts
 //! with the AUTO_INCREMENT column (the server requires one to exist).
 
+/// The tables some foreign key points at, as (db, table), from every table's CREATE statement
+/// (`REFERENCES \`t\`` in the same database, or `REFERENCES \`db\`.\`t\``). Their indexes
+/// must exist when the referencing table is created, so they are not deferred.
+pub fn referenced_tables<'a>(
+    creates: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for (db, stmt) in creates {
+        let text = String::from_utf8_lossy(stmt);
+        for part in text.split(" REFERENCES ").skip(1) {
+            let names = leading_identifiers(part);
+            match names.as_slice() {
+                [t] => out.insert((db.to_string(), t.clone())),
+                [d, t, ..] => out.insert((d.clone(), t.clone())),
+                [] => false,
+            };
+        }
+    }
+    out
+}
+
+/// `` `a`.`b` (…`` → ["a", "b"]; backquoted identifiers (with `` `` `` escapes) joined by dots.
+fn leading_identifiers(s: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut chars = s.chars().peekable();
+    while chars.peek() == Some(&'`') {
+        chars.next();
+        let mut name = String::new();
+        loop {
+            match chars.next() {
+                Some('`') if chars.peek() == Some(&'`') => {
+                    chars.next();
+                    name.push('`');
+                }
+                Some('`') | None => break,
+                Some(c) => name.push(c),
+            }
+        }
+        names.push(name);
+        if chars.peek() != Some(&'.') {
+            break;
+        }
+        chars.next();
+    }
+    names
+}
+
 /// The CREATE statement without secondary indexes, and the `ADD …` clauses that restore them.
 pub struct Deferred {
     pub create: Vec<u8>,
@@ -87,6 +134,19 @@ mod tests {
         );
         assert!(!create.contains("k_1"));
         assert_eq!(d.add, ["ADD KEY `k_1` (`k`)", "ADD UNIQUE KEY `c` (`c`)"]);
+    }
+
+    #[test]
+    fn referenced_tables_are_found_in_and_across_databases() {
+        let child = "CREATE TABLE `c` (\n  `p` int,\n  `q` int,\n  CONSTRAINT `f1` FOREIGN KEY (`p`) REFERENCES `par``ent` (`id`),\n  CONSTRAINT `f2` FOREIGN KEY (`q`) REFERENCES `other`.`t` (`id`)\n) ENGINE=InnoDB";
+        let got = referenced_tables([("d", child.as_bytes())].into_iter());
+        let want: std::collections::BTreeSet<(String, String)> = [
+            ("d".to_string(), "par`ent".to_string()),
+            ("other".to_string(), "t".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

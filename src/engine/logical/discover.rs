@@ -38,6 +38,7 @@ pub struct Column {
     /// FLOAT is read as DOUBLE: the server prints FLOAT with 6 significant digits, which loses
     /// bits (16777217 comes back as 16777200); the double's text is exact for every float.
     pub is_float: bool,
+    pub is_enum: bool,
 }
 
 impl TableInfo {
@@ -69,13 +70,7 @@ impl TableInfo {
     }
 
     pub fn transactional(&self) -> bool {
-        matches!(
-            self.engine
-                .as_deref()
-                .map(str::to_ascii_lowercase)
-                .as_deref(),
-            Some("innodb") | Some("xtradb") | Some("rocksdb") | Some("tokudb") | None
-        )
+        super::transactional_engine(self.engine.as_deref())
     }
 }
 
@@ -89,6 +84,19 @@ pub struct Task {
 }
 
 impl Task {
+    /// For messages: `db.table` and the key range.
+    pub fn describe(&self, t: &TableInfo) -> String {
+        match (self.range, &t.chunk_key) {
+            (Some((lo, hi)), Some(k)) => format!(
+                "{} ({k} from {} to {})",
+                t.key(),
+                lo.map_or("the start".into(), |v| v.to_string()),
+                hi.map_or("the end".into(), |v| format!("before {v}"))
+            ),
+            _ => t.key(),
+        }
+    }
+
     pub fn query(&self, t: &TableInfo) -> String {
         let mut q = format!("SELECT {} FROM {}", t.select_list(), t.qualified());
         if let (Some((lo, hi)), Some(key)) = (self.range, &t.chunk_key) {
@@ -204,6 +212,7 @@ pub async fn tables(
         }
         info.columns.push(Column {
             is_float: ty == "float",
+            is_enum: ty == "enum",
             name: col,
         });
     }
@@ -248,8 +257,8 @@ pub async fn tables(
 pub async fn tasks(s: &mut Session, tables: &[TableInfo], chunk_bytes: u64) -> Result<Vec<Task>> {
     let mut tasks = Vec::new();
     for (i, t) in tables.iter().enumerate() {
-        if t.kind == TableKind::Sequence {
-            continue; // a sequence's state goes with its schema
+        if t.kind == TableKind::Sequence || !super::holds_own_rows(t.engine.as_deref()) {
+            continue; // a sequence's state goes with its schema; MERGE & co. hold no rows
         }
         let pieces = t.est_bytes.div_ceil(chunk_bytes.max(1)).clamp(1, 4096);
         let key = match (&t.chunk_key, pieces) {
@@ -313,10 +322,12 @@ mod tests {
                 Column {
                     name: "id".into(),
                     is_float: false,
+                    is_enum: false,
                 },
                 Column {
                     name: "f".into(),
                     is_float: true,
+                    is_enum: false,
                 },
             ],
             chunk_key: Some("id".into()),

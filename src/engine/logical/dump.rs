@@ -244,6 +244,12 @@ pub async fn dump(
         }
         out_tables.push(LogicalTable {
             columns: t.columns.iter().map(|c| c.name.clone()).collect(),
+            enum_columns: t
+                .columns
+                .iter()
+                .filter(|c| c.is_enum)
+                .map(|c| c.name.clone())
+                .collect(),
             chunk_key: t.chunk_key.clone(),
             rows: sum.rows,
             checksum: sum.checksum_text(),
@@ -385,9 +391,35 @@ async fn read_tasks(
         let t = &shared.tables[task.table];
         let q = task.query(t);
         let mut sink = Sink::new(shared, task.table, &tx, ext);
-        match &mut conn {
+        let r = read_task(&mut conn, &q, &mut sink, shared).await;
+        if let Err(e) = r {
+            return Err(match e {
+                // Row errors name the table and range they hit.
+                Error::Mysql { server, message } => Error::Mysql {
+                    server,
+                    message: format!("reading {}: {message}", task.describe(t)),
+                },
+                e => e,
+            });
+        }
+        sink.finish().await?;
+    }
+    let _ = conn.exec("COMMIT").await;
+    conn.close().await;
+    Ok(())
+}
+
+/// Stream one task's rows into its sink.
+async fn read_task(
+    conn: &mut DumpConn,
+    q: &str,
+    sink: &mut Sink<'_>,
+    shared: &Shared,
+) -> Result<()> {
+    {
+        match conn {
             DumpConn::Raw(raw) => {
-                raw.start_query(&q).await?;
+                raw.start_query(q).await?;
                 let mut cur = RowCursor::new();
                 while let Some(row) = raw.next_row(&mut cur).await? {
                     let start = sink.begin_row().await?;
@@ -409,7 +441,7 @@ async fn read_tasks(
                     server: server.clone(),
                     message: format!("query `{q}` failed: {e}"),
                 };
-                let mut result = session.conn.query_iter(q.as_str()).await.map_err(fail)?;
+                let mut result = session.conn.query_iter(q).await.map_err(fail)?;
                 while let Some(row) = result.next().await.map_err(fail)? {
                     let start = sink.begin_row().await?;
                     for i in 0..row.len() {
@@ -435,10 +467,7 @@ async fn read_tasks(
                 }
             }
         }
-        sink.finish().await?;
     }
-    let _ = conn.exec("COMMIT").await;
-    conn.close().await;
     Ok(())
 }
 

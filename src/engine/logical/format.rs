@@ -102,8 +102,16 @@ pub fn file_component(name: &str) -> String {
             out.push_str(&format!("@{b:02x}"));
         }
     }
+    // A 64-character name of 4-byte characters would make 768: keep file names short (the
+    // manifest maps chunks to tables; the name is for a human browsing the repository).
+    if out.len() > MAX_COMPONENT {
+        let hash = xxh3_64(name.as_bytes());
+        out = format!("{}~{hash:016x}", &out[..MAX_COMPONENT - 17]);
+    }
     out
 }
+
+const MAX_COMPONENT: usize = 80;
 
 #[cfg(test)]
 mod tests {
@@ -153,5 +161,9 @@ mod tests {
         assert_eq!(file_component("sbtest1"), "sbtest1");
         assert_eq!(file_component("a/b.c"), "a@2fb@2ec");
         assert_eq!(file_component("é"), "@c3@a9");
+        let long = "продажи".repeat(9);
+        let (a, b) = (file_component(&long), file_component(&format!("{long}x")));
+        assert!(a.len() <= 80 && b.len() <= 80, "{a}");
+        assert_ne!(a, b, "long names stay distinct");
     }
 }

@@ -87,6 +87,8 @@ fn session_settings(log_bin: bool, names: &str) -> Vec<String> {
         "SET SESSION net_read_timeout = 3600".into(),
         "SET SESSION net_write_timeout = 3600".into(),
         "SET SESSION wait_timeout = 86400".into(),
+        // Every warning of a chunk must be readable to tell harmless from damaging.
+        "SET SESSION max_error_count = 65535".into(),
     ];
     if !log_bin {
         v.push("SET SESSION sql_log_bin = 0".into());
@@ -124,10 +126,40 @@ struct Shared<'a> {
     progress: &'a dyn Progress,
 }
 
+/// How far a load got, which decides how it can continue after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Creating databases and tables: nothing is recorded yet; restore again with --replace.
+    Schema,
+    /// Loading data, indexes, objects: `--resume-load` continues.
+    Data,
+}
+
+pub struct LoadFailure {
+    pub error: Error,
+    pub phase: Phase,
+}
+
 pub async fn load(
     repo: &Repository,
     job: &LoadJob<'_>,
     progress: &dyn Progress,
+) -> std::result::Result<LoadOutcome, LoadFailure> {
+    let mut phase = if job.resume {
+        Phase::Data
+    } else {
+        Phase::Schema
+    };
+    load_phases(repo, job, progress, &mut phase)
+        .await
+        .map_err(|error| LoadFailure { error, phase })
+}
+
+async fn load_phases(
+    repo: &Repository,
+    job: &LoadJob<'_>,
+    progress: &dyn Progress,
+    phase: &mut Phase,
 ) -> Result<LoadOutcome> {
     let shared = Shared {
         repo,
@@ -146,27 +178,35 @@ pub async fn load(
         .filter(|t| job.databases.contains(&t.database))
         .collect();
 
-    // Tables created without their secondary indexes (by key `db.table`): ALTER clauses.
-    let mut deferred: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Tables created without their secondary indexes, by (db, table): the ALTER clauses.
+    let mut deferred: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let table_objects = objects_of(&schema_files, Kind::Tables, job);
-    if job.defer_indexes {
+    // A resumed load finds tables as the first run created them, perhaps without their
+    // secondary indexes: it always plans the ALTERs (which skip the indexes that exist).
+    let referenced = ddl::referenced_tables(table_objects.iter().map(|o| {
+        (
+            o.header.db.as_deref().unwrap_or_default(),
+            o.statement.as_slice(),
+        )
+    }));
+    if job.defer_indexes || job.resume {
         for o in &table_objects {
+            let key = (
+                o.header.db.clone().unwrap_or_default(),
+                o.header.name.clone(),
+            );
+            if referenced.contains(&key) {
+                continue; // a foreign key elsewhere needs this table's indexes at CREATE time
+            }
             if let Some(d) = ddl::defer_indexes(&o.statement) {
-                deferred.insert(object_key(o), d.add);
+                deferred.insert(key, d.add);
             }
         }
     }
     outcome.deferred_index_tables = deferred.len();
 
+    // (A resumable load always has "schema": it is the first item recorded.)
     if !done.contains("schema") {
-        if job.resume {
-            // The earlier run stopped while creating tables: nothing but empty tables exists.
-            for db in &job.databases {
-                control
-                    .exec(&format!("DROP DATABASE IF EXISTS {}", quote_ident(db)))
-                    .await?;
-            }
-        }
         for o in objects_of(&schema_files, Kind::Databases, job) {
             let stmt = String::from_utf8_lossy(&o.statement).replacen(
                 "CREATE DATABASE ",
@@ -182,6 +222,7 @@ pub async fn load(
         create_tables(&shared, &table_objects, &deferred).await?;
         mark_done(&mut control, job.backup_id, "schema").await?;
     }
+    *phase = Phase::Data;
 
     // Data.
     let mode = choose_mode(&mut control, &mut outcome).await?;
@@ -192,10 +233,7 @@ pub async fn load(
     let mut pending: Vec<(&LogicalTable, &Chunk)> = Vec::new();
     for t in &tables {
         let all_done = t.chunks.iter().all(|c| done.contains(&c.path));
-        let transactional = t
-            .engine
-            .as_deref()
-            .is_none_or(|e| e.eq_ignore_ascii_case("innodb"));
+        let transactional = super::transactional_engine(t.engine.as_deref());
         if job.resume && !transactional && !all_done {
             // A non-transactional chunk may be half in: start the table over.
             control
@@ -244,7 +282,7 @@ pub async fn load(
         .iter()
         .filter_map(|t| {
             deferred
-                .get(&format!("{}.{}", t.database, t.name))
+                .get(&(t.database.clone(), t.name.clone()))
                 .map(|a| (*t, a))
         })
         .filter(|(t, _)| !done.contains(&index_item(t)))
@@ -552,7 +590,7 @@ async fn create_views(s: &mut Session, views: &[&Object], resume: bool) -> Resul
 async fn create_tables(
     sh: &Shared<'_>,
     tables: &[&Object],
-    deferred: &BTreeMap<String, Vec<String>>,
+    deferred: &BTreeMap<(String, String), Vec<String>>,
 ) -> Result<()> {
     let queue: Mutex<VecDeque<&Object>> = Mutex::new(tables.iter().copied().collect());
     let workers = sh.job.parallel.clamp(1, tables.len().max(1));
@@ -563,7 +601,11 @@ async fn create_tables(
                 break;
             };
             let mut o = o.clone();
-            if deferred.contains_key(&object_key(&o)) {
+            let key = (
+                o.header.db.clone().unwrap_or_default(),
+                o.header.name.clone(),
+            );
+            if deferred.contains_key(&key) {
                 if let Some(d) = ddl::defer_indexes(&o.statement) {
                     o.statement = d.create;
                 }
@@ -657,7 +699,16 @@ async fn load_chunks(
             let Some((t, c)) = queue.lock().expect("not poisoned").pop_front() else {
                 break;
             };
-            match load_chunk(sh, &mut s, t, c, mode).await {
+            let loaded = load_chunk(sh, &mut s, t, c, mode)
+                .await
+                .map_err(|e| match e {
+                    Error::Mysql { server, message } => Error::Mysql {
+                        server,
+                        message: format!("loading {}: {message}", c.path),
+                    },
+                    e => e,
+                });
+            match loaded {
                 Ok(bytes) => {
                     totals.0 += bytes;
                     totals.1 += c.rows;
@@ -693,6 +744,59 @@ async fn load_chunks(
     }
 }
 
+/// LOAD DATA LOCAL cannot abort on bad data (LOCAL implies IGNORE: values are truncated and
+/// duplicate keys skipped, each with only a warning). A chunk counts as loaded only if every
+/// row went in, unchanged.
+async fn check_applied(s: &mut Session, t: &LogicalTable, c: &Chunk, applied: u64) -> Result<()> {
+    let harmful = harmful_warnings(s, t).await;
+    if harmful.is_none() && applied == c.rows {
+        return Ok(());
+    }
+    Err(Error::Restore(format!(
+        "loading {} into {} changed the data: {applied} of {} rows went in{}; the chunk was \
+         rolled back. Does the table on the target differ from the backup's?",
+        c.path,
+        t.qualified(),
+        c.rows,
+        harmful
+            .map(|w| format!(", with warnings: {w}"))
+            .unwrap_or_default()
+    )))
+}
+
+/// The warnings of the last statement that may mean a changed value, or `None`. The one that
+/// changes nothing is '' into an ENUM (a lax source stores a non-member as '', and loading ''
+/// stores the same, with a warning).
+async fn harmful_warnings(s: &mut Session, t: &LogicalTable) -> Option<String> {
+    let count = usize::from(s.conn.get_warnings());
+    if count == 0 {
+        return None;
+    }
+    let list = s.rows("SHOW WARNINGS").await.unwrap_or_default();
+    let harmless = |r: &Vec<Option<String>>| {
+        r.get(1).and_then(|c| c.as_deref()) == Some("1265")
+            && r.get(2).and_then(|m| m.as_deref()).is_some_and(|m| {
+                t.enum_columns
+                    .iter()
+                    .any(|e| m.starts_with(&format!("Data truncated for column '{e}' at row")))
+            })
+    };
+    if list.len() == count && list.iter().all(harmless) {
+        return None;
+    }
+    let shown: Vec<String> = list
+        .iter()
+        .filter(|r| !harmless(r))
+        .take(3)
+        .map(|r| r.iter().flatten().cloned().collect::<Vec<_>>().join(" "))
+        .collect();
+    Some(if shown.is_empty() {
+        format!("{count} warning(s)")
+    } else {
+        format!("{count} warning(s), e.g. {}", shown.join("; "))
+    })
+}
+
 fn load_data_sql(t: &LogicalTable) -> String {
     format!(
         "LOAD DATA LOCAL INFILE 'zrm-chunk' INTO TABLE {} CHARACTER SET binary \
@@ -723,10 +827,7 @@ async fn load_chunk(
         ))
     })?;
     let rel = format!("{}/{}", sh.job.backup_dir, c.path);
-    let transactional = t
-        .engine
-        .as_deref()
-        .is_none_or(|e| e.eq_ignore_ascii_case("innodb"));
+    let transactional = super::transactional_engine(t.engine.as_deref());
     if !transactional {
         // Rows of a MyISAM/Aria table cannot be rolled back: check the whole file before the
         // first row goes in.
@@ -777,13 +878,20 @@ async fn load_chunk(
                     .expect("the handler runs once"))
             });
             let q = load_data_sql(t);
+            let r = s.conn.query_drop(q.as_str()).await;
+            // A statement that failed before the server asked for the file leaves the handler
+            // (and with it the reader's channel) in the connection: drop it, or the reader
+            // thread would wait for ever on a full channel.
             s.conn
-                .query_drop(q.as_str())
-                .await
-                .map_err(|e| mysql_err(s, &q, e))
+                .set_infile_handler(async { Ok(futures_util::stream::empty().boxed()) });
+            match r {
+                Ok(()) => check_applied(s, t, c, s.conn.affected_rows()).await,
+                Err(e) => Err(mysql_err(s, &q, e)),
+            }
         }
         Mode::Insert => {
             let mut r = Ok(());
+            let mut applied = 0u64;
             while let Some(item) = rx.recv().await {
                 let stmt = match item {
                     Ok(b) => b,
@@ -796,9 +904,22 @@ async fn load_chunk(
                     r = Err(mysql_err(s, &format!("INSERT INTO {} …", t.qualified()), e));
                     break;
                 }
+                applied += s.conn.affected_rows();
+                if let Some(w) = harmful_warnings(s, t).await {
+                    r = Err(Error::Restore(format!(
+                        "loading {} into {} changed the data ({w}); the chunk was rolled back. \
+                         Does the table on the target differ from the backup's?",
+                        c.path,
+                        t.qualified()
+                    )));
+                    break;
+                }
             }
             drop(rx);
-            r
+            match r {
+                Ok(()) => check_applied(s, t, c, applied).await,
+                e => e,
+            }
         }
     };
     let read = reader

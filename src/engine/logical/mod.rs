@@ -72,6 +72,10 @@ pub struct LogicalTable {
     /// System-versioned: only current rows are in the backup (history is not kept).
     #[serde(default)]
     pub system_versioned: bool,
+    /// ENUM columns: a stored '' (the value a lax sql_mode keeps for a non-member) loads back
+    /// as '' but with a truncation warning, which the load must not take for damage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enum_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,6 +85,35 @@ pub struct Chunk {
     pub rows: u64,
     /// Uncompressed bytes.
     pub bytes: u64,
+}
+
+/// Whether an engine rolls back: only then can a chunk load atomically, and only then is a
+/// table read as of the snapshot.
+pub fn transactional_engine(engine: Option<&str>) -> bool {
+    engine.is_none_or(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "innodb" | "xtradb" | "rocksdb" | "tokudb"
+        )
+    })
+}
+
+/// Engines whose rows live elsewhere (another table, another server) or nowhere: their
+/// definition is backed up, never their rows (restoring them would write the rows twice, or
+/// into a remote server).
+pub fn holds_own_rows(engine: Option<&str>) -> bool {
+    !engine.is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "mrg_myisam"
+                | "merge"
+                | "federated"
+                | "federatedx"
+                | "connect"
+                | "spider"
+                | "blackhole"
+        )
+    })
 }
 
 impl LogicalTable {

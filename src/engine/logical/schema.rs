@@ -119,8 +119,11 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<Vec<Object>> {
         let header: Header = serde_json::from_slice(&rest[7..eol])
             .map_err(|e| bad(at, &format!("unreadable header: {e}")))?;
         let start = eol + 1;
-        let end = start + header.len;
-        if rest.len() < end + 2 || &rest[end..end + 2] != b";\n" {
+        let end = start
+            .checked_add(header.len)
+            .filter(|&e| e.checked_add(2).is_some_and(|e2| e2 <= rest.len()))
+            .ok_or_else(|| bad(at, "statement cut short"))?;
+        if &rest[end..end + 2] != b";\n" {
             return Err(bad(at, "statement cut short"));
         }
         out.push(Object {

@@ -98,9 +98,17 @@ pub async fn open(conn: &ConnectionConfig, opts: &SnapshotOptions) -> Result<Sna
     let waited = Instant::now();
     for q in lock_sql {
         if let Err(e) = locker.exec(q).await {
-            let blockers = long_statements(&mut sessions[0]).await;
             let _ = locker.exec(unlock_sql).await;
             locker.close().await;
+            let text = e.to_string();
+            if text.contains("1227") || text.contains("1045") || text.contains("denied") {
+                return Err(Error::Backup(format!(
+                    "{e}: the account may not take {lock_name}; grant it RELOAD \
+                     (`zrm check --set …` lists what is missing), or (MariaDB) use \
+                     `parallel = 1`, which needs no lock"
+                )));
+            }
+            let blockers = long_statements(&mut sessions[0]).await;
             return Err(Error::Backup(format!(
                 "could not take {lock_name} on {} within {}s: {e}; {}; let them finish, raise \
                  `lock_timeout` for the set, or (MariaDB) use `parallel = 1`, which needs no lock",
