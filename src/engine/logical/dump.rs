@@ -191,8 +191,11 @@ pub async fn dump(
         }
     }
     let mut stored: Vec<(String, StoredFile)> = Vec::new();
-    for w in writers {
-        match w.join() {
+    // Joining waits for the last fsyncs: off the async workers.
+    let joined: Vec<_> =
+        tokio::task::block_in_place(|| writers.into_iter().map(|w| w.join()).collect());
+    for j in joined {
+        match j {
             Ok(Ok(files)) => stored.extend(files),
             // The writer's own error says more than the reader's "writer stopped".
             Ok(Err(e)) => first_err = Some(e),
@@ -206,23 +209,8 @@ pub async fn dump(
         return Err(e);
     }
 
-    let mut files: Vec<FileEntry> = Vec::new();
-    let mut schema_files = Vec::new();
-    for (kind, objects) in &schema {
-        let rel = format!("schema/{}.sql{}", kind.file_stem(), ext);
-        let bytes = schema::encode(objects);
-        let obj = repo.backend().create(&format!("{}/{rel}", job.dir))?;
-        let mut w = StoredFileWriter::new(obj, job.compression, job.level)?;
-        w.write_all(&bytes)
-            .map_err(|e| Error::io("write", rel.clone(), e))?;
-        let f = w.commit(bytes.len() as u64, &rel)?;
-        files.push(entry(&rel, &f));
-        schema_files.push(SchemaFile {
-            kind: *kind,
-            path: rel,
-            objects: objects.len(),
-        });
-    }
+    let (mut files, schema_files) =
+        tokio::task::block_in_place(|| write_schema(&repo, job, &schema))?;
     let mut stored_by_path: BTreeMap<String, StoredFile> = stored.into_iter().collect();
 
     let shared =
@@ -272,6 +260,33 @@ pub async fn dump(
         point: snap.point,
         sequences,
     })
+}
+
+/// One file per kind of schema object, compressed and hashed like the data.
+fn write_schema(
+    repo: &Repository,
+    job: &DumpJob<'_>,
+    schema: &[(schema::Kind, Vec<schema::Object>)],
+) -> Result<(Vec<FileEntry>, Vec<SchemaFile>)> {
+    let ext = data_ext(job.compression);
+    let mut files = Vec::new();
+    let mut schema_files = Vec::new();
+    for (kind, objects) in schema {
+        let rel = format!("schema/{}.sql{}", kind.file_stem(), ext);
+        let bytes = schema::encode(objects);
+        let obj = repo.backend().create(&format!("{}/{rel}", job.dir))?;
+        let mut w = StoredFileWriter::new(obj, job.compression, job.level)?;
+        w.write_all(&bytes)
+            .map_err(|e| Error::io("write", rel.clone(), e))?;
+        let f = w.commit(bytes.len() as u64, &rel)?;
+        files.push(entry(&rel, &f));
+        schema_files.push(SchemaFile {
+            kind: *kind,
+            path: rel,
+            objects: objects.len(),
+        });
+    }
+    Ok((files, schema_files))
 }
 
 fn entry(rel: &str, f: &StoredFile) -> FileEntry {

@@ -170,7 +170,7 @@ async fn load_phases(
     let mut outcome = LoadOutcome::default();
     let mut control = open_session(job.target, job.log_bin, "utf8mb4").await?;
     let done = progress_table(&mut control, job).await?;
-    let schema_files = read_schema(&shared)?;
+    let schema_files = tokio::task::block_in_place(|| read_schema(&shared))?;
     let tables: Vec<&LogicalTable> = job
         .layout
         .tables
