@@ -1482,3 +1482,450 @@ fn both_row_readers_write_identical_chunks() {
         "chunk sizes per table"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 10. Load regressions: a statement failing before it reads the file, changed data, foreign
+//     keys to a unique index, MERGE tables, resuming without deferred indexes, long names,
+//     ENUM '' through INSERTs
+// ---------------------------------------------------------------------------------------------
+
+/// `zrm --config C <args>` with its output captured, waiting at most `secs`: a zrm still
+/// running then is killed and the test fails (a hang, not a slow run).
+fn zrm_within(config: &Path, args: &[&str], secs: u64, dir: &Path) -> Output {
+    let (out_path, err_path) = (dir.join("zrm.stdout"), dir.join("zrm.stderr"));
+    let mut child = support::zrm()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "zrm {args:?} still ran after {secs}s: it hangs; stderr so far:\n{}",
+                String::from_utf8_lossy(&std::fs::read(&err_path).unwrap_or_default())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    });
+    Output {
+        code,
+        stdout: String::from_utf8_lossy(&std::fs::read(&out_path).unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap()).into_owned(),
+    }
+}
+
+/// The statement of `zrm.restore_progress` exactly as the load creates it.
+const PROGRESS_DDL: &str = "CREATE DATABASE IF NOT EXISTS `zrm`; \
+    CREATE TABLE IF NOT EXISTS `zrm`.`restore_progress` (\
+      backup_id VARCHAR(64) CHARACTER SET ascii NOT NULL, \
+      item VARBINARY(1024) NOT NULL, \
+      done_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+      PRIMARY KEY (backup_id, item)) ENGINE=InnoDB \
+      COMMENT='zrm: what an interrupted restore already loaded; dropped when it completes'";
+
+/// Makes the target look like a load of `manifest` interrupted after `items` (e.g. "schema"
+/// and some chunk paths): the progress table holds exactly these rows for the backup.
+fn fake_progress(target: &TestServer, manifest: &Value, items: &[&str]) {
+    let id = manifest["id"].as_str().unwrap();
+    let mut sql = format!(
+        "{PROGRESS_DDL}; DELETE FROM zrm.restore_progress WHERE backup_id = {};",
+        support::quote(id)
+    );
+    for item in items {
+        sql.push_str(&format!(
+            "INSERT INTO zrm.restore_progress (backup_id, item) VALUES ({}, {});",
+            support::quote(id),
+            support::quote(item)
+        ));
+    }
+    target.sql(&sql);
+}
+
+/// A LOAD DATA the server refuses before it asks for the file (here: no INSERT privilege)
+/// must fail the restore with that error, not leave the chunk's reader waiting for ever.
+#[test]
+fn load_data_refused_before_reading_the_file_fails_without_hanging() {
+    let Some((dir, source, target)) = two_servers() else {
+        return;
+    };
+    // ~12 MiB of hashes (little to compress) in one chunk: many more 1 MiB blocks than the
+    // reader can queue before someone takes them.
+    source.sql(
+        "CREATE DATABASE nopriv; \
+         CREATE TABLE nopriv.t (id INT PRIMARY KEY, pad VARCHAR(700)); \
+         INSERT INTO nopriv.t SELECT seq, CONCAT(SHA2(seq, 512), SHA2(seq + 1, 512), \
+           SHA2(seq + 2, 512), SHA2(seq + 3, 512), SHA2(seq + 4, 512)) FROM nopriv.seq_1_to_20000; \
+         ANALYZE TABLE nopriv.t;",
+    );
+    target.create_user(
+        "loader",
+        "l0ader pw",
+        "CREATE, DROP, ALTER, INDEX, SELECT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, \
+         ALTER ROUTINE, EVENT, TRIGGER, REFERENCES",
+    );
+    target.sql("GRANT ALL ON zrm.* TO 'loader'@'%'; GRANT ALL ON zrm.* TO 'loader'@'localhost';");
+    let pw = support::write_password_file(dir.path(), "l0ader pw");
+    let body = format!(
+        "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\n\n\
+         [sets.src]\nsocket = \"{}\"\n\n\
+         [sets.dst]\nsocket = \"{}\"\nuser = \"loader\"\npassword_file = \"{}\"\n",
+        source.socket().display(),
+        target.socket().display(),
+        pw.display()
+    );
+    let config = support::write_config(dir.path(), &body);
+    let manifest = backup(&config);
+    let chunks = chunks_of(&manifest, "nopriv", "t");
+    assert_eq!(chunks.len(), 1, "one chunk at the default size: {chunks:?}");
+    assert_eq!(logical_table(&manifest, "nopriv", "t")["rows"], 20000);
+    let path = chunks[0]["path"].as_str().unwrap().to_string();
+    assert!(
+        chunk_text(&backup_dir(dir.path(), &manifest).join(&path)).len() > 10 << 20,
+        "the chunk holds more than 10 MiB of data"
+    );
+
+    let args = [
+        "restore",
+        "--set",
+        "src",
+        "--target",
+        "dst",
+        "--log-bin",
+        "--parallel",
+        "1",
+    ];
+    let started = Instant::now();
+    let out = zrm_within(&config, &args, 60, dir.path());
+    eprintln!(
+        "the refused load failed after {:?}:\n{}",
+        started.elapsed(),
+        out.stderr
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("INSERT") && out.stderr.contains("denied"),
+        "the error says INSERT was denied:\n{out}"
+    );
+    assert!(out.stderr.contains(&path), "the error names {path}:\n{out}");
+    assert_eq!(target.sql("SELECT COUNT(*) FROM nopriv.t"), "0");
+}
+
+/// LOAD DATA LOCAL implies IGNORE: a value too long for the target's column is cut with a
+/// warning, a duplicate key is skipped with one. A resumed load into such a table must fail
+/// and roll the chunk back, not commit other data than the backup's.
+#[test]
+fn changed_data_is_refused_not_silently_truncated() {
+    let Some((dir, source, target)) = two_servers() else {
+        return;
+    };
+    source.sql(
+        "CREATE DATABASE chg; \
+         CREATE TABLE chg.t (id INT PRIMARY KEY, v VARCHAR(10)); \
+         INSERT INTO chg.t VALUES (1, 'abcdefgh'), (2, 'ijklmnop'), (3, 'qrstuvwx'); \
+         CREATE TABLE chg.u (id INT PRIMARY KEY, k INT); \
+         INSERT INTO chg.u VALUES (1, 5), (2, 5), (3, 6);",
+    );
+    let config = config(dir.path(), &source, &target, "");
+    let manifest = backup(&config);
+    let t_chunks = chunks_of(&manifest, "chg", "t");
+    let u_chunks = chunks_of(&manifest, "chg", "u");
+    assert_eq!((t_chunks.len(), u_chunks.len()), (1, 1), "{manifest:#}");
+    let t_chunk = t_chunks[0]["path"].as_str().unwrap().to_string();
+    let u_chunk = u_chunks[0]["path"].as_str().unwrap().to_string();
+    restore_ok(&config, &[]);
+    assert_same_data(&source, &target, "chg");
+
+    // a. The column got shorter on the target: the values would be cut.
+    target.sql("TRUNCATE TABLE chg.t; ALTER TABLE chg.t MODIFY v VARCHAR(3)");
+    fake_progress(&target, &manifest, &["schema", &u_chunk]);
+    let out = restore(&config, &["--resume-load"]);
+    assert_eq!(out.code, 1, "a truncating load must fail:\n{out}");
+    assert!(out.stderr.contains("changed the data"), "{out}");
+    assert!(
+        out.stderr.contains(&t_chunk),
+        "the error names {t_chunk}:\n{out}"
+    );
+    assert_eq!(
+        target.sql("SELECT COUNT(*) FROM chg.t"),
+        "0",
+        "the chunk was rolled back: no cut values committed"
+    );
+
+    // b. A UNIQUE index on the target that the data violates: LOAD DATA LOCAL would skip
+    //    the duplicate row. (A row of the target's own keeps the table non-empty, so that
+    //    InnoDB checks row by row rather than in its bulk path for an empty table.)
+    target.sql(
+        "ALTER TABLE chg.t MODIFY v VARCHAR(10); TRUNCATE TABLE chg.u; \
+         ALTER TABLE chg.u ADD UNIQUE KEY uk (k); INSERT INTO chg.u VALUES (100, 100)",
+    );
+    fake_progress(&target, &manifest, &["schema", &t_chunk]);
+    let out = restore(&config, &["--resume-load"]);
+    assert_eq!(
+        out.code, 1,
+        "a load that skips duplicate rows must fail:\n{out}"
+    );
+    assert!(out.stderr.contains("changed the data"), "{out}");
+    assert!(
+        out.stderr.contains(&u_chunk),
+        "the error names {u_chunk}:\n{out}"
+    );
+    assert_eq!(
+        target.sql("SELECT id FROM chg.u"),
+        "100",
+        "the chunk was rolled back: no partial table committed"
+    );
+
+    // c. The same into an empty table (InnoDB's bulk path finds the duplicate at the end of
+    //    the statement): refused and rolled back as well.
+    target.sql("TRUNCATE TABLE chg.u");
+    fake_progress(&target, &manifest, &["schema", &t_chunk]);
+    let out = restore(&config, &["--resume-load"]);
+    assert_eq!(
+        out.code, 1,
+        "a load that skips duplicate rows must fail:\n{out}"
+    );
+    assert!(
+        out.stderr.contains(&u_chunk),
+        "the error names {u_chunk}:\n{out}"
+    );
+    assert_eq!(
+        target.sql("SELECT COUNT(*) FROM chg.u"),
+        "0",
+        "the chunk was rolled back: no partial table committed\n{out}"
+    );
+}
+
+/// A foreign key may reference a UNIQUE (not primary) key of its parent: that index must
+/// exist when the child is created, so it cannot wait for the deferred ALTER.
+#[test]
+fn foreign_key_to_a_unique_index_of_the_parent() {
+    let Some((dir, source, target)) = two_servers() else {
+        return;
+    };
+    source.sql(
+        "CREATE DATABASE fku; \
+         CREATE TABLE fku.a_parent (id INT PRIMARY KEY, code INT, UNIQUE KEY (code)); \
+         INSERT INTO fku.a_parent VALUES (1, 100), (2, 200), (3, 300); \
+         CREATE TABLE fku.b_child (id INT PRIMARY KEY, code INT, \
+           FOREIGN KEY (code) REFERENCES fku.a_parent (code)); \
+         INSERT INTO fku.b_child VALUES (1, 100), (2, 300), (3, NULL), (4, 100);",
+    );
+    let config = config(dir.path(), &source, &target, "");
+    backup(&config);
+    restore_ok(&config, &[]);
+    assert_same_data(&source, &target, "fku");
+    assert_same_objects(&source, &target, "fku");
+    for t in ["a_parent", "b_child"] {
+        let q = format!("SHOW CREATE TABLE fku.{t}");
+        assert_eq!(source.sql(&q), target.sql(&q), "{t}");
+    }
+    assert!(
+        target
+            .try_sql("INSERT INTO fku.b_child VALUES (9, 999)")
+            .is_err(),
+        "the restored foreign key is enforced"
+    );
+}
+
+/// A MERGE table shows the rows of its underlying tables: they are backed up once, with the
+/// underlying tables, never again through the MERGE table.
+#[test]
+fn merge_tables_are_not_loaded_twice() {
+    let Some((dir, source, target)) = two_servers() else {
+        return;
+    };
+    source.sql(
+        "CREATE DATABASE mg; \
+         CREATE TABLE mg.m1 (id INT NOT NULL, v VARCHAR(10), KEY (id)) ENGINE=MyISAM; \
+         CREATE TABLE mg.m2 (id INT NOT NULL, v VARCHAR(10), KEY (id)) ENGINE=MyISAM; \
+         INSERT INTO mg.m1 VALUES (1, 'a'), (2, 'b'), (3, 'c'); \
+         INSERT INTO mg.m2 VALUES (4, 'd'), (5, 'e'); \
+         USE mg; \
+         CREATE TABLE mall (id INT NOT NULL, v VARCHAR(10), KEY (id)) \
+           ENGINE=MERGE UNION=(m1, m2) INSERT_METHOD=LAST;",
+    );
+    let config = config(dir.path(), &source, &target, "");
+    let manifest = backup(&config);
+    let mall = logical_table(&manifest, "mg", "mall");
+    assert_eq!(
+        mall["chunks"].as_array().map(Vec::len),
+        Some(0),
+        "the MERGE table has no chunks of its own: {mall}"
+    );
+    restore_ok(&config, &[]);
+    for t in ["m1", "m2", "mall"] {
+        let q = format!("SELECT COUNT(*) FROM mg.{t}");
+        assert_eq!(source.sql(&q), target.sql(&q), "rows of {t}");
+    }
+    assert_eq!(target.sql("SELECT COUNT(*) FROM mg.mall"), "5");
+    assert_same_data(&source, &target, "mg");
+    assert_same_objects(&source, &target, "mg");
+}
+
+/// A load interrupted after its schema phase created the tables without their secondary
+/// indexes; resuming it with --no-defer-indexes must still build them.
+#[test]
+fn resume_load_with_no_defer_indexes_keeps_the_indexes() {
+    let Some((dir, source, target)) = two_servers() else {
+        return;
+    };
+    source.sql(
+        "CREATE DATABASE rn; \
+         CREATE TABLE rn.t (id INT PRIMARY KEY, n INT, pad VARCHAR(200), KEY kn (n)); \
+         INSERT INTO rn.t SELECT seq, seq % 97, CONCAT(SHA2(seq, 256), MD5(seq)) \
+           FROM rn.seq_1_to_60000; \
+         ANALYZE TABLE rn.t;",
+    );
+    let config = config(dir.path(), &source, &target, "chunk_size_mb = 1\n");
+    let manifest = backup(&config);
+    let total = chunks_of(&manifest, "rn", "t").len();
+    assert!(total >= 4, "several chunks: {total}");
+
+    let args = [
+        "restore",
+        "--set",
+        "src",
+        "--target",
+        "dst",
+        "--parallel",
+        "1",
+    ];
+    let mut poll = Client::new(&target);
+    let chunks_done = |c: &mut Client| -> usize {
+        c.query("SELECT COUNT(*) FROM zrm.restore_progress WHERE item LIKE 'data/%'")
+            .first()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut child = spawn_zrm(&config, &args);
+    wait_for(60, "a chunk committed on the target", || {
+        chunks_done(&mut poll) >= 1
+    });
+    kill9(&mut child);
+    let done = chunks_done(&mut poll);
+    assert!(done < total, "killed before the end ({done} of {total})");
+    assert_eq!(
+        target.sql(
+            "SELECT COUNT(*) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = 'rn' AND TABLE_NAME = 't' AND INDEX_NAME = 'kn'"
+        ),
+        "0",
+        "the first run deferred the index (else this test proves nothing)"
+    );
+
+    let mut resume = args.to_vec();
+    resume.extend(["--resume-load", "--no-defer-indexes"]);
+    zrm_ok(&config, &resume);
+    assert_eq!(
+        target.sql(
+            "SELECT COUNT(*) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = 'rn' AND TABLE_NAME = 't' AND INDEX_NAME = 'kn'"
+        ),
+        "1",
+        "the secondary index is built"
+    );
+    assert_same_objects(&source, &target, "rn");
+    assert_same_data(&source, &target, "rn");
+    assert!(!database_exists(&target, "zrm"));
+}
+
+/// Long names of multi-byte characters: chunk file names stay short (and distinct for names
+/// that differ only at their end), and the data comes back.
+#[test]
+fn long_non_ascii_names() {
+    let Some((dir, source, target)) = two_servers() else {
+        return;
+    };
+    let db = "продажи";
+    let stem: String = "ежемесячныепродажипорегионам"
+        .chars()
+        .cycle()
+        .take(59)
+        .collect();
+    let (a, b) = (format!("{stem}а"), format!("{stem}б"));
+    assert_eq!(a.chars().count(), 60);
+    source.sql(&format!(
+        "SET NAMES utf8mb4; \
+         CREATE DATABASE `{db}` CHARACTER SET utf8mb4; \
+         CREATE TABLE `{db}`.`{a}` (id INT PRIMARY KEY, `имя` VARCHAR(50)) CHARACTER SET utf8mb4; \
+         CREATE TABLE `{db}`.`{b}` (id INT PRIMARY KEY, `имя` VARCHAR(50)) CHARACTER SET utf8mb4; \
+         INSERT INTO `{db}`.`{a}` VALUES (1, 'один'), (2, 'два'), (3, NULL); \
+         INSERT INTO `{db}`.`{b}` VALUES (10, 'десять'), (20, 'двадцать');"
+    ));
+    let config = config(dir.path(), &source, &target, "");
+    let manifest = backup(&config);
+    let bdir = backup_dir(dir.path(), &manifest);
+    let mut paths = Vec::new();
+    for t in manifest["logical"]["tables"].as_array().unwrap() {
+        for c in t["chunks"].as_array().unwrap() {
+            let p = c["path"].as_str().unwrap().to_string();
+            assert!(p.len() < 200, "chunk path of {} bytes: {p}", p.len());
+            assert!(bdir.join(&p).is_file(), "{p}");
+            paths.push(p);
+        }
+    }
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert_ne!(paths[0], paths[1], "distinct tables, distinct files");
+    assert_eq!(chunks_of(&manifest, db, &a).len(), 1);
+    assert_eq!(chunks_of(&manifest, db, &b).len(), 1);
+
+    restore_ok(&config, &[]);
+    for t in [&a, &b] {
+        let q = format!(
+            "SET NAMES utf8mb4; CHECKSUM TABLE `{db}`.`{t}`; SELECT * FROM `{db}`.`{t}` ORDER BY id"
+        );
+        let (x, y) = (source.sql(&q), target.sql(&q));
+        assert!(x.contains('\t'), "{x}");
+        assert_eq!(x, y, "{db}.{t}");
+    }
+    let q = format!(
+        "SET NAMES utf8mb4; SELECT TABLE_NAME FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = '{db}' ORDER BY 1"
+    );
+    assert_eq!(source.sql(&q), target.sql(&q));
+    assert_eq!(target.sql(&q).lines().count(), 2);
+}
+
+/// The ENUM '' that a lax source stored (a non-member value) loads back through the INSERT
+/// fallback too (a target with local_infile = OFF), not only through LOAD DATA.
+#[test]
+fn enum_empty_value_loads_with_the_insert_fallback() {
+    let Some((dir, source, target)) = two_servers() else {
+        return;
+    };
+    source.sql(
+        "SET SESSION sql_mode = ''; CREATE DATABASE en; \
+         CREATE TABLE en.t (id INT PRIMARY KEY, e ENUM('a','b'), n INT NOT NULL); \
+         INSERT INTO en.t VALUES (1, 'a', 1), (2, 'not a member', 2), (3, 'b', 3), (4, NULL, 4);",
+    );
+    assert_eq!(
+        source.sql("SELECT id, e, e + 0 FROM en.t ORDER BY id"),
+        "1\ta\t1\n2\t\t0\n3\tb\t2\n4\tNULL\tNULL",
+        "the source holds the lax value"
+    );
+    target.sql("SET GLOBAL local_infile = 0");
+    let config = config(dir.path(), &source, &target, "");
+    backup(&config);
+    let out = restore_ok(&config, &[]);
+    assert!(
+        out.stderr.contains("local_infile"),
+        "the load used INSERTs:\n{out}"
+    );
+    assert_same_data(&source, &target, "en");
+    let q = "SELECT id, e, e + 0 FROM en.t ORDER BY id";
+    assert_eq!(source.sql(q), target.sql(q));
+}

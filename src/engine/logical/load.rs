@@ -39,6 +39,8 @@ const PROGRESS_TABLE: &str = "`zrm`.`restore_progress`";
 /// The sql_mode of data and table loads: keep 0 in AUTO_INCREMENT columns, refuse silent
 /// truncation, accept the dates the source accepted.
 const LOAD_SQL_MODE: &str = "NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,ALLOW_INVALID_DATES";
+/// The INSERT fallback's: not strict, like LOAD DATA LOCAL; every warning is then checked.
+const INSERT_SQL_MODE: &str = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES";
 
 pub struct LoadJob<'a> {
     pub target: &'a ConnectionConfig,
@@ -691,6 +693,12 @@ async fn load_chunks(
     let failed = std::sync::atomic::AtomicBool::new(false);
     let run = |_: usize| async {
         let mut s = open_session(sh.job.target, sh.job.log_bin, "binary").await?;
+        if mode == Mode::Insert {
+            // As LOAD DATA LOCAL does: a doubtful value is a warning, which the chunk check
+            // then judges (strict mode would refuse '' into an ENUM, which a lax source holds).
+            s.exec(&format!("SET SESSION sql_mode = '{INSERT_SQL_MODE}'"))
+                .await?;
+        }
         let mut totals = (0u64, 0u64, 0usize);
         loop {
             if failed.load(std::sync::atomic::Ordering::Relaxed) {
