@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks zrm against its peers on the same data, in one run, and writes docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh                      # BENCH_SCALE=full: >= 500 MiB of ROW binlogs (~25 min)
+#   scripts/bench.sh                      # BENCH_SCALE=full: >= 500 MiB of ROW binlogs (~30 min)
 #   BENCH_SCALE=small scripts/bench.sh    # ~50 MiB of binlogs, a quick check (~4 min + build)
 #
 # What it does:
@@ -10,7 +10,7 @@
 #   3. starts its own throwaway MariaDB server under a temp dir (--no-defaults, a free port, its
 #      own socket; never the default instance on 3306) and stops it on exit,
 #   4. loads sysbench tables, takes a full backup with zrm (the base of the point-in-time
-#      restore, step 8), then runs `oltp_write_only` until the ROW-format binlogs written by that
+#      restore, step 9), then runs `oltp_write_only` until the ROW-format binlogs written by that
 #      load reach the target size,
 #   5. times, on the same files, `mariadb-binlog` (plain and decode-rows -vv) against
 #      `zrm binlog analyze` (--summary and full NDJSON), medians of BENCH_RUNS runs (default 3),
@@ -19,14 +19,22 @@
 #      which prints "not measured" while the command is not built,
 #   7. full backup: `zrm backup --method mysqldump` against `mariadb-dump --single-transaction |
 #      zstd -3` (and plain `mydumper` for reference) on the sysbench data,
-#   8. point-in-time restore: (a) replay of the load's binlogs by `zrm restore --until-position`
+#   8. logical engine, on a dataset `lbench` of its own server (sysbench `oltp_read_write prepare`
+#      tables plus a wide table with BLOBs: ~1 GiB at full scale, ~25 MiB at small), every tool with
+#      2 threads: dump by `zrm backup` (method logical, zstd level 1 and `compression = "none"`)
+#      against `mariadb-dump --single-transaction | zstd -3` and plain `mydumper`; load into a
+#      second fresh server (lbench dropped before every run) by `zrm restore --parallel 2`
+#      against `myloader` and `mariadb < dump.sql`; CHECKSUM TABLE of each load's result against
+#      the source once (untimed); peak RSS of zrm both ways (~6 min at full scale, ~20 s small),
+#   9. point-in-time restore: (a) replay of the load's binlogs by `zrm restore --until-position`
 #      into a second fresh server against `mariadb-binlog FILES | mariadb` into a third one, both
 #      loaded with the same full backup first, then CHECKSUM TABLE compared; (b) planning a
 #      restore across a chain of 1,000 binlog files on a separate small server,
-#   9. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
+#  10. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
 #
 # Other knobs: BENCH_RUNS=N (default 3), BENCH_PITR_RUNS=N (runs of the replay comparison, each
-# with freshly reloaded targets; default BENCH_RUNS), BENCH_NO_BUILD=1 (use target/release/zrm as it is),
+# with freshly reloaded targets; default BENCH_RUNS), BENCH_LOGICAL_RUNS=N (runs of each dump and
+# load of step 8; default BENCH_RUNS), BENCH_NO_BUILD=1 (use target/release/zrm as it is),
 # BENCH_REV=COMMIT (build that commit from a clean `git archive` export instead of the working
 # tree), BENCH_KEEP=1 (leave the temp dir), BENCH_TMPDIR=DIR (parent of the temp dir; default /var/tmp,
 # which is on disk, unlike a tmpfs /tmp).
@@ -38,14 +46,20 @@ cd "$ROOT"
 SCALE="${BENCH_SCALE:-full}"
 RUNS="${BENCH_RUNS:-3}"
 OUT="${BENCH_OUT:-$ROOT/docs/BENCHMARKS.md}"
+# L_*: the logical engine's dataset (step 8): L_TABLES sysbench tables of L_ROWS rows, and
+# L_WIDE rows in the wide table (~1.3 KiB each in InnoDB: ~145 MiB at full scale).
 case "$SCALE" in
-    small) TABLES=4; ROWS=20000; TARGET_MIB=50; CHUNK_S=5; LOAD_THREADS=4 ;;
-    full) TABLES=8; ROWS=100000; TARGET_MIB=520; CHUNK_S=15; LOAD_THREADS=4 ;;
+    small) TABLES=4; ROWS=20000; TARGET_MIB=50; CHUNK_S=5; LOAD_THREADS=4; L_TABLES=4; L_ROWS=20000; L_WIDE=4000 ;;
+    full) TABLES=8; ROWS=100000; TARGET_MIB=520; CHUNK_S=15; LOAD_THREADS=4; L_TABLES=8; L_ROWS=500000; L_WIDE=120000 ;;
     *) echo "error: BENCH_SCALE must be small or full, not '$SCALE'" >&2; exit 2 ;;
 esac
 case "$RUNS" in '' | *[!0-9]* | 0) echo "error: BENCH_RUNS must be a positive integer" >&2; exit 2 ;; esac
 PITR_RUNS="${BENCH_PITR_RUNS:-$RUNS}"
 case "$PITR_RUNS" in '' | *[!0-9]* | 0) echo "error: BENCH_PITR_RUNS must be a positive integer" >&2; exit 2 ;; esac
+L_RUNS="${BENCH_LOGICAL_RUNS:-$RUNS}"
+case "$L_RUNS" in '' | *[!0-9]* | 0) echo "error: BENCH_LOGICAL_RUNS must be a positive integer" >&2; exit 2 ;; esac
+# Threads (connections) of every dump and load tool in step 8.
+L_THREADS=2
 CHAIN_FILES=1000
 
 # mariadbd lives in /usr/sbin, which a non-root PATH may lack.
@@ -216,7 +230,9 @@ start_server() {
     local dir=$1 i
     shift
     mkdir -p "$dir/data" "$dir/tmp"
-    mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
+    # --tmpdir: the bootstrap's temporary tables stay out of a shared /tmp (a concurrent run
+    # there once deleted one from under it: "Error on delete of '/tmp/#sql-temptable-…'").
+    mariadb-install-db --no-defaults --datadir="$dir/data" --user=root --tmpdir="$dir/tmp" \
         --auth-root-authentication-method=normal --skip-test-db >"$dir/install-db.log" 2>&1 \
         || { cat "$dir/install-db.log" >&2; die "mariadb-install-db failed in $dir"; }
     mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/s.sock" --user=root \
@@ -252,8 +268,8 @@ say "prepared in $(($(date +%s) - t0)) s"
 sql -e 'FLUSH BINARY LOGS'
 FIRST_LOAD_LOG=$(sql -e 'SHOW MASTER STATUS' | cut -f1)
 
-# The point-in-time restore (step 8) has its own repository and sets: bench (this server),
-# bench2 and bench3 (the two restore targets, started in step 8), chain and chain2 (the small
+# The point-in-time restore (step 9) has its own repository and sets: bench (this server),
+# bench2 and bench3 (the two restore targets, started in step 9), chain and chain2 (the small
 # servers of the 1,000-file chain).
 PITR_CONF="$WORK/zrm-pitr.toml"
 {
@@ -334,6 +350,17 @@ try_measure() {
     cpu=$(calc "$user + $sys")
     printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$run" "$secs" "$rss" "$cpu" >>"$TIMES"
     say "[$label] run $run: ${secs} s wall, ${cpu} s CPU, peak RSS $((rss / 1024)) MiB"
+}
+# The last non-empty line of a log, skipping /usr/bin/time's "Command exited" note.
+first_err() { grep -v '^Command exited' "$1" | grep . | tail -n 1; }
+# same_sums FILE1 FILE2 [N]: MATCH if the two CHECKSUM TABLE outputs are equal and hold a number
+# for each of the N tables (default $TABLES, the sbtest tables), else DIFFER.
+same_sums() {
+    if cmp -s "$1" "$2" && [ "$(awk -F'\t' '$2 ~ /^[0-9]+$/' "$1" | wc -l)" -eq "${3:-$TABLES}" ]; then
+        echo MATCH
+    else
+        echo DIFFER
+    fi
 }
 med_secs() { awk -F'\t' -v l="$1" '$1 == l { print $3 }' "$TIMES" | median; }
 med_cpu() { awk -F'\t' -v l="$1" '$1 == l { print $5 }' "$TIMES" | median; }
@@ -448,7 +475,192 @@ for run in $(seq 1 "$RUNS"); do
 done
 rm -rf "$WORK/repo-run" "$WORK/dump.sql.zst" "$WORK/mydumper"
 
-# --- 8. point-in-time restore ----------------------------------------------------------------
+# --- 8. logical engine -----------------------------------------------------------------------
+
+# zrm's `logical` method (L_THREADS connections reading one snapshot, zstd chunk files; restore
+# loads the chunks with L_THREADS LOAD DATA connections) against mariadb-dump | zstd -3 and
+# mydumper (dump), myloader and `mariadb < dump.sql` (load). The dataset `lbench` lives on a
+# server of its own, lsrc: the binlogs of its ~1 GiB load stay out of the source's (which the
+# point-in-time restore of step 9 archives), and its 2 GiB buffer pool holds all of it, so every
+# dump reads from memory. Loads go into a second fresh server, ltarget, with lbench (and zrm's
+# progress schema `zrm`) dropped before every run. Both are stopped at the end of the step.
+LSRC="$WORK/lsrc" LTGT="$WORK/ltarget"
+LSRC_SOCK="$LSRC/s.sock" LTGT_SOCK="$LTGT/s.sock"
+lsql() { mariadb --no-defaults -S "$LSRC_SOCK" -uroot -N -B "$@"; }
+tsql() { mariadb --no-defaults -S "$LTGT_SOCK" -uroot -N -B "$@"; }
+# The logical step's configuration: set lbench (the dataset) and ltarget (the restore target)
+# into repository REPO, with `compression = COMPRESSION` if given (else the default, zstd 1).
+write_lconfig() { # FILE REPO [COMPRESSION]
+    {
+        printf '[repository]\npath = "%s"\n' "$2"
+        [ -z "${3:-}" ] || printf 'compression = "%s"\n' "$3"
+        printf '[defaults]\nuser = "root"\nmethod = "logical"\nparallel = %s\n' "$L_THREADS"
+        printf '[sets.lbench]\nsocket = "%s"\ndatabases = ["lbench"]\n' "$LSRC_SOCK"
+        printf '[sets.ltarget]\nsocket = "%s"\n' "$LTGT_SOCK"
+    } >"$1"
+}
+dir_bytes() { find "$@" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+# stop_server PID: stop one server of start_server and forget it (cleanup no longer waits for it).
+stop_server() {
+    local pid=$1 p keep=()
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 120); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        warn "server pid $pid did not stop within 60 s: killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    SERVER_PIDS=("${keep[@]}")
+}
+# CHECKSUM TABLE of every lbench table on the server at SOCKET, one "table<TAB>sum" a line.
+checksum_lbench() { mariadb --no-defaults -S "$1" -uroot -N -B -e "CHECKSUM TABLE $L_LIST"; }
+L_STATUS=measured      # zrm backup, default compression (and the backup kept for the restores)
+L_NONE_STATUS=measured # zrm backup, compression = "none"
+L_LOAD_STATUS=measured # zrm restore
+l_fail() { # VARIABLE MESSAGE
+    printf -v "$1" '%s' "$2"
+    warn "not measured: $2"
+}
+HAVE_MYLOADER=0
+[ "$HAVE_MYDUMPER" = 1 ] && command -v myloader >/dev/null && HAVE_MYLOADER=1
+
+step "Logical engine: starting the dataset server lsrc and the restore target ltarget"
+mkdir -p "$LSRC/binlog"
+start_server "$LSRC" --skip-networking --log-bin="$LSRC/binlog/mysql-bin" --server-id=21 \
+    --binlog-format=ROW --innodb-buffer-pool-size=2G --max-binlog-size=1G
+LSRC_PID=$STARTED_PID
+start_server "$LTGT" --skip-networking --server-id=22 --innodb-buffer-pool-size=2G
+LTGT_PID=$STARTED_PID
+
+step "Logical engine dataset: sysbench $L_TABLES tables x $L_ROWS rows and lbench.wide, $L_WIDE rows with BLOBs"
+lsql -e 'CREATE DATABASE lbench'
+t0=$(date +%s)
+sysbench --db-driver=mysql --mysql-socket="$LSRC_SOCK" --mysql-user=root --mysql-db=lbench \
+    --tables="$L_TABLES" --table-size="$L_ROWS" --threads="$L_THREADS" oltp_read_write prepare \
+    >"$WORK/lb-prepare.log" 2>&1 || { tail "$WORK/lb-prepare.log" >&2; die "sysbench prepare of lbench failed"; }
+# The wide table: random printable text (a), random bytes (b: every byte value, so tabs,
+# newlines, backslashes and NULs), text with a NULL in every 11th row (c), doubles with all 17
+# significant digits (d) and microsecond datetimes (e). Inserted 20,000 rows a statement.
+lsql -e 'CREATE TABLE lbench.wide (id INT PRIMARY KEY, a VARCHAR(255), b BLOB, c TEXT, d DOUBLE, e DATETIME(6))'
+for ((lo = 1; lo <= L_WIDE; lo += 20000)); do
+    hi=$((lo + 19999 < L_WIDE ? lo + 19999 : L_WIDE))
+    lsql lbench -e "INSERT INTO wide
+        SELECT seq,
+            LEFT(CONCAT(MD5(RAND()), MD5(RAND()), MD5(RAND()), MD5(RAND())), 32 + FLOOR(RAND() * 97)),
+            RANDOM_BYTES(512 + FLOOR(RAND() * 513)),
+            IF(seq % 11 = 0, NULL, REPEAT(CONCAT(SHA1(seq), ' '), 1 + FLOOR(RAND() * 12))),
+            (RAND() - 0.5) * 1e9,
+            TIMESTAMP'2020-01-01 00:00:00' + INTERVAL FLOOR(RAND() * 1e14) MICROSECOND
+        FROM seq_${lo}_to_${hi}"
+done
+L_LIST=$(seq 1 "$L_TABLES" | awk '{ printf "lbench.sbtest%d,", $1 }')lbench.wide
+L_NTABLES=$((L_TABLES + 1))
+# Fresh statistics for the sizes, and every dirty page written now rather than during the dumps.
+lsql -e "ANALYZE TABLE $L_LIST" >/dev/null
+lsql -e "FLUSH TABLES $L_LIST FOR EXPORT; UNLOCK TABLES"
+L_GEN_S=$(($(date +%s) - t0))
+L_BYTES=$(lsql -e "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lbench'")
+L_WIDE_BYTES=$(lsql -e "SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lbench' AND TABLE_NAME = 'wide'")
+L_MIB=$(calc "$L_BYTES / 1048576" %.0f)
+say "lbench: $L_MIB MiB of InnoDB data and indexes (wide: $(calc "$L_WIDE_BYTES / 1048576" %.0f) MiB), generated in $L_GEN_S s"
+checksum_lbench "$LSRC_SOCK" >"$WORK/lsums.source"
+
+# The backup the restores load, taken once, untimed (it also warms the buffer pool).
+LCONF="$WORK/zrm-lbench.toml"
+write_lconfig "$LCONF" "$WORK/repo-lbench"
+step "Logical engine: the backup kept for the restores (untimed)"
+t0=$(date +%s)
+L_BACKUP_ID=""
+if ! "$ZRM" -c "$LCONF" -q backup --set lbench >"$WORK/lbench-backup.log" 2>&1; then
+    l_fail L_STATUS "\`zrm backup --set lbench\` failed: $(first_err "$WORK/lbench-backup.log")"
+elif ! "$ZRM" -c "$LCONF" -q show --format json --set lbench latest >"$WORK/lbench-show.json" 2>"$WORK/lbench-show.err"; then
+    l_fail L_STATUS "\`zrm show --set lbench latest\` failed: $(first_err "$WORK/lbench-show.err")"
+else
+    L_BACKUP_ID=$(jq -r .id "$WORK/lbench-show.json")
+    L_BACKUP_BYTES=$(dir_bytes "$WORK/repo-lbench")
+    say "backup $L_BACKUP_ID: $(calc "$L_BACKUP_BYTES / 1048576") MiB in the repository ($(($(date +%s) - t0)) s)"
+fi
+[ "$L_STATUS" = measured ] || L_LOAD_STATUS="there is no backup to restore ($L_STATUS)"
+# The baselines' kept outputs: one mariadb-dump (decompressed before the loads) and one mydumper
+# directory, from the last dump run.
+L_ZRM_SIZE="" L_NONE_SIZE="" L_BASE_SIZE="" L_MYDUMPER_SIZE=""
+
+step "Logical engine, dump of lbench ($L_MIB MiB): $L_RUNS runs each, interleaved, $L_THREADS threads"
+for run in $(seq 1 "$L_RUNS"); do
+    if [ "$L_STATUS" = measured ]; then
+        rm -rf "$WORK/repo-lrun" && write_lconfig "$WORK/zrm-lrun.toml" "$WORK/repo-lrun"
+        if try_measure ldump-zrm "$run" "$ZRM" -c "$WORK/zrm-lrun.toml" -q backup --set lbench; then
+            L_ZRM_SIZE=$(dir_bytes "$WORK/repo-lrun")
+        else
+            l_fail L_STATUS "\`zrm backup --set lbench\` failed in run $run: $(first_err "$WORK/stderr.ldump-zrm")"
+        fi
+    fi
+    if [ "$L_NONE_STATUS" = measured ]; then
+        rm -rf "$WORK/repo-lnone" && write_lconfig "$WORK/zrm-lnone.toml" "$WORK/repo-lnone" none
+        if try_measure ldump-none "$run" "$ZRM" -c "$WORK/zrm-lnone.toml" -q backup --set lbench; then
+            L_NONE_SIZE=$(dir_bytes "$WORK/repo-lnone")
+        else
+            l_fail L_NONE_STATUS "\`zrm backup --set lbench\` with \`compression = \"none\"\` failed in run $run: $(first_err "$WORK/stderr.ldump-none")"
+        fi
+    fi
+    measure ldump-base "$run" bash -c 'mariadb-dump --no-defaults -S "$1" -uroot --single-transaction --databases lbench | zstd -3 -q -f -o "$2"; exit "${PIPESTATUS[0]}"' \
+        _ "$LSRC_SOCK" "$WORK/lbench.sql.zst"
+    L_BASE_SIZE=$(stat -c %s "$WORK/lbench.sql.zst")
+    if [ "$HAVE_MYDUMPER" = 1 ]; then
+        rm -rf "$WORK/lmydumper"
+        measure ldump-mydumper "$run" mydumper --socket="$LSRC_SOCK" --user=root --database=lbench \
+            --threads="$L_THREADS" --outputdir="$WORK/lmydumper"
+        L_MYDUMPER_SIZE=$(dir_bytes "$WORK/lmydumper")
+    fi
+done
+rm -rf "$WORK/repo-lrun" "$WORK/repo-lnone"
+zstd -d -q -f "$WORK/lbench.sql.zst" -o "$WORK/lbench.sql"
+L_SQL_SIZE=$(stat -c %s "$WORK/lbench.sql")
+
+# Loads: lbench (and zrm's progress schema) dropped on the target before every run; CHECKSUM
+# TABLE of the result against the source after each tool's first run (untimed).
+l_reset() { tsql -e 'DROP DATABASE IF EXISTS lbench; DROP DATABASE IF EXISTS zrm'; }
+L_SUMS_ZRM="" L_SUMS_MYLOADER="" L_SUMS_SQL=""
+l_check() { # TOOL RUN: sets L_SUMS_<TOOL> after the first run
+    [ "$2" = 1 ] || return 0
+    checksum_lbench "$LTGT_SOCK" >"$WORK/lsums.$1" 2>&1 || true
+    local verdict
+    verdict=$(same_sums "$WORK/lsums.source" "$WORK/lsums.$1" "$L_NTABLES")
+    printf -v "L_SUMS_$(tr '[:lower:]' '[:upper:]' <<<"$1")" '%s' "$verdict"
+    say "CHECKSUM TABLE of lbench after $1, against the source: $verdict"
+    [ "$verdict" = MATCH ] || warn "lbench loaded by $1 differs from the source (CHECKSUM TABLE)"
+}
+step "Logical engine, load of lbench into ltarget: $L_RUNS runs each, interleaved, $L_THREADS threads"
+for run in $(seq 1 "$L_RUNS"); do
+    if [ "$L_LOAD_STATUS" = measured ]; then
+        l_reset
+        if try_measure lload-zrm "$run" "$ZRM" -c "$LCONF" -q restore --no-progress --set lbench \
+            --target ltarget --backup "$L_BACKUP_ID" --no-binlogs --parallel "$L_THREADS"; then
+            l_check zrm "$run"
+        else
+            l_fail L_LOAD_STATUS "\`zrm restore --set lbench --target ltarget\` failed in run $run: $(first_err "$WORK/stderr.lload-zrm")"
+        fi
+    fi
+    if [ "$HAVE_MYLOADER" = 1 ]; then
+        l_reset
+        measure lload-myloader "$run" myloader --socket="$LTGT_SOCK" --user=root --threads="$L_THREADS" \
+            --directory="$WORK/lmydumper" --overwrite-tables
+        l_check myloader "$run"
+    fi
+    l_reset
+    measure lload-sql "$run" bash -c 'mariadb --no-defaults -S "$1" -uroot <"$2"' _ "$LTGT_SOCK" "$WORK/lbench.sql"
+    l_check sql "$run"
+done
+step "Logical engine: stopping lsrc and ltarget"
+stop_server "$LSRC_PID"
+stop_server "$LTGT_PID"
+rm -rf "$LSRC" "$LTGT" "$WORK/repo-lbench" "$WORK/lmydumper" "$WORK/lbench.sql" "$WORK/lbench.sql.zst"
+
+# --- 9. point-in-time restore ----------------------------------------------------------------
 
 # (a) Replay. The base is the full backup taken before the load (step 4); the binlogs of the
 # load are archived into the same repository. zrm restores that backup into bench2 and replays
@@ -459,7 +671,6 @@ rm -rf "$WORK/repo-run" "$WORK/dump.sql.zst" "$WORK/mydumper"
 PITR_TSV="$WORK/pitr.tsv" # run, wall s, base_duration_s, duration_s of each zrm run
 : >"$PITR_TSV"
 pitr_fail() { PITR_STATUS=$1; warn "point-in-time restore not measured: $1"; }
-first_err() { grep -v '^Command exited' "$1" | grep . | tail -n 1; }
 
 pitr_zrm() { # RUN
     local run=$1 out="$WORK/pitr-zrm.$1.json" wall base dur
@@ -491,14 +702,6 @@ checksum_sbtest() {
     local list
     list=$(seq 1 "$TABLES" | awk '{ printf "%ssbtest.sbtest%d", (NR > 1 ? "," : ""), $1 }')
     mariadb --no-defaults -S "$1" -uroot -N -B -e "CHECKSUM TABLE $list"
-}
-# MATCH if the two checksum files are equal and hold a number for each of the $TABLES tables.
-same_sums() {
-    if cmp -s "$1" "$2" && [ "$(awk -F'\t' '$2 ~ /^[0-9]+$/' "$1" | wc -l)" -eq "$TABLES" ]; then
-        echo MATCH
-    else
-        echo DIFFER
-    fi
 }
 
 pitr_replay() {
@@ -661,13 +864,14 @@ PITR_ARCHIVE_S="" PITR_SUMS="" PITR_SUMS_SOURCE="" PITR_TRX=0 PITR_BYTES=0
 if [ "$PITR_STATUS" = measured ]; then pitr_replay; fi
 pitr_chain
 
-# --- 9. the report ---------------------------------------------------------------------------
+# --- 10. the report --------------------------------------------------------------------------
 
 step "Writing $OUT"
 mib() { calc "$1 / 1048576" "${2:-%.1f}"; }
 goal() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN {
     if (v == "n/a") { print "NOT MEASURED"; exit }
-    ok = (op == ">=") ? (v + 0 >= g + 0) : (v + 0 < g + 0); print ok ? "**MET**" : "**NOT MET**" }'; }
+    ok = (op == ">=") ? (v + 0 >= g + 0) : (op == "<=") ? (v + 0 <= g + 0) : (v + 0 < g + 0)
+    print ok ? "**MET**" : "**NOT MET**" }'; }
 
 A=$(med_secs a) B=$(med_secs b) C=$(med_secs c) D=$(med_secs d)
 R_BC=$(ratio "$B" "$C") R_AC=$(ratio "$A" "$C")
@@ -698,6 +902,53 @@ if [ "$CHAIN_STATUS" = measured ]; then
 else
     CHAIN_T=n/a CHAIN_P=n/a
 fi
+# Logical engine figures. Its ratios are judged unrounded and shown with 3 decimals ("n/a" when
+# a side was not measured).
+ratio_raw() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.9f", a / b; else print "n/a" }'; }
+show3() { awk -v r="$1" 'BEGIN { if (r == "n/a") print r; else printf "%.3f", r }'; }
+l_med() { # LABEL STATUS: the median wall time, or n/a when the row was not measured
+    if [ "$2" = measured ] && awk -F'\t' -v l="$1" '$1 == l { f = 1 } END { exit !f }' "$TIMES"; then
+        med_secs "$1"
+    else
+        echo n/a
+    fi
+}
+l_rss() { # LABEL...: the largest peak RSS of those rows in MiB, or n/a if none was measured
+    awk -F'\t' -v ls=" $* " 'index(ls, " " $1 " ") { if ($4 > m) m = $4; f = 1 }
+        END { if (f) printf "%.1f", m / 1024; else print "n/a" }' "$TIMES"
+}
+L_MYD_STATUS="mydumper is not installed" L_MYL_STATUS="myloader is not installed"
+[ "$HAVE_MYDUMPER" = 1 ] && L_MYD_STATUS=measured
+[ "$HAVE_MYLOADER" = 1 ] && L_MYL_STATUS=measured
+LD_Z=$(l_med ldump-zrm "$L_STATUS") LD_N=$(l_med ldump-none "$L_NONE_STATUS")
+LD_B=$(l_med ldump-base measured) LD_M=$(l_med ldump-mydumper "$L_MYD_STATUS")
+LL_Z=$(l_med lload-zrm "$L_LOAD_STATUS") LL_M=$(l_med lload-myloader "$L_MYL_STATUS") LL_S=$(l_med lload-sql measured)
+R_LDUMP=$(ratio_raw "$LD_B" "$LD_Z") R_LNONE=$(ratio_raw "$LD_N" "$LD_M")
+R_LMYL=$(ratio_raw "$LL_M" "$LL_Z") R_LSQL=$(ratio_raw "$LL_S" "$LL_Z")
+# zrm's peak RSS over the runs that completed, dump (both compressions) and restore.
+L_RSS_DUMP=$(l_rss ldump-zrm ldump-none) L_RSS_LOAD=$(l_rss lload-zrm) L_RSS=n/a
+if [ "$L_RSS_DUMP" != n/a ] && [ "$L_RSS_LOAD" != n/a ]; then
+    L_RSS=$(awk -v a="$L_RSS_DUMP" -v b="$L_RSS_LOAD" 'BEGIN { print (a + 0 > b + 0) ? a : b }')
+fi
+L_SUMS_ZRM_TEXT=${L_SUMS_ZRM:-not checked (no zrm restore completed)}
+l_said() { # RATIO TEXT A_S B_S: "TEXT = R× (A s / B s)", or "not measured"
+    if [ "$1" = n/a ]; then echo "not measured (see its section)"; else echo "$2 = $(show3 "$1")× ($3 s / $4 s)"; fi
+}
+l_rss_said() {
+    if [ "$L_RSS" = n/a ]; then echo "not measured (dump: $L_RSS_DUMP, restore: $L_RSS_LOAD)"; else echo "$L_RSS MiB (dump $L_RSS_DUMP, restore $L_RSS_LOAD)"; fi
+}
+l_row() { # TOOL COMMAND LABEL STATUS SIZE-TEXT
+    if [ "$4" = measured ] && [ "$(l_med "$3" measured)" != n/a ]; then
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$(med_secs "$3")" "$(all_secs "$3")" \
+            "$(med_cpu "$3")" "$5" "$(max_rss_mib "$3")"
+    else
+        printf '| %s | %s | not measured | | | | |\n' "$1" "$2"
+    fi
+}
+l_sum() { # TOOL TABLE: that table's CHECKSUM TABLE value after TOOL's load (blank if unknown)
+    [ -f "$WORK/lsums.$1" ] && awk -F'\t' -v t="$2" '$1 == t { print $2 }' "$WORK/lsums.$1"
+    return 0
+}
 ARCH_RAW_MIBS=$(per_sec "$(calc "$ARCHIVE_BYTES / 1048576" %.6f)" "$(med_secs archive-raw)" %.1f)
 ARCH_ZRM_MIBS=n/a
 [ "$ARCHIVE_STATUS" = measured ] && ARCH_ZRM_MIBS=$(per_sec "$(calc "$ARCHIVE_BYTES / 1048576" %.6f)" "$(med_secs archive-zrm)" %.1f)
@@ -746,6 +997,12 @@ mkdir -p "$(dirname "$OUT")"
     else
         echo "| planning a restore across $CHAIN_FILES binlog files < 1 s | not measured (see its section) | NOT MEASURED |"
     fi
+    echo "| zrm logical dump (default zstd level 1) ≥ 1.5× faster than \`mariadb-dump \\| zstd -3\` | $(l_said "$R_LDUMP" "baseline/zrm" "$LD_B" "$LD_Z") | $(goal "$R_LDUMP" ">=" 1.5) |"
+    echo "| zrm logical dump, \`compression = \"none\"\`, no slower than mydumper | $(l_said "$R_LNONE" "zrm (none)/mydumper" "$LD_N" "$LD_M") | $(goal "$R_LNONE" "<=" 1) |"
+    echo "| \`zrm restore\` of a logical backup ≥ 1.3× faster than myloader | $(l_said "$R_LMYL" "myloader/zrm" "$LL_M" "$LL_Z") | $(goal "$R_LMYL" ">=" 1.3) |"
+    echo "| \`zrm restore\` of a logical backup ≥ 2× faster than \`mariadb < dump.sql\` | $(l_said "$R_LSQL" "(mariadb < dump.sql)/zrm" "$LL_S" "$LL_Z") | $(goal "$R_LSQL" ">=" 2) |"
+    echo "| peak RSS of zrm < 150 MiB in both directions (logical) | $(l_rss_said) | $(goal "$L_RSS" "<" 150) |"
+    echo "| \`zrm restore\` of the logical backup gives the source's data (\`CHECKSUM TABLE\`) | $L_SUMS_ZRM_TEXT | $(case "$L_SUMS_ZRM" in MATCH) echo "**MET**" ;; DIFFER) echo "**NOT MET**" ;; *) echo "NOT MEASURED" ;; esac) |"
     echo
     echo "## Setup"
     echo
@@ -866,6 +1123,95 @@ mkdir -p "$(dirname "$OUT")"
         echo "**Not measured:** $BACKUP_STATUS."
     fi
     echo
+    echo "## Logical engine"
+    echo
+    echo "zrm's \`logical\` method (the default) against the usual dump and load tools, every one with"
+    echo "$L_THREADS threads (connections), on one dataset:"
+    echo
+    echo "- Dataset: database \`lbench\` on a server of its own started by the script, \`lsrc\`"
+    echo "  (\`--skip-networking --log-bin --binlog-format=ROW --innodb-buffer-pool-size=2G\`: the whole"
+    echo "  dataset fits in its buffer pool, and its binary log is not the one the point-in-time section"
+    echo "  archives): sysbench \`oltp_read_write prepare\`, $L_TABLES tables × $L_ROWS rows, plus"
+    echo "  \`lbench.wide\`, $L_WIDE rows of \`(id INT PRIMARY KEY, a VARCHAR(255), b BLOB, c TEXT, d DOUBLE,"
+    echo "  e DATETIME(6))\` (32–128 random hex characters, 512–1024 random bytes, 41–492 characters or"
+    echo "  NULL in one row of 11, a random double, a random microsecond time): **$L_MIB MiB** of InnoDB"
+    echo "  data and indexes (\`SUM(DATA_LENGTH + INDEX_LENGTH)\` after \`ANALYZE TABLE\`; the wide table"
+    echo "  $(mib "$L_WIDE_BYTES" %.0f) MiB), generated in $L_GEN_S s."
+    echo "- zrm: \`method = \"logical\"\`, \`parallel = $L_THREADS\`, \`databases = [\"lbench\"]\`; the"
+    echo "  repository's \`compression\` left at its default (\`zstd\`, \`compression_level\` 1) or set to"
+    echo "  \`\"none\"\`. Every dump run writes into a fresh, empty repository or directory."
+    echo "- Loads: into \`ltarget\`, a second fresh server (\`--skip-networking"
+    echo "  --innodb-buffer-pool-size=2G\`, no binary log), after \`DROP DATABASE IF EXISTS lbench\` (and"
+    echo "  \`zrm\`, zrm's progress schema) before every run. zrm restores backup \`${L_BACKUP_ID:-none}\`, taken once"
+    echo "  (untimed) before the dump runs; myloader loads the last mydumper run's directory; \`mariadb\`"
+    echo "  the last mariadb-dump run's output, decompressed before the loads."
+    echo "- Order in each iteration: dumps zrm, zrm (none), mariadb-dump, mydumper; loads zrm,"
+    echo "  myloader, \`mariadb\`. CPU s is the client side only (the command and its children), not"
+    echo "  the server's work. Peak RSS is the largest single process (for the pipelines: bash,"
+    echo "  mariadb-dump, zstd or mariadb)."
+    if [ "$SCALE" = small ]; then
+        echo "- **\`BENCH_SCALE=small\`:** most runs take well under a second, timed to 10 ms: the ratios"
+        echo "  and verdicts below mean little at this size; the full scale is the measurement."
+    fi
+    if [ "$L_RUNS" = 1 ]; then
+        echo "- **One run per tool** (\`BENCH_LOGICAL_RUNS=1\` or \`BENCH_RUNS=1\`): no median; read the numbers with that in mind."
+    else
+        echo "- $L_RUNS runs per tool; medians."
+    fi
+    echo
+    echo "### Dump"
+    echo
+    echo "| tool | command | median s | runs s | CPU s | size MiB | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|"
+    l_row "zrm, logical (zstd level 1, the default)" "\`zrm backup --set lbench\`" ldump-zrm "$L_STATUS" "$(mib "${L_ZRM_SIZE:-0}") (stored)"
+    l_row "zrm, logical, \`compression = \"none\"\`" "\`zrm backup --set lbench\`" ldump-none "$L_NONE_STATUS" "$(mib "${L_NONE_SIZE:-0}") (stored, plain)"
+    l_row "mariadb-dump + zstd (baseline)" "\`mariadb-dump --single-transaction --databases lbench \\| zstd -3 > FILE\`" ldump-base measured "$(mib "$L_BASE_SIZE") (zstd -3)"
+    if [ "$HAVE_MYDUMPER" = 1 ]; then
+        l_row "mydumper, uncompressed" "\`mydumper --database=lbench --threads=$L_THREADS\`" ldump-mydumper measured "$(mib "$L_MYDUMPER_SIZE") (plain)"
+    fi
+    echo
+    echo "### Load"
+    echo
+    echo "| tool | command | median s | runs s | CPU s | size MiB | peak RSS MiB |"
+    echo "|---|---|---|---|---|---|---|"
+    l_row "zrm" "\`zrm restore --set lbench --target ltarget --backup ID --no-binlogs --parallel $L_THREADS\`" lload-zrm "$L_LOAD_STATUS" "$(mib "${L_BACKUP_BYTES:-0}") (the backup)"
+    if [ "$HAVE_MYLOADER" = 1 ]; then
+        l_row "myloader" "\`myloader --threads=$L_THREADS --directory=DIR --overwrite-tables\`" lload-myloader measured "$(mib "$L_MYDUMPER_SIZE") (mydumper's files)"
+    fi
+    l_row "mariadb < dump.sql (baseline)" "\`mariadb --no-defaults -S SOCK -uroot < dump.sql\`" lload-sql measured "$(mib "$L_SQL_SIZE") (plain SQL)"
+    echo
+    for st in "$L_STATUS" "$L_NONE_STATUS" "$L_LOAD_STATUS"; do
+        [ "$st" = measured ] || echo "**Not measured:** $st."
+    done | awk '!seen[$0]++ { print; n++ } END { if (n) print "" }'
+    echo "| goal | measured (median wall time) | status |"
+    echo "|---|---|---|"
+    echo "| zrm logical dump (default) ≥ 1.5× faster than \`mariadb-dump \\| zstd -3\` | $(l_said "$R_LDUMP" "baseline/zrm" "$LD_B" "$LD_Z") | $(goal "$R_LDUMP" ">=" 1.5) |"
+    echo "| zrm logical dump, \`compression = \"none\"\`, no slower than mydumper (ratio ≤ 1) | $(l_said "$R_LNONE" "zrm (none)/mydumper" "$LD_N" "$LD_M") | $(goal "$R_LNONE" "<=" 1) |"
+    echo "| \`zrm restore\` ≥ 1.3× faster than myloader | $(l_said "$R_LMYL" "myloader/zrm" "$LL_M" "$LL_Z") | $(goal "$R_LMYL" ">=" 1.3) |"
+    echo "| \`zrm restore\` ≥ 2× faster than \`mariadb < dump.sql\` | $(l_said "$R_LSQL" "(mariadb < dump.sql)/zrm" "$LL_S" "$LL_Z") | $(goal "$R_LSQL" ">=" 2) |"
+    echo "| peak RSS of zrm < 150 MiB in both directions | $(l_rss_said) | $(goal "$L_RSS" "<" 150) |"
+    echo
+    echo "For reference: zrm (none)/zrm (zstd) dump wall time $(show3 "$(ratio_raw "$LD_N" "$LD_Z")")×;"
+    echo "mydumper/zrm (zstd) $(show3 "$(ratio_raw "$LD_M" "$LD_Z")")× (mydumper writes plain files)."
+    echo
+    echo "\`CHECKSUM TABLE\` of the $L_NTABLES lbench tables on the target after each tool's first load,"
+    echo "against the source (untimed): zrm **$L_SUMS_ZRM_TEXT**, myloader **${L_SUMS_MYLOADER:-not checked}**,"
+    echo "\`mariadb < dump.sql\` **${L_SUMS_SQL:-not checked}**."
+    if [ "$L_SUMS_ZRM" = DIFFER ]; then
+        echo
+        echo "**Warning: the data \`zrm restore\` loaded differs from the source** (values below)."
+    fi
+    echo
+    echo "<details><summary>CHECKSUM TABLE values</summary>"
+    echo
+    echo "| table | source | zrm | myloader | mariadb < dump.sql |"
+    echo "|---|---|---|---|---|"
+    for t in $(cut -f1 "$WORK/lsums.source"); do
+        printf '| %s | %s | %s | %s | %s |\n' "$t" "$(l_sum source "$t")" "$(l_sum zrm "$t")" "$(l_sum myloader "$t")" "$(l_sum sql "$t")"
+    done
+    echo
+    echo "</details>"
+    echo
     echo "## Point-in-time restore"
     echo
     echo "### Replay throughput"
@@ -979,13 +1325,14 @@ mkdir -p "$(dirname "$OUT")"
     echo "## Reproduce"
     echo
     echo '```'
-    echo "BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_PITR_RUNS=$PITR_RUNS${BENCH_REV:+ BENCH_REV=$ZRM_COMMIT} scripts/bench.sh    # writes docs/BENCHMARKS.md"
+    echo "BENCH_SCALE=$SCALE BENCH_RUNS=$RUNS BENCH_PITR_RUNS=$PITR_RUNS BENCH_LOGICAL_RUNS=$L_RUNS${BENCH_REV:+ BENCH_REV=$ZRM_COMMIT} scripts/bench.sh    # writes docs/BENCHMARKS.md"
     echo '```'
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 
 step "Done in $(($(date +%s) - T_START)) s"
 say "binlog analysis: (a) ${A}s (b) ${B}s (c) ${C}s (d) ${D}s; (b)/(c) ${R_BC}x, (a)/(c) ${R_AC}x, zrm peak RSS ${RSS_C} MiB"
+say "logical engine ($L_MIB MiB): dump zrm ${LD_Z}s, zrm (none) ${LD_N}s, mariadb-dump | zstd ${LD_B}s, mydumper ${LD_M}s; load zrm ${LL_Z}s, myloader ${LL_M}s, mariadb ${LL_S}s; zrm peak RSS ${L_RSS} MiB, checksums ${L_SUMS_ZRM_TEXT}"
 say "point-in-time replay: zrm ${Z_REPLAY}s, baseline ${B_REPLAY}s (baseline/zrm ${R_REPLAY}x), checksums ${PITR_SUMS:-n/a}"
 say "planning across $CHAIN_FILES files: --until-time ${CHAIN_T}s, --until-position ${CHAIN_P}s"
 say "report: $OUT"

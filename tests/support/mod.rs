@@ -301,9 +301,12 @@ fn base_template() -> &'static Path {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     BASE.get_or_init(|| {
         let data = template_root().join("base");
+        let tmp = template_root().join("base-tmp");
+        fs::create_dir_all(&tmp).unwrap();
         let mut cmd = Command::new(tool("mariadb-install-db"));
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--user=root",
                 "--auth-root-authentication-method=normal",
@@ -327,9 +330,12 @@ fn tz_template() -> &'static Path {
         copy_dir(base_template(), &data);
         let sock = dir.join("s.sock");
         let err_log = dir.join("err.log");
+        let tmp = dir.join("tmp");
+        fs::create_dir_all(&tmp).unwrap();
         let mut cmd = Command::new(tool("mariadbd"));
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", sock.display()))
             .arg(format!("--log-error={}", err_log.display()))
             .arg(format!("--pid-file={}", dir.join("pid").display()))
@@ -629,8 +635,14 @@ impl TestServer {
 
     fn mariadbd_command(&self, port: u16) -> Command {
         let d = &self.path;
+        // Each server its own tmpdir: with every test server's internal (Aria) temporary tables
+        // in one shared /tmp, mariadbd 10.11 was seen to crash in ha_maria::drop_table under a
+        // parallel test run.
+        let tmp = d.join("tmp");
+        let _ = std::fs::create_dir_all(&tmp);
         let mut cmd = Command::new(tool("mariadbd"));
         cmd.arg("--no-defaults")
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--datadir={}", self.datadir().display()))
             .arg(format!("--socket={}", self.socket().display()))
             .arg(format!("--port={port}"))
