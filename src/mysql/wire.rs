@@ -221,16 +221,12 @@ impl RawConn {
             }
             let len = self.buf.len();
             let want = (need - (len - self.pos)).max(READ_CHUNK);
-            self.buf.resize(len + want, 0);
-            let n = self.io.read(&mut self.buf[len..]).await;
-            let n = match n {
+            // Into the spare capacity: no zero-filling of what the socket overwrites anyway.
+            self.buf.reserve(want);
+            let n = match self.io.read_buf(&mut self.buf).await {
                 Ok(n) => n,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(self.lost(e));
-                }
+                Err(e) => return Err(self.lost(e)),
             };
-            self.buf.truncate(len + n);
             if n == 0 {
                 return Err(self.lost(std::io::ErrorKind::UnexpectedEof.into()));
             }

@@ -254,13 +254,25 @@ pub async fn tables(
 }
 
 /// Cut the tables into tasks of about `chunk_bytes`, biggest first.
-pub async fn tasks(s: &mut Session, tables: &[TableInfo], chunk_bytes: u64) -> Result<Vec<Task>> {
+pub async fn tasks(
+    s: &mut Session,
+    tables: &[TableInfo],
+    chunk_bytes: u64,
+    parallel: usize,
+) -> Result<Vec<Task>> {
+    // Ranges are for spreading a big table over the connections; a whole-table scan is the
+    // cheapest read for the server. So a table is cut only into pieces of at least a quarter
+    // of one connection's share (and at least a chunk): eight equal tables on two
+    // connections are read whole, one huge table among small ones is cut. (Whole or not, the
+    // output is split into chunk files of `chunk_bytes`.)
+    let total: u64 = tables.iter().map(|t| t.est_bytes).sum();
+    let piece_bytes = chunk_bytes.max(total / (parallel.max(1) as u64 * 4)).max(1);
     let mut tasks = Vec::new();
     for (i, t) in tables.iter().enumerate() {
         if t.kind == TableKind::Sequence || !super::holds_own_rows(t.engine.as_deref()) {
             continue; // a sequence's state goes with its schema; MERGE & co. hold no rows
         }
-        let pieces = t.est_bytes.div_ceil(chunk_bytes.max(1)).clamp(1, 4096);
+        let pieces = t.est_bytes.div_ceil(piece_bytes).clamp(1, 4096);
         let key = match (&t.chunk_key, pieces) {
             (Some(k), p) if p > 1 => k,
             _ => {

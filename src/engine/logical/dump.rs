@@ -106,7 +106,7 @@ pub async fn dump(
         planner.exec(q).await?;
     }
     let tables = discover::tables(&mut planner, job.selection).await?;
-    let tasks = discover::tasks(&mut planner, &tables, job.chunk_bytes).await?;
+    let tasks = discover::tasks(&mut planner, &tables, job.chunk_bytes, job.parallel).await?;
     let non_transactional: Vec<String> = tables
         .iter()
         .filter(|t| t.kind != TableKind::Sequence && !t.transactional())
@@ -145,14 +145,15 @@ pub async fn dump(
     let mut writers = Vec::new();
     for session in snap.sessions {
         let (tx, rx) = mpsc::channel::<WriterMsg>(IN_FLIGHT);
+        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>(IN_FLIGHT + 2);
         let (repo, dir, compression, level) =
             (repo.clone(), job.dir.clone(), job.compression, job.level);
         writers.push(std::thread::spawn(move || {
-            write_chunks(&repo, &dir, compression, level, rx)
+            write_chunks(&repo, &dir, compression, level, rx, recycle_tx)
         }));
         let shared = shared.clone();
         workers.push(tokio::spawn(async move {
-            let r = read_tasks(&shared, session, tx, ext).await;
+            let r = read_tasks(&shared, session, tx, recycle_rx, ext).await;
             if r.is_err() {
                 shared.stop.store(true, Ordering::Relaxed);
             }
@@ -303,6 +304,7 @@ struct Sink<'a> {
     shared: &'a Shared,
     table: usize,
     tx: &'a mpsc::Sender<WriterMsg>,
+    recycled: &'a mut mpsc::Receiver<Vec<u8>>,
     ext: &'static str,
     buf: Vec<u8>,
     open: Option<Chunk>,
@@ -315,12 +317,14 @@ impl<'a> Sink<'a> {
         shared: &'a Shared,
         table: usize,
         tx: &'a mpsc::Sender<WriterMsg>,
+        recycled: &'a mut mpsc::Receiver<Vec<u8>>,
         ext: &'static str,
     ) -> Self {
         Sink {
             shared,
             table,
             tx,
+            recycled,
             ext,
             buf: Vec::with_capacity(BUFFER + 64 * 1024),
             open: None,
@@ -373,7 +377,11 @@ impl<'a> Sink<'a> {
             return Ok(());
         }
         self.shared.progress.advance(self.buf.len() as u64);
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(BUFFER + 64 * 1024));
+        let next = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BUFFER + 64 * 1024));
+        let data = std::mem::replace(&mut self.buf, next);
         self.send(WriterMsg::Data(data)).await
     }
 
@@ -394,6 +402,7 @@ async fn read_tasks(
     shared: &Shared,
     mut conn: DumpConn,
     tx: mpsc::Sender<WriterMsg>,
+    mut recycled: mpsc::Receiver<Vec<u8>>,
     ext: &'static str,
 ) -> Result<()> {
     loop {
@@ -405,7 +414,7 @@ async fn read_tasks(
         };
         let t = &shared.tables[task.table];
         let q = task.query(t);
-        let mut sink = Sink::new(shared, task.table, &tx, ext);
+        let mut sink = Sink::new(shared, task.table, &tx, &mut recycled, ext);
         let r = read_task(&mut conn, &q, &mut sink, shared).await;
         if let Err(e) = r {
             return Err(match e {
@@ -495,6 +504,7 @@ fn write_chunks(
     compression: Compression,
     level: i32,
     mut rx: mpsc::Receiver<WriterMsg>,
+    recycle: mpsc::Sender<Vec<u8>>,
 ) -> Result<Vec<(String, StoredFile)>> {
     let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<Box<dyn ObjectWriter>>(2);
     let syncer = std::thread::spawn(move || -> Result<()> {
@@ -503,7 +513,7 @@ fn write_chunks(
         }
         Ok(())
     });
-    let written = write_chunk_files(repo, dir, compression, level, &mut rx, &sync_tx);
+    let written = write_chunk_files(repo, dir, compression, level, &mut rx, &sync_tx, &recycle);
     drop(sync_tx);
     let synced = syncer
         .join()
@@ -520,6 +530,7 @@ fn write_chunk_files(
     level: i32,
     rx: &mut mpsc::Receiver<WriterMsg>,
     sync_tx: &std::sync::mpsc::SyncSender<Box<dyn ObjectWriter>>,
+    recycle: &mpsc::Sender<Vec<u8>>,
 ) -> Result<Vec<(String, StoredFile)>> {
     let mut out = Vec::new();
     let mut current: Option<(String, StoredFileWriter, u64)> = None;
@@ -529,13 +540,17 @@ fn write_chunk_files(
                 let obj = repo.backend().create(&format!("{dir}/{rel}"))?;
                 current = Some((rel, StoredFileWriter::new(obj, compression, level)?, 0));
             }
-            WriterMsg::Data(bytes) => {
+            WriterMsg::Data(mut bytes) => {
                 let Some((rel, w, n)) = current.as_mut() else {
                     return Err(Error::Backup("chunk data without an open file".into()));
                 };
                 w.write_all(&bytes)
                     .map_err(|e| Error::io("write", format!("{dir}/{rel}"), e))?;
                 *n += bytes.len() as u64;
+                // Back to the reader: a fresh 256 KiB buffer each time would cost a mapping
+                // and its page faults.
+                bytes.clear();
+                let _ = recycle.try_send(bytes);
             }
             WriterMsg::Close => {
                 let Some((rel, w, n)) = current.take() else {
