@@ -178,10 +178,14 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         .as_ref()
         .filter(|l| !l.non_transactional.is_empty())
     {
+        let (what, verb) = match l.non_transactional.len() {
+            1 => ("table", "uses"),
+            _ => ("tables", "use"),
+        };
         ctx.note(&format!(
-            "warning: {} use an engine without transactions: they were read after the \
-             snapshot, not in it, so a point-in-time restore may apply some of their changes \
-             twice; convert them to InnoDB (ALTER TABLE … ENGINE=InnoDB)",
+            "warning: {what} {} {verb} an engine without transactions, read after the snapshot \
+             rather than in it: a point-in-time restore may apply some of their changes twice; \
+             convert them to InnoDB (ALTER TABLE … ENGINE=InnoDB)",
             l.non_transactional.join(", ")
         ));
     }
