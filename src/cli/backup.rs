@@ -112,9 +112,9 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     let progress: std::sync::Arc<dyn crate::progress::Progress> =
         ctx.progress.start(&format!("backup {}", set.name)).into();
     progress.set_total(estimate);
+    let codec = (compression, level);
     let outcome = match set.method {
         Method::Logical => {
-            let codec = (compression, level);
             full_logical(
                 &repo,
                 &set,
@@ -126,18 +126,15 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
             )
             .await
         }
-        _ => {
-            let codec = (compression, level);
-            full_mysqldump(
-                &repo,
-                &set,
-                &facts,
-                &selection,
-                &dir,
-                codec,
-                progress.as_ref(),
-            )
-        }
+        _ => full_mysqldump(
+            &repo,
+            &set,
+            &facts,
+            &selection,
+            &dir,
+            codec,
+            progress.as_ref(),
+        ),
     };
     progress.finish();
     let outcome = match outcome {

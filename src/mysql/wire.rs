@@ -234,15 +234,21 @@ impl RawConn {
         Ok(())
     }
 
-    /// The next packet's payload, as (start, end) in `buf`, or in `big` for a split payload
-    /// (then `start == usize::MAX`).
-    async fn next_packet(&mut self) -> Result<(usize, usize)> {
+    /// Read one packet header; returns the payload length (the payload is then buffered).
+    async fn next_header(&mut self) -> Result<usize> {
         self.fill(4).await?;
         let h = &self.buf[self.pos..self.pos + 4];
         let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
         self.seq = h[3].wrapping_add(1);
         self.pos += 4;
         self.fill(len).await?;
+        Ok(len)
+    }
+
+    /// The next packet's payload, as (start, end) in `buf`, or in `big` for a split payload
+    /// (then `start == usize::MAX`).
+    async fn next_packet(&mut self) -> Result<(usize, usize)> {
+        let len = self.next_header().await?;
         let start = self.pos;
         self.pos += len;
         if len < MAX_PAYLOAD {
@@ -251,12 +257,7 @@ impl RawConn {
         self.big.clear();
         self.big.extend_from_slice(&self.buf[start..start + len]);
         loop {
-            self.fill(4).await?;
-            let h = &self.buf[self.pos..self.pos + 4];
-            let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
-            self.seq = h[3].wrapping_add(1);
-            self.pos += 4;
-            self.fill(len).await?;
+            let len = self.next_header().await?;
             self.big
                 .extend_from_slice(&self.buf[self.pos..self.pos + len]);
             self.pos += len;

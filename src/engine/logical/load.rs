@@ -509,31 +509,37 @@ async fn run_object(s: &mut Session, o: &Object) -> Result<()> {
     if let Some(db) = &h.db {
         s.exec(&format!("USE {}", quote_ident(db))).await?;
     }
-    if let Some(m) = &h.sql_mode {
-        s.exec(&format!("SET SESSION sql_mode = {}", quote_str(m)))
-            .await?;
-        restore.push(format!("SET SESSION sql_mode = '{LOAD_SQL_MODE}'"));
-    }
-    if let Some(tz) = &h.time_zone {
-        s.exec(&format!("SET SESSION time_zone = {}", quote_str(tz)))
-            .await?;
-        restore.push("SET SESSION time_zone = '+00:00'".into());
-    }
-    if let Some(cs) = &h.charset_client {
-        s.exec(&format!(
-            "SET SESSION character_set_client = {}",
-            quote_str(cs)
-        ))
-        .await?;
-        restore.push("SET NAMES utf8mb4".into());
-    }
-    if let Some(c) = &h.collation_connection {
-        s.exec(&format!(
-            "SET SESSION collation_connection = {}",
-            quote_str(c)
-        ))
-        .await?;
-        restore.push("SET NAMES utf8mb4".into());
+    // Each setting the object was created under, and how to put the load's back afterwards.
+    let settings = [
+        (
+            &h.sql_mode,
+            "sql_mode",
+            format!("SET SESSION sql_mode = '{LOAD_SQL_MODE}'"),
+        ),
+        (
+            &h.time_zone,
+            "time_zone",
+            "SET SESSION time_zone = '+00:00'".into(),
+        ),
+        (
+            &h.charset_client,
+            "character_set_client",
+            "SET NAMES utf8mb4".into(),
+        ),
+        (
+            &h.collation_connection,
+            "collation_connection",
+            "SET NAMES utf8mb4".into(),
+        ),
+    ];
+    for (value, variable, reset) in settings {
+        if let Some(v) = value {
+            s.exec(&format!("SET SESSION {variable} = {}", quote_str(v)))
+                .await?;
+            if !restore.contains(&reset) {
+                restore.push(reset);
+            }
+        }
     }
     let r = s.conn.query_drop(o.statement.as_slice()).await;
     for q in restore {
