@@ -30,6 +30,10 @@ fi
 if ! command -v cc >/dev/null; then
     missing+=(build-essential)
 fi
+# Snapshot tests: a real btrfs file system on a loop device.
+if ! command -v mkfs.btrfs >/dev/null || ! command -v btrfs >/dev/null; then
+    missing+=(btrfs-progs)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     step "Installing: ${missing[*]}"
@@ -50,8 +54,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get update
     "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc"
+    echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc, btrfs"
 fi
+
+# EBS (and S3) tests run against moto_server on 127.0.0.1.
+step "Checking moto_server"
+if ! command -v moto_server >/dev/null; then
+    if ! command -v pip3 >/dev/null && ! command -v pip >/dev/null; then
+        echo "error: moto_server is missing and pip is not available; install python3-pip" >&2
+        exit 1
+    fi
+    "$(command -v pip3 || command -v pip)" install --quiet 'moto[server]>=5,<6'
+    hash -r
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
+fi
+command -v moto_server
 
 step "Checking the Rust toolchain"
 if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then

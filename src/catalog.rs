@@ -50,6 +50,9 @@ pub struct Manifest {
     /// For `logical` backups: schema files, tables and their chunks, snapshot details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logical: Option<crate::engine::logical::LogicalLayout>,
+    /// For snapshot backups (lvm, btrfs, ebs): the snapshot, its lock and its copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physical: Option<crate::engine::snapshot::PhysicalLayout>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -362,6 +365,7 @@ mod tests {
             selected_databases: None,
             exclude: vec!["app.tmp_*".into()],
             logical: None,
+            physical: None,
         }
     }
 

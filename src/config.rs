@@ -127,25 +127,40 @@ pub struct SetOptions {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EbsOptions {
+    /// The volumes holding the datadir, InnoDB logs and binary logs.
     #[serde(default)]
     pub volumes: Vec<String>,
     pub region: Option<String>,
+    /// An EC2-compatible endpoint instead of AWS's (tests: moto_server).
     pub endpoint: Option<String>,
+    /// Also copy each snapshot to this region (disaster recovery).
     pub copy_to_region: Option<String>,
+    /// The instance the volumes are attached to: required with several volumes, so that one
+    /// multi-volume crash-consistent `CreateSnapshots` covers them all.
+    pub instance_id: Option<String>,
+    /// Seconds to wait for the snapshots to complete (default 3600).
+    pub wait_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LvmOptions {
+    /// `vg/lv` holding the datadir (default: found from the datadir's mount).
     pub volume: Option<String>,
+    /// Copy-on-write space: a percent of the origin ("20%", the default) or a size ("8G").
     pub snapshot_size: Option<String>,
+    /// Where the snapshot is mounted while it is copied (default: a private temp dir).
     pub mount_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BtrfsOptions {
+    /// The subvolume holding the datadir (default: found by walking up from the datadir).
     pub subvolume: Option<PathBuf>,
+    /// Where the read-only snapshot is created; on the same btrfs file system (default: next
+    /// to the subvolume).
+    pub snapshot_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -5,6 +5,7 @@
 
 pub mod binlog;
 pub mod catalog;
+pub mod cleanup;
 pub mod cli;
 pub mod command;
 pub mod config;

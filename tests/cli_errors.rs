@@ -49,7 +49,6 @@ fn commands_not_built_say_so_and_exit_1() {
         &["verify", "--set", "a"],
         &["purge", "--all"],
         &["report"],
-        &["backup", "--set", "a", "--method", "btrfs"],
         &["restore", "--set", "a", "--target", "a", "--until-gsn", "5"],
     ] {
         let out = zrm(&config, args);

@@ -1282,7 +1282,7 @@ fn snapshot_lock_is_reported_and_times_out_cleanly() {
                 .contains("could not take BACKUP STAGE BLOCK_COMMIT"),
             "{what}:\n{out}"
         );
-        assert!(out.stderr.contains("within 1s"), "{what}:\n{out}");
+        assert!(out.stderr.contains("attempts of 1s each"), "{what}:\n{out}");
         assert_eq!(dirs(), complete, "{what}: nothing left in the repository");
         assert_eq!(backup_ids(&config, "src").len(), complete);
     };

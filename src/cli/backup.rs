@@ -16,7 +16,8 @@ use crate::catalog::{
 };
 use crate::config::{Method, SetConfig};
 use crate::engine::logical::{self, LogicalLayout};
-use crate::engine::{self, incremental, mysqldump};
+use crate::engine::snapshot::{self, PhysicalLayout};
+use crate::engine::{incremental, mysqldump};
 use crate::error::{Error, Result};
 use crate::mysql::{self, ServerFacts, Session};
 use crate::output::{emit, emit_json, human_bytes};
@@ -75,7 +76,14 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         }
         // `auto` without a usable parent: a full backup (the reason was printed).
     }
-    engine::ensure_built(set.method)?;
+    let snapshot_method = matches!(set.method, Method::Btrfs | Method::Lvm | Method::Ebs);
+    if snapshot_method && (set.databases.is_some() || !set.exclude.is_empty()) {
+        ctx.note(&format!(
+            "note: method {} copies the whole server: `databases` and `exclude` of set '{}' do \
+             not narrow the backup (a restore can still pick databases)",
+            set.method, set.name
+        ));
+    }
 
     let mut session = mysql::connect(&set.connection).await?;
     let facts = ServerFacts::gather(&mut session).await?;
@@ -126,7 +134,10 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
             )
             .await
         }
-        _ => full_mysqldump(
+        Method::Btrfs | Method::Lvm | Method::Ebs => {
+            full_snapshot(ctx, &repo, &set, &facts, &id, &dir, codec, progress.clone()).await
+        }
+        Method::Mysqldump => full_mysqldump(
             &repo,
             &set,
             &facts,
@@ -213,9 +224,18 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         status: BackupStatus::Complete,
         binlog_range: None,
         comment: args.comment.clone(),
-        selected_databases: set.databases.clone(),
-        exclude: set.exclude.clone(),
+        selected_databases: if snapshot_method {
+            None
+        } else {
+            set.databases.clone()
+        },
+        exclude: if snapshot_method {
+            Vec::new()
+        } else {
+            set.exclude.clone()
+        },
         logical: outcome.logical.clone(),
+        physical: outcome.physical.clone(),
     };
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
@@ -230,7 +250,13 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
                 l.snapshot.lock_hold_ms, l.snapshot.lock, l.snapshot.connections
             ),
             Some(l) => format!("; no lock ({} connection)", l.snapshot.connections),
-            None => String::new(),
+            None => match &manifest.physical {
+                Some(p) => format!(
+                    "; commits blocked {} ms ({}, snapshot cut in {} ms)",
+                    p.lock_hold_ms, p.lock, p.cut_ms
+                ),
+                None => String::new(),
+            },
         };
         emit(&format!(
             "backup {id} of set '{}': full, {}, {} databases, {rows_total} rows, {} ({} stored) in {secs:.1}s{lock}\n\
@@ -257,6 +283,7 @@ struct FullOutcome {
     files: Vec<FileEntry>,
     tool_version: Option<String>,
     logical: Option<LogicalLayout>,
+    physical: Option<PhysicalLayout>,
 }
 
 async fn full_logical(
@@ -300,6 +327,40 @@ async fn full_logical(
         files: out.files,
         tool_version: None,
         logical: Some(out.layout),
+        physical: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn full_snapshot(
+    ctx: &Context,
+    repo: &std::sync::Arc<Repository>,
+    set: &SetConfig,
+    facts: &ServerFacts,
+    id: &str,
+    dir: &str,
+    codec: (crate::config::Compression, i32),
+    progress: std::sync::Arc<dyn crate::progress::Progress>,
+) -> Result<FullOutcome> {
+    let job = snapshot::SnapshotJob {
+        set,
+        facts,
+        backup_id: id,
+        dir: dir.to_string(),
+        codec,
+    };
+    let out = snapshot::backup(repo, &job, progress).await?;
+    for w in &out.warnings {
+        ctx.note(&format!("warning: {w}"));
+    }
+    Ok(FullOutcome {
+        consistent_point: out.point,
+        read_lock_ms: Some(out.layout.lock_hold_ms),
+        rows: BTreeMap::new(),
+        files: out.files,
+        tool_version: None,
+        logical: None,
+        physical: Some(out.layout),
     })
 }
 
@@ -337,6 +398,7 @@ fn full_mysqldump(
         }],
         tool_version: outcome.tool_version,
         logical: None,
+        physical: None,
     })
 }
 
@@ -634,6 +696,7 @@ async fn incremental(
         selected_databases: parent.selected_databases.clone(),
         exclude: parent.exclude.clone(),
         logical: None,
+        physical: None,
     };
     let dir = Repository::backup_dir(&set.name, &id);
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;

@@ -106,10 +106,7 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
         Err(e) => r.add("repository", Verdict::Error, e.to_string(), None),
     }
 
-    match crate::engine::ensure_built(set.method) {
-        Ok(()) => r.add("method", Verdict::Ok, set.method.to_string(), None),
-        Err(e) => r.add("method", Verdict::Error, e.to_string(), None),
-    }
+    r.add("method", Verdict::Ok, set.method.to_string(), None);
 
     check_server(&mut r, &config, &set).await;
 
@@ -256,7 +253,8 @@ async fn check_server(r: &mut Report, config: &crate::config::ConfigFile, set: &
             let user = &set.connection.user;
             let needs = match set.method {
                 crate::config::Method::Logical => privileges::needed_for_logical(facts.flavor),
-                _ => privileges::needed_for_dump(facts.flavor),
+                crate::config::Method::Mysqldump => privileges::needed_for_dump(facts.flavor),
+                _ => privileges::needed_for_snapshot(facts.flavor),
             };
             for need in needs {
                 let ok = need.any_of.iter().any(|p| grants.has(p, &dbs));
@@ -293,6 +291,12 @@ async fn check_server(r: &mut Report, config: &crate::config::ConfigFile, set: &
             format!("cannot read grants: {e}"),
             None,
         ),
+    }
+    if matches!(
+        set.method,
+        crate::config::Method::Btrfs | crate::config::Method::Lvm | crate::config::Method::Ebs
+    ) {
+        check_volume(r, set, &mut s).await;
     }
     if facts.log_bin {
         check_archive(r, config, set, &facts, &mut s).await;
@@ -397,5 +401,50 @@ async fn check_archive(
             ),
             None,
         ),
+    }
+}
+
+/// Whether the datadir sits on a volume the set's snapshot method can snapshot.
+async fn check_volume(r: &mut Report, set: &SetConfig, s: &mut mysql::Session) {
+    use crate::engine::snapshot::{self, btrfs, ebs, lvm, runner};
+    use std::sync::Arc;
+    let paths = match snapshot::ServerPaths::read(s).await {
+        Ok(p) => p,
+        Err(e) => return r.add("snapshot volume", Verdict::Error, e.to_string(), None),
+    };
+    if set.method != crate::config::Method::Ebs {
+        if let Err(e) = paths.check_innodb_inside_datadir(&set.name) {
+            r.add("snapshot volume", Verdict::Error, e.to_string(), None);
+        }
+    }
+    let planned: crate::error::Result<String> = match set.method {
+        crate::config::Method::Btrfs => {
+            btrfs::Btrfs::plan(Arc::new(runner::SystemRunner), &paths, set, "check").and_then(|b| {
+                match runner::find_program("btrfs") {
+                    Some(_) => Ok(format!(
+                        "datadir {} is in btrfs subvolume {}",
+                        paths.datadir.display(),
+                        b.subvolume().display()
+                    )),
+                    None => Err(crate::error::Error::Backup(
+                        "the `btrfs` command is missing: install btrfs-progs".into(),
+                    )),
+                }
+            })
+        }
+        crate::config::Method::Lvm => {
+            lvm::Lvm::plan(Arc::new(runner::SystemRunner), &paths, set, "check").map(|l| {
+                use crate::engine::snapshot::VolumeSnapshot;
+                format!("datadir {} is on {}", paths.datadir.display(), l.describe())
+            })
+        }
+        _ => ebs::Ebs::plan(set, "check").await.map(|e| {
+            use crate::engine::snapshot::VolumeSnapshot;
+            format!("{} found in region {}", e.describe(), e.record().region)
+        }),
+    };
+    match planned {
+        Ok(detail) => r.add("snapshot volume", Verdict::Ok, detail, None),
+        Err(e) => r.add("snapshot volume", Verdict::Error, e.to_string(), None),
     }
 }

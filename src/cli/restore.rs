@@ -76,6 +76,16 @@ pub struct RestoreArgs {
     /// Create secondary indexes with the tables instead of after the data (logical backups)
     #[arg(long)]
     pub no_defer_indexes: bool,
+    /// Snapshot backups into datadir:PATH: start a throwaway server on the rebuilt directory,
+    /// replay the binary logs into it, and shut it down cleanly
+    #[arg(long)]
+    pub start_server: bool,
+    /// ebs backups: attach the new volume to this instance id
+    #[arg(long, value_name = "INSTANCE")]
+    pub attach_to: Option<String>,
+    /// ebs backups: the device name for --attach-to (default: the source volume's)
+    #[arg(long, value_name = "DEVICE", requires = "attach_to")]
+    pub device: Option<String>,
     /// Write the loaded data to the target's binary log (off by default, so a restore does
     /// not replicate; the account then needs no SUPER / BINLOG ADMIN)
     #[arg(long)]
@@ -173,11 +183,15 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         tokio::task::block_in_place(|| plan::resume_from(&repo, &mut plan, file, *pos))?;
     }
     let manifest = plan.base_manifest.clone();
-    if !matches!(manifest.method, Method::Mysqldump | Method::Logical) {
-        return Err(Error::not_built(
-            format!("restoring a '{}' backup", manifest.method),
-            "only logical and mysqldump backups restore in this version",
-        ));
+    if manifest.physical.is_some() && resume.is_none() {
+        return run_physical(ctx, &args, &set_name, target_spec, &target, &repo, &plan).await;
+    }
+    if args.start_server || args.attach_to.is_some() {
+        return Err(Error::Usage(format!(
+            "--start-server and --attach-to go with snapshot backups (lvm, btrfs, ebs); backup \
+             {} is a {} backup",
+            manifest.id, manifest.method
+        )));
     }
     if args.resume_load && manifest.method != Method::Logical {
         return Err(Error::Usage(format!(
@@ -188,6 +202,19 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     }
     let (label, conn) = match target {
         Target::Server { label, conn } => (label, conn),
+        Target::Ebs(_) => {
+            return Err(Error::Usage(format!(
+                "--target ebs: creates volumes from an ebs backup; backup {} is a {} backup",
+                manifest.id, manifest.method
+            )))
+        }
+        Target::Datadir(p) if manifest.physical.is_some() => {
+            return Err(Error::Usage(format!(
+                "--resume replays binary logs into a running server, not into datadir:{}: \
+                 start a server on it and give that server as --target (mysql://… or a set name)",
+                p.display()
+            )))
+        }
         Target::Datadir(p) => {
             return Err(Error::Usage(format!(
                 "--target datadir:{} restores snapshot backups into a data directory; backup {} \
@@ -450,14 +477,7 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
                 secs - base_secs
             ));
             match &last {
-                Some(t) => out.push_str(&format!(
-                    "last transaction applied: {} committed {} ({}:{}-{})\n",
-                    t.gtid.as_deref().unwrap_or("(no GTID)"),
-                    t.time,
-                    t.file,
-                    t.pos,
-                    t.end_pos
-                )),
+                Some(t) => out.push_str(&format!("last transaction applied: {}\n", applied(t))),
                 None => {
                     out.push_str("no transaction after the backup's consistent point was applied\n")
                 }
@@ -724,14 +744,7 @@ fn print_plan(
     }
     if let Some(stop) = &p.stop {
         match &stop.last_applied {
-            Some(t) => out.push_str(&format!(
-                "  last transaction applied: {} committed {} ({}:{}-{})\n",
-                t.gtid.as_deref().unwrap_or("(no GTID)"),
-                t.time,
-                t.file,
-                t.pos,
-                t.end_pos
-            )),
+            Some(t) => out.push_str(&format!("  last transaction applied: {}\n", applied(t))),
             None => out.push_str("  last transaction applied: none after the consistent point\n"),
         }
         match &stop.first_excluded {
@@ -750,4 +763,354 @@ fn print_plan(
     }
     emit(&out);
     Ok(0)
+}
+
+/// Restore a snapshot backup: a data directory rebuilt from the copy (lvm, btrfs), or new
+/// volumes from the snapshots (ebs); then, with --start-server, the binlogs replayed into a
+/// throwaway server on the rebuilt directory.
+async fn run_physical(
+    ctx: &Context,
+    args: &RestoreArgs,
+    set_name: &str,
+    target_spec: &str,
+    target: &Target,
+    repo: &Repository,
+    plan: &Plan,
+) -> Result<i32> {
+    let m = &plan.base_manifest;
+    let layout = m.physical.as_ref().expect("checked by the caller");
+    if args.databases.is_some() {
+        return Err(Error::Usage(format!(
+            "backup {} is a {} snapshot of the whole server: --databases cannot pick from it; \
+             restore it whole, or use a logical backup",
+            m.id, m.method
+        )));
+    }
+    let replay_hint = |target_server: &str| {
+        let p = plan
+            .files
+            .first()
+            .map(|f| format!("{}:{}", f.file, f.start))
+            .or_else(|| {
+                m.consistent_point
+                    .as_ref()
+                    .map(|c| format!("{}:{}", c.binlog_file, c.binlog_pos))
+            })
+            .unwrap_or_else(|| "FILE:POS".into());
+        let mut cmd = format!(
+            "zrm restore --set {set_name} --backup {} --target {target_server} --resume {p}",
+            m.id
+        );
+        for (flag, v) in [
+            ("--until-time", &args.until_time),
+            ("--until-position", &args.until_position),
+            ("--until-gtid", &args.until_gtid),
+        ] {
+            if let Some(v) = v {
+                cmd.push_str(&format!(" {flag} '{v}'"));
+            }
+        }
+        if args.inclusive {
+            cmd.push_str(" --inclusive");
+        }
+        cmd
+    };
+    let options = layout
+        .server_options
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    if m.method == Method::Ebs {
+        let Target::Ebs(zone) = target else {
+            return Err(Error::Usage(format!(
+                "backup {} is an ebs backup: it restores as new volumes with --target ebs: (the \
+                 source volume's zone) or --target ebs:ZONE, optionally --attach-to INSTANCE",
+                m.id
+            )));
+        };
+        let record = layout
+            .ebs
+            .as_ref()
+            .ok_or_else(|| Error::Restore(format!("backup {} records no EBS snapshot", m.id)))?;
+        if args.dry_run {
+            let v = serde_json::json!({
+                "dry_run": true, "backup": m.id, "snapshots": record.snapshots,
+                "zone": zone, "attach_to": args.attach_to, "consistent_point": m.consistent_point,
+            });
+            if ctx.json() {
+                emit_json(&v);
+            } else {
+                emit(&format!(
+                    "would create {} volume(s) from backup {} ({}) in {}{}\n",
+                    record.snapshots.len(),
+                    m.id,
+                    record
+                        .snapshots
+                        .iter()
+                        .map(|s| s.snapshot_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    zone.as_deref().unwrap_or("the source volumes' zone"),
+                    args.attach_to
+                        .as_deref()
+                        .map(|i| format!(", attached to {i}"))
+                        .unwrap_or_default()
+                ));
+            }
+            return Ok(0);
+        }
+        let progress = ctx.progress.start("create volumes");
+        let made = crate::engine::snapshot::ebs::restore_volumes(
+            record,
+            zone.as_deref(),
+            args.attach_to.as_deref(),
+            args.device.as_deref(),
+            progress.as_ref(),
+        )
+        .await;
+        progress.finish();
+        let made = made?;
+        let next = format!(
+            "next: {}mount the volume on the database host (the datadir was {}), start the \
+             server on it (same version; {}), then replay the binary logs:\n  {}",
+            if args.attach_to.is_some() {
+                ""
+            } else {
+                "attach the volume to an instance, "
+            },
+            layout.datadir,
+            if options.is_empty() {
+                "default InnoDB settings".to_string()
+            } else {
+                options.clone()
+            },
+            replay_hint("mysql://USER@HOST:PORT")
+        );
+        if ctx.json() {
+            emit_json(&serde_json::json!({
+                "restored": m.id, "set": set_name, "volumes": made,
+                "consistent_point": m.consistent_point, "next": next,
+            }));
+        } else {
+            let mut out = format!(
+                "restored backup {} of set '{set_name}' as new EBS volume(s):\n",
+                m.id
+            );
+            for v in &made {
+                out.push_str(&format!(
+                    "  {} from {} in {}{}\n",
+                    v.volume_id,
+                    v.snapshot_id,
+                    v.availability_zone,
+                    v.attached_to
+                        .as_deref()
+                        .map(|i| format!(
+                            ", attached to {i} as {}",
+                            v.device.as_deref().unwrap_or("?")
+                        ))
+                        .unwrap_or_default()
+                ));
+            }
+            out.push_str(&format!(
+                "consistent point: {}\n{next}\n",
+                m.consistent_point
+                    .as_ref()
+                    .map_or("none".into(), |p| p.to_string())
+            ));
+            emit(&out);
+        }
+        return Ok(0);
+    }
+
+    let Target::Datadir(path) = target else {
+        return Err(Error::Usage(format!(
+            "backup {} is a {} snapshot: it restores into a data directory with --target \
+             datadir:/path (add --start-server to replay the binary logs at once); to replay \
+             onto a server already started on such a directory, add --resume FILE:POS",
+            m.id, m.method
+        )));
+    };
+    crate::restore::physical::check_target(path)?;
+    if args.start_server && !plan.files.is_empty() {
+        for f in &plan.files {
+            tokio::task::block_in_place(|| {
+                crate::binlog::archive_index::verify_archived(repo, set_name, &f.index)
+            })
+            .map_err(|e| {
+                Error::Restore(format!(
+                    "{e}; nothing was written to {}; restore to a point before {}",
+                    path.display(),
+                    f.file
+                ))
+            })?;
+        }
+    }
+    if args.dry_run {
+        if ctx.json() {
+            emit_json(&serde_json::json!({
+                "dry_run": true, "backup": m.id, "method": m.method, "target": target_spec,
+                "files": m.files, "bytes": layout.bytes, "start_server": args.start_server,
+                "plan": plan,
+            }));
+        } else {
+            emit(&format!(
+                "restore plan for set '{set_name}' into {}:\n  base: {} snapshot {} ({} files, {})\n  replay: {}\n",
+                path.display(),
+                m.method,
+                m.id,
+                layout.file_count,
+                human_bytes(layout.bytes),
+                if plan.files.is_empty() {
+                    "nothing".to_string()
+                } else if args.start_server {
+                    format!("{} binlog file(s), {} into a server started on the directory", plan.files.len(), human_bytes(plan.bytes))
+                } else {
+                    "not now (no --start-server): the command to run is printed at the end".to_string()
+                }
+            ));
+        }
+        return Ok(0);
+    }
+    let started = Instant::now();
+    let progress = ctx.progress.start(&format!("restore {}", m.id));
+    let bytes = tokio::task::block_in_place(|| {
+        crate::restore::physical::rebuild_datadir(repo, m, path, progress.as_ref())
+    });
+    progress.finish();
+    let bytes = bytes?;
+    let base_secs = started.elapsed().as_secs_f64();
+
+    let mut replayed = false;
+    if args.start_server {
+        let server = crate::restore::server::ThrowawayServer::start(path, &layout.server_options)
+            .await
+            .map_err(|e| {
+                Error::Restore(format!(
+                    "{e}. The data directory {} is complete; start a server on it yourself and \
+                     replay with: {}",
+                    path.display(),
+                    replay_hint("mysql://USER@HOST:PORT")
+                ))
+            })?;
+        if !plan.files.is_empty() {
+            let job = ReplayJob {
+                files: &plan.files,
+                target: server.conn(),
+                target_flavor: m.server.flavor,
+                source_flavor: m.server.flavor,
+                time_zone: m.server.session_time_zone.clone(),
+                scope: crate::restore::db_filter::Scope {
+                    databases: None,
+                    exclude: Vec::new(),
+                },
+            };
+            let progress = ctx.progress.start("replay binlogs");
+            progress.set_total(Some(plan.bytes));
+            let r = tokio::task::block_in_place(|| replay::replay(repo, &job, progress.as_ref()));
+            progress.finish();
+            let outcome = r.and_then(|r| {
+                r.map_err(|stopped| {
+                    Error::Restore(format!(
+                        "binlog replay into the server on {} stopped at the transaction starting \
+                         at {}:{}: {}. Every transaction before it is applied. Start a server on \
+                         the directory, fix the cause, and continue with: zrm restore --set \
+                         {set_name} --backup {} --target mysql://USER@HOST:PORT --resume {}:{}",
+                        path.display(),
+                        stopped.file,
+                        stopped.resume_pos,
+                        stopped.error,
+                        m.id,
+                        stopped.file,
+                        stopped.resume_pos
+                    ))
+                })
+            });
+            if let Err(e) = outcome {
+                let _ = server.shutdown().await;
+                return Err(e);
+            }
+            replayed = true;
+        }
+        server.shutdown().await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let last = plan.stop.as_ref().and_then(|s| s.last_applied.clone());
+    let next = if plan.files.is_empty() || replayed {
+        format!(
+            "the data directory is ready: start the server on it (same version; {})",
+            if options.is_empty() {
+                "default InnoDB settings".to_string()
+            } else {
+                options.clone()
+            }
+        )
+    } else {
+        format!(
+            "next: start a server on {} (same version; {}), then replay the binary logs:\n  {}\n(or restore again with --start-server, which does both)",
+            path.display(),
+            if options.is_empty() { "default InnoDB settings".to_string() } else { options.clone() },
+            replay_hint("mysql://USER@HOST:PORT")
+        )
+    };
+    if ctx.json() {
+        emit_json(&serde_json::json!({
+            "restored": m.id,
+            "set": set_name,
+            "target": target_spec,
+            "bytes": bytes,
+            "files": layout.file_count,
+            "base_duration_s": base_secs,
+            "replayed": replayed,
+            "replayed_bytes": if replayed { plan.bytes } else { 0 },
+            "duration_s": secs,
+            "consistent_point": m.consistent_point,
+            "stop": plan.stop,
+            "last_applied": if replayed { last.clone() } else { None },
+            "next": next,
+        }));
+    } else {
+        let mut out = format!(
+            "restored backup {} of set '{set_name}' into {}: {} files, {} in {base_secs:.1}s\n",
+            m.id,
+            path.display(),
+            layout.file_count,
+            human_bytes(bytes)
+        );
+        if replayed {
+            out.push_str(&format!(
+                "replayed {} of binlogs from {} file(s) in {:.1}s\n",
+                human_bytes(plan.bytes),
+                plan.files.len(),
+                secs - base_secs
+            ));
+            if let Some(t) = &last {
+                out.push_str(&format!("last transaction applied: {}\n", applied(t)));
+            }
+        } else {
+            out.push_str(&format!(
+                "the data is as of the consistent point {}\n",
+                m.consistent_point
+                    .as_ref()
+                    .map_or("(none recorded)".into(), |p| p.to_string())
+            ));
+        }
+        out.push_str(&next);
+        out.push('\n');
+        emit(&out);
+    }
+    Ok(0)
+}
+
+/// `GTID committed TIME (FILE:POS-END)` of a replayed transaction.
+fn applied(t: &crate::binlog::find::TrxRef) -> String {
+    format!(
+        "{} committed {} ({}:{}-{})",
+        t.gtid.as_deref().unwrap_or("(no GTID)"),
+        t.time,
+        t.file,
+        t.pos,
+        t.end_pos
+    )
 }

@@ -157,6 +157,33 @@ pub fn needed_for_logical(flavor: Flavor) -> Vec<Need> {
     v
 }
 
+/// What a snapshot backup (lvm, btrfs, ebs) needs on the source. (The file-system side —
+/// root for `btrfs`/`lvcreate`/`mount`, or AWS permissions for ebs — is outside the server.)
+pub fn needed_for_snapshot(flavor: Flavor) -> Vec<Need> {
+    vec![
+        Need {
+            any_of: &["RELOAD"],
+            why: match flavor {
+                Flavor::MariaDB => {
+                    "block commits (BACKUP STAGE BLOCK_COMMIT) while the snapshot is cut"
+                }
+                Flavor::MySQL => "take FLUSH TABLES WITH READ LOCK while the snapshot is cut",
+            },
+        },
+        Need {
+            any_of: match flavor {
+                Flavor::MariaDB => &["BINLOG MONITOR", "REPLICATION CLIENT", "SUPER"],
+                Flavor::MySQL => &["REPLICATION CLIENT", "SUPER"],
+            },
+            why: "read the binary log position under the lock",
+        },
+        Need {
+            any_of: &["PROCESS"],
+            why: "name the queries that block the lock",
+        },
+    ]
+}
+
 /// What binary-log archiving, incrementals and purging need.
 pub fn needed_for_binlogs(flavor: Flavor) -> Vec<Need> {
     vec![

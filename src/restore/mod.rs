@@ -6,6 +6,8 @@
 //! its manifest before the first change on the target.
 
 pub mod db_filter;
+pub mod physical;
 pub mod plan;
 pub mod replay;
+pub mod server;
 pub mod target;

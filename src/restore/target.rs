@@ -1,5 +1,6 @@
 //! `--target`: a set name, `mysql://user@host:port` (or `mysql://user@localhost?socket=PATH`),
-//! or `datadir:/path`.
+//! `datadir:/path` (snapshot backups of lvm and btrfs), or `ebs:` / `ebs:ZONE` (new volumes
+//! from an ebs backup's snapshots).
 
 use std::path::PathBuf;
 
@@ -14,12 +15,22 @@ pub enum Target {
         conn: ConnectionConfig,
     },
     Datadir(PathBuf),
+    /// New EBS volumes, in this availability zone (default: the source volume's).
+    Ebs(Option<String>),
 }
 
 impl Target {
     pub fn parse(spec: &str, config: &ConfigFile) -> Result<Target> {
         if let Some(path) = spec.strip_prefix("datadir:") {
             return Ok(Target::Datadir(PathBuf::from(path)));
+        }
+        if spec == "ebs" {
+            return Ok(Target::Ebs(None));
+        }
+        if let Some(zone) = spec.strip_prefix("ebs:") {
+            return Ok(Target::Ebs(
+                Some(zone.to_string()).filter(|z| !z.is_empty()),
+            ));
         }
         if let Some(rest) = spec.strip_prefix("mysql://") {
             return parse_url(spec, rest, config);
@@ -33,7 +44,7 @@ impl Target {
         }
         Err(Error::Usage(format!(
             "--target '{spec}' is neither a set in {} nor a URL: use a set name, \
-             mysql://user@host:port, or datadir:/path",
+             mysql://user@host:port, datadir:/path, or ebs:ZONE",
             config.source.display()
         )))
     }

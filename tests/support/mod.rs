@@ -524,6 +524,8 @@ pub struct ServerOptions {
     pub time_zone: Option<String>,
     /// More `mariadbd` arguments, appended last.
     pub extra_args: Vec<String>,
+    /// Where the server's temp dir is made (default: the system temp dir); e.g. a btrfs mount.
+    pub parent_dir: Option<PathBuf>,
 }
 
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(100);
@@ -535,6 +537,7 @@ impl Default for ServerOptions {
             server_id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
             time_zone: None,
             extra_args: Vec::new(),
+            parent_dir: None,
         }
     }
 }
@@ -562,9 +565,20 @@ impl TestServer {
             Some(tz) if is_named_time_zone(tz) => tz_template(),
             _ => base_template(),
         };
-        let dir = new_temp_dir("zrm-test-");
+        let dir = match &opts.parent_dir {
+            Some(p) => tempfile::Builder::new()
+                .prefix("zrm-test-")
+                .tempdir_in(p)
+                .unwrap_or_else(|e| panic!("cannot create a temp dir in {}: {e}", p.display())),
+            None => new_temp_dir("zrm-test-"),
+        };
+        Self::start_in(dir, template, opts, true)
+    }
+
+    /// A server in `dir` on a copy of `datadir`; `fresh`: a failed start may re-copy it.
+    fn start_in(dir: TempDir, datadir: &Path, opts: ServerOptions, fresh: bool) -> TestServer {
         let path = dir.path().to_path_buf();
-        copy_dir(template, &path.join("data"));
+        copy_dir(datadir, &path.join("data"));
         fs::create_dir(path.join("binlog")).unwrap();
         let mut server = TestServer {
             dir: Some(dir),
@@ -575,8 +589,13 @@ impl TestServer {
             password: None,
         };
         server.write_client_cnf();
-        server.launch(true);
+        server.launch(fresh);
         server
+    }
+
+    /// Starts a server on a copy of an existing data directory (e.g. one zrm restored).
+    pub fn start_on_copy_of(datadir: &Path, opts: ServerOptions) -> TestServer {
+        Self::start_in(new_temp_dir("zrm-test-"), datadir, opts, false)
     }
 
     /// Starts the server again on the same datadir (after [`stop`](Self::stop) or

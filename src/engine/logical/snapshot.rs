@@ -7,14 +7,15 @@
 //! all N must agree, which proves the snapshots are one. One connection on MariaDB needs no
 //! lock at all. If zrm dies, the server drops the lock with the connection.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::conn::DumpConn;
 use super::SnapshotInfo;
 use crate::catalog::{ConsistentPoint, Flavor};
 use crate::config::ConnectionConfig;
 use crate::error::{Error, Result};
-use crate::mysql::{self, Session};
+use crate::mysql;
+use crate::mysql::lock::{HeldLock, LockKind, LockRequest, LockTimes};
 
 pub struct Snapshot {
     pub sessions: Vec<DumpConn>,
@@ -74,64 +75,32 @@ pub async fn open(conn: &ConnectionConfig, opts: &SnapshotOptions) -> Result<Sna
         });
     }
 
-    let mut locker = mysql::connect(conn).await?;
-    locker
-        .exec(&format!(
-            "SET SESSION lock_wait_timeout = {}",
-            opts.lock_timeout.as_secs().max(1)
-        ))
-        .await?;
-    let (lock_name, lock_sql, unlock_sql): (&str, &[&str], &str) =
-        if opts.flavor == Flavor::MariaDB && opts.backup_stage {
-            (
-                "BACKUP STAGE BLOCK_COMMIT",
-                &["BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"],
-                "BACKUP STAGE END",
-            )
-        } else {
-            (
-                "FLUSH TABLES WITH READ LOCK",
-                &["FLUSH TABLES WITH READ LOCK"],
-                "UNLOCK TABLES",
-            )
-        };
-    let waited = Instant::now();
-    for q in lock_sql {
-        if let Err(e) = locker.exec(q).await {
-            let _ = locker.exec(unlock_sql).await;
-            locker.close().await;
-            let text = e.to_string();
-            if text.contains("1227") || text.contains("1045") || text.contains("denied") {
-                return Err(Error::Backup(format!(
-                    "{e}: the account may not take {lock_name}; grant it RELOAD \
-                     (`zrm check --set …` lists what is missing), or (MariaDB) use \
-                     `parallel = 1`, which needs no lock"
-                )));
-            }
-            let blockers = long_statements(&mut sessions[0]).await;
-            return Err(Error::Backup(format!(
-                "could not take {lock_name} on {} within {}s: {e}; {}; let them finish, raise \
-                 `lock_timeout` for the set, or (MariaDB) use `parallel = 1`, which needs no lock",
-                conn.display(),
-                opts.lock_timeout.as_secs(),
-                blockers
-            )));
-        }
-    }
-    let lock_wait_ms = waited.elapsed().as_millis() as u64;
-    let held = Instant::now();
+    let kind = if opts.flavor == Flavor::MariaDB && opts.backup_stage {
+        LockKind::BackupStage
+    } else {
+        LockKind::FlushTablesWithReadLock
+    };
+    let mut lock = HeldLock::take(&LockRequest {
+        conn,
+        kind,
+        timeout: opts.lock_timeout,
+        hint: ", or (MariaDB) use `parallel = 1`, which needs no lock",
+    })
+    .await?;
+    let lock_name = kind.name();
     let started = start_all(&mut sessions).await;
     // MySQL has no per-snapshot coordinates: read them while commits are still blocked.
     let mysql_point = if started.is_ok() && opts.flavor == Flavor::MySQL && opts.log_bin {
-        Some(mysql_point(&mut locker).await)
+        Some(lock.point(opts.flavor).await)
     } else {
         None
     };
-    let released = locker.exec(unlock_sql).await;
-    let lock_hold_ms = held.elapsed().as_millis() as u64;
-    locker.close().await;
+    let times = lock.release().await;
     started?;
-    released?;
+    let LockTimes {
+        wait_ms: lock_wait_ms,
+        hold_ms: lock_hold_ms,
+    } = times?;
     let point = match mysql_point {
         Some(p) => p?,
         None => mariadb_point(&mut sessions, opts.log_bin).await?,
@@ -211,81 +180,4 @@ async fn mariadb_point(
     }))
 }
 
-async fn mysql_point(locker: &mut Session) -> Result<Option<ConsistentPoint>> {
-    let rows = match locker.rows("SHOW BINARY LOG STATUS").await {
-        Ok(r) => r,
-        Err(_) => locker.rows("SHOW MASTER STATUS").await?,
-    };
-    let Some(r) = rows.into_iter().next() else {
-        return Ok(None);
-    };
-    let file = r.first().cloned().flatten().unwrap_or_default();
-    let pos = r
-        .get(1)
-        .cloned()
-        .flatten()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let gtid = r.get(4).cloned().flatten().map(|g| g.replace('\n', ""));
-    Ok(Some(ConsistentPoint {
-        binlog_file: file,
-        binlog_pos: pos,
-        gtid_set: gtid,
-    }))
-}
-
-/// The statements running longest on the server (the likely blockers of a lock), for an error.
-async fn long_statements(s: &mut DumpConn) -> String {
-    let rows = s
-        .rows(
-            "SELECT ID, USER, TIME, COMMAND, LEFT(COALESCE(INFO, ''), 200) \
-             FROM information_schema.PROCESSLIST \
-             WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Sleep', 'Daemon', 'Binlog Dump') \
-             AND COALESCE(INFO, '') NOT LIKE 'BACKUP STAGE%' \
-             AND COALESCE(INFO, '') NOT LIKE 'FLUSH TABLES WITH READ LOCK%' \
-             ORDER BY TIME DESC LIMIT 3",
-        )
-        .await
-        .unwrap_or_default();
-    if rows.is_empty() {
-        return "no other statement was running when zrm looked".into();
-    }
-    let list: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let f = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
-            format!(
-                "connection {} (user {}, running {} s): {}",
-                f(0),
-                f(1),
-                f(2),
-                if f(4).is_empty() { f(3) } else { f(4) }
-            )
-        })
-        .collect();
-    format!("longest running: {}", list.join("; "))
-}
-
-/// MariaDB 10.4.1 added BACKUP STAGE.
-pub fn has_backup_stage(version: &str) -> bool {
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (a, b, c) = (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-    );
-    (a, b, c) >= (10, 4, 1)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn backup_stage_versions() {
-        assert!(super::has_backup_stage("10.11.19-MariaDB-0+deb12u1"));
-        assert!(super::has_backup_stage("11.4.2-MariaDB"));
-        assert!(!super::has_backup_stage("10.3.39-MariaDB"));
-    }
-}
+pub use crate::mysql::lock::has_backup_stage;

@@ -1,0 +1,277 @@
+//! A throwaway server started on a restored data directory (`restore --start-server`), so the
+//! binary logs can be replayed into it; shut down cleanly afterwards, leaving a datadir the
+//! real server can open.
+//!
+//! It listens on a private socket only (no TCP), writes no binary log, starts no replication,
+//! and is entered through a temporary account with a random password that is dropped before
+//! shutdown: the restored grant tables are not needed to get in, and nothing of zrm stays.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::config::{ConnectionConfig, DEFAULT_PORT};
+use crate::engine::snapshot::runner::find_program;
+use crate::error::{Error, Result};
+use crate::mysql;
+use crate::secret::Secret;
+
+const START_TIMEOUT: Duration = Duration::from_secs(600);
+const STOP_TIMEOUT: Duration = Duration::from_secs(600);
+const ACCOUNT: &str = "zrm_restore";
+
+pub struct ThrowawayServer {
+    child: Option<Child>,
+    run_dir: tempfile::TempDir,
+    datadir: PathBuf,
+    conn: ConnectionConfig,
+    _guard: crate::cleanup::Guard,
+}
+
+impl ThrowawayServer {
+    /// Start `mariadbd` (or `mysqld`) on `datadir` with the settings the source used.
+    pub async fn start(datadir: &Path, options: &BTreeMap<String, String>) -> Result<Self> {
+        let binary = find_program("mariadbd")
+            .or_else(|| find_program("mysqld"))
+            .ok_or_else(|| {
+                Error::Restore(
+                    "--start-server needs mariadbd or mysqld on this machine (it was not found \
+                     on PATH, /usr/sbin or /sbin): install the server package, or start a server \
+                     on the datadir yourself and replay with --resume"
+                        .into(),
+                )
+            })?;
+        // A short path: a unix socket path must fit in 108 bytes.
+        let run_dir = tempfile::Builder::new()
+            .prefix("zrm-srv-")
+            .tempdir_in("/tmp")
+            .map_err(|e| Error::io("create a run directory in", "/tmp", e))?;
+        let tmp = run_dir.path().join("tmp");
+        std::fs::create_dir(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        let socket = run_dir.path().join("s.sock");
+        let err_log = run_dir.path().join("err.log");
+        let user = owner_name(datadir)?;
+        if user != "root" {
+            // The server drops to the datadir's owner, which must reach its tmpdir and socket.
+            let owner = std::fs::metadata(datadir).map_err(|e| Error::io("stat", datadir, e))?;
+            for p in [run_dir.path(), tmp.as_path()] {
+                std::os::unix::fs::chown(p, Some(owner.uid()), Some(owner.gid()))
+                    .map_err(|e| Error::io("hand over", p, e))?;
+            }
+        }
+        let mut cmd = Command::new(&binary);
+        cmd.arg("--no-defaults")
+            .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!(
+                "--pid-file={}",
+                run_dir.path().join("pid").display()
+            ))
+            .arg(format!("--log-error={}", err_log.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .arg(format!("--user={user}"))
+            .args([
+                "--skip-networking",
+                "--skip-grant-tables",
+                "--skip-slave-start",
+                "--skip-log-bin",
+                "--event-scheduler=DISABLED",
+                // Any transaction still only "prepared" in the copy was not in the binlog before
+                // the backup's point (the engine logs are flushed under the lock, so every
+                // binlogged commit is durable in the copy): rolling it back is what the point
+                // demands, and without this the server refuses to start.
+                "--tc-heuristic-recover=ROLLBACK",
+            ]);
+        for (k, v) in options {
+            cmd.arg(format!("--{}={v}", k.replace('_', "-")));
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        tracing::debug!("starting {:?}", cmd);
+        let child = cmd.spawn().map_err(|e| Error::io("start", &binary, e))?;
+        let pid = child.id() as i32;
+        let guard = crate::cleanup::Guard::register(
+            format!("stop the server started on {}", datadir.display()),
+            move || {
+                // SAFETY: signalling our own child by pid.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            },
+        );
+        let mut server = ThrowawayServer {
+            child: Some(child),
+            run_dir,
+            datadir: datadir.to_path_buf(),
+            conn: ConnectionConfig {
+                host: Some("localhost".into()),
+                port: DEFAULT_PORT,
+                socket: Some(socket),
+                user: "root".into(),
+                password: None,
+            },
+            _guard: guard,
+        };
+        server.wait_ready(&err_log).await?;
+        server.make_account().await?;
+        Ok(server)
+    }
+
+    /// How to connect: the temporary account over the private socket.
+    pub fn conn(&self) -> &ConnectionConfig {
+        &self.conn
+    }
+
+    pub fn socket(&self) -> &Path {
+        self.conn.socket.as_deref().expect("always a socket")
+    }
+
+    async fn wait_ready(&mut self, err_log: &Path) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(Error::Restore(format!(
+                    "the server started on {} exited ({status}) before accepting connections; \
+                     its error log ends with:\n{}",
+                    self.datadir.display(),
+                    tail(err_log, 15)
+                )));
+            }
+            if self.socket().exists() {
+                if let Ok(s) = mysql::connect(&self.conn).await {
+                    s.close().await;
+                    return Ok(());
+                }
+            }
+            if started.elapsed() > START_TIMEOUT {
+                return Err(Error::Restore(format!(
+                    "the server started on {} did not accept connections within {} s; its \
+                     error log ends with:\n{}",
+                    self.datadir.display(),
+                    START_TIMEOUT.as_secs(),
+                    tail(err_log, 15)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Turn the grant tables back on and create the temporary account (the connection that
+    /// does it came in under --skip-grant-tables and keeps every privilege).
+    async fn make_account(&mut self) -> Result<()> {
+        let mut s = mysql::connect(&self.conn).await?;
+        let password = random_password();
+        s.exec("FLUSH PRIVILEGES").await?;
+        s.exec(&format!("DROP USER IF EXISTS '{ACCOUNT}'@'localhost'"))
+            .await?;
+        s.exec(&format!(
+            "CREATE USER '{ACCOUNT}'@'localhost' IDENTIFIED BY {}",
+            mysql::conn::quote_str(&password)
+        ))
+        .await?;
+        s.exec(&format!(
+            "GRANT ALL PRIVILEGES ON *.* TO '{ACCOUNT}'@'localhost' WITH GRANT OPTION"
+        ))
+        .await?;
+        s.close().await;
+        self.conn.user = ACCOUNT.into();
+        self.conn.password = Some(Secret::new(password));
+        Ok(())
+    }
+
+    /// Drop the temporary account and shut the server down cleanly.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let mut s = mysql::connect(&self.conn).await?;
+        // The account drops itself; the session keeps running until SHUTDOWN.
+        s.exec(&format!("DROP USER '{ACCOUNT}'@'localhost'"))
+            .await?;
+        let _ = s.exec("SHUTDOWN").await;
+        s.close().await;
+        let started = Instant::now();
+        if let Some(mut child) = self.child.take() {
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    if !status.success() {
+                        return Err(Error::Restore(format!(
+                            "the server on {} stopped with {status}; its error log ends \
+                             with:\n{}",
+                            self.datadir.display(),
+                            tail(&self.run_dir.path().join("err.log"), 15)
+                        )));
+                    }
+                    break;
+                }
+                if started.elapsed() > STOP_TIMEOUT {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::Restore(format!(
+                        "the server on {} did not stop within {} s and was killed; InnoDB \
+                         recovers on the next start",
+                        self.datadir.display(),
+                        STOP_TIMEOUT.as_secs()
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ThrowawayServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: signalling our own child; SIGTERM is a clean shutdown for mariadbd.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+fn owner_name(p: &Path) -> Result<String> {
+    let uid = std::fs::metadata(p)
+        .map_err(|e| Error::io("stat", p, e))?
+        .uid();
+    // SAFETY: getpwuid returns a pointer into static storage or null; read it at once.
+    let name = unsafe {
+        let pw = libc::getpwuid(uid);
+        if pw.is_null() {
+            None
+        } else {
+            Some(
+                std::ffi::CStr::from_ptr((*pw).pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+    };
+    name.ok_or_else(|| {
+        Error::Restore(format!(
+            "the owner (uid {uid}) of {} has no user name on this machine: chown it to the \
+             server's user",
+            p.display()
+        ))
+    })
+}
+
+fn random_password() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("{a}{b}")
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

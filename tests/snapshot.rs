@@ -1,0 +1,395 @@
+//! Snapshot backups on a real btrfs file system (a loop-mounted image): a server whose datadir
+//! lives in a btrfs subvolume, a write load during the backup, the momentary lock measured,
+//! the copy restored into a new datadir, a server started on it, binlogs replayed to a point.
+//!
+//! Needs root, `mkfs.btrfs`/`btrfs` (btrfs-progs) and loop devices. Without them the tests
+//! print why and pass, except under CI (`CI=true`), where they fail.
+
+mod common;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::{checksums, json, zrm, zrm_ok};
+use serde_json::Value;
+use support::{ServerOptions, TestServer};
+
+const TOOLS: &[&str] = &[
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb",
+    "mariadb-binlog",
+    "mkfs.btrfs",
+    "btrfs",
+];
+
+/// A btrfs image loop-mounted in a temp dir, with a subvolume `vol`; unmounted on drop.
+struct BtrfsMount {
+    _dir: tempfile::TempDir,
+    mnt: PathBuf,
+}
+
+impl BtrfsMount {
+    /// `None` (after printing why) when this machine cannot mount one; panics under CI.
+    fn new() -> Option<BtrfsMount> {
+        if !support::require_tools(TOOLS) {
+            return None;
+        }
+        let why_not = if unsafe { libc::geteuid() } != 0 {
+            Some("not running as root (mounting a loop device needs it)".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            assert!(!support::ci(), "CI=true but btrfs tests cannot run: {why}");
+            eprintln!("skipping: {why}");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("zrm-btrfs-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let img = dir.path().join("img");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let f = std::fs::File::create(&img).unwrap();
+        f.set_len(1 << 30).unwrap();
+        drop(f);
+        let steps: Vec<Vec<String>> = vec![
+            vec!["mkfs.btrfs".into(), "-q".into(), img.display().to_string()],
+            vec![
+                "mount".into(),
+                "-o".into(),
+                "loop".into(),
+                img.display().to_string(),
+                mnt.display().to_string(),
+            ],
+            vec![
+                "btrfs".into(),
+                "subvolume".into(),
+                "create".into(),
+                mnt.join("vol").display().to_string(),
+            ],
+        ];
+        for s in steps {
+            let out = support::run(Command::new(&s[0]).args(&s[1..]));
+            if !out.success() {
+                let why = format!("`{}` failed: {out}", s.join(" "));
+                assert!(!support::ci(), "CI=true but btrfs tests cannot run: {why}");
+                eprintln!("skipping: {why}");
+                let _ = Command::new("umount").arg(&mnt).status();
+                return None;
+            }
+        }
+        Some(BtrfsMount { _dir: dir, mnt })
+    }
+
+    fn subvolume(&self) -> PathBuf {
+        self.mnt.join("vol")
+    }
+
+    /// Snapshots zrm left on the file system (it must leave none).
+    fn leftover_snapshots(&self) -> Vec<String> {
+        std::fs::read_dir(&self.mnt)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".zrm-snapshot"))
+            .collect()
+    }
+}
+
+impl Drop for BtrfsMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg(&self.mnt)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn server_on(fs: &BtrfsMount) -> TestServer {
+    TestServer::start_with(ServerOptions {
+        parent_dir: Some(fs.subvolume()),
+        ..Default::default()
+    })
+}
+
+fn config(dir: &Path, server: &TestServer, extra: &str) -> PathBuf {
+    support::write_config(
+        dir,
+        &format!(
+            "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\n\n[sets.s]\nsocket = \"{}\"\nmethod = \"btrfs\"\nparallel = 2\n{extra}",
+            server.socket().display()
+        ),
+    )
+}
+
+/// Inserts rows in small transactions until stopped; counts commits.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    commits: Arc<AtomicU64>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(server: &TestServer) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let commits = Arc::new(AtomicU64::new(0));
+        let mut child = server
+            .mariadb()
+            .args(["--batch", "--skip-column-names", "app"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (s, c) = (stop.clone(), commits.clone());
+        let handle = thread::spawn(move || {
+            use std::io::Write;
+            let mut input = child.stdin.take().unwrap();
+            let mut i = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                i += 1;
+                let sql = format!(
+                    "BEGIN; INSERT INTO t (v) VALUES ({i}), ({i}); UPDATE t SET v = v + 1 WHERE id = 1 + {i} % 100; COMMIT;\n\
+                     INSERT INTO notes (v) VALUES ({i});\n"
+                );
+                if input.write_all(sql.as_bytes()).is_err() {
+                    break;
+                }
+                c.fetch_add(1, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(2));
+            }
+            drop(input);
+            let _ = child.wait();
+        });
+        Writer {
+            stop,
+            commits,
+            handle: Some(handle),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap();
+        self.commits.load(Ordering::Relaxed)
+    }
+}
+
+fn seed(server: &TestServer) {
+    server.sql(
+        "CREATE DATABASE app;\n\
+         USE app;\n\
+         CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(200) DEFAULT REPEAT('x', 200)) ENGINE=InnoDB;\n\
+         CREATE TABLE app.notes (id INT AUTO_INCREMENT PRIMARY KEY, v BIGINT) ENGINE=Aria;\n\
+         INSERT INTO app.t (v) SELECT seq FROM seq_1_to_20000;",
+    );
+}
+
+fn backup(config: &Path) -> Value {
+    let out = zrm_ok(config, &["backup", "--set", "s", "--format", "json"]);
+    json(&out)["backup"].clone()
+}
+
+/// `zrm restore --set s --target datadir:TARGET EXTRA…`.
+fn restore_into(config: &Path, target: &Path, extra: &[&str]) -> support::Output {
+    let spec = format!("datadir:{}", target.display());
+    let mut args = vec!["restore", "--set", "s", "--target", &spec];
+    args.extend_from_slice(extra);
+    zrm(config, &args)
+}
+
+/// The GTID of the last transaction (one domain, one server).
+fn last_gtid(server: &TestServer) -> String {
+    server.sql("SELECT @@gtid_binlog_pos")
+}
+
+#[test]
+fn btrfs_backup_under_load_restores_and_replays_to_a_point() {
+    let Some(fs) = BtrfsMount::new() else { return };
+    let source = server_on(&fs);
+    seed(&source);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &source, "");
+
+    let check = zrm(&config, &["check", "--set", "s"]);
+    assert!(
+        check.stdout.contains("is in btrfs subvolume"),
+        "check reports the subvolume:\n{check}"
+    );
+
+    let writer = Writer::start(&source);
+    thread::sleep(Duration::from_millis(300));
+    let m = backup(&config);
+    let commits = writer.finish();
+    assert!(commits > 10, "the writer ran during the backup ({commits})");
+
+    // The manifest: a snapshot backup, its lock measured, its copy checksummed.
+    assert_eq!(m["method"], "btrfs", "{m:#}");
+    let p = &m["physical"];
+    assert_eq!(p["lock"], "BACKUP STAGE BLOCK_COMMIT", "{p:#}");
+    let hold = p["lock_hold_ms"].as_u64().expect("hold time recorded");
+    assert_eq!(m["read_lock_ms"], hold);
+    assert!(
+        hold < 5000,
+        "commits were blocked {hold} ms under load (cut {} ms)",
+        p["cut_ms"]
+    );
+    assert!(p["file_count"].as_u64().unwrap() > 10, "{p:#}");
+    assert!(p["source"].as_str().unwrap().contains("btrfs subvolume"));
+    let files = m["files"].as_array().unwrap();
+    assert_eq!(
+        files.len(),
+        2,
+        "one tar part per parallel stream: {files:?}"
+    );
+    assert!(
+        p["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("pid") || s.as_str().unwrap().contains("sock"))
+            || p["skipped"].as_array().unwrap().is_empty(),
+        "{p:#}"
+    );
+    assert!(
+        fs.leftover_snapshots().is_empty(),
+        "the snapshot was deleted: {:?}",
+        fs.leftover_snapshots()
+    );
+    let cp = &m["consistent_point"];
+    assert!(cp["binlog_pos"].as_u64().unwrap() > 0, "{m:#}");
+
+    // After the backup: a transaction to keep, then the accident.
+    source.sql("INSERT INTO app.t (v) VALUES (-1), (-2); INSERT INTO app.notes (v) VALUES (-1)");
+    let wanted = checksums(&source, "app");
+    let wanted_rows = source.sql("SELECT COUNT(*) FROM app.t");
+    source.sql("DELETE FROM app.t WHERE id % 2 = 0");
+    let accident = last_gtid(&source);
+    source.sql("FLUSH BINARY LOGS");
+    zrm_ok(&config, &["binlog", "archive", "--set", "s"]);
+
+    // Restore into a new datadir, replay to just before the accident.
+    let target = dir.path().join("restored");
+    let out = restore_into(
+        &config,
+        &target,
+        &[
+            "--start-server",
+            "--until-gtid",
+            &accident,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let r = json(&out);
+    assert_eq!(r["replayed"], true, "{r:#}");
+    assert!(target.join("ibdata1").exists());
+    assert!(
+        !target.join("mysql-bin.index").exists(),
+        "binary logs are not part of the copy"
+    );
+
+    // A server on the result: the data is the source's at that point.
+    let restored = TestServer::start_on_copy_of(&target, ServerOptions::default());
+    assert_eq!(restored.sql("SELECT COUNT(*) FROM app.t"), wanted_rows);
+    assert_eq!(checksums(&restored, "app"), wanted);
+    // The temporary account zrm used is gone.
+    assert_eq!(
+        restored.sql("SELECT COUNT(*) FROM mysql.user WHERE User = 'zrm_restore'"),
+        "0"
+    );
+
+    // The same backup without replay: the data as of the consistent point, and a non-empty
+    // target is refused.
+    let again = restore_into(&config, &target, &[]);
+    assert_eq!(again.code, 1, "{again}");
+    assert!(again.stderr.contains("not empty"), "{again}");
+}
+
+#[test]
+fn btrfs_restore_of_a_damaged_copy_leaves_nothing() {
+    let Some(fs) = BtrfsMount::new() else { return };
+    let source = server_on(&fs);
+    seed(&source);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &source, "");
+    let m = backup(&config);
+    let id = m["id"].as_str().unwrap();
+    let part = dir
+        .path()
+        .join(format!("repo/sets/s/backups/{id}"))
+        .join(m["files"][1]["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&part).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&part, bytes).unwrap();
+
+    let target = dir.path().join("restored");
+    let out = restore_into(&config, &target, &["--no-binlogs"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("damaged"), "{out}");
+    assert!(!target.exists(), "no half-built datadir is left");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("zrm-partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "staging removed: {leftovers:?}");
+}
+
+#[test]
+fn btrfs_lock_wait_times_out_naming_the_blocker() {
+    let Some(fs) = BtrfsMount::new() else { return };
+    let source = server_on(&fs);
+    seed(&source);
+    source.sql("CREATE TABLE app.my (v INT) ENGINE=MyISAM; INSERT INTO app.my VALUES (1)");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &source, "lock_timeout = 3\n");
+    let mut slow = source
+        .mariadb()
+        .args(["-e", "UPDATE app.my SET v = SLEEP(30)"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if source.sql(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE app.my%'",
+        ) == "1"
+        {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let out = zrm(&config, &["backup", "--set", "s"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("could not take BACKUP STAGE BLOCK_COMMIT"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("UPDATE app.my SET v = SLEEP(30)"),
+        "the message names the blocking statement:\n{out}"
+    );
+    assert!(fs.leftover_snapshots().is_empty());
+    let backups = dir.path().join("repo/sets/s/backups");
+    let n = std::fs::read_dir(&backups).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(n, 0, "no backup directory is left");
+    let id = source
+        .sql("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE app.my%'");
+    source.sql(&format!("KILL QUERY {id}"));
+    let _ = slow.wait();
+    // Released: a backup goes through.
+    let m = backup(&config);
+    assert_eq!(m["method"], "btrfs");
+}
