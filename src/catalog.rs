@@ -286,6 +286,11 @@ pub fn new_backup_id(now: DateTime<Utc>) -> String {
     now.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// Whether `s` has the shape of a backup id (`20261126T101927Z`).
+pub fn is_backup_id(s: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").is_ok() && s.len() == 16
+}
+
 /// Databases and their tables, for building a manifest.
 pub fn databases_from(counts: &BTreeMap<String, BTreeMap<String, u64>>) -> Vec<DatabaseEntry> {
     counts

@@ -87,7 +87,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
 
     let mut session = mysql::connect(&set.connection).await?;
     let facts = ServerFacts::gather(&mut session).await?;
-    let selection = select(&mut session, &set).await?;
+    let selection = select(&mut session, &set, snapshot_method).await?;
     let estimate = estimate_bytes(&mut session, &selection.databases).await;
     session.close().await;
 
@@ -450,8 +450,9 @@ async fn fresh_id(repo: &Repository, set: &str) -> Result<String> {
     }
 }
 
-/// The databases and excluded tables of a set, checked against the server.
-async fn select(s: &mut Session, set: &SetConfig) -> Result<Selection> {
+/// The databases and excluded tables of a set, checked against the server. A snapshot copies
+/// the whole server, so for those methods an empty selection is fine (`whole_server`).
+async fn select(s: &mut Session, set: &SetConfig, whole_server: bool) -> Result<Selection> {
     let present = mysql::facts::user_databases(s).await?;
     let mut databases = match &set.databases {
         Some(wanted) => {
@@ -492,7 +493,7 @@ async fn select(s: &mut Session, set: &SetConfig) -> Result<Selection> {
         }
         tables.insert(db.clone(), kept);
     }
-    if databases.is_empty() {
+    if databases.is_empty() && !whole_server {
         return Err(Error::Backup(format!(
             "set '{}' has nothing to back up on {}: no application database (after `exclude`)",
             set.name,

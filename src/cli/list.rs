@@ -258,6 +258,39 @@ pub fn run_show(ctx: &Context, args: ShowArgs) -> Result<i32> {
             ));
         }
     }
+    if let Some(p) = &m.physical {
+        out.push_str(&format!(
+            "snapshot  {}, lock {} (waited {} ms, held {} ms, cut {} ms)\n",
+            p.source, p.lock, p.lock_wait_ms, p.lock_hold_ms, p.cut_ms
+        ));
+        if p.file_count > 0 {
+            out.push_str(&format!(
+                "copy      {} files of datadir {}, {} in {:.1}s\n",
+                p.file_count,
+                p.datadir,
+                human_bytes(p.bytes),
+                p.copy_seconds
+            ));
+        }
+        if let Some(e) = &p.ebs {
+            for s in &e.snapshots {
+                out.push_str(&format!(
+                    "ebs       {} of {} ({} GiB, {}) in {}\n",
+                    s.snapshot_id,
+                    s.volume_id,
+                    s.size_gib.map_or("?".into(), |g| g.to_string()),
+                    s.availability_zone.as_deref().unwrap_or("?"),
+                    e.region
+                ));
+            }
+            for c in &e.copies {
+                out.push_str(&format!(
+                    "ebs copy  {} in {} (of {})\n",
+                    c.snapshot_id, c.region, c.source_snapshot_id
+                ));
+            }
+        }
+    }
     if let Some(t) = &m.tool.dump_tool {
         out.push_str(&format!("tool      {} / {t}\n", m.tool.zrm));
     }

@@ -44,6 +44,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod moto;
+
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);

@@ -90,7 +90,7 @@ impl Btrfs {
         Ok(Btrfs {
             runner,
             subvolume,
-            snapshot: snapshot_dir.join(format!(".zrm-snapshot-{}-{backup_id}", set.name)),
+            snapshot: snapshot_dir.join(format!("{}{backup_id}", stale_prefix(&set.name))),
             datadir_rel,
             cut: false,
         })
@@ -101,7 +101,47 @@ impl Btrfs {
     }
 }
 
+/// Snapshots of a set are named `.zrm-snapshot-<set>-<backup id>`.
+fn stale_prefix(set: &str) -> String {
+    format!(".zrm-snapshot-{set}-")
+}
+
 impl VolumeSnapshot for Btrfs {
+    fn remove_stale(&mut self) -> Result<Vec<String>> {
+        let Some(dir) = self.snapshot.parent() else {
+            return Ok(Vec::new());
+        };
+        let name = self
+            .snapshot
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Called before `cut`: nothing of this run exists yet.
+        debug_assert!(!self.cut);
+        // The prefix up to and including the set name: everything before the backup id.
+        let prefix = match name.rfind('-') {
+            Some(i) => name[..=i].to_string(),
+            None => return Ok(Vec::new()),
+        };
+        let mut removed = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            // The rest must be a backup id, so set "a" never takes set "a-b"'s snapshots.
+            let is_ours = n
+                .strip_prefix(&prefix)
+                .is_some_and(crate::catalog::is_backup_id);
+            // Our own name too: a killed run in the same second took this backup id.
+            if is_ours && is_subvolume_root(&e.path()) {
+                let p = e.path().display().to_string();
+                self.runner
+                    .run("btrfs", &["subvolume".into(), "delete".into(), p.clone()])?;
+                removed.push(format!("btrfs snapshot {p}"));
+            }
+        }
+        Ok(removed)
+    }
+
     fn describe(&self) -> String {
         format!("btrfs subvolume {}", self.subvolume.display())
     }

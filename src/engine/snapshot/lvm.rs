@@ -195,6 +195,39 @@ fn unescape_findmnt(s: &str) -> PathBuf {
 }
 
 impl VolumeSnapshot for Lvm {
+    fn remove_stale(&mut self) -> Result<Vec<String>> {
+        let listed = self.runner.run(
+            "lvs",
+            &[
+                "--noheadings".into(),
+                "-o".into(),
+                "lv_name".into(),
+                self.vg.clone(),
+            ],
+        )?;
+        // `zrm_<set>_<backup id>`: the part before the id.
+        let prefix = match self.snapshot_name.rfind('_') {
+            Some(i) => self.snapshot_name[..=i].to_string(),
+            None => return Ok(Vec::new()),
+        };
+        let mut removed = Vec::new();
+        for name in listed.split_whitespace() {
+            let is_ours = name
+                .strip_prefix(&prefix)
+                .is_some_and(crate::catalog::is_backup_id);
+            // Our own name too: a killed run in the same second took this backup id.
+            if is_ours {
+                let lv = format!("{}/{name}", self.vg);
+                // Still mounted by the killed run: unmount first (an error means it was not).
+                let _ = self.runner.run("umount", &[format!("/dev/{lv}")]);
+                self.runner
+                    .run("lvremove", &["--force".into(), lv.clone()])?;
+                removed.push(format!("LVM snapshot {lv}"));
+            }
+        }
+        Ok(removed)
+    }
+
     fn describe(&self) -> String {
         format!("LVM volume {}", self.origin)
     }
@@ -381,6 +414,31 @@ mod tests {
         assert!(
             e.contains("not know as a logical volume") || e.contains("does not know"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn stale_snapshots_of_the_set_are_removed() {
+        let r = Arc::new(ScriptedRunner::new(|line: &str| {
+            Ok(match line.split(' ').next().unwrap() {
+                "findmnt" => "/dev/mapper/vg0-mysql /srv/mysql xfs\n".into(),
+                "lvs" if line.ends_with("vg0") => {
+                    "  mysql\n  zrm_s_20261101T000000Z\n  zrm_s_x_20261101T000000Z\n".into()
+                }
+                "lvs" => "  vg0/mysql\n".into(),
+                _ => String::new(),
+            })
+        }));
+        let mut lvm = Lvm::plan(r.clone(), &paths(), &set(Path::new("/mnt/z")), "X").unwrap();
+        let removed = lvm.remove_stale().unwrap();
+        assert_eq!(removed, vec!["LVM snapshot vg0/zrm_s_20261101T000000Z"]);
+        let calls = r.calls();
+        assert_eq!(
+            &calls[3..],
+            &[
+                "umount /dev/vg0/zrm_s_20261101T000000Z",
+                "lvremove --force vg0/zrm_s_20261101T000000Z"
+            ]
         );
     }
 

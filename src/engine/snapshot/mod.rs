@@ -40,6 +40,12 @@ pub trait VolumeSnapshot: Send {
     fn mount(&mut self, progress: &dyn Progress) -> Result<Option<PathBuf>>;
     /// Unmount and delete the snapshot; safe to call more than once or before `cut`.
     fn remove(&mut self) -> Result<()>;
+    /// Remove snapshots an earlier run of this set left behind when it was killed (-9) before
+    /// it could clean up; the set's lock guarantees no other run uses them. Returns what was
+    /// removed.
+    fn remove_stale(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// For snapshots kept in the cloud: what the manifest records of them.
     fn cloud_record(&self) -> Option<ebs::EbsRecord> {
         None
@@ -259,6 +265,14 @@ pub async fn backup(
         paths.check_innodb_inside_datadir(&set.name)?;
     }
     let describe = provider.describe();
+    let mut provider = provider;
+    let mut warnings = Vec::new();
+    for stale in tokio::task::block_in_place(|| provider.remove_stale())? {
+        warnings.push(format!(
+            "removed {stale}, left by an earlier run of set '{}' that was killed",
+            set.name
+        ));
+    }
     let provider = Arc::new(Mutex::new(provider));
     let guard = {
         let p = provider.clone();
@@ -320,7 +334,6 @@ pub async fn backup(
         ebs: None,
     };
     let mut files = Vec::new();
-    let mut warnings = Vec::new();
     let mounted = tokio::task::block_in_place(|| lock_provider(&provider).mount(progress.as_ref()));
     match mounted? {
         None => {
