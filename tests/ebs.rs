@@ -86,12 +86,27 @@ fn ebs_backup_restore_copy_and_delete() {
         "{check}"
     );
 
+    // Debris of a run killed after CreateSnapshot: tagged for the set, no manifest.
+    let stale = moto.python(&format!(
+        "print(ec2().create_snapshot(VolumeId='{vol}', TagSpecifications=[{{'ResourceType': 'snapshot', \
+         'Tags': [{{'Key': 'zrm:set', 'Value': 's'}}, {{'Key': 'zrm:backup-id', 'Value': '20200101T000000Z'}}]}}])['SnapshotId'])"
+    ));
+
     let out = zrm_moto(
         &moto,
         &config,
         &["backup", "--set", "s", "--format", "json"],
     );
     assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("EBS snapshot {stale} (backup 20200101T000000Z")),
+        "{out}"
+    );
+    let gone = moto.python(&format!(
+        "print(len([s for s in ec2().describe_snapshots(OwnerIds=['self'])['Snapshots'] if s['SnapshotId'] == '{stale}']))"
+    ));
+    assert_eq!(gone, "0");
     let m = json(&out)["backup"].clone();
     let id = m["id"].as_str().unwrap().to_string();
     assert_eq!(m["method"], "ebs");

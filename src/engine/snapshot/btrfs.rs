@@ -107,7 +107,7 @@ fn stale_prefix(set: &str) -> String {
 }
 
 impl VolumeSnapshot for Btrfs {
-    fn remove_stale(&mut self) -> Result<Vec<String>> {
+    fn remove_stale(&mut self, _is_backup: &dyn Fn(&str) -> bool) -> Result<Vec<String>> {
         let Some(dir) = self.snapshot.parent() else {
             return Ok(Vec::new());
         };

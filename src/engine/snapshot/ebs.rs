@@ -387,6 +387,51 @@ impl VolumeSnapshot for Ebs {
         block_on(self.create())
     }
 
+    /// Snapshots tagged for this set whose backup has no manifest: a run killed between
+    /// CreateSnapshot and writing its manifest. (Copies in `copy_to_region` are not looked
+    /// for.)
+    fn remove_stale(&mut self, is_backup: &dyn Fn(&str) -> bool) -> Result<Vec<String>> {
+        block_on(async {
+            let out = self
+                .client
+                .describe_snapshots()
+                .owner_ids("self")
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("tag:zrm:set")
+                        .values(&self.set)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_error("DescribeSnapshots", &format!("set {}", self.set), &e))?;
+            let mut removed = Vec::new();
+            for s in out.snapshots() {
+                let id = s
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("zrm:backup-id"))
+                    .and_then(|t| t.value());
+                let (Some(id), Some(snap)) = (id, s.snapshot_id()) else {
+                    continue;
+                };
+                if is_backup(id) {
+                    continue;
+                }
+                self.client
+                    .delete_snapshot()
+                    .snapshot_id(snap)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("DeleteSnapshot", snap, &e))?;
+                removed.push(format!(
+                    "EBS snapshot {snap} (backup {id}, never completed)"
+                ));
+            }
+            Ok(removed)
+        })
+    }
+
     /// Waits for the snapshots to complete, then copies them to the DR region if asked.
     fn mount(&mut self, progress: &dyn Progress) -> Result<Option<std::path::PathBuf>> {
         block_on(async {

@@ -195,7 +195,7 @@ fn unescape_findmnt(s: &str) -> PathBuf {
 }
 
 impl VolumeSnapshot for Lvm {
-    fn remove_stale(&mut self) -> Result<Vec<String>> {
+    fn remove_stale(&mut self, _is_backup: &dyn Fn(&str) -> bool) -> Result<Vec<String>> {
         let listed = self.runner.run(
             "lvs",
             &[
@@ -430,7 +430,7 @@ mod tests {
             })
         }));
         let mut lvm = Lvm::plan(r.clone(), &paths(), &set(Path::new("/mnt/z")), "X").unwrap();
-        let removed = lvm.remove_stale().unwrap();
+        let removed = lvm.remove_stale(&|_| false).unwrap();
         assert_eq!(removed, vec!["LVM snapshot vg0/zrm_s_20261101T000000Z"]);
         let calls = r.calls();
         assert_eq!(

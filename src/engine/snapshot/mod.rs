@@ -41,9 +41,10 @@ pub trait VolumeSnapshot: Send {
     /// Unmount and delete the snapshot; safe to call more than once or before `cut`.
     fn remove(&mut self) -> Result<()>;
     /// Remove snapshots an earlier run of this set left behind when it was killed (-9) before
-    /// it could clean up; the set's lock guarantees no other run uses them. Returns what was
-    /// removed.
-    fn remove_stale(&mut self) -> Result<Vec<String>> {
+    /// it could clean up; the set's lock guarantees no other run uses them. `is_backup(id)`
+    /// tells whether a backup id has a manifest (its snapshots are a backup, not debris).
+    /// Returns what was removed.
+    fn remove_stale(&mut self, _is_backup: &dyn Fn(&str) -> bool) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
     /// For snapshots kept in the cloud: what the manifest records of them.
@@ -267,7 +268,16 @@ pub async fn backup(
     let describe = provider.describe();
     let mut provider = provider;
     let mut warnings = Vec::new();
-    for stale in tokio::task::block_in_place(|| provider.remove_stale())? {
+    let is_backup = |id: &str| {
+        repo.backend()
+            .exists(&format!(
+                "{}/{}",
+                Repository::backup_dir(&set.name, id),
+                crate::repo::MANIFEST_FILE
+            ))
+            .unwrap_or(true) // when in doubt, keep
+    };
+    for stale in tokio::task::block_in_place(|| provider.remove_stale(&is_backup))? {
         warnings.push(format!(
             "removed {stale}, left by an earlier run of set '{}' that was killed",
             set.name
