@@ -54,6 +54,38 @@ pub struct RepositoryConfig {
     /// docs/BENCHMARKS.md).
     pub compression_level: Option<i32>,
     pub encryption_key_file: Option<PathBuf>,
+    /// S3 storage class of new objects (`STANDARD_IA`, …).
+    pub storage_class: Option<String>,
+    /// A second repository every backup is replicated to (`replicate`, and after `backup`).
+    pub replica: Option<ReplicaConfig>,
+}
+
+/// `[repository.replica]`: where `replicate` copies to by default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaConfig {
+    pub path: Option<PathBuf>,
+    pub url: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub path_style: Option<bool>,
+    pub storage_class: Option<String>,
+}
+
+/// Where a repository lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoLocation {
+    Local(PathBuf),
+    S3(crate::repo::s3::S3Location),
+}
+
+impl RepoLocation {
+    pub fn describe(&self) -> String {
+        match self {
+            RepoLocation::Local(p) => p.display().to_string(),
+            RepoLocation::S3(l) => l.url(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -457,16 +489,118 @@ impl ConfigFile {
     }
 
     /// The local repository directory, or a clear error when none (or only S3) is configured.
-    pub fn repository_dir(&self) -> Result<PathBuf> {
-        match (&self.repository.path, &self.repository.url) {
-            (Some(p), _) => Ok(self.resolve_path(p)),
-            (None, Some(url)) => Err(Error::not_built(
-                format!("the object-store repository ({url})"),
-                "use a local `path` in [repository] for now",
-            )),
+    pub fn repository_location(&self) -> Result<RepoLocation> {
+        let r = &self.repository;
+        match (&r.path, &r.url) {
+            (Some(p), _) => Ok(RepoLocation::Local(self.resolve_path(p))),
+            (None, Some(url)) => self.s3_location(
+                "[repository]",
+                url,
+                r.region.clone(),
+                r.endpoint.clone(),
+                r.path_style,
+                r.storage_class.clone(),
+            ),
             (None, None) => Err(Error::Config(format!(
-                "{}: [repository] needs `path = \"/var/lib/zrm\"` (or `url`)",
+                "{}: [repository] needs `path = \"/var/lib/zrm\"` (or `url = \"s3://bucket/prefix\"`)",
                 self.source.display()
+            ))),
+        }
+    }
+
+    /// `[repository.replica]`, if configured.
+    pub fn replica_location(&self) -> Result<Option<RepoLocation>> {
+        let Some(r) = &self.repository.replica else {
+            return Ok(None);
+        };
+        match (&r.path, &r.url) {
+            (Some(p), None) => Ok(Some(RepoLocation::Local(self.resolve_path(p)))),
+            (None, Some(url)) => self
+                .s3_location(
+                    "[repository.replica]",
+                    url,
+                    r.region.clone(),
+                    r.endpoint.clone(),
+                    r.path_style,
+                    r.storage_class.clone(),
+                )
+                .map(Some),
+            _ => Err(Error::Config(format!(
+                "{}: [repository.replica] needs exactly one of `path` and `url`",
+                self.source.display()
+            ))),
+        }
+    }
+
+    /// A `replicate --to` target: `s3://…` (region, endpoint and path style from
+    /// `[repository.replica]`, else `[repository]`, unless given) or a local path.
+    pub fn location_of(
+        &self,
+        target: &str,
+        region: Option<String>,
+        endpoint: Option<String>,
+    ) -> Result<RepoLocation> {
+        if target.starts_with("s3://") {
+            let base = self.repository.replica.as_ref();
+            let r = &self.repository;
+            return self.s3_location(
+                "--to",
+                target,
+                region
+                    .or(base.and_then(|b| b.region.clone()))
+                    .or(r.region.clone()),
+                endpoint
+                    .or(base.and_then(|b| b.endpoint.clone()))
+                    .or(r.endpoint.clone()),
+                base.and_then(|b| b.path_style).or(r.path_style),
+                base.and_then(|b| b.storage_class.clone()),
+            );
+        }
+        let path = target.strip_prefix("file://").unwrap_or(target);
+        if path.contains("://") {
+            return Err(Error::Usage(format!(
+                "--to {target}: write s3://bucket/prefix or a local directory"
+            )));
+        }
+        Ok(RepoLocation::Local(PathBuf::from(path)))
+    }
+
+    fn s3_location(
+        &self,
+        section: &str,
+        url: &str,
+        region: Option<String>,
+        endpoint: Option<String>,
+        path_style: Option<bool>,
+        storage_class: Option<String>,
+    ) -> Result<RepoLocation> {
+        let (bucket, prefix) = crate::repo::s3::S3Location::parse(url)
+            .map_err(|e| Error::Config(format!("{}: {section}: {e}", self.source.display())))?;
+        Ok(RepoLocation::S3(crate::repo::s3::S3Location {
+            bucket,
+            prefix,
+            region,
+            endpoint,
+            path_style: path_style.unwrap_or(false),
+            storage_class,
+        }))
+    }
+
+    /// The repository's encryption key, when `encryption_key_file` is set.
+    pub fn encryption_key(&self) -> Result<Option<crate::repo::crypt::Key>> {
+        match &self.repository.encryption_key_file {
+            Some(p) => crate::repo::crypt::Key::load(&self.resolve_path(p)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The local repository directory (for messages and `check`), if the repository is local.
+    pub fn repository_dir(&self) -> Result<PathBuf> {
+        match self.repository_location()? {
+            RepoLocation::Local(p) => Ok(p),
+            RepoLocation::S3(l) => Err(Error::Usage(format!(
+                "the repository is {}, not a local directory",
+                l.url()
             ))),
         }
     }

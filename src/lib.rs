@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit codes; everything
 //! else lives here, in modules named after what they hold.
 
+pub mod aws;
 pub mod binlog;
 pub mod catalog;
 pub mod cleanup;

@@ -220,7 +220,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         ),
         files: outcome.files.clone(),
         compression,
-        encryption_key_id: None,
+        encryption_key_id: repo.info.encryption_key_id.clone(),
         status: BackupStatus::Complete,
         binlog_range: None,
         comment: args.comment.clone(),
@@ -687,7 +687,7 @@ async fn incremental(
         databases: Vec::new(),
         files,
         compression: range.first().map_or(parent.compression, |i| i.compression),
-        encryption_key_id: None,
+        encryption_key_id: repo.info.encryption_key_id.clone(),
         status: BackupStatus::Complete,
         binlog_range: Some(crate::catalog::BinlogRange {
             start: start.clone(),

@@ -72,8 +72,8 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
         None,
     );
 
-    match config.repository_dir() {
-        Ok(dir) => {
+    match config.repository_location() {
+        Ok(crate::config::RepoLocation::Local(dir)) => {
             let probe = crate::repo::local::LocalBackend::new(dir.clone(), false)
                 .and_then(|b| b.probe_writable());
             match probe {
@@ -101,6 +101,20 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
                         dir.display()
                     )),
                 ),
+            }
+        }
+        Ok(loc @ crate::config::RepoLocation::S3(_)) => {
+            let probe = tokio::task::block_in_place(|| {
+                crate::repo::backend_at(&loc, false).and_then(|b| b.probe_writable())
+            });
+            match probe {
+                Ok(()) => r.add(
+                    "repository",
+                    Verdict::Ok,
+                    format!("{} is writable", loc.describe()),
+                    None,
+                ),
+                Err(e) => r.add("repository", Verdict::Error, e.to_string(), None),
             }
         }
         Err(e) => r.add("repository", Verdict::Error, e.to_string(), None),

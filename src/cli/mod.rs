@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod binlog;
 pub mod check;
+pub mod key;
 pub mod list;
 pub mod restore;
 pub mod unbuilt;
@@ -76,7 +77,7 @@ pub enum Command {
     Replicate(unbuilt::Passthrough),
     /// Encryption keys
     #[command(subcommand)]
-    Key(unbuilt::KeyCommand),
+    Key(key::KeyCommand),
     /// Manage crontab entries for scheduled backups
     Schedule(unbuilt::Passthrough),
     /// Reports: status, method, retention, performance, restore points
@@ -151,7 +152,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Verify(_) => unbuilt::refuse("verify"),
         Command::Purge(_) => unbuilt::refuse("purge"),
         Command::Replicate(_) => unbuilt::refuse("replicate"),
-        Command::Key(_) => unbuilt::refuse("key generate"),
+        Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(_) => unbuilt::refuse("schedule"),
         Command::Report(_) => unbuilt::refuse("report"),
     }

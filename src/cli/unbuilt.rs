@@ -1,7 +1,7 @@
 //! Commands the contract names that this version does not implement yet. They parse (so
 //! `--help` lists them) and then refuse with exit 1 and a clear message.
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use crate::error::{Error, Result};
 
@@ -10,12 +10,6 @@ pub struct Passthrough {
     /// Arguments of the command (not built yet)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub args: Vec<String>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KeyCommand {
-    /// Write a new repository encryption key (mode 0600)
-    Generate(Passthrough),
 }
 
 pub fn refuse(command: &str) -> Result<i32> {

@@ -12,7 +12,10 @@ use std::path::Path;
 use crate::error::{Error, IoContext, Result};
 
 pub struct SetLock {
-    file: File,
+    /// A local lock: the flocked file. `None` for a remote lock.
+    file: Option<File>,
+    /// A remote lock (object store): released when dropped.
+    _remote: Option<Box<dyn Send>>,
     /// The pid found in a lock file whose holder was gone, if any.
     pub took_over_from: Option<String>,
 }
@@ -66,16 +69,28 @@ impl SetLock {
             );
         }
         Ok(SetLock {
-            file,
+            file: Some(file),
+            _remote: None,
             took_over_from,
         })
+    }
+
+    /// A lock held elsewhere (an S3 object); `release` frees it when dropped.
+    pub fn remote(release: Box<dyn Send>, took_over_from: Option<String>) -> SetLock {
+        SetLock {
+            file: None,
+            _remote: Some(release),
+            took_over_from,
+        }
     }
 }
 
 impl Drop for SetLock {
     fn drop(&mut self) {
         // Leave the file (and the last pid) in place: removing it would race with a new holder.
-        let _ = self.file.set_len(0);
+        if let Some(f) = &self.file {
+            let _ = f.set_len(0);
+        }
     }
 }
 

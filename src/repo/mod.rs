@@ -8,14 +8,17 @@
 //! durable (temporary name, fsync, rename, fsync of the directory); a backup's manifest is
 //! written last; nothing here deletes a file that a manifest names.
 
+pub mod crypt;
+pub mod encrypted;
 pub mod local;
 pub mod lock;
+pub mod s3;
 
 use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigFile;
+use crate::config::{ConfigFile, RepoLocation};
 use crate::error::{Error, Result};
 
 pub use lock::SetLock;
@@ -73,12 +76,51 @@ impl Repository {
     /// Open the configured repository; with `create`, initialise it when it does not exist yet
     /// (the first backup does this), otherwise a missing repository is an error.
     pub fn open(config: &ConfigFile, create: bool) -> Result<Repository> {
-        let dir = config.repository_dir()?;
-        let backend: Box<dyn Backend> = Box::new(local::LocalBackend::new(dir, create)?);
-        Self::with_backend(backend, create)
+        let key = config.encryption_key()?.map(std::sync::Arc::new);
+        Self::open_at(&config.repository_location()?, key, create)
     }
 
-    pub fn with_backend(backend: Box<dyn Backend>, create: bool) -> Result<Repository> {
+    /// A repository at a location (the configured one, a replica, a `--to` target), read and
+    /// written through `key` when it is encrypted. The key must be the repository's: a wrong
+    /// or missing key is refused here, before anything else is read or written.
+    pub fn open_at(
+        location: &RepoLocation,
+        key: Option<std::sync::Arc<crypt::Key>>,
+        create: bool,
+    ) -> Result<Repository> {
+        let raw = backend_at(location, create)?;
+        let repo = Self::with_backend(raw, key.as_deref(), create)?;
+        let where_ = repo.describe();
+        match (&repo.info.encryption_key_id, key) {
+            (None, None) => Ok(repo),
+            (Some(id), Some(k)) if id == k.id() => Ok(Repository {
+                backend: Box::new(encrypted::EncryptedBackend::new(repo.backend, k)),
+                info: repo.info,
+            }),
+            (Some(id), Some(k)) => Err(Error::Repository(format!(
+                "repository {where_} is encrypted with key {id}, but encryption_key_file holds \
+                 key {}: configure the key this repository was created with; nothing was read \
+                 or written",
+                k.id()
+            ))),
+            (Some(id), None) => Err(Error::Repository(format!(
+                "repository {where_} is encrypted (key {id}): set `encryption_key_file` in \
+                 [repository] to that key"
+            ))),
+            (None, Some(k)) => Err(Error::Repository(format!(
+                "repository {where_} is not encrypted, but `encryption_key_file` is set (key \
+                 {}): a repository is encrypted from its creation or never; remove the key \
+                 from the configuration, or use a new repository",
+                k.id()
+            ))),
+        }
+    }
+
+    fn with_backend(
+        backend: Box<dyn Backend>,
+        key: Option<&crypt::Key>,
+        create: bool,
+    ) -> Result<Repository> {
         let info = if backend.exists(REPO_INFO_FILE)? {
             let bytes = read_to_vec(backend.open(REPO_INFO_FILE)?, REPO_INFO_FILE)?;
             let info: RepoInfo = serde_json::from_slice(&bytes).map_err(|e| {
@@ -104,7 +146,7 @@ impl Repository {
                 repository_id: uuid::Uuid::new_v4().to_string(),
                 created: chrono::Utc::now(),
                 created_by: format!("zrm {}", env!("CARGO_PKG_VERSION")),
-                encryption_key_id: None,
+                encryption_key_id: key.map(|k| k.id().to_string()),
             };
             let mut w = backend.create(REPO_INFO_FILE)?;
             let json = serde_json::to_vec_pretty(&info).expect("RepoInfo serialises");
@@ -153,6 +195,14 @@ impl Repository {
         w.write_all(bytes).map_err(|e| Error::io("write", rel, e))?;
         w.commit()
     }
+}
+
+/// The raw backend at a location.
+pub fn backend_at(location: &RepoLocation, create: bool) -> Result<Box<dyn Backend>> {
+    Ok(match location {
+        RepoLocation::Local(dir) => Box::new(local::LocalBackend::new(dir.clone(), create)?),
+        RepoLocation::S3(l) => Box::new(s3::S3Backend::new(l)?),
+    })
 }
 
 fn read_to_vec(mut r: Box<dyn Read + Send>, rel: &str) -> Result<Vec<u8>> {

@@ -55,14 +55,7 @@ pub struct EbsCopy {
 
 /// An EC2 client for a region and optional endpoint.
 pub async fn client(region: Option<&str>, endpoint: Option<&str>) -> Result<(Client, String)> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = region {
-        loader = loader.region(aws_config::Region::new(r.to_string()));
-    }
-    if let Some(e) = endpoint {
-        loader = loader.endpoint_url(e);
-    }
-    let conf = loader.load().await;
+    let conf = crate::aws::sdk_config(region, endpoint).await;
     let region = conf.region().map(|r| r.to_string()).ok_or_else(|| {
         Error::Config(
             "no AWS region: set `ebs.region` for the set, or AWS_REGION in the environment".into(),
@@ -76,12 +69,7 @@ fn aws_error<E>(op: &str, subject: &str, e: &E) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let code = e.code().unwrap_or("");
-    let detail = match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
-    };
+    let (code, detail) = crate::aws::error_detail(e);
     let hint = if code.contains("NotFound") || code.contains("Malformed") {
         "; check the id (`ebs.volumes` of the set, or the backup's manifest)"
     } else if code.contains("Unauthorized") || code.contains("AccessDenied") {

@@ -1,0 +1,962 @@
+//! The S3 backend (AWS or any S3-compatible store): the same tree of relative paths as a local
+//! repository, as objects under `s3://bucket/prefix/`.
+//!
+//! * Writes stream as multipart uploads: memory is bounded by `PART_SIZE × (MAX_IN_FLIGHT + 1)`
+//!   per file, whatever its size. Nothing is visible until the upload completes (a small file
+//!   is one PutObject at commit); an uncommitted writer aborts its upload.
+//! * Reads stream too, and a connection lost mid-object resumes with a ranged GET from the
+//!   byte where it broke (pinned to the object's ETag, so a replaced object is an error).
+//! * Every request retries throttling, 5xx and broken connections with exponential backoff
+//!   (`MAX_ATTEMPTS`). Checksums are calculated only where the API requires them, which is
+//!   what non-AWS implementations accept.
+//! * The set lock is an object created with `If-None-Match: *` and refreshed by a heartbeat;
+//!   one whose heartbeat stopped for `STALE_AFTER` (its holder died) is taken over.
+//!
+//! The SDK is async and the `Backend` trait is not: requests run on a small runtime owned by
+//! the backend, and callers wait on a channel, which is safe from any thread, async or not.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, StorageClass};
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+
+use super::{Backend, ObjectWriter, SetLock};
+use crate::error::{Error, Result};
+
+/// One part of a multipart upload (S3's minimum is 5 MiB except for the last).
+pub const PART_SIZE: usize = 8 << 20;
+/// Parts of one file uploading at once.
+pub const MAX_IN_FLIGHT: usize = 3;
+/// Attempts per request (the first try and the retries).
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Resumptions of one download after broken connections.
+const READ_RESUMES: u32 = 10;
+const HEARTBEAT: Duration = Duration::from_secs(30);
+const STALE_AFTER: Duration = Duration::from_secs(300);
+
+/// Where an S3 repository lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Without leading or trailing `/`; may be empty.
+    pub prefix: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    pub storage_class: Option<String>,
+}
+
+impl S3Location {
+    /// `s3://bucket/prefix` (the prefix is optional).
+    pub fn parse(url: &str) -> Result<(String, String)> {
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            Error::Config(format!(
+                "repository url '{url}': write s3://bucket/prefix (only S3 URLs are supported)"
+            ))
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Config(format!(
+                "repository url '{url}' names no bucket: write s3://bucket/prefix"
+            )));
+        }
+        Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+    }
+
+    pub fn url(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+/// What a request needs: cheap to clone into the tasks (which must not hold `Inner`, whose
+/// drop shuts the runtime down).
+#[derive(Clone)]
+struct Api {
+    client: Client,
+    bucket: String,
+}
+
+impl Api {
+    async fn delete(&self, key: &str, url: &str) -> Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s3_error("DeleteObject", url, &e))
+    }
+}
+
+struct Inner {
+    api: Api,
+    prefix: String,
+    url: String,
+    storage_class: Option<StorageClass>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Inner {
+    fn key(&self, rel: &str) -> String {
+        if self.prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.prefix)
+        }
+    }
+
+    fn object_url(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.url)
+    }
+
+    /// Run a future on the backend's runtime and wait for it, from any thread.
+    fn run<F>(&self, f: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.rt().spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        rx.recv()
+            .expect("the S3 runtime runs until the backend is dropped")
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("present until drop")
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside async code: let it wind down alone.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// An S3 API error as a sentence: operation, object, S3's code and message, and a hint.
+fn s3_error<E>(op: &str, url: &str, e: &E) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (code, detail) = crate::aws::error_detail(e);
+    let hint = match code.as_str() {
+        "NoSuchBucket" => "; create the bucket, or fix `url` in [repository]",
+        "AccessDenied" | "AllAccessDisabled" => {
+            "; the AWS identity zrm runs as lacks this permission on the bucket"
+        }
+        "InvalidAccessKeyId" | "SignatureDoesNotMatch" => {
+            "; the AWS credentials were refused: check the access key (environment, ~/.aws, \
+             instance role)"
+        }
+        "" => "; check the network, `endpoint` and the credentials (after retries)",
+        _ => "",
+    };
+    Error::Repository(format!("S3 {op} of {url} failed: {detail}{hint}"))
+}
+
+fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(e.code(), Some("NoSuchKey" | "NotFound" | "404"))
+}
+
+pub struct S3Backend {
+    inner: Arc<Inner>,
+}
+
+impl S3Backend {
+    pub fn new(loc: &S3Location) -> Result<S3Backend> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("zrm-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Repository(format!("cannot start the S3 client runtime: {e}")))?;
+        let loc2 = loc.clone();
+        let (tx, rx) = mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let _ = tx.send(client(&loc2).await);
+        });
+        let client = rx.recv().expect("the runtime runs the client set-up")?;
+        let storage_class = loc
+            .storage_class
+            .as_deref()
+            .map(|s| s.parse::<StorageClass>().expect("infallible"));
+        Ok(S3Backend {
+            inner: Arc::new(Inner {
+                api: Api {
+                    client,
+                    bucket: loc.bucket.clone(),
+                },
+                prefix: loc.prefix.clone(),
+                url: loc.url(),
+                storage_class,
+                rt: Some(rt),
+            }),
+        })
+    }
+
+    /// `rel`'s objects, recursively (full relative paths), with their sizes. For `replicate`
+    /// and `verify`.
+    pub fn walk(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+        let api = self.inner.api.clone();
+        let prefix = if rel.is_empty() {
+            self.inner.key("")
+        } else {
+            format!("{}/", self.inner.key(rel))
+        };
+        let strip = self.inner.key("");
+        let url = self.inner.object_url(rel);
+        self.inner.run(async move {
+            let (_, objects) = list_objects(&api, &prefix, false, &url).await?;
+            Ok(objects
+                .into_iter()
+                .map(|(k, size)| (k.strip_prefix(&strip).unwrap_or(&k).to_string(), size))
+                .collect())
+        })
+    }
+
+    /// Multipart uploads under the prefix that were never completed (a killed upload), and
+    /// abort them. Returns how many.
+    pub fn abort_incomplete_uploads(&self) -> Result<usize> {
+        let api = self.inner.api.clone();
+        let prefix = self.inner.key("");
+        let url = self.inner.url.clone();
+        self.inner.run(async move {
+            let out = api
+                .client
+                .list_multipart_uploads()
+                .bucket(&api.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .map_err(|e| s3_error("ListMultipartUploads", &url, &e))?;
+            let mut n = 0;
+            for u in out.uploads() {
+                if let (Some(k), Some(id)) = (u.key(), u.upload_id()) {
+                    api.client
+                        .abort_multipart_upload()
+                        .bucket(&api.bucket)
+                        .key(k)
+                        .upload_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| s3_error("AbortMultipartUpload", k, &e))?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+    }
+
+    fn lock(&self, rel: String, what: &'static str, set: &str) -> Result<SetLock> {
+        let api = self.inner.api.clone();
+        let set = set.to_string();
+        let me = LockHolder::me();
+        let url = self.inner.object_url(&rel);
+        let key = self.inner.key(&rel);
+        let taken_over = self.inner.run({
+            let api = api.clone();
+            let key = key.clone();
+            let me = me.clone();
+            async move { take_lock(&api, &key, &url, &me, what, &set).await }
+        })?;
+        // The heartbeat keeps the lock fresh while held; dropping the guard stops it and
+        // deletes the lock object.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let hb = {
+            let api = api.clone();
+            let key = key.clone();
+            let me = me.clone();
+            self.inner.rt().spawn(async move {
+                let mut stop = stop_rx;
+                loop {
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(HEARTBEAT) => {
+                            let mut fresh = me.clone();
+                            fresh.heartbeat = chrono::Utc::now();
+                            let _ = api.client.put_object().bucket(&api.bucket).key(&key)
+                                .body(ByteStream::from(fresh.to_json())).send().await;
+                        }
+                    }
+                }
+            })
+        };
+        let release = RemoteLock {
+            inner: self.inner.clone(),
+            key,
+            stop: Some(stop_tx),
+            heartbeat: Some(hb),
+        };
+        Ok(SetLock::remote(Box::new(release), taken_over))
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct LockHolder {
+    host: String,
+    pid: u32,
+    since: chrono::DateTime<chrono::Utc>,
+    heartbeat: chrono::DateTime<chrono::Utc>,
+}
+
+impl LockHolder {
+    fn me() -> LockHolder {
+        let now = chrono::Utc::now();
+        LockHolder {
+            host: hostname(),
+            pid: std::process::id(),
+            since: now,
+            heartbeat: now,
+        }
+    }
+
+    fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("serialises")
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 checks for existence only.
+    let rc = unsafe { libc::kill(pid as i32, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Create the lock object if absent; take over one whose holder is provably gone (same host,
+/// dead pid) or whose heartbeat stopped. Returns the previous holder when taken over.
+async fn take_lock(
+    api: &Api,
+    key: &str,
+    url: &str,
+    me: &LockHolder,
+    what: &'static str,
+    set: &str,
+) -> Result<Option<String>> {
+    let mut taken_over = None;
+    for _ in 0..3 {
+        let put = api
+            .client
+            .put_object()
+            .bucket(&api.bucket)
+            .key(key)
+            .if_none_match("*")
+            .body(ByteStream::from(me.to_json()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(taken_over),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) => {}
+            Err(e) => return Err(s3_error("PutObject (lock)", url, &e)),
+        }
+        let got = api
+            .client
+            .get_object()
+            .bucket(&api.bucket)
+            .key(key)
+            .send()
+            .await;
+        let holder: Option<LockHolder> = match got {
+            Ok(o) => {
+                let body = o
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| Error::Repository(format!("reading {url}: {e}")))?;
+                serde_json::from_slice(&body.into_bytes()).ok()
+            }
+            Err(e) if is_not_found(&e) => continue, // released meanwhile: try again
+            Err(e) => return Err(s3_error("GetObject (lock)", url, &e)),
+        };
+        let stale = match &holder {
+            None => true, // unreadable: a torn write of a dead holder
+            Some(h) if h.host == me.host => !pid_alive(h.pid),
+            Some(h) => {
+                let age = chrono::Utc::now() - h.heartbeat;
+                age.to_std().unwrap_or_default() > STALE_AFTER
+            }
+        };
+        if !stale {
+            let h = holder.expect("checked");
+            return Err(Error::Locked {
+                what,
+                set: set.to_string(),
+                pid: format!("{} on {}", h.pid, h.host),
+                since: h.since.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            });
+        }
+        taken_over = Some(
+            holder
+                .map(|h| format!("{} on {}", h.pid, h.host))
+                .unwrap_or_else(|| "unknown".into()),
+        );
+        api.delete(key, url).await?;
+    }
+    Err(Error::Repository(format!(
+        "could not take the lock {url}: it changed hands three times while zrm tried; try again"
+    )))
+}
+
+struct RemoteLock {
+    inner: Arc<Inner>,
+    key: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let api = self.inner.api.clone();
+        let key = self.key.clone();
+        let hb = self.heartbeat.take();
+        self.inner.run(async move {
+            if let Some(h) = hb {
+                let _ = h.await;
+            }
+            let _ = api.delete(&key, "").await;
+        });
+    }
+}
+
+async fn client(loc: &S3Location) -> Result<Client> {
+    let conf = crate::aws::sdk_config(loc.region.as_deref(), loc.endpoint.as_deref()).await;
+    if conf.region().is_none() {
+        return Err(Error::Config(
+            "no AWS region for the S3 repository: set `region` in [repository], or AWS_REGION"
+                .into(),
+        ));
+    }
+    let s3 = aws_sdk_s3::config::Builder::from(&conf)
+        .force_path_style(loc.path_style)
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
+        .retry_config(
+            aws_sdk_s3::config::retry::RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(10)),
+        )
+        .build();
+    Ok(Client::from_conf(s3))
+}
+
+impl Backend for S3Backend {
+    fn describe(&self) -> String {
+        self.inner.url.clone()
+    }
+
+    fn create(&self, rel: &str) -> Result<Box<dyn ObjectWriter>> {
+        Ok(Box::new(S3Writer {
+            inner: self.inner.clone(),
+            rel: rel.to_string(),
+            buf: Vec::with_capacity(64 << 10),
+            upload: None,
+            committed: false,
+        }))
+    }
+
+    fn open(&self, rel: &str) -> Result<Box<dyn Read + Send>> {
+        let api = self.inner.api.clone();
+        let url = self.inner.object_url(rel);
+        let key = self.inner.key(rel);
+        let (tx, rx) = mpsc::sync_channel::<io::Result<Bytes>>(16);
+        // Open first, so a missing object is an error here and not at the first read.
+        let first = {
+            let api = api.clone();
+            let key = key.clone();
+            let url = url.clone();
+            self.inner.run(async move {
+                api.client
+                    .get_object()
+                    .bucket(&api.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        if is_not_found(&e) {
+                            Error::Repository(format!("{url} does not exist"))
+                        } else {
+                            s3_error("GetObject", &url, &e)
+                        }
+                    })
+            })?
+        };
+        let etag = first.e_tag().map(str::to_string);
+        self.inner.rt().spawn(async move {
+            let mut body = first.body;
+            let mut offset: u64 = 0;
+            let mut resumes = 0;
+            loop {
+                match body.next().await {
+                    None => return,
+                    Some(Ok(chunk)) => {
+                        offset += chunk.len() as u64;
+                        // The channel is bounded (backpressure from a slow reader); wait
+                        // for room without blocking a runtime thread.
+                        let mut item = Ok(chunk);
+                        loop {
+                            match tx.try_send(item) {
+                                Ok(()) => break,
+                                Err(mpsc::TrySendError::Full(back)) => {
+                                    item = back;
+                                    tokio::time::sleep(Duration::from_millis(1)).await;
+                                }
+                                Err(mpsc::TrySendError::Disconnected(_)) => return,
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        resumes += 1;
+                        if resumes > READ_RESUMES {
+                            let _ = tx.send(Err(io::Error::other(format!(
+                                "reading {url}: the connection broke {READ_RESUMES} times: {e}"
+                            ))));
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100 << resumes.min(6))).await;
+                        let mut req = api
+                            .client
+                            .get_object()
+                            .bucket(&api.bucket)
+                            .key(&key)
+                            .range(format!("bytes={offset}-"));
+                        if let Some(t) = &etag {
+                            req = req.if_match(t);
+                        }
+                        match req.send().await {
+                            Ok(o) => body = o.body,
+                            Err(e) => {
+                                let _ = tx.send(Err(io::Error::other(
+                                    s3_error("GetObject (resume)", &url, &e).to_string(),
+                                )));
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Box::new(S3Reader {
+            rx,
+            current: Bytes::new(),
+        }))
+    }
+
+    fn exists(&self, rel: &str) -> Result<bool> {
+        let api = self.inner.api.clone();
+        let key = self.inner.key(rel);
+        let url = self.inner.object_url(rel);
+        self.inner.run(async move {
+            match api
+                .client
+                .head_object()
+                .bucket(&api.bucket)
+                .key(&key)
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) => {
+                    let not_found = e.raw_response().map(|r| r.status().as_u16()) == Some(404)
+                        || is_not_found(&e);
+                    if !not_found {
+                        return Err(s3_error("HeadObject", &url, &e));
+                    }
+                }
+            }
+            // A "directory": anything under it.
+            let page = api
+                .client
+                .list_objects_v2()
+                .bucket(&api.bucket)
+                .prefix(format!("{key}/"))
+                .max_keys(1)
+                .send()
+                .await
+                .map_err(|e| s3_error("ListObjectsV2", &url, &e))?;
+            Ok(!page.contents().is_empty())
+        })
+    }
+
+    fn list(&self, rel: &str) -> Result<Vec<String>> {
+        let api = self.inner.api.clone();
+        let prefix = format!("{}/", self.inner.key(rel));
+        let url = self.inner.object_url(rel);
+        self.inner.run(async move {
+            let (dirs, objects) = list_objects(&api, &prefix, true, &url).await?;
+            let mut names: Vec<String> = dirs
+                .iter()
+                .chain(objects.iter().map(|(k, _)| k))
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .map(|n| n.trim_end_matches('/').to_string())
+                .collect();
+            names.sort();
+            names.dedup();
+            Ok(names)
+        })
+    }
+
+    fn size(&self, rel: &str) -> Result<u64> {
+        let api = self.inner.api.clone();
+        let key = self.inner.key(rel);
+        let url = self.inner.object_url(rel);
+        self.inner.run(async move {
+            let h = api
+                .client
+                .head_object()
+                .bucket(&api.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| s3_error("HeadObject", &url, &e))?;
+            Ok(h.content_length().unwrap_or(0).max(0) as u64)
+        })
+    }
+
+    fn lock_set(&self, set: &str) -> Result<SetLock> {
+        self.lock(format!("sets/{set}/lock"), "set", set)
+    }
+
+    fn lock_binlogs(&self, set: &str) -> Result<SetLock> {
+        self.lock(
+            format!("sets/{set}/binlog.lock"),
+            "the binlog archive of set",
+            set,
+        )
+    }
+
+    fn probe_writable(&self) -> Result<()> {
+        let rel = format!(".zrm-probe-{}", uuid::Uuid::new_v4());
+        let mut w = self.create(&rel)?;
+        w.write_all(b"probe")
+            .map_err(|e| Error::io("write", &rel, e))?;
+        w.commit()?;
+        let api = self.inner.api.clone();
+        let key = self.inner.key(&rel);
+        let url = self.inner.object_url(&rel);
+        self.inner.run(async move { api.delete(&key, &url).await })
+    }
+
+    fn remove_file(&self, rel: &str) {
+        let api = self.inner.api.clone();
+        let key = self.inner.key(rel);
+        self.inner.run(async move {
+            let _ = api.delete(&key, "").await;
+        });
+    }
+
+    fn remove_empty_dir(&self, _rel: &str) {
+        // Object stores have no directories.
+    }
+}
+
+/// Every object under `prefix` (keys and sizes), and with `delimited` the "directories" one
+/// level down (common prefixes), across all pages.
+async fn list_objects(
+    api: &Api,
+    prefix: &str,
+    delimited: bool,
+    url: &str,
+) -> Result<(Vec<String>, Vec<(String, u64)>)> {
+    let mut dirs = Vec::new();
+    let mut objects = Vec::new();
+    let mut token = None;
+    loop {
+        let page = api
+            .client
+            .list_objects_v2()
+            .bucket(&api.bucket)
+            .prefix(prefix)
+            .set_delimiter(delimited.then(|| "/".to_string()))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| s3_error("ListObjectsV2", url, &e))?;
+        dirs.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+        objects.extend(page.contents().iter().filter_map(|o| {
+            o.key()
+                .map(|k| (k.to_string(), o.size().unwrap_or(0).max(0) as u64))
+        }));
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => return Ok((dirs, objects)),
+        }
+    }
+}
+
+struct S3Reader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for S3Reader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.recv() {
+                Ok(Ok(b)) => self.current = b,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0), // the body ended
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}
+
+struct Upload {
+    id: String,
+    next_part: i32,
+    in_flight: VecDeque<mpsc::Receiver<Result<CompletedPart>>>,
+    done: Vec<CompletedPart>,
+}
+
+struct S3Writer {
+    inner: Arc<Inner>,
+    rel: String,
+    buf: Vec<u8>,
+    upload: Option<Upload>,
+    committed: bool,
+}
+
+impl S3Writer {
+    fn start_upload(&mut self) -> Result<()> {
+        if self.upload.is_some() {
+            return Ok(());
+        }
+        let api = self.inner.api.clone();
+        let key = self.inner.key(&self.rel);
+        let url = self.inner.object_url(&self.rel);
+        let class = self.inner.storage_class.clone();
+        let id = self.inner.run(async move {
+            let out = api
+                .client
+                .create_multipart_upload()
+                .bucket(&api.bucket)
+                .key(&key)
+                .set_storage_class(class)
+                .send()
+                .await
+                .map_err(|e| s3_error("CreateMultipartUpload", &url, &e))?;
+            out.upload_id()
+                .map(str::to_string)
+                .ok_or_else(|| Error::Repository(format!("{url}: S3 returned no upload id")))
+        })?;
+        self.upload = Some(Upload {
+            id,
+            next_part: 1,
+            in_flight: VecDeque::new(),
+            done: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Upload one part in the background; waits first when `MAX_IN_FLIGHT` are running.
+    fn send_part(&mut self, data: Vec<u8>) -> Result<()> {
+        self.start_upload()?;
+        let upload = self.upload.as_mut().expect("started");
+        while upload.in_flight.len() >= MAX_IN_FLIGHT {
+            let oldest = upload.in_flight.pop_front().expect("non-empty");
+            upload.done.push(wait_part(oldest)?);
+        }
+        let number = upload.next_part;
+        upload.next_part += 1;
+        let (tx, rx) = mpsc::sync_channel(1);
+        let api = self.inner.api.clone();
+        let key = self.inner.key(&self.rel);
+        let url = self.inner.object_url(&self.rel);
+        let id = upload.id.clone();
+        let body = Bytes::from(data);
+        self.inner.rt().spawn(async move {
+            let r = api
+                .client
+                .upload_part()
+                .bucket(&api.bucket)
+                .key(&key)
+                .upload_id(&id)
+                .part_number(number)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| s3_error(&format!("UploadPart {number}"), &url, &e))
+                .map(|o| {
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(o.e_tag().map(str::to_string))
+                        .build()
+                });
+            let _ = tx.send(r);
+        });
+        upload.in_flight.push_back(rx);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let api = self.inner.api.clone();
+        let key = self.inner.key(&self.rel);
+        let url = self.inner.object_url(&self.rel);
+        if self.upload.is_none() {
+            let body = Bytes::from(std::mem::take(&mut self.buf));
+            let class = self.inner.storage_class.clone();
+            return self.inner.run(async move {
+                api.client
+                    .put_object()
+                    .bucket(&api.bucket)
+                    .key(&key)
+                    .set_storage_class(class)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| s3_error("PutObject", &url, &e))
+            });
+        }
+        if !self.buf.is_empty() {
+            let last = std::mem::take(&mut self.buf);
+            self.send_part(last)?;
+        }
+        let upload = self.upload.as_mut().expect("started");
+        while let Some(rx) = upload.in_flight.pop_front() {
+            upload.done.push(wait_part(rx)?);
+        }
+        let mut parts = std::mem::take(&mut upload.done);
+        parts.sort_by_key(|p| p.part_number());
+        let id = upload.id.clone();
+        self.inner.run(async move {
+            api.client
+                .complete_multipart_upload()
+                .bucket(&api.bucket)
+                .key(&key)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error("CompleteMultipartUpload", &url, &e))
+        })?;
+        self.upload = None;
+        Ok(())
+    }
+}
+
+fn wait_part(rx: mpsc::Receiver<Result<CompletedPart>>) -> Result<CompletedPart> {
+    rx.recv()
+        .unwrap_or_else(|_| Err(Error::Repository("an upload task ended early".into())))
+}
+
+impl Write for S3Writer {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        while self.buf.len() >= PART_SIZE {
+            let rest = self.buf.split_off(PART_SIZE);
+            let part = std::mem::replace(&mut self.buf, rest);
+            self.send_part(part)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            if self.buf.capacity() < PART_SIZE {
+                self.buf.reserve(PART_SIZE - self.buf.len());
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ObjectWriter for S3Writer {
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let r = self.finish();
+        if r.is_ok() {
+            self.committed = true;
+        }
+        r
+    }
+}
+
+impl Drop for S3Writer {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Nothing of an uncommitted file may stay: abort the multipart upload.
+        if let Some(u) = self.upload.take() {
+            for rx in u.in_flight {
+                let _ = rx.recv();
+            }
+            let api = self.inner.api.clone();
+            let key = self.inner.key(&self.rel);
+            self.inner.run(async move {
+                let _ = api
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&api.bucket)
+                    .key(&key)
+                    .upload_id(&u.id)
+                    .send()
+                    .await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(
+            S3Location::parse("s3://b/p/q/").unwrap(),
+            ("b".into(), "p/q".into())
+        );
+        assert_eq!(
+            S3Location::parse("s3://b").unwrap(),
+            ("b".into(), "".into())
+        );
+        assert!(S3Location::parse("s3:///x").is_err());
+        assert!(S3Location::parse("gs://b").is_err());
+    }
+}
