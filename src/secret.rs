@@ -82,6 +82,19 @@ pub fn read_password_file(path: &Path) -> Result<Secret> {
     Ok(Secret::new(text))
 }
 
+/// Write a new file readable by its owner only (mode 0600 from creation, never wider).
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("create", path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io("write", path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

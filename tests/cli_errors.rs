@@ -46,7 +46,6 @@ fn commands_not_built_say_so_and_exit_1() {
     for args in [
         &["binlog", "find", "--gsn", "5", "some-file"][..],
         &["checkpoint", "--cluster", "c", "--name", "n"],
-        &["verify", "--set", "a"],
         &["purge", "--all"],
         &["report"],
         &["restore", "--set", "a", "--target", "a", "--until-gsn", "5"],

@@ -86,6 +86,9 @@ pub struct RestoreArgs {
     /// ebs backups: the device name for --attach-to (default: the source volume's)
     #[arg(long, value_name = "DEVICE", requires = "attach_to")]
     pub device: Option<String>,
+    /// A target given by the caller (verify's throwaway server) instead of --target.
+    #[arg(skip)]
+    pub internal_target: Option<Target>,
     /// Write the loaded data to the target's binary log (off by default, so a restore does
     /// not replicate; the account then needs no SUPER / BINLOG ADMIN)
     #[arg(long)]
@@ -157,7 +160,10 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
             source.connection.display()
         ))
     })?;
-    let target = Target::parse(target_spec, &config)?;
+    let target = match &args.internal_target {
+        Some(t) => t.clone(),
+        None => Target::parse(target_spec, &config)?,
+    };
 
     let repo = Repository::open(&config, false)?;
     let until = until_of(&args, &repo, &set_name)?;

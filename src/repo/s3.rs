@@ -231,11 +231,11 @@ impl S3Backend {
         })
     }
 
-    /// Multipart uploads under the prefix that were never completed (a killed upload), and
-    /// abort them. Returns how many.
-    pub fn abort_incomplete_uploads(&self) -> Result<usize> {
+    /// Abort the multipart uploads under `rel` that were never completed (a killed upload
+    /// leaves its parts, which cost storage, behind). Returns how many.
+    pub fn abort_incomplete_uploads(&self, rel: &str) -> Result<usize> {
         let api = self.inner.api.clone();
-        let prefix = self.inner.key("");
+        let prefix = format!("{}/", self.inner.key(rel));
         let url = self.inner.url.clone();
         self.inner.run(async move {
             let out = api
@@ -262,6 +262,18 @@ impl S3Backend {
             }
             Ok(n)
         })
+    }
+
+    fn clean_after_kill(&self, rel: &str) {
+        match self.abort_incomplete_uploads(rel) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "aborted {n} incomplete upload(s) under {}/{rel} left by a killed run",
+                self.inner.url
+            ),
+            // Not fatal: the parts only cost storage until a later run or a lifecycle rule.
+            Err(e) => tracing::warn!("could not clean up incomplete uploads: {e}"),
+        }
     }
 
     fn lock(&self, rel: String, what: &'static str, set: &str) -> Result<SetLock> {
@@ -646,16 +658,22 @@ impl Backend for S3Backend {
         })
     }
 
+    /// Holding the set's lock, no other run writes its backups: uploads left open there were
+    /// killed, and are aborted.
     fn lock_set(&self, set: &str) -> Result<SetLock> {
-        self.lock(format!("sets/{set}/lock"), "set", set)
+        let lock = self.lock(format!("sets/{set}/lock"), "set", set)?;
+        self.clean_after_kill(&format!("sets/{set}/backups"));
+        Ok(lock)
     }
 
     fn lock_binlogs(&self, set: &str) -> Result<SetLock> {
-        self.lock(
+        let lock = self.lock(
             format!("sets/{set}/binlog.lock"),
             "the binlog archive of set",
             set,
-        )
+        )?;
+        self.clean_after_kill(&format!("sets/{set}/binlogs"));
+        Ok(lock)
     }
 
     fn probe_writable(&self) -> Result<()> {

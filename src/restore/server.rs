@@ -3,8 +3,9 @@
 //! real server can open.
 //!
 //! It listens on a private socket only (no TCP), writes no binary log, starts no replication,
-//! and is entered through a temporary account with a random password that is dropped before
-//! shutdown: the restored grant tables are not needed to get in, and nothing of zrm stays.
+//! runs no event, and is entered through a temporary account with a random password, created
+//! at start-up by an `--init-file` (0600, removed once the server is up) and dropped before
+//! shutdown: no password of the restored grant tables is needed, and nothing of zrm stays.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -24,6 +25,8 @@ const ACCOUNT: &str = "zrm_restore";
 
 pub struct ThrowawayServer {
     child: Option<Child>,
+    /// A datadir zrm made itself (`fresh`), removed with the server.
+    scratch: Option<tempfile::TempDir>,
     run_dir: tempfile::TempDir,
     datadir: PathBuf,
     conn: ConnectionConfig,
@@ -74,16 +77,32 @@ impl ThrowawayServer {
             .arg(format!("--user={user}"))
             .args([
                 "--skip-networking",
-                "--skip-grant-tables",
                 "--skip-slave-start",
                 "--skip-log-bin",
-                "--event-scheduler=DISABLED",
+                "--event-scheduler=OFF",
                 // Any transaction still only "prepared" in the copy was not in the binlog before
                 // the backup's point (the engine logs are flushed under the lock, so every
                 // binlogged commit is durable in the copy): rolling it back is what the point
                 // demands, and without this the server refuses to start.
                 "--tc-heuristic-recover=ROLLBACK",
             ]);
+        let password = random_password();
+        let init = run_dir.path().join("init.sql");
+        crate::secret::write_private_file(
+            &init,
+            format!(
+                "CREATE OR REPLACE USER '{ACCOUNT}'@'localhost' IDENTIFIED BY {};\n\
+                 GRANT ALL PRIVILEGES ON *.* TO '{ACCOUNT}'@'localhost' WITH GRANT OPTION;\n",
+                mysql::conn::quote_str(&password)
+            )
+            .as_bytes(),
+        )?;
+        if user != "root" {
+            let owner = std::fs::metadata(datadir).map_err(|e| Error::io("stat", datadir, e))?;
+            std::os::unix::fs::chown(&init, Some(owner.uid()), Some(owner.gid()))
+                .map_err(|e| Error::io("hand over", &init, e))?;
+        }
+        cmd.arg(format!("--init-file={}", init.display()));
         for (k, v) in options {
             cmd.arg(format!("--{}={v}", k.replace('_', "-")));
         }
@@ -104,19 +123,64 @@ impl ThrowawayServer {
         );
         let mut server = ThrowawayServer {
             child: Some(child),
+            scratch: None,
             run_dir,
             datadir: datadir.to_path_buf(),
             conn: ConnectionConfig {
                 host: Some("localhost".into()),
                 port: DEFAULT_PORT,
                 socket: Some(socket),
-                user: "root".into(),
-                password: None,
+                user: ACCOUNT.into(),
+                password: Some(Secret::new(password)),
             },
             _guard: guard,
         };
-        server.wait_ready(&err_log).await?;
-        server.make_account().await?;
+        let ready = server.wait_ready(&err_log).await;
+        let _ = std::fs::remove_file(&init);
+        ready?;
+        Ok(server)
+    }
+
+    /// A new, empty server in a temporary directory (removed when it is dropped), for a test
+    /// restore (`verify --restore`).
+    pub async fn fresh() -> Result<Self> {
+        let install = find_program("mariadb-install-db")
+            .or_else(|| find_program("mysql_install_db"))
+            .ok_or_else(|| {
+                Error::Restore(
+                    "a test restore needs mariadb-install-db (the server package) on this \
+                     machine to create its throwaway server"
+                        .into(),
+                )
+            })?;
+        let scratch = tempfile::Builder::new()
+            .prefix("zrm-verify-")
+            .tempdir()
+            .map_err(|e| Error::io("create a directory in", std::env::temp_dir(), e))?;
+        let data = scratch.path().join("data");
+        let user = if unsafe { libc::geteuid() } == 0 {
+            "root".to_string()
+        } else {
+            owner_name(scratch.path())?
+        };
+        let out = Command::new(&install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--user={user}"))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::io("run", &install, e))?;
+        if !out.status.success() {
+            return Err(Error::Restore(format!(
+                "{} failed ({}): {}",
+                install.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let mut server = Self::start(&data, &BTreeMap::new()).await?;
+        server.scratch = Some(scratch);
         Ok(server)
     }
 
@@ -162,29 +226,6 @@ impl ThrowawayServer {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-    }
-
-    /// Turn the grant tables back on and create the temporary account (the connection that
-    /// does it came in under --skip-grant-tables and keeps every privilege).
-    async fn make_account(&mut self) -> Result<()> {
-        let mut s = mysql::connect(&self.conn).await?;
-        let password = random_password();
-        s.exec("FLUSH PRIVILEGES").await?;
-        s.exec(&format!("DROP USER IF EXISTS '{ACCOUNT}'@'localhost'"))
-            .await?;
-        s.exec(&format!(
-            "CREATE USER '{ACCOUNT}'@'localhost' IDENTIFIED BY {}",
-            mysql::conn::quote_str(&password)
-        ))
-        .await?;
-        s.exec(&format!(
-            "GRANT ALL PRIVILEGES ON *.* TO '{ACCOUNT}'@'localhost' WITH GRANT OPTION"
-        ))
-        .await?;
-        s.close().await;
-        self.conn.user = ACCOUNT.into();
-        self.conn.password = Some(Secret::new(password));
-        Ok(())
     }
 
     /// Drop the temporary account and shut the server down cleanly.
@@ -235,6 +276,7 @@ impl Drop for ThrowawayServer {
             }
             let _ = child.wait();
         }
+        // `scratch` (a fresh server's datadir) goes with the server.
     }
 }
 

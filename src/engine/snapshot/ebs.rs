@@ -469,6 +469,30 @@ pub async fn delete_snapshots(record: &EbsRecord) -> Result<Vec<String>> {
     Ok(deleted)
 }
 
+/// The state of each snapshot of a backup (`completed`, `pending`, `error`, or `missing`).
+pub async fn snapshot_states(record: &EbsRecord) -> Result<Vec<(String, String)>> {
+    let (client, _) = client(Some(&record.region), record.endpoint.as_deref()).await?;
+    let mut out = Vec::new();
+    for s in &record.snapshots {
+        let state = match client
+            .describe_snapshots()
+            .snapshot_ids(&s.snapshot_id)
+            .send()
+            .await
+        {
+            Ok(o) => o
+                .snapshots()
+                .first()
+                .and_then(|x| x.state())
+                .map_or("missing".to_string(), |st| st.as_str().to_string()),
+            Err(e) if e.code() == Some("InvalidSnapshot.NotFound") => "missing".to_string(),
+            Err(e) => return Err(aws_error("DescribeSnapshots", &s.snapshot_id, &e)),
+        };
+        out.push((s.snapshot_id.clone(), state));
+    }
+    Ok(out)
+}
+
 /// A volume created from a backup's snapshot.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoredVolume {
