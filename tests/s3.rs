@@ -188,3 +188,124 @@ fn s3_lock_refuses_a_second_run_and_takes_over_a_dead_one() {
     let out = ok(zrm_s3(&moto, &config, &["backup", "--set", "src"]));
     assert!(out.stderr.contains("999999"), "{out}");
 }
+
+#[test]
+fn replicate_local_to_s3_and_back_then_verify_finds_a_corrupted_object() {
+    let Some((moto, source, target)) = setup() else {
+        return;
+    };
+    seed(&source);
+    let dir = tempfile::tempdir().unwrap();
+    // A local repository whose replica is in S3: every backup is copied there at once.
+    let config = support::write_config(
+        dir.path(),
+        &format!(
+            "[repository]\npath = \"repo\"\n\n[repository.replica]\nurl = \"s3://backups/dr\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\npath_style = true\n\n[defaults]\nuser = \"root\"\n\n[sets.src]\nsocket = \"{}\"\n\n[sets.dst]\nsocket = \"{}\"\n",
+            moto.url(),
+            source.socket().display(),
+            target.socket().display()
+        ),
+    );
+    let out = ok(zrm_s3(
+        &moto,
+        &config,
+        &["backup", "--set", "src", "--format", "json"],
+    ));
+    assert!(
+        out.stderr.contains("replicated to s3://backups/dr"),
+        "{out}"
+    );
+    let id = json(&out)["backup"]["id"].as_str().unwrap().to_string();
+    source.sql("INSERT INTO app.t (id, v) VALUES (200000, 'later'); FLUSH BINARY LOGS");
+    ok(zrm_s3(
+        &moto,
+        &config,
+        &["binlog", "archive", "--set", "src"],
+    ));
+    let out = ok(zrm_s3(
+        &moto,
+        &config,
+        &["replicate", "--set", "src", "--format", "json"],
+    ));
+    let r = json(&out)["replicated"].clone();
+    assert!(
+        r["copied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("/binlogs/")),
+        "the archived binlogs follow: {r:#}"
+    );
+    // Nothing left to copy the second time.
+    let out = ok(zrm_s3(
+        &moto,
+        &config,
+        &["replicate", "--set", "src", "--format", "json"],
+    ));
+    assert_eq!(json(&out)["replicated"]["copied"], serde_json::json!([]));
+
+    // The replica is a repository of its own: restore from it.
+    let replica_dir = dir.path().join("replica-view");
+    std::fs::create_dir(&replica_dir).unwrap();
+    let replica = s3_config(&replica_dir, &moto, "dr", &source, &target, "");
+    ok(zrm_s3(
+        &moto,
+        &replica,
+        &["restore", "--set", "src", "--target", "dst"],
+    ));
+    assert_eq!(checksums(&target, "app"), checksums(&source, "app"));
+
+    // S3 → local, resumable: a backup missing a file is completed on the next run.
+    let back = dir.path().join("back");
+    ok(zrm_s3(
+        &moto,
+        &replica,
+        &["replicate", "--set", "src", "--to", back.to_str().unwrap()],
+    ));
+    let chunk = std::fs::read_dir(back.join(format!("sets/src/backups/{id}/data")))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(&chunk).unwrap();
+    std::fs::remove_file(back.join(format!("sets/src/backups/{id}/manifest.json"))).unwrap();
+    let out = ok(zrm_s3(
+        &moto,
+        &replica,
+        &[
+            "replicate",
+            "--set",
+            "src",
+            "--to",
+            back.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    let copied = json(&out)["replicated"]["copied"].clone();
+    assert_eq!(copied.as_array().unwrap().len(), 2, "{copied}");
+    assert!(chunk.exists());
+
+    // A corrupted object in S3 (moto never checks checksums): verify names it.
+    ok(zrm_s3(&moto, &replica, &["verify", "--set", "src", &id]));
+    let key = format!(
+        "dr/sets/src/backups/{id}/data/{}",
+        chunk.file_name().unwrap().to_str().unwrap()
+    );
+    moto.python(&format!(
+        "c = boto3.client('s3', **_kw())\n\
+         b = bytearray(c.get_object(Bucket='backups', Key='{key}')['Body'].read())\n\
+         b[len(b) // 2] ^= 1\n\
+         c.put_object(Bucket='backups', Key='{key}', Body=bytes(b))"
+    ));
+    let out = zrm_s3(&moto, &replica, &["verify", "--set", "src", &id]);
+    assert_eq!(out.code, 1, "{out}");
+    let name = chunk.file_name().unwrap().to_str().unwrap();
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("FAILED") && l.contains(name)),
+        "{out}"
+    );
+}

@@ -272,7 +272,38 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
                 .map_or("none (binary logging is off)".to_string(), |p| p.to_string()),
         ));
     }
-    Ok(0)
+    replicate_after(ctx, &config, &set.name, &id)
+}
+
+/// With a `[repository.replica]`, copy the new backup there. A failure fails the command (cron
+/// must hear of a missing DR copy) but says the backup itself is complete.
+fn replicate_after(
+    ctx: &Context,
+    config: &crate::config::ConfigFile,
+    set: &str,
+    id: &str,
+) -> Result<i32> {
+    let Some(replica) = config.replica_location()? else {
+        return Ok(0);
+    };
+    let r = tokio::task::block_in_place(|| {
+        super::replicate::replicate_set(config, &replica, set, false, &|m| ctx.note(m))
+    });
+    match r {
+        Ok(r) => {
+            ctx.note(&format!(
+                "replicated to {}: {} file(s), {}",
+                r.to,
+                r.copied.len(),
+                human_bytes(r.copied_bytes)
+            ));
+            Ok(0)
+        }
+        Err(e) => Err(Error::Repository(format!(
+            "backup {id} of set '{set}' is complete, but replicating it to {} failed: {e}",
+            replica.describe()
+        ))),
+    }
 }
 
 /// What a full backup method produced, for the manifest.
@@ -716,7 +747,7 @@ async fn incremental(
             human_bytes(manifest.total_size()),
         ));
     }
-    Ok(Some(0))
+    replicate_after(ctx, config, &set.name, &id).map(Some)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod binlog;
 pub mod check;
 pub mod key;
 pub mod list;
+pub mod replicate;
 pub mod restore;
 pub mod unbuilt;
 pub mod verify;
@@ -74,8 +75,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Apply retention: delete expired backups and binary logs
     Purge(unbuilt::Passthrough),
-    /// Copy backups and binary logs to a second repository
-    Replicate(unbuilt::Passthrough),
+    /// Copy backups and binary logs to a second repository (disaster recovery)
+    Replicate(replicate::ReplicateArgs),
     /// Encryption keys
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -141,6 +142,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Show(_) => ctx.require_format("show", &plain)?,
         Command::Restore(_) => ctx.require_format("restore", &plain)?,
         Command::Verify(_) => ctx.require_format("verify", &plain)?,
+        Command::Replicate(_) => ctx.require_format("replicate", &plain)?,
         _ => {}
     }
     match cli.command {
@@ -153,7 +155,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Checkpoint(_) => unbuilt::refuse("checkpoint"),
         Command::Verify(a) => verify::run(&ctx, a).await,
         Command::Purge(_) => unbuilt::refuse("purge"),
-        Command::Replicate(_) => unbuilt::refuse("replicate"),
+        Command::Replicate(a) => replicate::run(&ctx, a).await,
         Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(_) => unbuilt::refuse("schedule"),
         Command::Report(_) => unbuilt::refuse("report"),

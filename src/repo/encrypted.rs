@@ -97,6 +97,11 @@ impl Backend for EncryptedBackend {
         })
     }
 
+    /// Stored (encrypted) sizes: for copying the repository as it is.
+    fn walk(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+        self.inner.walk(rel)
+    }
+
     fn lock_set(&self, set: &str) -> Result<SetLock> {
         self.inner.lock_set(set)
     }

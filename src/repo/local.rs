@@ -174,6 +174,39 @@ impl Backend for LocalBackend {
         Ok(fs::metadata(&p).at("stat", &p)?.len())
     }
 
+    fn walk(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        let mut stack = vec![rel.trim_end_matches('/').to_string()];
+        while let Some(dir) = stack.pop() {
+            let p = self.path(&dir);
+            let entries = match fs::read_dir(&p) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("list", &p, e)),
+            };
+            for entry in entries {
+                let entry = entry.at("list", &p)?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let child = if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                };
+                let meta = entry.metadata().at("stat", entry.path())?;
+                if meta.is_dir() {
+                    stack.push(child);
+                } else if meta.is_file() {
+                    out.push((child, meta.len()));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn lock_set(&self, set: &str) -> Result<SetLock> {
         self.lock_named(set, "lock", "set")
     }

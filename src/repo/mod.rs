@@ -54,6 +54,9 @@ pub trait Backend: Send + Sync {
     /// The names of the entries directly under `rel` (empty when `rel` does not exist).
     fn list(&self, rel: &str) -> Result<Vec<String>>;
     fn size(&self, rel: &str) -> Result<u64>;
+    /// Every file under `rel` (recursively), as (path relative to the repository, stored
+    /// size), sorted. Names starting with `.` (temporary files) are left out.
+    fn walk(&self, rel: &str) -> Result<Vec<(String, u64)>>;
     /// Take the exclusive lock of one set, or say who holds it.
     fn lock_set(&self, set: &str) -> Result<SetLock>;
     /// Take the lock of a set's binlog archive (held by `binlog archive`, which may run for

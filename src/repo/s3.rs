@@ -211,9 +211,7 @@ impl S3Backend {
         })
     }
 
-    /// `rel`'s objects, recursively (full relative paths), with their sizes. For `replicate`
-    /// and `verify`.
-    pub fn walk(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+    fn walk_objects(&self, rel: &str) -> Result<Vec<(String, u64)>> {
         let api = self.inner.api.clone();
         let prefix = if rel.is_empty() {
             self.inner.key("")
@@ -639,6 +637,17 @@ impl Backend for S3Backend {
             names.dedup();
             Ok(names)
         })
+    }
+
+    fn walk(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+        let mut all = self.walk_objects(rel)?;
+        all.retain(|(k, _)| {
+            !k.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with('.'))
+        });
+        all.sort();
+        Ok(all)
     }
 
     fn size(&self, rel: &str) -> Result<u64> {
