@@ -61,14 +61,18 @@ else
     echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc, btrfs, lvm2"
 fi
 
-# EBS (and S3) tests run against moto_server on 127.0.0.1.
-step "Checking moto_server"
-if ! command -v moto_server >/dev/null; then
+# EBS and S3 tests run against moto_server on 127.0.0.1. Pinned: moto 5.2.0 and 5.2.1 answer
+# CompleteMultipartUpload with a root element the AWS SDK for Rust rejects (getmoto/moto#10055),
+# which breaks every multipart upload; 5.2.5 is known good here.
+MOTO_VERSION=5.2.5
+step "Checking moto_server ($MOTO_VERSION)"
+have_moto=$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || true)
+if ! command -v moto_server >/dev/null || [ "$have_moto" != "$MOTO_VERSION" ]; then
     if ! command -v pip3 >/dev/null && ! command -v pip >/dev/null; then
-        echo "error: moto_server is missing and pip is not available; install python3-pip" >&2
+        echo "error: moto_server $MOTO_VERSION is missing and pip is not available; install python3-pip" >&2
         exit 1
     fi
-    "$(command -v pip3 || command -v pip)" install --quiet 'moto[server]>=5,<6'
+    "$(command -v pip3 || command -v pip)" install --quiet "moto[server]==$MOTO_VERSION"
     hash -r
     if command -v pyenv >/dev/null; then pyenv rehash; fi
 fi

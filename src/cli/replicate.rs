@@ -134,14 +134,12 @@ pub fn replicate_set(
     if let Some(info) = info {
         if !dry_run {
             copy_small(dst.as_ref(), REPO_INFO_FILE, &info)?;
+            let id = serde_json::from_slice::<RepoInfo>(&info)
+                .map(|i| i.repository_id)
+                .unwrap_or_default();
             note(&format!(
-                "created the replica repository {} (repository id {})",
-                dst.describe(),
-                String::from_utf8_lossy(&info)
-                    .lines()
-                    .find(|l| l.contains("repository_id"))
-                    .unwrap_or("")
-                    .trim()
+                "created the replica repository {} (repository id {id})",
+                dst.describe()
             ));
         }
     }

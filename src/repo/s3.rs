@@ -89,6 +89,33 @@ struct Api {
 }
 
 impl Api {
+    /// Abort every multipart upload under `prefix` that was never completed.
+    async fn abort_uploads(&self, prefix: &str, url: &str) -> Result<usize> {
+        let out = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .map_err(|e| s3_error("ListMultipartUploads", url, &e))?;
+        let mut n = 0;
+        for u in out.uploads() {
+            if let (Some(k), Some(id)) = (u.key(), u.upload_id()) {
+                self.client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(k)
+                    .upload_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| s3_error("AbortMultipartUpload", k, &e))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     async fn delete(&self, key: &str, url: &str) -> Result<()> {
         self.client
             .delete_object()
@@ -235,31 +262,8 @@ impl S3Backend {
         let api = self.inner.api.clone();
         let prefix = format!("{}/", self.inner.key(rel));
         let url = self.inner.url.clone();
-        self.inner.run(async move {
-            let out = api
-                .client
-                .list_multipart_uploads()
-                .bucket(&api.bucket)
-                .prefix(prefix)
-                .send()
-                .await
-                .map_err(|e| s3_error("ListMultipartUploads", &url, &e))?;
-            let mut n = 0;
-            for u in out.uploads() {
-                if let (Some(k), Some(id)) = (u.key(), u.upload_id()) {
-                    api.client
-                        .abort_multipart_upload()
-                        .bucket(&api.bucket)
-                        .key(k)
-                        .upload_id(id)
-                        .send()
-                        .await
-                        .map_err(|e| s3_error("AbortMultipartUpload", k, &e))?;
-                    n += 1;
-                }
-            }
-            Ok(n)
-        })
+        self.inner
+            .run(async move { api.abort_uploads(&prefix, &url).await })
     }
 
     fn clean_after_kill(&self, rel: &str) {
@@ -274,7 +278,8 @@ impl S3Backend {
         }
     }
 
-    fn lock(&self, rel: String, what: &'static str, set: &str) -> Result<SetLock> {
+    /// Take the lock object `rel`, which guards everything under `area`.
+    fn lock(&self, rel: String, area: &str, what: &'static str, set: &str) -> Result<SetLock> {
         let api = self.inner.api.clone();
         let set = set.to_string();
         let me = LockHolder::me();
@@ -310,6 +315,7 @@ impl S3Backend {
         };
         let release = RemoteLock {
             inner: self.inner.clone(),
+            area: format!("{}/", self.inner.key(area)),
             key,
             stop: Some(stop_tx),
             heartbeat: Some(hb),
@@ -320,6 +326,10 @@ impl S3Backend {
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct LockHolder {
+    /// This run's own token: a lock object carrying it is ours, even when the answer to the
+    /// PUT that created it was lost and the retry saw "already exists".
+    #[serde(default)]
+    token: String,
     host: String,
     pid: u32,
     since: chrono::DateTime<chrono::Utc>,
@@ -330,6 +340,7 @@ impl LockHolder {
     fn me() -> LockHolder {
         let now = chrono::Utc::now();
         LockHolder {
+            token: uuid::Uuid::new_v4().to_string(),
             host: hostname(),
             pid: std::process::id(),
             since: now,
@@ -408,6 +419,9 @@ async fn take_lock(
             Err(e) if is_not_found(&e) => continue, // released meanwhile: try again
             Err(e) => return Err(s3_error("GetObject (lock)", url, &e)),
         };
+        if holder.as_ref().is_some_and(|h| h.token == me.token) {
+            return Ok(taken_over); // ours: the PUT succeeded, its answer was lost
+        }
         let stale = match &holder {
             None => true, // unreadable: a torn write of a dead holder
             Some(h) if h.host == me.host => !pid_alive(h.pid),
@@ -439,6 +453,9 @@ async fn take_lock(
 
 struct RemoteLock {
     inner: Arc<Inner>,
+    /// The key prefix the lock guards: uploads still open there when it is released are
+    /// orphans of this run (a retried CreateMultipartUpload whose first answer was lost).
+    area: String,
     key: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
@@ -451,11 +468,13 @@ impl Drop for RemoteLock {
         }
         let api = self.inner.api.clone();
         let key = self.key.clone();
+        let area = self.area.clone();
         let hb = self.heartbeat.take();
         self.inner.run(async move {
             if let Some(h) = hb {
                 let _ = h.await;
             }
+            let _ = api.abort_uploads(&area, "").await;
             let _ = api.delete(&key, "").await;
         });
     }
@@ -670,18 +689,21 @@ impl Backend for S3Backend {
     /// Holding the set's lock, no other run writes its backups: uploads left open there were
     /// killed, and are aborted.
     fn lock_set(&self, set: &str) -> Result<SetLock> {
-        let lock = self.lock(format!("sets/{set}/lock"), "set", set)?;
-        self.clean_after_kill(&format!("sets/{set}/backups"));
+        let area = format!("sets/{set}/backups");
+        let lock = self.lock(format!("sets/{set}/lock"), &area, "set", set)?;
+        self.clean_after_kill(&area);
         Ok(lock)
     }
 
     fn lock_binlogs(&self, set: &str) -> Result<SetLock> {
+        let area = format!("sets/{set}/binlogs");
         let lock = self.lock(
             format!("sets/{set}/binlog.lock"),
+            &area,
             "the binlog archive of set",
             set,
         )?;
-        self.clean_after_kill(&format!("sets/{set}/binlogs"));
+        self.clean_after_kill(&area);
         Ok(lock)
     }
 

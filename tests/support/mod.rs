@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod faulty;
 pub mod moto;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
