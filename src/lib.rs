@@ -8,6 +8,7 @@ pub mod binlog;
 pub mod catalog;
 pub mod cleanup;
 pub mod cli;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod engine;

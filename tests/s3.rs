@@ -11,13 +11,7 @@ use common::{checksums, json};
 use support::moto::Moto;
 use support::{Output, TestServer};
 
-const TOOLS: &[&str] = &[
-    "mariadbd",
-    "mariadb-install-db",
-    "mariadb",
-    "mariadb-dump",
-    "mariadb-binlog",
-];
+use common::BINLOG_TOOLS as TOOLS;
 
 /// moto, a bucket, and two servers; `None` when a component is missing (outside CI).
 fn setup() -> Option<(Moto, TestServer, TestServer)> {

@@ -10,13 +10,7 @@ use std::path::{Path, PathBuf};
 use common::{json, zrm, zrm_ok};
 use support::TestServer;
 
-const TOOLS: &[&str] = &[
-    "mariadbd",
-    "mariadb-install-db",
-    "mariadb",
-    "mariadb-dump",
-    "mariadb-binlog",
-];
+use common::BINLOG_TOOLS as TOOLS;
 
 fn config(dir: &Path, source: &TestServer, target: &TestServer, key: Option<&Path>) -> PathBuf {
     let key_line = key

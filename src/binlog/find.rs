@@ -23,9 +23,73 @@ pub enum Target {
     /// Stop before the first transaction starting at or after `file:pos` (which must be a
     /// transaction boundary).
     Position { file: String, pos: u64 },
+    /// Stop before the first transaction that writes a global sequence number above a bound.
+    Gsn(GsnTarget),
     /// Everything read.
     End,
 }
+
+/// The application's global sequence number: a column of one table, written by every
+/// cross-shard transaction.
+#[derive(Debug, Clone)]
+pub struct GsnTarget {
+    pub database: String,
+    pub table: String,
+    /// The column's position in the table (0-based), as row events carry no names.
+    pub column: usize,
+    /// Apply transactions whose GSN is at most this.
+    pub max: i64,
+    /// STATEMENT format: a statement that writes the table.
+    statement: Regex,
+}
+
+impl GsnTarget {
+    pub fn new(database: &str, table: &str, column: usize, max: i64) -> Self {
+        let t = regex::escape(table);
+        let statement = Regex::new(&format!(
+            r"(?is)^\s*(insert|replace|update)\b.*?[\s.`]{t}`?[\s(]"
+        ))
+        .expect("a valid pattern");
+        GsnTarget {
+            database: database.to_string(),
+            table: table.to_string(),
+            column,
+            max,
+            statement,
+        }
+    }
+
+    /// The GSN above `max` this event writes, if it writes one.
+    fn exceeds(&self, e: &EventInfo) -> Option<i64> {
+        if e.database.as_deref() == Some(self.database.as_str())
+            && e.table.as_deref() == Some(self.table.as_str())
+        {
+            let values = e.values.as_ref()?;
+            return values
+                .iter()
+                .filter_map(|c| c.after.as_ref())
+                .filter_map(|row| row.get(self.column).cloned().flatten())
+                .filter_map(|v| v.as_i64())
+                .filter(|v| *v > self.max)
+                .max();
+        }
+        // STATEMENT format: the largest integer literal of a statement writing the table.
+        if e.type_code != QUERY_EVENT {
+            return None;
+        }
+        let text = e.statement.as_deref()?;
+        if !self.statement.is_match(text) {
+            return None;
+        }
+        let ints = Regex::new(r"\b\d+\b").expect("a valid pattern");
+        ints.find_iter(text)
+            .filter_map(|m| m.as_str().parse::<i64>().ok())
+            .filter(|v| *v > self.max)
+            .max()
+    }
+}
+
+const QUERY_EVENT: u8 = 2;
 
 /// The answer: where to stop, and around it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -113,6 +177,14 @@ impl Finder {
                 self.matched_here = Some(s.to_string());
             }
         }
+        if let (Target::Gsn(g), None) = (&self.target, &self.matched_here) {
+            if let Some(v) = g.exceeds(e) {
+                self.matched_here = Some(format!(
+                    "{}.{} receives GSN {v} (> {})",
+                    g.database, g.table, g.max
+                ));
+            }
+        }
         if !e.trx_end {
             return ControlFlow::Continue(());
         }
@@ -131,7 +203,7 @@ impl Finder {
         let stop = match &self.target {
             Target::Time(t) => i64::from(e.timestamp) > *t,
             Target::Gtid(g) => gtid.as_deref() == Some(g.as_str()),
-            Target::Match(_) => self.matched_here.is_some(),
+            Target::Match(_) | Target::Gsn(_) => self.matched_here.is_some(),
             Target::Position { file: f, pos } => {
                 let here = super::archive_index::file_order(&trx.file);
                 let there = super::archive_index::file_order(f);
@@ -186,17 +258,18 @@ impl Finder {
             return self.found;
         }
         match (&self.target, self.last) {
-            (Target::Time(_) | Target::End | Target::Position { .. }, Some(last)) => {
-                Some(StopPoint {
-                    file: last.file.clone(),
-                    pos: last.end_pos,
-                    gtid: None,
-                    time: Some(last.time.clone()),
-                    last_applied: Some(last),
-                    first_excluded: None,
-                    matched: None,
-                })
-            }
+            (
+                Target::Time(_) | Target::End | Target::Position { .. } | Target::Gsn(_),
+                Some(last),
+            ) => Some(StopPoint {
+                file: last.file.clone(),
+                pos: last.end_pos,
+                gtid: None,
+                time: Some(last.time.clone()),
+                last_applied: Some(last),
+                first_excluded: None,
+                matched: None,
+            }),
             _ => None,
         }
     }

@@ -28,7 +28,7 @@ pub struct BackupArgs {
     /// The backup set
     #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
     pub set: Option<String>,
-    /// Back up every set of a cluster (not built yet)
+    /// Back up every set of a cluster, in parallel (the cluster's `parallel`)
     #[arg(long)]
     pub cluster: Option<String>,
     /// 0 = full, 1 = incremental (binary logs since the last backup), auto = full if none usable
@@ -37,7 +37,7 @@ pub struct BackupArgs {
     /// Override the set's method
     #[arg(long, value_enum)]
     pub method: Option<Method>,
-    /// One consistent cut across the cluster's shards (with --cluster; not built yet)
+    /// One consistent cut across the cluster's shards: every shard locked at once
     #[arg(long, requires = "cluster")]
     pub coordinated: bool,
     /// A note stored in the manifest
@@ -58,10 +58,14 @@ struct Selection {
 
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     if let Some(cluster) = &args.cluster {
-        return Err(Error::not_built(
-            format!("`backup --cluster {cluster}`"),
-            "back up each set with `zrm backup --set S`",
-        ));
+        if args.level != "0" || args.method.is_some() || args.dry_run {
+            return Err(Error::Usage(
+                "backup --cluster takes full backups with each set's own method: --level, \
+                 --method and --dry-run go with --set"
+                    .into(),
+            ));
+        }
+        return super::cluster::backup(ctx, cluster, args.coordinated, args.comment.clone()).await;
     }
     let config = ctx.config()?;
     let set_name = args
@@ -100,12 +104,77 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         ));
     }
 
-    let (compression, level) = config.repository_compression();
     if args.dry_run {
         return dry_run(ctx, &set, &facts, &selection, estimate);
     }
 
-    let repo = std::sync::Arc::new(Repository::open(&config, true)?);
+    let (manifest, secs) = take_full(
+        ctx,
+        &config,
+        &set,
+        &facts,
+        &selection,
+        estimate,
+        args.comment.clone(),
+        None,
+    )
+    .await?;
+    let id = manifest.id.clone();
+    let rows_total: u64 = manifest
+        .databases
+        .iter()
+        .flat_map(|d| d.tables.iter().filter_map(|t| t.rows))
+        .sum();
+    if ctx.json() {
+        emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
+    } else {
+        let lock = match &manifest.logical {
+            Some(l) if l.snapshot.lock != "none" => format!(
+                "; commits blocked {} ms ({}, {} connections)",
+                l.snapshot.lock_hold_ms, l.snapshot.lock, l.snapshot.connections
+            ),
+            Some(l) => format!("; no lock ({} connection)", l.snapshot.connections),
+            None => match &manifest.physical {
+                Some(p) => format!(
+                    "; commits blocked {} ms ({}, snapshot cut in {} ms)",
+                    p.lock_hold_ms, p.lock, p.cut_ms
+                ),
+                None => String::new(),
+            },
+        };
+        emit(&format!(
+            "backup {id} of set '{}': full, {}, {} databases, {rows_total} rows, {} ({} stored) in {secs:.1}s{lock}\n\
+             consistent point: {}\n",
+            set.name,
+            manifest.method,
+            manifest.databases.len(),
+            human_bytes(manifest.total_size()),
+            human_bytes(manifest.total_stored_size()),
+            manifest
+                .consistent_point
+                .as_ref()
+                .map_or("none (binary logging is off)".to_string(), |p| p.to_string()),
+        ));
+    }
+    replicate_after(ctx, &config, &set.name, &id)
+}
+
+/// A full backup of one set into the repository: lock the set, take the backup, write the
+/// manifest last. `cut` makes it one shard of a coordinated cluster cut.
+#[allow(clippy::too_many_arguments)]
+async fn take_full(
+    ctx: &Context,
+    config: &crate::config::ConfigFile,
+    set: &SetConfig,
+    facts: &ServerFacts,
+    selection: &Selection,
+    estimate: Option<u64>,
+    comment: Option<String>,
+    cut: Option<(std::sync::Arc<crate::cluster::cut::Cut>, String)>,
+) -> Result<(Manifest, f64)> {
+    let (compression, level) = config.repository_compression();
+    let snapshot_method = matches!(set.method, Method::Btrfs | Method::Lvm | Method::Ebs);
+    let repo = std::sync::Arc::new(Repository::open(config, true)?);
     let lock = repo.backend().lock_set(&set.name)?;
     if let Some(pid) = &lock.took_over_from {
         ctx.note(&format!(
@@ -125,27 +194,39 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         Method::Logical => {
             full_logical(
                 &repo,
-                &set,
-                &facts,
-                &selection,
+                set,
+                facts,
+                selection,
                 &dir,
                 codec,
                 progress.clone(),
+                cut.clone(),
             )
             .await
         }
         Method::Btrfs | Method::Lvm | Method::Ebs => {
-            full_snapshot(ctx, &repo, &set, &facts, &id, &dir, codec, progress.clone()).await
+            full_snapshot(
+                ctx,
+                &repo,
+                set,
+                facts,
+                &id,
+                &dir,
+                codec,
+                progress.clone(),
+                cut.clone(),
+            )
+            .await
         }
-        Method::Mysqldump => full_mysqldump(
-            &repo,
-            &set,
-            &facts,
-            &selection,
-            &dir,
-            codec,
-            progress.as_ref(),
-        ),
+        Method::Mysqldump if cut.is_some() => Err(Error::Usage(format!(
+            "set '{}' uses method mysqldump, which takes its lock inside the dump tool and \
+             cannot join a coordinated cut: give the cluster's sets the logical or a snapshot \
+             method",
+            set.name
+        ))),
+        Method::Mysqldump => {
+            full_mysqldump(&repo, set, facts, selection, &dir, codec, progress.as_ref())
+        }
     };
     progress.finish();
     let outcome = match outcome {
@@ -180,7 +261,6 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
             set.name
         )));
     }
-    let rows_total: u64 = outcome.rows.values().flat_map(|t| t.values()).sum();
     if let Some(l) = outcome
         .logical
         .as_ref()
@@ -223,7 +303,7 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
         encryption_key_id: repo.info.encryption_key_id.clone(),
         status: BackupStatus::Complete,
         binlog_range: None,
-        comment: args.comment.clone(),
+        comment,
         selected_databases: if snapshot_method {
             None
         } else {
@@ -240,39 +320,24 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
 
-    let secs = started.elapsed().as_secs_f64();
-    if ctx.json() {
-        emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
-    } else {
-        let lock = match &manifest.logical {
-            Some(l) if l.snapshot.lock != "none" => format!(
-                "; commits blocked {} ms ({}, {} connections)",
-                l.snapshot.lock_hold_ms, l.snapshot.lock, l.snapshot.connections
-            ),
-            Some(l) => format!("; no lock ({} connection)", l.snapshot.connections),
-            None => match &manifest.physical {
-                Some(p) => format!(
-                    "; commits blocked {} ms ({}, snapshot cut in {} ms)",
-                    p.lock_hold_ms, p.lock, p.cut_ms
-                ),
-                None => String::new(),
-            },
-        };
-        emit(&format!(
-            "backup {id} of set '{}': full, {}, {} databases, {rows_total} rows, {} ({} stored) in {secs:.1}s{lock}\n\
-             consistent point: {}\n",
-            set.name,
-            manifest.method,
-            manifest.databases.len(),
-            human_bytes(manifest.total_size()),
-            human_bytes(manifest.total_stored_size()),
-            manifest
-                .consistent_point
-                .as_ref()
-                .map_or("none (binary logging is off)".to_string(), |p| p.to_string()),
-        ));
-    }
-    replicate_after(ctx, &config, &set.name, &id)
+    Ok((manifest, started.elapsed().as_secs_f64()))
+}
+
+/// A full backup of one set, from the connection on (for cluster backups: no dry run).
+pub async fn full_backup(
+    ctx: &Context,
+    config: &crate::config::ConfigFile,
+    set: &SetConfig,
+    comment: Option<String>,
+    cut: Option<(std::sync::Arc<crate::cluster::cut::Cut>, String)>,
+) -> Result<(Manifest, f64)> {
+    let snapshot_method = matches!(set.method, Method::Btrfs | Method::Lvm | Method::Ebs);
+    let mut session = mysql::connect(&set.connection).await?;
+    let facts = ServerFacts::gather(&mut session).await?;
+    let selection = select(&mut session, set, snapshot_method).await?;
+    let estimate = estimate_bytes(&mut session, &selection.databases).await;
+    session.close().await;
+    take_full(ctx, config, set, &facts, &selection, estimate, comment, cut).await
 }
 
 /// With a `[repository.replica]`, copy the new backup there. A failure fails the command (cron
@@ -317,6 +382,7 @@ struct FullOutcome {
     physical: Option<PhysicalLayout>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn full_logical(
     repo: &std::sync::Arc<Repository>,
     set: &SetConfig,
@@ -325,6 +391,7 @@ async fn full_logical(
     dir: &str,
     (compression, level): (crate::config::Compression, i32),
     progress: std::sync::Arc<dyn crate::progress::Progress>,
+    cut: Option<(std::sync::Arc<crate::cluster::cut::Cut>, String)>,
 ) -> Result<FullOutcome> {
     let job = logical::dump::DumpJob {
         conn: &set.connection,
@@ -340,6 +407,7 @@ async fn full_logical(
         chunk_bytes: set.chunk_bytes,
         include_users: set.include_users,
         lock_timeout: set.lock_timeout,
+        cut,
     };
     let out = logical::dump::dump(repo.clone(), &job, progress).await?;
     let mut rows: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
@@ -372,6 +440,7 @@ async fn full_snapshot(
     dir: &str,
     codec: (crate::config::Compression, i32),
     progress: std::sync::Arc<dyn crate::progress::Progress>,
+    cut: Option<(std::sync::Arc<crate::cluster::cut::Cut>, String)>,
 ) -> Result<FullOutcome> {
     let job = snapshot::SnapshotJob {
         set,
@@ -379,6 +448,7 @@ async fn full_snapshot(
         backup_id: id,
         dir: dir.to_string(),
         codec,
+        cut,
     };
     let out = snapshot::backup(repo, &job, progress).await?;
     for w in &out.warnings {

@@ -124,9 +124,13 @@ pub struct FindArgs {
     /// Just before the transaction holding the first statement matching this regex
     #[arg(long = "match", value_name = "REGEX", group = "point")]
     pub pattern: Option<String>,
-    /// A global sequence number (not built yet)
-    #[arg(long, group = "point")]
+    /// Just before the first transaction that writes a global sequence number above N (the
+    /// cluster's `gsn` table and column)
+    #[arg(long, group = "point", value_name = "N")]
     pub gsn: Option<u64>,
+    /// With --gsn: every shard of this cluster (instead of --set)
+    #[arg(long, requires = "gsn", conflicts_with_all = ["files", "set"])]
+    pub cluster: Option<String>,
 }
 
 pub async fn run(ctx: &Context, cmd: BinlogCommand) -> Result<i32> {
@@ -331,11 +335,8 @@ fn analyze(ctx: &Context, a: AnalyzeArgs) -> Result<i32> {
 
 fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
     ctx.require_format("binlog find", &[Format::Text, Format::Json])?;
-    if a.gsn.is_some() {
-        return Err(Error::not_built(
-            "`binlog find --gsn`",
-            "it comes in a later version",
-        ));
+    if let Some(n) = a.gsn {
+        return find_gsn(ctx, &a, n);
     }
     let files = resolve(ctx, &a.sources)?;
     let target = match (&a.time, &a.gtid, &a.pattern) {
@@ -357,7 +358,9 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
             Target::Time(_) => "no transaction in these binlogs: nothing to stop at".into(),
             Target::Gtid(g) => format!("no transaction with GTID {g} in these binlogs"),
             Target::Match(re) => format!("no statement matches /{re}/ in these binlogs"),
-            Target::Position { .. } | Target::End => "no transaction in these binlogs".into(),
+            Target::Position { .. } | Target::End | Target::Gsn(_) => {
+                "no transaction in these binlogs".into()
+            }
         }));
     };
     if ctx.json() {
@@ -373,6 +376,91 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
         emit(&describe(&point));
     }
     Ok(0)
+}
+
+/// `binlog find --gsn N` for one set (`--set S`) or every shard (`--cluster C`).
+fn find_gsn(ctx: &Context, a: &FindArgs, n: u64) -> Result<i32> {
+    let config = ctx.config()?;
+    let sets: Vec<String> = match (&a.cluster, &a.sources.set) {
+        (Some(c), _) => super::cluster::resolve(&config, c)?
+            .1
+            .into_iter()
+            .map(|s| s.name)
+            .collect(),
+        (None, Some(s)) => vec![s.clone()],
+        (None, None) => {
+            return Err(Error::Usage(
+                "--gsn needs --set S or --cluster C (the GSN table is found from the cluster)"
+                    .into(),
+            ))
+        }
+    };
+    let mut found = Vec::new();
+    for set in &sets {
+        let point = gsn_stop_point(ctx, &config, set, a.cluster.as_deref(), n)?;
+        found.push((set.clone(), point));
+    }
+    if ctx.json() {
+        let shards: serde_json::Map<String, serde_json::Value> = found
+            .iter()
+            .map(|(s, p)| (s.clone(), serde_json::to_value(p).expect("serialises")))
+            .collect();
+        if a.cluster.is_some() {
+            emit_json(&serde_json::json!({ "cluster": a.cluster, "gsn": n, "shards": shards }));
+        } else {
+            emit_json(&found[0].1);
+        }
+    } else {
+        let mut out = String::new();
+        for (set, p) in &found {
+            if sets.len() > 1 {
+                out.push_str(&format!("shard {set}:\n"));
+            }
+            out.push_str(&describe(p));
+        }
+        emit(&out);
+    }
+    Ok(0)
+}
+
+/// Where a set's archive must stop for "GSN ≤ n": the start of the first transaction that
+/// writes a larger GSN (or the end of the archive). Blocking.
+pub fn gsn_stop_point(
+    ctx: &Context,
+    config: &crate::config::ConfigFile,
+    set: &str,
+    cluster: Option<&str>,
+    n: u64,
+) -> Result<StopPoint> {
+    let (_, gsn) = crate::cluster::gsn::config_for(config, set, cluster)?;
+    let set_cfg = config.resolve_set(set, &Default::default())?;
+    let files = resolve(
+        ctx,
+        &Sources {
+            files: Vec::new(),
+            set: Some(set.to_string()),
+            backup: None,
+        },
+    )?;
+    let repo = files
+        .repo
+        .as_ref()
+        .expect("a set's archive has a repository");
+    let max = i64::try_from(n).map_err(|_| Error::Usage(format!("--gsn {n} is too large")))?;
+    let target = tokio::runtime::Handle::current()
+        .block_on(crate::cluster::gsn::target(repo, &set_cfg, gsn, max))?;
+    let mut finder = Finder::new(Target::Gsn(target));
+    let options = ScanOptions {
+        decode_values: true,
+        ..Default::default()
+    };
+    scan_all(&files, options, &mut |e| finder.push(&e))?;
+    finder.finish().ok_or_else(|| {
+        Error::Binlog(format!(
+            "set '{set}': no transaction in its binlog archive: archive the binlogs first \
+             (`zrm binlog archive --set {set}`)"
+        ))
+    })
 }
 
 fn describe(p: &StopPoint) -> String {

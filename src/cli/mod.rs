@@ -4,6 +4,8 @@
 pub mod backup;
 pub mod binlog;
 pub mod check;
+pub mod cluster;
+pub mod cluster_restore;
 pub mod key;
 pub mod list;
 pub mod replicate;
@@ -70,7 +72,7 @@ pub enum Command {
     #[command(subcommand)]
     Binlog(binlog::BinlogCommand),
     /// A named, consistent cut across all shards of a cluster
-    Checkpoint(unbuilt::Passthrough),
+    Checkpoint(cluster::CheckpointArgs),
     /// Verify backups: every file read back and checked, or a test restore with --restore
     Verify(verify::VerifyArgs),
     /// Apply retention: delete expired backups and binary logs
@@ -142,6 +144,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Show(_) => ctx.require_format("show", &plain)?,
         Command::Restore(_) => ctx.require_format("restore", &plain)?,
         Command::Verify(_) => ctx.require_format("verify", &plain)?,
+        Command::Checkpoint(_) => ctx.require_format("checkpoint", &plain)?,
         Command::Replicate(_) => ctx.require_format("replicate", &plain)?,
         _ => {}
     }
@@ -152,7 +155,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Show(a) => list::run_show(&ctx, a),
         Command::Restore(a) => restore::run(&ctx, *a).await,
         Command::Binlog(c) => binlog::run(&ctx, c).await,
-        Command::Checkpoint(_) => unbuilt::refuse("checkpoint"),
+        Command::Checkpoint(a) => cluster::checkpoint(&ctx, a).await,
         Command::Verify(a) => verify::run(&ctx, a).await,
         Command::Purge(_) => unbuilt::refuse("purge"),
         Command::Replicate(a) => replicate::run(&ctx, a).await,

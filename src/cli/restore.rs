@@ -23,9 +23,19 @@ pub struct RestoreArgs {
     /// The backup set whose backups are restored
     #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
     pub set: Option<String>,
-    /// Restore every shard of a cluster (not built yet)
+    /// Restore every shard of a cluster, in parallel, each to its own coordinates of one
+    /// logical point (--until-gsn, --until-checkpoint or --until-time)
     #[arg(long)]
     pub cluster: Option<String>,
+    /// With --cluster: the target of each shard, shard=TARGET,… (default: the cluster's
+    /// `restore_targets`)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "SHARD=TARGET,…",
+        requires = "cluster"
+    )]
+    pub target_map: Vec<String>,
     /// The backup id (default: the latest full backup)
     #[arg(long)]
     pub backup: Option<String>,
@@ -51,11 +61,12 @@ pub struct RestoreArgs {
     /// Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n)
     #[arg(long, value_name = "GTID", group = "until")]
     pub until_gtid: Option<String>,
-    /// Replay up to a global sequence number (not built yet)
-    #[arg(long, value_name = "N")]
+    /// Apply every transaction before the first that writes a global sequence number above N
+    /// (the cluster's `gsn` table)
+    #[arg(long, value_name = "N", group = "until")]
     pub until_gsn: Option<u64>,
-    /// Replay up to a named checkpoint (not built yet)
-    #[arg(long, value_name = "NAME")]
+    /// Stop at a named checkpoint of the set's cluster (`zrm checkpoint`)
+    #[arg(long, value_name = "NAME", group = "until")]
     pub until_checkpoint: Option<String>,
     /// Include the transaction at the UNTIL point (--until-position, --until-gtid)
     #[arg(long)]
@@ -124,18 +135,21 @@ fn until_of(args: &RestoreArgs, repo: &Repository, set: &str) -> Result<Until> {
     Ok(Until::All)
 }
 
-pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
-    if args.cluster.is_some() {
-        return Err(Error::not_built(
-            "`restore --cluster`",
-            "restore each set with `zrm restore --set S`",
-        ));
+pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
+    if let Some(cluster) = args.cluster.clone() {
+        return super::cluster_restore::run(ctx, &cluster, &args).await;
     }
+    // A GSN or a checkpoint is a position on this set's binlog: resolve it to one.
     if args.until_gsn.is_some() || args.until_checkpoint.is_some() {
-        return Err(Error::not_built(
-            "--until-gsn and --until-checkpoint",
-            "use --until-time, --until-position or --until-gtid",
-        ));
+        let config = ctx.config()?;
+        let set = args
+            .set
+            .clone()
+            .expect("clap requires --set without --cluster");
+        let pos = super::cluster_restore::resolve_point(ctx, &config, &set, None, &args)?;
+        args.until_gsn = None;
+        args.until_checkpoint = None;
+        args.until_position = pos;
     }
     if args.inclusive && args.until_position.is_none() && args.until_gtid.is_none() {
         return Err(Error::Usage(

@@ -508,6 +508,7 @@ fn restore_args(
     super::restore::RestoreArgs {
         set: Some(m.set.clone()),
         cluster: None,
+        target_map: Vec::new(),
         backup: Some(m.id.clone()),
         target: Some("throwaway".into()),
         databases: None,
@@ -672,6 +673,7 @@ async fn recompute_checksums(
         chunk_bytes: crate::config::DEFAULT_CHUNK_SIZE_MB << 20,
         include_users: false,
         lock_timeout: std::time::Duration::from_secs(60),
+        cut: None,
     };
     let out =
         crate::engine::logical::dump::dump(repo, &job, Arc::new(crate::progress::Silent)).await?;

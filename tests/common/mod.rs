@@ -6,6 +6,14 @@ use std::path::{Path, PathBuf};
 use crate::support::{self, Output, TestServer};
 
 pub const SERVER_TOOLS: &[&str] = &["mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump"];
+/// Replaying binlogs needs `mariadb-binlog` too.
+pub const BINLOG_TOOLS: &[&str] = &[
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb",
+    "mariadb-dump",
+    "mariadb-binlog",
+];
 
 /// A config with a repository in `dir/repo` and one set per (name, server), connecting as
 /// root over the server's socket, with the password (if any) in a 0600 password file.

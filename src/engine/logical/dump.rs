@@ -50,6 +50,8 @@ pub struct DumpJob<'a> {
     pub chunk_bytes: u64,
     pub include_users: bool,
     pub lock_timeout: Duration,
+    /// Part of a coordinated cluster cut: (the cut, this shard's name).
+    pub cut: Option<(Arc<crate::cluster::cut::Cut>, String)>,
 }
 
 pub struct DumpOutcome {
@@ -125,6 +127,7 @@ pub async fn dump(
             log_bin: job.log_bin,
             backup_stage: snapshot::has_backup_stage(job.server_version),
             lock_timeout: job.lock_timeout,
+            cut: job.cut.clone(),
         },
     )
     .await?;

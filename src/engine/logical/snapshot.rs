@@ -30,6 +30,8 @@ pub struct SnapshotOptions {
     /// MariaDB 10.4.1 or later.
     pub backup_stage: bool,
     pub lock_timeout: Duration,
+    /// Part of a coordinated cluster cut: wait for every shard's lock before starting.
+    pub cut: Option<(std::sync::Arc<crate::cluster::cut::Cut>, String)>,
 }
 
 /// Session settings every dump connection reads with: raw bytes (no charset conversion),
@@ -59,7 +61,8 @@ pub async fn open(conn: &ConnectionConfig, opts: &SnapshotOptions) -> Result<Sna
         prepare(&mut s, DUMP_SESSION).await?;
         sessions.push(s);
     }
-    let lock_free = n == 1 && opts.flavor == Flavor::MariaDB;
+    // A coordinated cut needs the lock even where one connection could do without.
+    let lock_free = n == 1 && opts.flavor == Flavor::MariaDB && opts.cut.is_none();
     if lock_free {
         start_all(&mut sessions).await?;
         let point = mariadb_point(&mut sessions, opts.log_bin).await?;
@@ -80,6 +83,9 @@ pub async fn open(conn: &ConnectionConfig, opts: &SnapshotOptions) -> Result<Sna
     } else {
         LockKind::FlushTablesWithReadLock
     };
+    if let Some((cut, shard)) = &opts.cut {
+        cut.all_ready(shard).await?;
+    }
     let mut lock = HeldLock::take(&LockRequest {
         conn,
         kind,
@@ -88,6 +94,12 @@ pub async fn open(conn: &ConnectionConfig, opts: &SnapshotOptions) -> Result<Sna
     })
     .await?;
     let lock_name = kind.name();
+    if let Some((cut, shard)) = &opts.cut {
+        if let Err(e) = cut.all_locked(shard).await {
+            let _ = lock.release().await;
+            return Err(e);
+        }
+    }
     let started = start_all(&mut sessions).await;
     // MySQL has no per-snapshot coordinates: read them while commits are still blocked.
     let mysql_point = if started.is_ok() && opts.flavor == Flavor::MySQL && opts.log_bin {

@@ -229,6 +229,8 @@ pub struct SnapshotJob<'a> {
     pub backup_id: &'a str,
     pub dir: String,
     pub codec: (Compression, i32),
+    /// Part of a coordinated cluster cut: (the cut, this shard's name).
+    pub cut: Option<(Arc<crate::cluster::cut::Cut>, String)>,
 }
 
 /// Take a snapshot backup with the set's method.
@@ -295,6 +297,9 @@ pub async fn backup(
 
     // The momentary lock: record the point, cut, release.
     let kind = LockKind::for_server(job.facts.flavor, &job.facts.version);
+    if let Some((cut, shard)) = &job.cut {
+        cut.all_ready(shard).await?;
+    }
     let mut lock = HeldLock::take(&LockRequest {
         conn: &set.connection,
         kind,
@@ -302,6 +307,12 @@ pub async fn backup(
         hint: "",
     })
     .await?;
+    if let Some((cut, shard)) = &job.cut {
+        if let Err(e) = cut.all_locked(shard).await {
+            let _ = lock.release().await;
+            return Err(e);
+        }
+    }
     // With binary logging on, InnoDB writes commit records lazily (the binlog is the durable
     // record), so a transaction already in the binlog may look merely "prepared" in the redo
     // log on disk. Flushing the engine logs while commits are blocked puts every commit before

@@ -1,0 +1,307 @@
+//! `restore --cluster C (--until-gsn N | --until-checkpoint NAME | --until-time T)`: every shard
+//! restored in parallel to its own coordinates of one logical point.
+//!
+//! The point is resolved per shard by zrm before anything runs (a GSN to the start of the first
+//! transaction writing a larger one, a checkpoint to its recorded position, a time as it is);
+//! then each shard's restore runs as its own `zrm restore --set S` process (own lock, own
+//! target, own failure), `parallel` at a time. The summary shows each shard's stop point, the
+//! commit time of its last applied transaction, and the skew between shards.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::restore::RestoreArgs;
+use super::Context;
+use crate::config::ConfigFile;
+use crate::error::{Error, Result};
+use crate::output::{emit, emit_json};
+use crate::repo::Repository;
+
+/// A set's `--until-gsn` / `--until-checkpoint` as `FILE:POS` for `--until-position`, or `None`
+/// when the point is past everything archived (replay it all). Blocking parts run in place.
+pub fn resolve_point(
+    ctx: &Context,
+    config: &ConfigFile,
+    set: &str,
+    cluster: Option<&str>,
+    args: &RestoreArgs,
+) -> Result<Option<String>> {
+    if let Some(n) = args.until_gsn {
+        let p = tokio::task::block_in_place(|| {
+            super::binlog::gsn_stop_point(ctx, config, set, cluster, n)
+        })?;
+        return Ok(p.first_excluded.map(|_| format!("{}:{}", p.file, p.pos)));
+    }
+    if let Some(name) = &args.until_checkpoint {
+        let cluster = match cluster {
+            Some(c) => c.to_string(),
+            None => {
+                let holding: Vec<&String> = config
+                    .clusters
+                    .iter()
+                    .filter(|(_, c)| c.sets.iter().any(|s| s == set))
+                    .map(|(n, _)| n)
+                    .collect();
+                match holding.as_slice() {
+                    [c] => c.to_string(),
+                    [] => {
+                        return Err(Error::Usage(format!(
+                            "set '{set}' is in no cluster, so it has no checkpoints"
+                        )))
+                    }
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "set '{set}' is in several clusters: restore with --cluster"
+                        )))
+                    }
+                }
+            }
+        };
+        let repo = tokio::task::block_in_place(|| Repository::open(config, false))?;
+        let cp = tokio::task::block_in_place(|| {
+            crate::cluster::record::read_checkpoint(&repo, &cluster, name)
+        })?;
+        let shard = cp.shards.get(set).ok_or_else(|| {
+            Error::Usage(format!(
+                "checkpoint '{name}' of cluster '{cluster}' has no position for set '{set}' \
+                 (it was taken when the set was not in the cluster)"
+            ))
+        })?;
+        return Ok(Some(format!(
+            "{}:{}",
+            shard.point.binlog_file, shard.point.binlog_pos
+        )));
+    }
+    Ok(args.until_position.clone())
+}
+
+struct ShardRun {
+    set: String,
+    target: String,
+    until: Option<String>,
+    outcome: Result<serde_json::Value>,
+    secs: f64,
+}
+
+pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32> {
+    let config = ctx.config()?;
+    let (cfg, sets) = super::cluster::resolve(&config, cluster)?;
+    if args.until_position.is_some() || args.until_gtid.is_some() || args.backup.is_some() {
+        return Err(Error::Usage(
+            "restore --cluster stops every shard at one logical point: --until-gsn, \
+             --until-checkpoint or --until-time (positions, GTIDs and backup ids belong to \
+             one set: use --set)"
+                .into(),
+        ));
+    }
+    if args.until_gsn.is_none() && args.until_checkpoint.is_none() && args.until_time.is_none() {
+        return Err(Error::Usage(
+            "restore --cluster needs the point: --until-gsn N, --until-checkpoint NAME or \
+             --until-time T"
+                .into(),
+        ));
+    }
+    // Targets: --target-map, else the cluster's restore_targets; every shard needs one.
+    let mut targets = cfg.restore_targets.clone().unwrap_or_default();
+    for kv in &args.target_map {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--target-map '{kv}': write shard=target")))?;
+        if !cfg.sets.iter().any(|s| s == k) {
+            return Err(Error::Usage(format!(
+                "--target-map names '{k}', which is not a shard of cluster '{cluster}' ({})",
+                cfg.sets.join(", ")
+            )));
+        }
+        targets.insert(k.to_string(), v.to_string());
+    }
+    let missing: Vec<&str> = sets
+        .iter()
+        .filter(|s| !targets.contains_key(&s.name))
+        .map(|s| s.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "no restore target for shard(s) {}: give --target-map shard=target,… or \
+             [clusters.{cluster}.restore_targets]",
+            missing.join(", ")
+        )));
+    }
+
+    // Resolve every shard's point first: a shard that cannot reach it fails before any
+    // restore starts.
+    let mut plans = Vec::new();
+    let mut unresolved = Vec::new();
+    for set in &sets {
+        match resolve_point(ctx, &config, &set.name, Some(cluster), args) {
+            Ok(p) => plans.push((set.name.clone(), targets[&set.name].clone(), p)),
+            Err(e) => unresolved.push(format!("{}: {e}", set.name)),
+        }
+    }
+    if !unresolved.is_empty() {
+        return Err(Error::Restore(format!(
+            "the point cannot be resolved on every shard, so nothing was restored: {}",
+            unresolved.join("; ")
+        )));
+    }
+
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Restore(format!("cannot find zrm's own executable: {e}")))?;
+    let parallel = cfg.parallel.unwrap_or(sets.len()).max(1);
+    let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let started = Instant::now();
+    let runs = plans.into_iter().map(|(set, target, until)| {
+        let gate = gate.clone();
+        let exe = exe.clone();
+        let config_path = config.source.clone();
+        async move {
+            let _permit = gate.acquire().await.expect("never closed");
+            let mut cmd = tokio::process::Command::new(&exe);
+            cmd.arg("--config")
+                .arg(&config_path)
+                .args(["--format", "json", "--no-progress", "restore", "--set"])
+                .arg(&set)
+                .arg("--target")
+                .arg(&target);
+            if let Some(p) = &until {
+                cmd.arg("--until-position").arg(p);
+            } else if let Some(t) = &args.until_time {
+                cmd.arg("--until-time").arg(t);
+            }
+            if args.replace {
+                cmd.arg("--replace");
+            }
+            if args.dry_run {
+                cmd.arg("--dry-run");
+            }
+            if let Some(n) = args.parallel {
+                cmd.arg("--parallel").arg(n.to_string());
+            }
+            if args.start_server {
+                cmd.arg("--start-server");
+            }
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            let t0 = Instant::now();
+            let outcome = match cmd.output().await {
+                Ok(out) => {
+                    let json: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
+                    if out.status.success() {
+                        json.ok_or_else(|| {
+                            Error::Restore("the shard's restore printed no result".into())
+                        })
+                    } else {
+                        let msg = json
+                            .as_ref()
+                            .and_then(|j| j["error"].as_str().map(str::to_string))
+                            .unwrap_or_else(|| {
+                                String::from_utf8_lossy(&out.stderr).trim().to_string()
+                            });
+                        Err(Error::Restore(msg))
+                    }
+                }
+                Err(e) => Err(Error::Restore(format!("cannot run {}: {e}", exe.display()))),
+            };
+            ShardRun {
+                set,
+                target,
+                until: until.or_else(|| args.until_time.clone()),
+                outcome,
+                secs: t0.elapsed().as_secs_f64(),
+            }
+        }
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let wall = started.elapsed().as_secs_f64();
+    let failed = results.iter().filter(|r| r.outcome.is_err()).count();
+
+    // The commit time of each shard's last applied transaction, and the spread.
+    let last_time = |r: &ShardRun| -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        let v = r.outcome.as_ref().ok()?;
+        let t = v["last_applied"]["time"].as_str()?;
+        chrono::DateTime::parse_from_rfc3339(t).ok()
+    };
+    let times: Vec<_> = results.iter().filter_map(last_time).collect();
+    let skew = match (times.iter().min(), times.iter().max()) {
+        (Some(a), Some(b)) => Some((*b - *a).num_milliseconds() as f64 / 1000.0),
+        _ => None,
+    };
+
+    if ctx.json() {
+        emit_json(&serde_json::json!({
+            "cluster": cluster,
+            "ok": failed == 0,
+            "dry_run": args.dry_run,
+            "until_gsn": args.until_gsn,
+            "until_checkpoint": args.until_checkpoint,
+            "until_time": args.until_time,
+            "wall_s": wall,
+            "skew_s": skew,
+            "shards": results.iter().map(|r| match &r.outcome {
+                Ok(v) => serde_json::json!({
+                    "set": r.set, "target": r.target, "status": "ok", "until": r.until,
+                    "stop": v.get("stop"), "last_applied": v.get("last_applied"),
+                    "duration_s": r.secs, "restore": v,
+                }),
+                Err(e) => serde_json::json!({
+                    "set": r.set, "target": r.target, "status": "failed", "until": r.until,
+                    "error": e.to_string(), "duration_s": r.secs,
+                }),
+            }).collect::<Vec<_>>(),
+        }));
+    } else {
+        let point = match (&args.until_gsn, &args.until_checkpoint, &args.until_time) {
+            (Some(n), _, _) => format!("GSN ≤ {n}"),
+            (_, Some(c), _) => format!("checkpoint '{c}'"),
+            (_, _, Some(t)) => format!("time {t}"),
+            _ => String::new(),
+        };
+        let mut out = format!(
+            "{}restore of cluster '{cluster}' to {point} ({} shard(s), {parallel} at a time):\n  {:<14} {:<28} {:<26} {:<26} {:>7}  status\n",
+            if args.dry_run { "plan: " } else { "" },
+            results.len(),
+            "shard",
+            "target",
+            "stop point",
+            "last applied commit",
+            "seconds"
+        );
+        for r in &results {
+            let last = last_time(r).map_or("-".into(), |t| t.to_rfc3339());
+            match &r.outcome {
+                Ok(_) => out.push_str(&format!(
+                    "  {:<14} {:<28} {:<26} {:<26} {:>7.1}  ok\n",
+                    r.set,
+                    r.target,
+                    r.until.as_deref().unwrap_or("end of archive"),
+                    last,
+                    r.secs
+                )),
+                Err(e) => out.push_str(&format!(
+                    "  {:<14} {:<28} {:<26} {:<26} {:>7.1}  FAILED: {e}\n",
+                    r.set,
+                    r.target,
+                    r.until.as_deref().unwrap_or("end of archive"),
+                    "-",
+                    r.secs
+                )),
+            }
+        }
+        if let Some(s) = skew {
+            out.push_str(&format!(
+                "skew between the shards' last applied commits: {s:.3} s; wall time {wall:.1} s\n"
+            ));
+        }
+        if failed > 0 {
+            out.push_str(&format!(
+                "{failed} shard(s) could not be restored to the point: the cluster is NOT \
+                 consistent until they are (fix the cause and restore those shards again)\n"
+            ));
+        }
+        emit(&out);
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}

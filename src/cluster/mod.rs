@@ -1,0 +1,6 @@
+//! Sharded clusters: coordinated cuts, cluster backup records, checkpoints, and the global
+//! sequence number (GSN) that ties shards together.
+
+pub mod cut;
+pub mod gsn;
+pub mod record;

@@ -1,0 +1,353 @@
+//! Sharded clusters against three real MariaDB shards (and three restore targets): an
+//! application-like writer commits cross-shard transactions, each carrying an increasing global
+//! sequence number (GSN) written on every shard it touches, while backups run; then coordinated
+//! backups, checkpoints, `binlog find --cluster --gsn` and `restore --cluster` to several GSNs
+//! and to a checkpoint, each shard compared with the reference state recorded at that point.
+
+mod common;
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use common::{checksums, json, zrm, zrm_ok};
+use support::TestServer;
+
+use common::BINLOG_TOOLS as TOOLS;
+
+const SHARDS: [&str; 3] = ["s1", "s2", "s3"];
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    shards: Vec<TestServer>,
+    targets: Vec<TestServer>,
+}
+
+fn cluster() -> Option<Cluster> {
+    if !support::require_tools(TOOLS) {
+        return None;
+    }
+    let shards: Vec<TestServer> = (0..3).map(|_| TestServer::start()).collect();
+    let targets: Vec<TestServer> = (0..3).map(|_| TestServer::start()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from(
+        "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\nparallel = 2\nlock_timeout = 10\n",
+    );
+    for (i, s) in shards.iter().enumerate() {
+        body.push_str(&format!(
+            "\n[sets.s{}]\nsocket = \"{}\"\n",
+            i + 1,
+            s.socket().display()
+        ));
+    }
+    for (i, t) in targets.iter().enumerate() {
+        body.push_str(&format!(
+            "\n[sets.t{}]\nsocket = \"{}\"\n",
+            i + 1,
+            t.socket().display()
+        ));
+    }
+    body.push_str(
+        "\n[clusters.app]\nsets = [\"s1\", \"s2\", \"s3\"]\ngsn = { table = \"app.gsn\", column = \"seq\" }\n\
+         restore_targets = { s1 = \"t1\", s2 = \"t2\", s3 = \"t3\" }\n",
+    );
+    let config = support::write_config(dir.path(), &body);
+    for s in &shards {
+        s.sql(
+            "CREATE DATABASE app;\n\
+             CREATE TABLE app.gsn (seq BIGINT PRIMARY KEY, at DATETIME(6) NOT NULL) ENGINE=InnoDB;\n\
+             CREATE TABLE app.acct (id INT PRIMARY KEY, balance BIGINT NOT NULL, last_gsn BIGINT) ENGINE=InnoDB;\n\
+             INSERT INTO app.acct SELECT seq, 1000, 0 FROM app.seq_1_to_200;",
+        );
+    }
+    Some(Cluster {
+        dir,
+        config,
+        shards,
+        targets,
+    })
+}
+
+/// The reference state of every shard after GSN g: checksums of its `app` tables.
+type States = Arc<Mutex<BTreeMap<u64, Vec<Vec<(String, String)>>>>>;
+
+/// Cross-shard transaction g: on each shard it touches (two or three of them), one local
+/// transaction moving money and recording the GSN. Sequential: g completes everywhere before
+/// g+1 starts, as an application's coordinator would make it.
+fn transaction(shards: &[&TestServer], g: u64) {
+    for (i, s) in shards.iter().enumerate() {
+        if (g + i as u64) % 4 == 3 {
+            continue; // this shard is not part of transaction g
+        }
+        let a = 1 + (g * 7 + i as u64) % 200;
+        let b = 1 + (g * 13 + i as u64) % 200;
+        s.sql(&format!(
+            "BEGIN; UPDATE app.acct SET balance = balance - {g}, last_gsn = {g} WHERE id = {a};\n\
+             UPDATE app.acct SET balance = balance + {g}, last_gsn = {g} WHERE id = {b};\n\
+             INSERT INTO app.gsn VALUES ({g}, NOW(6)); COMMIT;"
+        ));
+    }
+}
+
+fn snapshot(shards: &[&TestServer]) -> Vec<Vec<(String, String)>> {
+    shards.iter().map(|s| checksums(s, "app")).collect()
+}
+
+fn run_writer(
+    shards: &[&TestServer],
+    range: std::ops::RangeInclusive<u64>,
+    keep: &[u64],
+    states: &States,
+) {
+    for g in range {
+        transaction(shards, g);
+        if keep.contains(&g) {
+            states.lock().unwrap().insert(g, snapshot(shards));
+        }
+    }
+}
+
+fn refs(servers: &[TestServer]) -> Vec<&TestServer> {
+    servers.iter().collect()
+}
+
+fn archive_all(c: &Cluster) {
+    for (i, s) in c.shards.iter().enumerate() {
+        s.sql("FLUSH BINARY LOGS");
+        zrm_ok(&c.config, &["binlog", "archive", "--set", SHARDS[i]]);
+    }
+}
+
+fn assert_targets_at(c: &Cluster, want: &[Vec<(String, String)>], what: &str) {
+    for (i, t) in c.targets.iter().enumerate() {
+        assert_eq!(
+            checksums(t, "app"),
+            want[i],
+            "{what}: shard {} differs from the reference",
+            SHARDS[i]
+        );
+    }
+}
+
+fn cluster_records(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("repo/clusters/app/backups"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn coordinated_backups_checkpoints_and_restores_to_one_gsn() {
+    let Some(c) = cluster() else { return };
+    let states: States = Arc::default();
+    run_writer(&refs(&c.shards), 1..=20, &[20], &states);
+
+    // A parallel (not coordinated) cluster backup first: the base for early points.
+    let out = zrm_ok(
+        &c.config,
+        &["backup", "--cluster", "app", "--format", "json"],
+    );
+    let v = json(&out);
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(v["record"]["coordinated"], false);
+
+    // The coordinated backup while the application writes.
+    let shards_for_writer: Vec<&TestServer> = c.shards.iter().collect();
+    let coordinated = thread::scope(|scope| {
+        let states = states.clone();
+        let w = scope.spawn(move || {
+            run_writer(&shards_for_writer, 21..=60, &[40, 55, 60], &states);
+        });
+        thread::sleep(std::time::Duration::from_millis(150));
+        let out = zrm_ok(
+            &c.config,
+            &[
+                "backup",
+                "--cluster",
+                "app",
+                "--coordinated",
+                "--format",
+                "json",
+            ],
+        );
+        w.join().unwrap();
+        json(&out)
+    });
+    assert_eq!(coordinated["ok"], true, "{coordinated:#}");
+    let rec = &coordinated["record"];
+    assert_eq!(rec["coordinated"], true);
+    let hold = rec["max_lock_hold_ms"]
+        .as_u64()
+        .expect("the longest hold is reported");
+    assert!(hold < 5000, "coordinated lock held {hold} ms");
+    for s in SHARDS {
+        assert!(rec["shards"][s]["consistent_point"]["binlog_pos"]
+            .as_u64()
+            .is_some());
+    }
+    assert_eq!(cluster_records(c.dir.path()), 2);
+
+    // A checkpoint after GSN 60, then more writes.
+    let out = zrm_ok(
+        &c.config,
+        &[
+            "checkpoint",
+            "--cluster",
+            "app",
+            "--name",
+            "after-60",
+            "--format",
+            "json",
+        ],
+    );
+    let cp = json(&out)["checkpoint"].clone();
+    assert_eq!(cp["shards"].as_object().unwrap().len(), 3, "{cp:#}");
+    assert!(c
+        .dir
+        .path()
+        .join("repo/clusters/app/points/after-60.json")
+        .exists());
+    // The marker is in every shard's binlog, right after the checkpoint.
+    run_writer(&refs(&c.shards), 61..=80, &[70, 80], &states);
+    // After the last write, before the archive's last event (the rotation of the flush).
+    let end = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    archive_all(&c);
+    let out = zrm_ok(
+        &c.config,
+        &["binlog", "analyze", "--set", "s2", "--grep", "zrm_meta"],
+    );
+    assert!(out.stdout.contains("zrm_meta"), "{out}");
+
+    // Where GSN 40 ends on every shard.
+    let out = zrm_ok(
+        &c.config,
+        &[
+            "binlog",
+            "find",
+            "--cluster",
+            "app",
+            "--gsn",
+            "40",
+            "--format",
+            "json",
+        ],
+    );
+    let f = json(&out);
+    for s in SHARDS {
+        assert!(
+            f["shards"][s]["matched"]
+                .as_str()
+                .unwrap_or("")
+                .contains("receives GSN"),
+            "{f:#}"
+        );
+    }
+
+    let states = states.lock().unwrap().clone();
+    for n in [20u64, 40, 55, 70] {
+        let out = zrm(
+            &c.config,
+            &[
+                "restore",
+                "--cluster",
+                "app",
+                "--until-gsn",
+                &n.to_string(),
+                "--replace",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(out.code, 0, "restore to GSN {n}: {out}");
+        let v = json(&out);
+        assert_eq!(v["ok"], true, "{v:#}");
+        assert_targets_at(&c, &states[&n], &format!("GSN {n}"));
+    }
+    let out = zrm_ok(
+        &c.config,
+        &[
+            "restore",
+            "--cluster",
+            "app",
+            "--until-checkpoint",
+            "after-60",
+            "--replace",
+        ],
+    );
+    assert!(out.stdout.contains("checkpoint 'after-60'"), "{out}");
+    assert_targets_at(&c, &states[&60], "checkpoint after-60");
+
+    // By time: the summary shows each shard's last commit and the skew. (The earlier restore
+    // to GSN 70 replayed the checkpoint's marker into `zrm_meta`, which `--replace` does not
+    // drop: it is not in the backup. A fresh target would not have it.)
+    for t in &c.targets {
+        t.sql("DROP DATABASE IF EXISTS zrm_meta");
+    }
+    let out = zrm_ok(
+        &c.config,
+        &[
+            "restore",
+            "--cluster",
+            "app",
+            "--until-time",
+            &end,
+            "--replace",
+            "--format",
+            "json",
+        ],
+    );
+    let v = json(&out);
+    for sh in v["shards"].as_array().unwrap() {
+        assert!(sh["last_applied"]["time"].as_str().is_some(), "{sh:#}");
+    }
+    assert!(v["skew_s"].as_f64().is_some(), "{v:#}");
+    assert_targets_at(&c, &states[&80], "the end");
+}
+
+#[test]
+fn a_shard_down_fails_the_coordinated_backup_and_locks_nothing() {
+    let Some(mut c) = cluster() else { return };
+    transaction(&refs(&c.shards), 1);
+    c.shards[2].stop();
+    let out = zrm(
+        &c.config,
+        &[
+            "backup",
+            "--cluster",
+            "app",
+            "--coordinated",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 1, "{out}");
+    let v = json(&out);
+    assert_eq!(v["ok"], false);
+    let shards = v["shards"].as_array().unwrap();
+    let s3 = shards.iter().find(|s| s["set"] == "s3").unwrap();
+    assert_eq!(s3["status"], "failed");
+    for s in shards.iter().filter(|s| s["set"] != "s3") {
+        assert_eq!(s["status"], "failed", "{s}");
+        assert!(
+            s["error"].as_str().unwrap().contains("abandoned"),
+            "the others give up because of s3: {s}"
+        );
+    }
+    assert_eq!(cluster_records(c.dir.path()), 0, "no cluster record");
+    // No shard is left locked: commits go through at once.
+    for s in &c.shards[..2] {
+        let r = s
+            .try_sql("SET SESSION lock_wait_timeout = 2; INSERT INTO app.gsn VALUES (999, NOW(6))");
+        assert!(r.is_ok(), "{r:?}");
+    }
+    // And no half backup stays in the repository.
+    for set in ["s1", "s2"] {
+        let out = zrm_ok(
+            &c.config,
+            &["list", "--set", set, "--all", "--format", "json"],
+        );
+        assert_eq!(json(&out)["backups"], serde_json::json!([]), "{out}");
+    }
+}
