@@ -34,6 +34,10 @@ fi
 if ! command -v mkfs.btrfs >/dev/null || ! command -v btrfs >/dev/null; then
     missing+=(btrfs-progs)
 fi
+# scripts/cluster-nightly.sh (tested) reads zrm's JSON with jq.
+if ! command -v jq >/dev/null; then
+    missing+=(jq)
+fi
 # The real LVM test runs where the kernel has device-mapper snapshots; it needs the tools.
 if ! command -v lvcreate >/dev/null && ! [ -x /sbin/lvcreate ]; then
     missing+=(lvm2)
@@ -58,7 +62,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get update
     "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc, btrfs, lvm2"
+    echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc, btrfs, lvm2, jq"
 fi
 
 # EBS and S3 tests run against moto_server on 127.0.0.1. Pinned: moto 5.2.0 and 5.2.1 answer

@@ -189,6 +189,23 @@ fn coordinated_backups_checkpoints_and_restores_to_one_gsn() {
     }
     assert_eq!(cluster_records(c.dir.path()), 2);
 
+    // The cron script for clusters: a coordinated full backup and a checkpoint, logged as JSON.
+    let logs = c.dir.path().join("logs");
+    for step in ["full", "checkpoint"] {
+        let out = support::run(
+            std::process::Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster-nightly.sh"))
+                .args([step, "app"])
+                .env("ZRM", env!("CARGO_BIN_EXE_zrm"))
+                .env("ZRM_CONFIG", &c.config)
+                .env("ZRM_LOG_DIR", &logs),
+        );
+        assert!(out.success(), "cluster-nightly.sh {step}: {out}");
+    }
+    let logged: Vec<_> = std::fs::read_dir(&logs).unwrap().collect();
+    assert_eq!(logged.len(), 2);
+    assert_eq!(cluster_records(c.dir.path()), 3);
+
     // A checkpoint after GSN 60, then more writes.
     let out = zrm_ok(
         &c.config,

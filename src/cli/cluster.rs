@@ -360,9 +360,11 @@ async fn write_marker(set: &SetConfig, cluster: &str, name: &str) -> Result<()> 
     let q = mysql::conn::quote_str;
     for sql in [
         format!("CREATE DATABASE IF NOT EXISTS {MARKER_SCHEMA}"),
+        // No unique key on purpose: a marker replayed into a target that already holds it
+        // (restored there before) must not stop the replay with a duplicate-key error.
         format!(
             "CREATE TABLE IF NOT EXISTS {MARKER_SCHEMA}.checkpoints (cluster VARCHAR(64) NOT NULL, \
-             name VARCHAR(128) NOT NULL, taken_at DATETIME(6) NOT NULL, PRIMARY KEY (cluster, name)) \
+             name VARCHAR(128) NOT NULL, taken_at DATETIME(6) NOT NULL, KEY (cluster, name)) \
              ENGINE=InnoDB"
         ),
         format!(

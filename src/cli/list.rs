@@ -78,7 +78,8 @@ pub fn run_list(ctx: &Context, args: ListArgs) -> Result<i32> {
         Err(e) => return Err(e),
     };
     let mut entries = Vec::new();
-    for set in sets_to_list(&config, &repo, &args)? {
+    let sets = sets_to_list(&config, &repo, &args)?;
+    for set in sets.clone() {
         entries.extend(
             catalog::list_set(&repo, &set)?
                 .into_iter()
@@ -103,7 +104,7 @@ pub fn run_list(ctx: &Context, args: ListArgs) -> Result<i32> {
                 _ => None,
             })
             .collect();
-        emit_json(&serde_json::json!({ "backups": backups }));
+        emit_json(&serde_json::json!({ "sets": sets, "backups": backups }));
         return Ok(0);
     }
     let mut rows = Vec::new();
