@@ -20,6 +20,7 @@ pub mod output;
 pub mod progress;
 pub mod repo;
 pub mod restore;
+pub mod retention;
 pub mod secret;
 pub mod timeparse;
 

@@ -93,6 +93,7 @@ pub fn run_list(ctx: &Context, args: ListArgs) -> Result<i32> {
                 CatalogEntry::Complete(m) => {
                     let mut v = serde_json::to_value(m.as_ref()).expect("manifest serialises");
                     v["expires"] = serde_json::to_value(expires(&config, m)).expect("time serialises");
+                    v["pinned"] = super::purge::is_pinned(&repo, set, &m.id).into();
                     Some(v)
                 }
                 CatalogEntry::Incomplete { id } if args.all => {
@@ -125,7 +126,11 @@ pub fn run_list(ctx: &Context, args: ListArgs) -> Result<i32> {
                 }),
                 human_bytes(m.total_stored_size()),
                 "complete".into(),
-                expires(&config, m).map_or("never".into(), |t| t.format("%Y-%m-%d").to_string()),
+                if super::purge::is_pinned(&repo, set, &m.id) {
+                    "pinned".into()
+                } else {
+                    expires(&config, m).map_or("never".into(), |t| t.format("%Y-%m-%d").to_string())
+                },
             ]),
             CatalogEntry::Incomplete { id } if args.all => rows.push(vec![
                 set.clone(),

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod cluster_restore;
 pub mod key;
 pub mod list;
+pub mod purge;
 pub mod replicate;
 pub mod restore;
 pub mod unbuilt;
@@ -76,7 +77,11 @@ pub enum Command {
     /// Verify backups: every file read back and checked, or a test restore with --restore
     Verify(verify::VerifyArgs),
     /// Apply retention: delete expired backups and binary logs
-    Purge(unbuilt::Passthrough),
+    Purge(purge::PurgeArgs),
+    /// Keep a backup whatever the retention says
+    Pin(purge::PinArgs),
+    /// Let retention apply to a pinned backup again
+    Unpin(purge::PinArgs),
     /// Copy backups and binary logs to a second repository (disaster recovery)
     Replicate(replicate::ReplicateArgs),
     /// Encryption keys
@@ -157,7 +162,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Binlog(c) => binlog::run(&ctx, c).await,
         Command::Checkpoint(a) => cluster::checkpoint(&ctx, a).await,
         Command::Verify(a) => verify::run(&ctx, a).await,
-        Command::Purge(_) => unbuilt::refuse("purge"),
+        Command::Purge(a) => purge::run(&ctx, a).await,
+        Command::Pin(a) => purge::pin(&ctx, a, true),
+        Command::Unpin(a) => purge::pin(&ctx, a, false),
         Command::Replicate(a) => replicate::run(&ctx, a).await,
         Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(_) => unbuilt::refuse("schedule"),

@@ -1,0 +1,322 @@
+//! `zrm purge (--set S | --all) [--dry-run]`, `zrm pin --set S ID`, `zrm unpin --set S ID`.
+//!
+//! Purge applies the set's retention (see [`crate::retention`]) under the set's lock: backups
+//! the policy lets go are deleted manifest first (so a backup is never half-deleted yet
+//! restorable), then their files, EBS snapshots and verify records; archived binlogs before the
+//! oldest kept full's consistent point go, index first; directories of interrupted backups
+//! (no manifest: under the lock, nothing is writing them) go too.
+
+use std::collections::BTreeSet;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use crate::binlog::archive_index as idx;
+use crate::catalog::{self, CatalogEntry, Manifest};
+use crate::config::ConfigFile;
+use crate::error::{Error, Result};
+use crate::output::{emit, emit_json};
+use crate::repo::{Repository, MANIFEST_FILE};
+use crate::retention::{self, BackupMeta, BinlogMeta, Plan, Policy};
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The set to purge
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub set: Option<String>,
+    /// Every set of the configuration
+    #[arg(long)]
+    pub all: bool,
+    /// Print the plan, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The backup set
+    #[arg(long)]
+    pub set: String,
+    /// The backup id
+    pub id: String,
+}
+
+pub fn pin_path(set: &str, id: &str) -> String {
+    format!("sets/{set}/pins/{id}")
+}
+
+pub fn is_pinned(repo: &Repository, set: &str, id: &str) -> bool {
+    repo.backend().exists(&pin_path(set, id)).unwrap_or(false)
+}
+
+/// What purge did (or would do) to one set.
+#[derive(Debug, Serialize)]
+pub struct SetPurge {
+    pub set: String,
+    pub plan: Plan,
+    pub deleted_backups: Vec<String>,
+    pub deleted_binlogs: Vec<String>,
+    pub deleted_snapshots: Vec<String>,
+    pub removed_incomplete: Vec<String>,
+}
+
+pub async fn run(ctx: &Context, args: PurgeArgs) -> Result<i32> {
+    let config = ctx.config()?;
+    let sets: Vec<String> = match &args.set {
+        Some(s) => {
+            crate::repo::check_component("set name", s)?;
+            if !config.has_set(s) {
+                return Err(config.unknown_set(s));
+            }
+            vec![s.clone()]
+        }
+        None => config.sets.keys().cloned().collect(),
+    };
+    let repo = match tokio::task::block_in_place(|| Repository::open(&config, false)) {
+        Ok(r) => r,
+        Err(Error::Repository(m)) if m.starts_with("no zrm repository") => {
+            ctx.note(&m);
+            return Ok(0);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut results = Vec::new();
+    for set in &sets {
+        results.push(purge_set(&config, &repo, set, args.dry_run).await?);
+    }
+    if ctx.json() {
+        emit_json(&serde_json::json!({ "dry_run": args.dry_run, "sets": results }));
+    } else {
+        let verb = if args.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        let mut out = String::new();
+        for r in &results {
+            if r.plan.no_policy {
+                out.push_str(&format!(
+                    "set '{}': no `retention` or `keep_full`: everything is kept\n",
+                    r.set
+                ));
+                continue;
+            }
+            out.push_str(&format!("set '{}':\n", r.set));
+            for d in &r.plan.backups {
+                out.push_str(&format!(
+                    "  {} {} (level {}): {}\n",
+                    if d.keep { "keep  " } else { "DELETE" },
+                    d.id,
+                    d.level,
+                    d.reason
+                ));
+            }
+            out.push_str(&format!(
+                "  {verb} {} backup(s), {} archived binlog file(s){}{}\n",
+                r.plan.deleted_backups().count(),
+                r.plan.binlogs.len(),
+                if r.deleted_snapshots.is_empty() {
+                    String::new()
+                } else {
+                    format!(", EBS snapshots {}", r.deleted_snapshots.join(", "))
+                },
+                if r.removed_incomplete.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", interrupted backup(s) {}",
+                        r.removed_incomplete.join(", ")
+                    )
+                }
+            ));
+        }
+        emit(&out);
+    }
+    Ok(0)
+}
+
+async fn purge_set(
+    config: &ConfigFile,
+    repo: &Repository,
+    set: &str,
+    dry_run: bool,
+) -> Result<SetPurge> {
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(tokio::task::block_in_place(|| {
+            repo.backend().lock_set(set)
+        })?)
+    };
+    let (entries, binlogs) = tokio::task::block_in_place(|| -> Result<_> {
+        let entries = catalog::list_set(repo, set)?;
+        let mut binlogs = Vec::new();
+        for server in idx::servers(repo, set)? {
+            for i in idx::load_all(repo, set, server)? {
+                binlogs.push(i);
+            }
+        }
+        Ok((entries, binlogs))
+    })?;
+    let manifests: Vec<Manifest> = entries
+        .iter()
+        .filter_map(|e| match e {
+            CatalogEntry::Complete(m) => Some((**m).clone()),
+            _ => None,
+        })
+        .collect();
+    let incomplete: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match e {
+            CatalogEntry::Incomplete { id } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    let metas: Vec<BackupMeta> = manifests
+        .iter()
+        .map(|m| BackupMeta {
+            id: m.id.clone(),
+            level: m.level,
+            parent: m.parent_id.clone(),
+            start: m.start_time,
+            pinned: is_pinned(repo, set, &m.id),
+            server_id: m.server.server_id,
+            point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
+        })
+        .collect();
+    let bl: Vec<BinlogMeta> = binlogs
+        .iter()
+        .map(|i| BinlogMeta {
+            server_id: i.server_id,
+            file: i.file.clone(),
+            last_event: i.last_event_time,
+        })
+        .collect();
+    let (retention, keep_full) = match config.resolve_set(set, &Default::default()) {
+        Ok(s) => (s.retention, s.keep_full),
+        Err(_) => (config.retention_of(set), None),
+    };
+    let policy = Policy {
+        retention: retention.map(|r| r.as_duration()),
+        keep_full,
+    };
+    let plan = retention::plan(chrono::Utc::now(), policy, &metas, &bl);
+    let mut out = SetPurge {
+        set: set.to_string(),
+        deleted_backups: Vec::new(),
+        deleted_binlogs: Vec::new(),
+        deleted_snapshots: Vec::new(),
+        removed_incomplete: if plan.no_policy {
+            Vec::new()
+        } else {
+            incomplete.clone()
+        },
+        plan,
+    };
+    if dry_run || out.plan.no_policy {
+        return Ok(out);
+    }
+    let doomed: BTreeSet<String> = out.plan.deleted_backups().map(|d| d.id.clone()).collect();
+    for m in manifests.iter().filter(|m| doomed.contains(&m.id)) {
+        if let Some(e) = m.physical.as_ref().and_then(|p| p.ebs.as_ref()) {
+            let gone = crate::engine::snapshot::ebs::delete_snapshots(e).await?;
+            out.deleted_snapshots.extend(gone);
+        }
+        tokio::task::block_in_place(|| delete_backup_dir(repo, set, &m.id, true))?;
+        out.deleted_backups.push(m.id.clone());
+    }
+    for id in &incomplete {
+        tokio::task::block_in_place(|| delete_backup_dir(repo, set, id, false))?;
+    }
+    for (server, file) in out.plan.binlogs.clone() {
+        if let Some(i) = binlogs
+            .iter()
+            .find(|i| i.server_id == server && i.file == file)
+        {
+            tokio::task::block_in_place(|| {
+                // The index first: a file without index is never used, a missing object is.
+                repo.backend()
+                    .remove_file(&idx::index_path(set, server, &file));
+                for seg in &i.segments {
+                    repo.backend().remove_file(&format!(
+                        "{}/{}",
+                        idx::server_dir(set, server),
+                        seg.object
+                    ));
+                }
+            });
+            out.deleted_binlogs.push(file);
+        }
+    }
+    Ok(out)
+}
+
+/// Delete a backup directory: the manifest first (from then on the backup does not exist),
+/// then everything else in it, then the (local) directories; and its verify record and pin.
+fn delete_backup_dir(repo: &Repository, set: &str, id: &str, has_manifest: bool) -> Result<()> {
+    let dir = Repository::backup_dir(set, id);
+    if has_manifest {
+        repo.backend()
+            .remove_file(&format!("{dir}/{MANIFEST_FILE}"));
+        if repo.backend().exists(&format!("{dir}/{MANIFEST_FILE}"))? {
+            return Err(Error::Repository(format!(
+                "cannot delete {}/{dir}/{MANIFEST_FILE}: check the repository's permissions",
+                repo.describe()
+            )));
+        }
+    }
+    let files = repo.backend().walk(&dir)?;
+    let mut dirs = BTreeSet::new();
+    for (f, _) in &files {
+        repo.backend().remove_file(f);
+        let mut p = f.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            if parent.len() < dir.len() {
+                break;
+            }
+            dirs.insert(parent.to_string());
+            p = parent;
+        }
+    }
+    // Deepest first.
+    for d in dirs.iter().rev() {
+        repo.backend().remove_empty_dir(d);
+    }
+    repo.backend().remove_empty_dir(&dir);
+    repo.backend()
+        .remove_file(&super::verify::verify_record_path(set, id));
+    repo.backend().remove_file(&pin_path(set, id));
+    Ok(())
+}
+
+pub fn pin(ctx: &Context, args: PinArgs, pinned: bool) -> Result<i32> {
+    let config = ctx.config()?;
+    crate::repo::check_component("set name", &args.set)?;
+    let repo = Repository::open(&config, false)?;
+    let m = catalog::find_backup(&repo, &args.set, &args.id)?;
+    let rel = pin_path(&args.set, &m.id);
+    if pinned {
+        repo.write_small(
+            &rel,
+            format!("pinned {}\n", chrono::Utc::now().to_rfc3339()).as_bytes(),
+        )?;
+    } else {
+        repo.backend().remove_file(&rel);
+    }
+    if ctx.json() {
+        emit_json(&serde_json::json!({ "set": args.set, "backup": m.id, "pinned": pinned }));
+    } else {
+        emit(&format!(
+            "backup {} of set '{}' is {}\n",
+            m.id,
+            args.set,
+            if pinned {
+                "pinned: retention will never delete it (`zrm unpin` releases it)"
+            } else {
+                "no longer pinned"
+            }
+        ));
+    }
+    Ok(0)
+}
