@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks zrm against its peers on the same data, in one run, and writes docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh                      # BENCH_SCALE=full: >= 500 MiB of ROW binlogs (~30 min)
-#   BENCH_SCALE=small scripts/bench.sh    # ~50 MiB of binlogs, a quick check (~4 min + build)
+#   scripts/bench.sh                      # BENCH_SCALE=full: >= 500 MiB of ROW binlogs (~35 min)
+#   BENCH_SCALE=small scripts/bench.sh    # ~50 MiB of binlogs, a quick check (~5 min + build)
 #
 # What it does:
-#   1. installs what it lacks (Debian: sysbench, mydumper, zstd, time, jq, mariadb-server/-client),
+#   1. installs what it lacks (Debian: sysbench, mydumper, zstd, time, jq, btrfs-progs,
+#      mariadb-server/-client),
 #   2. builds zrm in release mode and copies the binary aside (a concurrent build cannot swap it),
 #   3. starts its own throwaway MariaDB server under a temp dir (--no-defaults, a free port, its
 #      own socket; never the default instance on 3306) and stops it on exit,
@@ -30,14 +31,21 @@
 #      into a second fresh server against `mariadb-binlog FILES | mariadb` into a third one, both
 #      loaded with the same full backup first, then CHECKSUM TABLE compared; (b) planning a
 #      restore across a chain of 1,000 binlog files on a separate small server,
-#  10. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
+#  10. snapshot backups (btrfs): `scripts/bench_snapshot.sh` with this run's zrm binary, on a
+#      loop-mounted btrfs image of its own (needs root): commits blocked by `zrm backup` with
+#      `method = "btrfs"` (`lock_hold_ms`), BENCH_SNAPSHOT_RUNS backups idle and as many under
+#      `sysbench oltp_write_only`, and the copy out of the snapshot against `tar | zstd -1` (and
+#      `-T2`); its section and two rows of "Goals at a glance" go into the report, "not measured"
+#      if the script fails (~4 min at full scale, ~1 min small),
+#  11. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
 #
 # Other knobs: BENCH_RUNS=N (default 3), BENCH_PITR_RUNS=N (runs of the replay comparison, each
 # with freshly reloaded targets; default BENCH_RUNS), BENCH_LOGICAL_RUNS=N (runs of each dump and
 # load of step 8; default BENCH_RUNS), BENCH_NO_BUILD=1 (use target/release/zrm as it is),
 # BENCH_REV=COMMIT (build that commit from a clean `git archive` export instead of the working
 # tree), BENCH_KEEP=1 (leave the temp dir), BENCH_TMPDIR=DIR (parent of the temp dir; default /var/tmp,
-# which is on disk, unlike a tmpfs /tmp).
+# which is on disk, unlike a tmpfs /tmp), BENCH_NO_SNAPSHOT=1 (skip step 10), and step 10's own
+# knobs (BENCH_SNAPSHOT_RUNS, BENCH_SNAPSHOT_COPY_RUNS, BENCH_IMAGE_GIB: see scripts/bench_snapshot.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -93,6 +101,9 @@ command -v zstd >/dev/null || required+=(zstd)
 [ -x /usr/bin/time ] || required+=(time)
 command -v jq >/dev/null || required+=(jq)
 command -v mydumper >/dev/null || optional+=(mydumper)
+if [ "${BENCH_NO_SNAPSHOT:-0}" != 1 ]; then
+    command -v mkfs.btrfs >/dev/null && command -v btrfs >/dev/null || optional+=(btrfs-progs)
+fi
 if [ $((${#required[@]} + ${#optional[@]})) -gt 0 ]; then
     command -v apt-get >/dev/null || die "missing ${required[*]} ${optional[*]} and no apt-get: install them by hand"
     sudo=()
@@ -864,7 +875,28 @@ PITR_ARCHIVE_S="" PITR_SUMS="" PITR_SUMS_SOURCE="" PITR_TRX=0 PITR_BYTES=0
 if [ "$PITR_STATUS" = measured ]; then pitr_replay; fi
 pitr_chain
 
-# --- 10. the report --------------------------------------------------------------------------
+# --- 10. snapshot backups --------------------------------------------------------------------
+
+# scripts/bench_snapshot.sh, with this run's zrm binary, on a btrfs image and a server of its own
+# (it stops both); its section and its two goal rows go into the report. A failure (not root, no
+# loop devices, zrm failing) leaves them "not measured" and the rest of the report stands.
+SNAP_MD="$WORK/snapshot.md" SNAP_GOALS="$WORK/snapshot-goals.md" SNAP_STATUS=measured
+if [ "${BENCH_NO_SNAPSHOT:-0}" = 1 ]; then
+    SNAP_STATUS="skipped (\`BENCH_NO_SNAPSHOT=1\`)"
+else
+    step "Snapshot backups (btrfs): scripts/bench_snapshot.sh (log: $WORK/snapshot.log)"
+    if ! BENCH_SCALE="$SCALE" BENCH_ZRM="$ZRM" BENCH_ZRM_DESC="commit \`$ZRM_COMMIT\`$ZRM_DIRTY, built by \`scripts/bench.sh\`" \
+        BENCH_SNAPSHOT_OUT="$SNAP_MD" BENCH_SNAPSHOT_GOALS="$SNAP_GOALS" \
+        bash "$ROOT/scripts/bench_snapshot.sh" 2> >(tee "$WORK/snapshot.log" >&2); then
+        SNAP_STATUS="\`scripts/bench_snapshot.sh\` failed: $(grep '^error:' "$WORK/snapshot.log" | tail -n 1 | sed 's/^error: //')"
+        warn "snapshot backups not measured: $SNAP_STATUS"
+    elif [ ! -s "$SNAP_MD" ] || [ ! -s "$SNAP_GOALS" ]; then
+        SNAP_STATUS="\`scripts/bench_snapshot.sh\` wrote no section"
+        warn "snapshot backups not measured: $SNAP_STATUS"
+    fi
+fi
+
+# --- 11. the report --------------------------------------------------------------------------
 
 step "Writing $OUT"
 mib() { calc "$1 / 1048576" "${2:-%.1f}"; }
@@ -1003,6 +1035,12 @@ mkdir -p "$(dirname "$OUT")"
     echo "| \`zrm restore\` of a logical backup ≥ 2× faster than \`mariadb < dump.sql\` | $(l_said "$R_LSQL" "(mariadb < dump.sql)/zrm" "$LL_S" "$LL_Z") | $(goal "$R_LSQL" ">=" 2) |"
     echo "| peak RSS of zrm < 150 MiB in both directions (logical) | $(l_rss_said) | $(goal "$L_RSS" "<" 150) |"
     echo "| \`zrm restore\` of the logical backup gives the source's data (\`CHECKSUM TABLE\`) | $L_SUMS_ZRM_TEXT | $(case "$L_SUMS_ZRM" in MATCH) echo "**MET**" ;; DIFFER) echo "**NOT MET**" ;; *) echo "NOT MEASURED" ;; esac) |"
+    if [ "$SNAP_STATUS" = measured ]; then
+        cat "$SNAP_GOALS"
+    else
+        echo "| btrfs snapshot backup: commits blocked (\`lock_hold_ms\`, median) ≤ 50 ms, idle | not measured: $SNAP_STATUS | NOT MEASURED |"
+        echo "| the same under \`sysbench oltp_write_only\` ≤ 250 ms | not measured (see its section) | NOT MEASURED |"
+    fi
     echo
     echo "## Setup"
     echo
@@ -1322,6 +1360,14 @@ mkdir -p "$(dirname "$OUT")"
         echo "**Not measured:** $CHAIN_STATUS."
     fi
     echo
+    if [ "$SNAP_STATUS" = measured ]; then
+        cat "$SNAP_MD"
+    else
+        echo "## Snapshot backups (btrfs)"
+        echo
+        echo "**Not measured:** $SNAP_STATUS."
+    fi
+    echo
     echo "## Reproduce"
     echo
     echo '```'
@@ -1335,4 +1381,10 @@ say "binlog analysis: (a) ${A}s (b) ${B}s (c) ${C}s (d) ${D}s; (b)/(c) ${R_BC}x,
 say "logical engine ($L_MIB MiB): dump zrm ${LD_Z}s, zrm (none) ${LD_N}s, mariadb-dump | zstd ${LD_B}s, mydumper ${LD_M}s; load zrm ${LL_Z}s, myloader ${LL_M}s, mariadb ${LL_S}s; zrm peak RSS ${L_RSS} MiB, checksums ${L_SUMS_ZRM_TEXT}"
 say "point-in-time replay: zrm ${Z_REPLAY}s, baseline ${B_REPLAY}s (baseline/zrm ${R_REPLAY}x), checksums ${PITR_SUMS:-n/a}"
 say "planning across $CHAIN_FILES files: --until-time ${CHAIN_T}s, --until-position ${CHAIN_P}s"
+if [ "$SNAP_STATUS" = measured ]; then
+    say "btrfs snapshot lock hold: $(awk -F'|' '{ gsub(/^ +| +$|\*/, "", $3); gsub(/^ +| +$|\*/, "", $4)
+        printf "%s%s %s (%s)", (NR > 1 ? "; " : ""), (NR == 1 ? "idle" : "under load"), $3, $4 }' "$SNAP_GOALS")"
+else
+    say "snapshot backups (btrfs): $SNAP_STATUS"
+fi
 say "report: $OUT"

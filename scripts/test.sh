@@ -34,6 +34,14 @@ fi
 if ! command -v mkfs.btrfs >/dev/null || ! command -v btrfs >/dev/null; then
     missing+=(btrfs-progs)
 fi
+# The install test reads the installed man pages with man.
+if ! command -v man >/dev/null; then
+    missing+=(man-db)
+fi
+# The report's html page is rendered by headless Chromium in the tests.
+if ! command -v chromium >/dev/null; then
+    missing+=(chromium)
+fi
 # scripts/cluster-nightly.sh (tested) reads zrm's JSON with jq.
 if ! command -v jq >/dev/null; then
     missing+=(jq)
@@ -62,7 +70,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get update
     "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc, btrfs, lvm2, jq"
+    echo "all present: mariadbd, mariadb-install-db, mariadb, mariadb-dump, mariadb-binlog, cc, btrfs, lvm2, jq, chromium, man"
 fi
 
 # EBS and S3 tests run against moto_server on 127.0.0.1. Pinned: moto 5.2.0 and 5.2.1 answer

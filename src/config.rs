@@ -154,6 +154,14 @@ pub struct SetOptions {
     pub ebs: Option<EbsOptions>,
     pub lvm: Option<LvmOptions>,
     pub btrfs: Option<BtrfsOptions>,
+    /// A shell command run before each backup of the set; a non-zero exit aborts the backup.
+    pub pre_backup: Option<String>,
+    /// A shell command run after each backup of the set, whatever its outcome.
+    pub post_backup: Option<String>,
+    /// A Prometheus textfile-collector file, rewritten after every backup.
+    pub metrics_file: Option<PathBuf>,
+    /// Also write the log (with timestamps) to this file.
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -343,6 +351,10 @@ pub struct SetConfig {
     pub ebs: Option<EbsOptions>,
     pub lvm: Option<LvmOptions>,
     pub btrfs: Option<BtrfsOptions>,
+    pub pre_backup: Option<String>,
+    pub post_backup: Option<String>,
+    pub metrics_file: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
 }
 
 /// Built-in defaults, the lowest layer.
@@ -377,6 +389,10 @@ impl SetOptions {
             ebs: o.ebs.or(self.ebs),
             lvm: o.lvm.or(self.lvm),
             btrfs: o.btrfs.or(self.btrfs),
+            pre_backup: o.pre_backup.or(self.pre_backup),
+            post_backup: o.post_backup.or(self.post_backup),
+            metrics_file: o.metrics_file.or(self.metrics_file),
+            log_file: o.log_file.or(self.log_file),
         }
     }
 }
@@ -441,6 +457,19 @@ impl ConfigFile {
                 return Err(Error::Config(format!(
                     "{file}: [repository] compression_level = {level} is out of range: use 1 to 19"
                 )));
+            }
+        }
+        for (name, set) in &self.sets {
+            for (key, given) in [
+                ("log_file", set.log_file.is_some()),
+                ("metrics_file", set.metrics_file.is_some()),
+            ] {
+                if given {
+                    return Err(Error::Config(format!(
+                        "{file}: [sets.{name}] sets `{key}`, which covers every set: move it to \
+                         [defaults]"
+                    )));
+                }
             }
         }
         for (name, cluster) in &self.clusters {
@@ -682,6 +711,10 @@ impl ConfigFile {
             ebs: o.ebs,
             lvm: o.lvm,
             btrfs: o.btrfs,
+            pre_backup: o.pre_backup,
+            post_backup: o.post_backup,
+            metrics_file: o.metrics_file.map(|p| self.resolve_path(&p)),
+            log_file: o.log_file.map(|p| self.resolve_path(&p)),
         })
     }
 

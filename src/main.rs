@@ -4,7 +4,16 @@
 use clap::Parser;
 
 fn main() {
-    let cli = zrm::cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Invoked as `mysql-zrm`: ZRM's command line, translated (src/cli/compat.rs).
+    let cli = if zrm::cli::compat::invoked_as_mysql_zrm(&args) {
+        match zrm::cli::compat::command_line(&args) {
+            Ok(cli) => cli,
+            Err(code) => std::process::exit(code),
+        }
+    } else {
+        zrm::cli::Cli::parse_from(args)
+    };
     init_logging(cli.global.quiet, cli.global.verbose);
     let json = cli.global.format == zrm::output::Format::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -45,7 +54,7 @@ fn init_logging(quiet: bool, verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("zrm={level}")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(zrm::logfile::writer)
         .with_target(false)
         .with_ansi(
             std::env::var_os("NO_COLOR").is_none()

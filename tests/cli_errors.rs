@@ -40,15 +40,6 @@ fn help_lists_every_command_of_the_design() {
 }
 
 #[test]
-fn commands_not_built_say_so_and_exit_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = set_config(dir.path(), "");
-    let out = zrm(&config, &["report"]);
-    assert_eq!(out.code, 1, "{out}");
-    assert!(out.stderr.contains(": not built yet"), "{out}");
-}
-
-#[test]
 fn unknown_config_key_names_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = set_config(dir.path(), "databses = [\"app\"]\n");

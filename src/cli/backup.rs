@@ -57,6 +57,48 @@ struct Selection {
 }
 
 pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
+    let Some(set_name) = args.set.clone().filter(|_| !args.dry_run) else {
+        return run_set(ctx, args).await; // a cluster, or a dry run: no hooks, no metrics
+    };
+    let config = ctx.config()?;
+    crate::repo::check_component("set name", &set_name)?;
+    let set = config.resolve_set(&set_name, &super::method_override(args.method))?;
+    let level = args.level.clone();
+    let env = crate::hooks::HookEnv {
+        set: &set,
+        level: &level,
+        config: &config.source,
+    };
+    crate::hooks::pre_backup(&env)?;
+    let started = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let result = run_set(ctx, args).await;
+    // The backup this run made, if any: the newest that started during the run.
+    let made = Repository::open(&config, false).ok().and_then(|repo| {
+        catalog::list_set(&repo, &set.name)
+            .ok()?
+            .into_iter()
+            .filter_map(|e| match e {
+                catalog::CatalogEntry::Complete(m) if m.start_time >= started => Some(m.id),
+                _ => None,
+            })
+            .next_back()
+    });
+    let error = result.as_ref().err().map(|e| e.to_string());
+    if let Err(e) = crate::hooks::post_backup(&env, made.as_deref(), error.as_deref()) {
+        ctx.note(&format!("warning: {e}"));
+    }
+    if let Some(path) = &set.metrics_file {
+        let written = Repository::open(&config, false)
+            .and_then(|repo| crate::metrics::render(&config, &repo, (&set.name, result.is_ok())))
+            .and_then(|text| crate::metrics::write(path, &text));
+        if let Err(e) = written {
+            ctx.note(&format!("warning: the metrics file was not updated: {e}"));
+        }
+    }
+    result
+}
+
+async fn run_set(ctx: &Context, args: BackupArgs) -> Result<i32> {
     if let Some(cluster) = &args.cluster {
         if args.level != "0" || args.method.is_some() || args.dry_run {
             return Err(Error::Usage(

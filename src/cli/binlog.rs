@@ -30,6 +30,9 @@ pub enum BinlogCommand {
     Analyze(AnalyzeArgs),
     /// Resolve a recovery point to exact coordinates for `restore --until-position`
     Find(FindArgs),
+    /// `mysql-zrm --action parse-binlogs`: ZRM's table of events
+    #[command(name = "zrm-parse", hide = true)]
+    ZrmParse(super::compat::ParseArgs),
 }
 
 /// Where the binlogs come from.
@@ -137,22 +140,25 @@ pub async fn run(ctx: &Context, cmd: BinlogCommand) -> Result<i32> {
     match cmd {
         BinlogCommand::Analyze(a) => tokio::task::block_in_place(|| analyze(ctx, a)),
         BinlogCommand::Find(a) => tokio::task::block_in_place(|| find(ctx, a)),
+        BinlogCommand::ZrmParse(a) => {
+            tokio::task::block_in_place(|| super::compat::parse_binlogs(ctx, a))
+        }
         BinlogCommand::Archive(a) => archive_cmd(ctx, a).await,
         BinlogCommand::Purge(a) => purge_cmd(ctx, a).await,
     }
 }
 
 /// What to read: files, or a set's archive (with its repository, and the gaps in it).
-struct Resolved {
+pub(super) struct Resolved {
     repo: Option<Repository>,
     inputs: Vec<Input>,
     gaps: Vec<Gap>,
     /// The zone of times given without an offset: the set's server's (as `restore` reads
     /// them), UTC for plain files.
-    zone: chrono::FixedOffset,
+    pub(super) zone: chrono::FixedOffset,
 }
 
-fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
+pub(super) fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
     if let Some(set) = &s.set {
         crate::repo::check_component("set name", set)?;
         let config = ctx.config()?;
@@ -189,7 +195,7 @@ fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
 }
 
 /// Scan every input in order with one scanner (transaction state carries over).
-fn scan_all(
+pub(super) fn scan_all(
     r: &Resolved,
     options: ScanOptions,
     visit: &mut dyn FnMut(crate::binlog::scan::EventInfo) -> ControlFlow<()>,

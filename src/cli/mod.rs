@@ -6,12 +6,14 @@ pub mod binlog;
 pub mod check;
 pub mod cluster;
 pub mod cluster_restore;
+pub mod compat;
 pub mod key;
 pub mod list;
 pub mod purge;
 pub mod replicate;
+pub mod report;
 pub mod restore;
-pub mod unbuilt;
+pub mod schedule;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -88,9 +90,10 @@ pub enum Command {
     #[command(subcommand)]
     Key(key::KeyCommand),
     /// Manage crontab entries for scheduled backups
-    Schedule(unbuilt::Passthrough),
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Reports: status, method, retention, performance, restore points
-    Report(unbuilt::Passthrough),
+    Report(report::ReportArgs),
 }
 
 /// What every command gets: the global flags and, once loaded, the configuration.
@@ -101,7 +104,17 @@ pub struct Context {
 
 impl Context {
     pub fn config(&self) -> Result<ConfigFile> {
-        ConfigFile::locate_and_load(self.global.config.as_deref())
+        let config = ConfigFile::locate_and_load(self.global.config.as_deref())?;
+        if let Some(p) = &config.defaults.log_file {
+            let path = config.resolve_path(p);
+            if let Err(e) = crate::logfile::set(&path) {
+                self.note(&format!(
+                    "warning: cannot write the log file {}: {e}",
+                    path.display()
+                ));
+            }
+        }
+        Ok(config)
     }
 
     pub fn json(&self) -> bool {
@@ -130,7 +143,7 @@ impl Context {
     /// A line for the human on stderr (not in quiet mode): notes that are not the result.
     pub fn note(&self, msg: &str) {
         if !self.global.quiet {
-            eprintln!("{msg}");
+            crate::logfile::note(msg);
         }
     }
 }
@@ -167,8 +180,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Unpin(a) => purge::pin(&ctx, a, false),
         Command::Replicate(a) => replicate::run(&ctx, a).await,
         Command::Key(c) => key::run(&ctx, c),
-        Command::Schedule(_) => unbuilt::refuse("schedule"),
-        Command::Report(_) => unbuilt::refuse("report"),
+        Command::Schedule(c) => tokio::task::block_in_place(|| schedule::run(&ctx, c)),
+        Command::Report(a) => report::run(&ctx, a),
     }
 }
 
