@@ -727,6 +727,15 @@ impl ConfigFile {
             .or(self.defaults.retention)
     }
 
+    /// A set's `keep_full`, layered like `retention_of` (no file is read: purge must not
+    /// depend on a password file it does not need).
+    pub fn keep_full_of(&self, name: &str) -> Option<u32> {
+        self.sets
+            .get(name)
+            .and_then(|s| s.keep_full)
+            .or(self.defaults.keep_full)
+    }
+
     /// Connection defaults for an ad-hoc target (a `mysql://` URL): `[defaults]` only.
     pub fn default_credentials(&self) -> Result<SetConfig> {
         self.finish_set("(target)", self.defaults.clone())

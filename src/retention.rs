@@ -170,7 +170,10 @@ pub fn plan(
         })
         .collect();
 
-    // Binlogs: before the oldest kept full's consistent point may go.
+    // Binlogs: before the oldest kept full's consistent point may go. A file goes only when its
+    // last event is known and older than that full's start; on the full's own server and binlog
+    // name, also only when it comes before the point in name order (names are compared only
+    // within one base name: a renamed or reset binlog numbering says nothing about age).
     let kept: BTreeSet<&str> = decisions
         .iter()
         .filter(|d| d.keep)
@@ -184,11 +187,10 @@ pub fn plan(
     if let Some(f) = oldest_full {
         let point = f.point_file.as_deref().expect("filtered");
         for b in binlogs {
-            let before = if b.server_id == f.server_id {
-                file_order(&b.file) < file_order(point)
-            } else {
-                b.last_event.is_some_and(|t| t < f.start)
-            };
+            let old_enough = b.last_event.is_some_and(|t| t < f.start);
+            let same_series =
+                b.server_id == f.server_id && file_order(&b.file).0 == file_order(point).0;
+            let before = old_enough && (!same_series || file_order(&b.file) < file_order(point));
             if before {
                 gone.push((b.server_id, b.file.clone()));
             }
@@ -342,6 +344,53 @@ mod tests {
     }
 
     #[test]
+    fn renamed_or_reset_binlogs_and_unknown_times_are_kept() {
+        let now = Utc::now();
+        let full = BackupMeta {
+            id: "f".into(),
+            level: 0,
+            parent: None,
+            start: t(1, now),
+            pinned: false,
+            server_id: 1,
+            point_file: Some("mysql-bin.000450".into()),
+        };
+        let after = Some(now);
+        let binlogs = vec![
+            // a new base name after the full: needed, though "binlog" < "mysql-bin"
+            BinlogMeta {
+                server_id: 1,
+                file: "binlog.000002".into(),
+                last_event: after,
+            },
+            // numbering restarted by RESET MASTER after the full: needed
+            BinlogMeta {
+                server_id: 1,
+                file: "mysql-bin.000001".into(),
+                last_event: after,
+            },
+            // no known time: kept
+            BinlogMeta {
+                server_id: 1,
+                file: "mysql-bin.000100".into(),
+                last_event: None,
+            },
+            // old, before the point: goes
+            BinlogMeta {
+                server_id: 1,
+                file: "mysql-bin.000300".into(),
+                last_event: Some(t(30, now)),
+            },
+        ];
+        let policy = Policy {
+            retention: None,
+            keep_full: Some(1),
+        };
+        let p = plan(now, policy, &[full], &binlogs);
+        assert_eq!(p.binlogs, vec![(1, "mysql-bin.000300".to_string())]);
+    }
+
+    #[test]
     fn no_policy_keeps_everything() {
         let now = Utc::now();
         let mut rng = Rng(7);
@@ -375,7 +424,7 @@ mod tests {
             .map(|n| BinlogMeta {
                 server_id: 1,
                 file: format!("mysql-bin.{n:06}"),
-                last_event: None,
+                last_event: Some(t(100 - n, now) + chrono::Duration::hours(1)),
             })
             .collect();
         let policy = Policy {

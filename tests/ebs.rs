@@ -86,27 +86,12 @@ fn ebs_backup_restore_copy_and_delete() {
         "{check}"
     );
 
-    // Debris of a run killed after CreateSnapshot: tagged for the set, no manifest.
-    let stale = moto.python(&format!(
-        "print(ec2().create_snapshot(VolumeId='{vol}', TagSpecifications=[{{'ResourceType': 'snapshot', \
-         'Tags': [{{'Key': 'zrm:set', 'Value': 's'}}, {{'Key': 'zrm:backup-id', 'Value': '20200101T000000Z'}}]}}])['SnapshotId'])"
-    ));
-
     let out = zrm_moto(
         &moto,
         &config,
         &["backup", "--set", "s", "--format", "json"],
     );
     assert_eq!(out.code, 0, "{out}");
-    assert!(
-        out.stderr
-            .contains(&format!("EBS snapshot {stale} (backup 20200101T000000Z")),
-        "{out}"
-    );
-    let gone = moto.python(&format!(
-        "print(len([s for s in ec2().describe_snapshots(OwnerIds=['self'])['Snapshots'] if s['SnapshotId'] == '{stale}']))"
-    ));
-    assert_eq!(gone, "0");
     let m = json(&out)["backup"].clone();
     let id = m["id"].as_str().unwrap().to_string();
     assert_eq!(m["method"], "ebs");
@@ -134,7 +119,42 @@ fn ebs_backup_restore_copy_and_delete() {
         "{tags}"
     );
 
-    let show = zrm_moto(&moto, &config, &["show", "--set", "s", "latest"]);
+    // Debris of a run killed after CreateSnapshot: tagged for this set and repository, no
+    // manifest: the next backup deletes it. The same set name in another repository is not
+    // ours, and stays.
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("repo/zrm-repo.json")).unwrap())
+            .unwrap();
+    let repo_id = info["repository_id"].as_str().unwrap();
+    let tagged = |repo: &str| {
+        moto.python(&format!(
+            "print(ec2().create_snapshot(VolumeId='{vol}', TagSpecifications=[{{'ResourceType': 'snapshot', \
+             'Tags': [{{'Key': 'zrm:set', 'Value': 's'}}, {{'Key': 'zrm:repository', 'Value': '{repo}'}}, \
+             {{'Key': 'zrm:backup-id', 'Value': '20200101T000000Z'}}]}}])['SnapshotId'])"
+        ))
+    };
+    let stale = tagged(repo_id);
+    let foreign = tagged("another-repository");
+    let out = zrm_moto(&moto, &config, &["backup", "--set", "s"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("EBS snapshot {stale} (backup 20200101T000000Z")),
+        "{out}"
+    );
+    let exists = |id: &str| {
+        moto.python(&format!(
+            "print(len([s for s in ec2().describe_snapshots(OwnerIds=['self'])['Snapshots'] if s['SnapshotId'] == '{id}']))"
+        ))
+    };
+    assert_eq!(exists(&stale), "0");
+    assert_eq!(
+        exists(&foreign),
+        "1",
+        "another repository's snapshot is not touched"
+    );
+
+    let show = zrm_moto(&moto, &config, &["show", "--set", "s", &id]);
     assert!(
         show.stdout.contains(&format!("ebs       {snap} of {vol}")),
         "{show}"
@@ -151,7 +171,11 @@ fn ebs_backup_restore_copy_and_delete() {
     assert_eq!(west, "1");
 
     // Restore: a new volume from the snapshot, in the zone asked for.
-    let out = restore_ebs(&moto, &config, &["--target", "ebs:us-east-1b"]);
+    let out = restore_ebs(
+        &moto,
+        &config,
+        &["--backup", &id, "--target", "ebs:us-east-1b"],
+    );
     assert_eq!(out.code, 0, "{out}");
     let r = json(&out);
     let new_vol = r["volumes"][0]["volume_id"].as_str().unwrap().to_string();

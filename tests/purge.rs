@@ -102,6 +102,32 @@ fn purge_keeps_the_window_the_pins_and_the_chains() {
         .unwrap()
         .unwrap()
         .path();
+    // The binlogs before b2's point are as old as the backups around them (purge goes by the
+    // time of their last event, not by name alone).
+    let b2_point = {
+        let m: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(repo.join(format!("sets/src/backups/{b2}/manifest.json"))).unwrap(),
+        )
+        .unwrap();
+        m["consistent_point"]["binlog_file"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for e in std::fs::read_dir(&binlogs_before).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(file) = name.strip_suffix(".json") {
+            if file < b2_point.as_str() {
+                let mut i: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                let t = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
+                i["first_event_time"] = t.clone().into();
+                i["last_event_time"] = t.into();
+                std::fs::write(&p, serde_json::to_vec_pretty(&i).unwrap()).unwrap();
+            }
+        }
+    }
     let count = |d: &Path| std::fs::read_dir(d).unwrap().count();
     let n_before = count(&binlogs_before);
     zrm_ok(&config, &["unpin", "--set", "src", b1]);
@@ -120,6 +146,13 @@ fn purge_keeps_the_window_the_pins_and_the_chains() {
         "{src:#}"
     );
     assert!(count(&binlogs_before) < n_before);
+    // Purged files are not archived again while the server still has them.
+    let again = json(&zrm_ok(
+        &config,
+        &["binlog", "archive", "--set", "src", "--format", "json"],
+    ));
+    let n_after = count(&binlogs_before);
+    assert!(n_after < n_before, "re-archived after purge: {again:#}");
     assert_eq!(ids(&config), vec![b2.clone(), b3.clone(), b4.clone()]);
 
     // What stays is whole and restores.

@@ -226,7 +226,15 @@ impl<'r> Archiver<'r> {
         let closed = &server_files[..server_files.len().saturating_sub(1)];
         let spool = Self::spool_dir()?;
         let mut reports = Vec::new();
+        let purged = idx::purged_mark(self.repo, &self.set, self.server_id);
         for (name, _) in closed {
+            // Purged on purpose: not fetched again while the server still holds it.
+            if purged.as_deref().is_some_and(|p| {
+                idx::file_order(name).0 == idx::file_order(p).0
+                    && idx::file_order(name) <= idx::file_order(p)
+            }) {
+                continue;
+            }
             let existing = idx::load(self.repo, &self.set, self.server_id, name)?;
             if existing.as_ref().is_some_and(|i| i.complete) {
                 continue;

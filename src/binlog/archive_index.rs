@@ -122,6 +122,27 @@ pub fn servers(repo: &Repository, set: &str) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
+/// Where purge recorded the last file it deleted from a server's archive (a dot-name, so it
+/// is never taken for an index).
+fn purged_mark_path(set: &str, server_id: u32) -> String {
+    format!("{}/.purged", server_dir(set, server_id))
+}
+
+pub fn write_purged_mark(repo: &Repository, set: &str, server_id: u32, file: &str) -> Result<()> {
+    repo.write_small(&purged_mark_path(set, server_id), file.as_bytes())
+}
+
+/// The last file purge deleted from this server's archive: files up to it are not archived
+/// again.
+pub fn purged_mark(repo: &Repository, set: &str, server_id: u32) -> Option<String> {
+    let rel = purged_mark_path(set, server_id);
+    if !repo.backend().exists(&rel).ok()? {
+        return None;
+    }
+    let b = repo.read_small(&rel).ok()?;
+    Some(String::from_utf8_lossy(&b).trim().to_string()).filter(|s| !s.is_empty())
+}
+
 /// Every index of one server's archive, in file order.
 pub fn load_all(repo: &Repository, set: &str, server_id: u32) -> Result<Vec<BinlogIndex>> {
     let dir = server_dir(set, server_id);

@@ -452,7 +452,7 @@ async fn check_volume(r: &mut Report, set: &SetConfig, s: &mut mysql::Session) {
                 format!("datadir {} is on {}", paths.datadir.display(), l.describe())
             })
         }
-        _ => ebs::Ebs::plan(set, "check").await.map(|e| {
+        _ => ebs::Ebs::plan(set, "check", "").await.map(|e| {
             use crate::engine::snapshot::VolumeSnapshot;
             format!("{} found in region {}", e.describe(), e.record().region)
         }),

@@ -46,8 +46,15 @@ pub fn pin_path(set: &str, id: &str) -> String {
     format!("sets/{set}/pins/{id}")
 }
 
+/// Whether a backup is pinned. An error reading the pin is an error: purge must not take a
+/// pinned backup because the store failed to answer.
+pub fn pinned(repo: &Repository, set: &str, id: &str) -> Result<bool> {
+    repo.backend().exists(&pin_path(set, id))
+}
+
+/// For displays: a pin that cannot be read shows as not pinned.
 pub fn is_pinned(repo: &Repository, set: &str, id: &str) -> bool {
-    repo.backend().exists(&pin_path(set, id)).unwrap_or(false)
+    pinned(repo, set, id).unwrap_or(false)
 }
 
 /// What purge did (or would do) to one set.
@@ -159,6 +166,22 @@ async fn purge_set(
         }
         Ok((entries, binlogs))
     })?;
+    // A manifest that cannot be read may be the oldest kept full: deciding without it could
+    // delete binlogs a kept backup needs.
+    let unreadable: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| match e {
+            CatalogEntry::Unreadable { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !unreadable.is_empty() {
+        return Err(Error::Repository(format!(
+            "set '{set}': the manifest(s) of {} cannot be read, so purge will not decide what \
+             the set still needs; nothing was deleted. `zrm verify --set {set} --all` shows why",
+            unreadable.join(", ")
+        )));
+    }
     let manifests: Vec<Manifest> = entries
         .iter()
         .filter_map(|e| match e {
@@ -175,16 +198,18 @@ async fn purge_set(
         .collect();
     let metas: Vec<BackupMeta> = manifests
         .iter()
-        .map(|m| BackupMeta {
-            id: m.id.clone(),
-            level: m.level,
-            parent: m.parent_id.clone(),
-            start: m.start_time,
-            pinned: is_pinned(repo, set, &m.id),
-            server_id: m.server.server_id,
-            point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
+        .map(|m| {
+            Ok(BackupMeta {
+                id: m.id.clone(),
+                level: m.level,
+                parent: m.parent_id.clone(),
+                start: m.start_time,
+                pinned: pinned(repo, set, &m.id)?,
+                server_id: m.server.server_id,
+                point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let bl: Vec<BinlogMeta> = binlogs
         .iter()
         .map(|i| BinlogMeta {
@@ -193,10 +218,7 @@ async fn purge_set(
             last_event: i.last_event_time,
         })
         .collect();
-    let (retention, keep_full) = match config.resolve_set(set, &Default::default()) {
-        Ok(s) => (s.retention, s.keep_full),
-        Err(_) => (config.retention_of(set), None),
-    };
+    let (retention, keep_full) = (config.retention_of(set), config.keep_full_of(set));
     let policy = Policy {
         retention: retention.map(|r| r.as_duration()),
         keep_full,
@@ -218,16 +240,25 @@ async fn purge_set(
         return Ok(out);
     }
     let doomed: BTreeSet<String> = out.plan.deleted_backups().map(|d| d.id.clone()).collect();
-    for m in manifests.iter().filter(|m| doomed.contains(&m.id)) {
+    // Children before parents, so an interrupted purge never leaves an incremental without
+    // its full; per backup the manifest first (it stops existing), then its snapshots, then
+    // its files.
+    let mut order: Vec<&Manifest> = manifests
+        .iter()
+        .filter(|m| doomed.contains(&m.id))
+        .collect();
+    order.sort_by_key(|m| std::cmp::Reverse(m.level));
+    for m in order {
+        tokio::task::block_in_place(|| remove_manifest(repo, set, &m.id))?;
         if let Some(e) = m.physical.as_ref().and_then(|p| p.ebs.as_ref()) {
             let gone = crate::engine::snapshot::ebs::delete_snapshots(e).await?;
             out.deleted_snapshots.extend(gone);
         }
-        tokio::task::block_in_place(|| delete_backup_dir(repo, set, &m.id, true))?;
+        tokio::task::block_in_place(|| delete_backup_dir(repo, set, &m.id))?;
         out.deleted_backups.push(m.id.clone());
     }
     for id in &incomplete {
-        tokio::task::block_in_place(|| delete_backup_dir(repo, set, id, false))?;
+        tokio::task::block_in_place(|| delete_backup_dir(repo, set, id))?;
     }
     for (server, file) in out.plan.binlogs.clone() {
         if let Some(i) = binlogs
@@ -249,23 +280,38 @@ async fn purge_set(
             out.deleted_binlogs.push(file);
         }
     }
+    // Remember how far each server's archive was purged, so that archiving does not fetch
+    // those files again while the server still has them.
+    let mut marks: std::collections::BTreeMap<u32, String> = Default::default();
+    for (server, file) in &out.plan.binlogs {
+        let e = marks.entry(*server).or_insert_with(|| file.clone());
+        if idx::file_order(file) > idx::file_order(e) {
+            *e = file.clone();
+        }
+    }
+    for (server, file) in marks {
+        tokio::task::block_in_place(|| idx::write_purged_mark(repo, set, server, &file))?;
+    }
     Ok(out)
 }
 
-/// Delete a backup directory: the manifest first (from then on the backup does not exist),
-/// then everything else in it, then the (local) directories; and its verify record and pin.
-fn delete_backup_dir(repo: &Repository, set: &str, id: &str, has_manifest: bool) -> Result<()> {
-    let dir = Repository::backup_dir(set, id);
-    if has_manifest {
-        repo.backend()
-            .remove_file(&format!("{dir}/{MANIFEST_FILE}"));
-        if repo.backend().exists(&format!("{dir}/{MANIFEST_FILE}"))? {
-            return Err(Error::Repository(format!(
-                "cannot delete {}/{dir}/{MANIFEST_FILE}: check the repository's permissions",
-                repo.describe()
-            )));
-        }
+/// Remove a backup's manifest: from then on the backup does not exist.
+fn remove_manifest(repo: &Repository, set: &str, id: &str) -> Result<()> {
+    let rel = format!("{}/{MANIFEST_FILE}", Repository::backup_dir(set, id));
+    repo.backend().remove_file(&rel);
+    if repo.backend().exists(&rel)? {
+        return Err(Error::Repository(format!(
+            "cannot delete {}/{rel}: check the repository's permissions",
+            repo.describe()
+        )));
     }
+    Ok(())
+}
+
+/// Delete what is left of a backup directory (its manifest is gone first), then the (local)
+/// directories; and its verify record and pin.
+fn delete_backup_dir(repo: &Repository, set: &str, id: &str) -> Result<()> {
+    let dir = Repository::backup_dir(set, id);
     let files = repo.backend().walk(&dir)?;
     let mut dirs = BTreeSet::new();
     for (f, _) in &files {

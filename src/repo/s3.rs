@@ -219,7 +219,14 @@ impl S3Backend {
         rt.spawn(async move {
             let _ = tx.send(client(&loc2).await);
         });
-        let client = rx.recv().expect("the runtime runs the client set-up")?;
+        let client = match rx.recv().expect("the runtime runs the client set-up") {
+            Ok(c) => c,
+            Err(e) => {
+                // Dropping a runtime inside async code panics: let it wind down on its own.
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
         let storage_class = loc
             .storage_class
             .as_deref()

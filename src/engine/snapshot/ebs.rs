@@ -86,9 +86,17 @@ where
     Error::Backup(format!("EC2 {op} of {subject} failed: {detail}{hint}"))
 }
 
-fn tags(set: &str, backup_id: &str) -> TagSpecification {
+/// A snapshot's tags: its set, backup and repository. Clean-up only ever touches snapshots of
+/// this repository (another repository may use the same set names in the same account).
+fn tags(set: &str, backup_id: &str, repository: &str) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(ResourceType::Snapshot)
+        .tags(
+            Tag::builder()
+                .key("zrm:repository")
+                .value(repository)
+                .build(),
+        )
         .tags(
             Tag::builder()
                 .key("Name")
@@ -115,13 +123,15 @@ pub struct Ebs {
     opts: EbsOptions,
     set: String,
     backup_id: String,
+    /// The repository's id, tagged on every snapshot.
+    repository: String,
     volumes: Vec<VolumeFacts>,
     snapshots: Vec<EbsSnapshot>,
     copies: Vec<EbsCopy>,
 }
 
 impl Ebs {
-    pub async fn plan(set: &SetConfig, backup_id: &str) -> Result<Ebs> {
+    pub async fn plan(set: &SetConfig, backup_id: &str, repository: &str) -> Result<Ebs> {
         let opts = set.ebs.clone().unwrap_or_default();
         if opts.volumes.is_empty() {
             return Err(Error::Config(format!(
@@ -177,6 +187,7 @@ impl Ebs {
             opts,
             set: set.name.clone(),
             backup_id: backup_id.to_string(),
+            repository: repository.to_string(),
             volumes,
             snapshots: Vec::new(),
             copies: Vec::new(),
@@ -205,7 +216,7 @@ impl Ebs {
                         .build(),
                 )
                 .description(&description)
-                .tag_specifications(tags(&self.set, &self.backup_id))
+                .tag_specifications(tags(&self.set, &self.backup_id, &self.repository))
                 .send()
                 .await
                 .map_err(|e| aws_error("CreateSnapshots", &format!("instance {instance}"), &e))?;
@@ -220,7 +231,7 @@ impl Ebs {
                 .create_snapshot()
                 .volume_id(v)
                 .description(&description)
-                .tag_specifications(tags(&self.set, &self.backup_id))
+                .tag_specifications(tags(&self.set, &self.backup_id, &self.repository))
                 .send()
                 .await
                 .map_err(|e| aws_error("CreateSnapshot", &format!("volume {v}"), &e))?;
@@ -338,7 +349,7 @@ impl Ebs {
                     "zrm backup {} of set {} (copy of {} from {})",
                     self.backup_id, self.set, s.snapshot_id, self.region
                 ))
-                .tag_specifications(tags(&self.set, &self.backup_id))
+                .tag_specifications(tags(&self.set, &self.backup_id, &self.repository))
                 .send()
                 .await
                 .map_err(|e| {
@@ -355,8 +366,10 @@ impl Ebs {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    // Called from blocking contexts (block_in_place) inside zrm's runtime.
-    tokio::runtime::Handle::current().block_on(f)
+    // Called from blocking code inside zrm's runtime — also from a clean-up guard dropped in
+    // async code, where a bare `block_on` would panic: block_in_place makes it legal (and is a
+    // no-op where the thread may already block).
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
 
 impl VolumeSnapshot for Ebs {
@@ -388,6 +401,12 @@ impl VolumeSnapshot for Ebs {
                     aws_sdk_ec2::types::Filter::builder()
                         .name("tag:zrm:set")
                         .values(&self.set)
+                        .build(),
+                )
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("tag:zrm:repository")
+                        .values(&self.repository)
                         .build(),
                 )
                 .send()

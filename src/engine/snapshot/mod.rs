@@ -257,7 +257,9 @@ pub async fn backup(
             set,
             job.backup_id,
         )?),
-        Method::Ebs => Box::new(ebs::Ebs::plan(set, job.backup_id).await?),
+        Method::Ebs => {
+            Box::new(ebs::Ebs::plan(set, job.backup_id, &repo.info.repository_id).await?)
+        }
         other => {
             return Err(Error::Backup(format!(
                 "method {other} is not a snapshot method"
