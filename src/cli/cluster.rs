@@ -88,20 +88,25 @@ pub async fn backup(
             .unwrap_or_default();
         Arc::new(Cut::new(n, longest + Duration::from_secs(30)))
     });
-    let quiet = quiet_context(ctx);
+    // One repository for all shards, created (if new) once, before they start.
+    tokio::task::block_in_place(|| Repository::open(&config, true))?;
+    // Each shard in its own task: a shard's blocking work (a copy out of a snapshot, waiting
+    // for EBS) must never hold up another shard that still has to release its lock.
     let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let config = Arc::new(config);
     let runs = sets.iter().map(|set| {
         let cut = cut.clone();
         let gate = gate.clone();
-        let quiet = &quiet;
-        let config = &config;
+        let quiet = quiet_context(ctx);
+        let config = config.clone();
         let comment = comment.clone();
-        async move {
+        let set = set.clone();
+        tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("never closed");
             let result = super::backup::full_backup(
-                quiet,
-                config,
-                set,
+                &quiet,
+                &config,
+                &set,
                 comment,
                 cut.clone().map(|c| (c, set.name.clone())),
             )
@@ -113,9 +118,19 @@ pub async fn backup(
                 set: set.name.clone(),
                 result,
             }
-        }
+        })
     });
-    let results = futures_util::future::join_all(runs).await;
+    let results: Vec<ShardResult> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .zip(&sets)
+        .map(|(r, set)| {
+            r.unwrap_or_else(|e| ShardResult {
+                set: set.name.clone(),
+                result: Err(Error::Backup(format!("the shard's task failed: {e}"))),
+            })
+        })
+        .collect();
     let failed = results.iter().filter(|r| r.result.is_err()).count();
 
     let mut rec = ClusterBackup {

@@ -125,6 +125,9 @@ pub fn replicate_set(
         .into_iter()
         .filter(|(p, _)| !is_lock(p))
         .partition(|(p, _)| p.ends_with(&format!("/{MANIFEST_FILE}")));
+    // A binlog index after its segments: a replica never holds an index whose data is missing.
+    let mut files = files;
+    files.sort_by_key(|(p, _)| (p.contains("/binlogs/") && p.ends_with(".json"), p.clone()));
     let mut out = Replicated {
         from: src.describe(),
         to: dst.describe(),

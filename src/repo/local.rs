@@ -125,7 +125,10 @@ impl Backend for LocalBackend {
             .file_name()
             .expect("relative file paths have a name")
             .to_string_lossy();
-        let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+        // pid and a counter: two writers of one process (cluster shards) never share a name.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
         let file = {
             use std::os::unix::fs::OpenOptionsExt;
             fs::OpenOptions::new()

@@ -33,6 +33,12 @@ use crate::error::{Error, Result};
 
 /// One part of a multipart upload (S3's minimum is 5 MiB except for the last).
 pub const PART_SIZE: usize = 8 << 20;
+/// The size of part `n` (1-based): 8 MiB, doubling every 1000 parts up to 512 MiB, so that a
+/// file of several TiB stays within S3's 10,000 parts while small files keep small parts.
+pub fn part_size(n: i32) -> usize {
+    PART_SIZE << ((n.max(1) as usize - 1) / 1000).min(6)
+}
+
 /// Parts of one file uploading at once.
 pub const MAX_IN_FLIGHT: usize = 3;
 /// Attempts per request (the first try and the retries).
@@ -311,6 +317,16 @@ impl S3Backend {
                     tokio::select! {
                         _ = &mut stop => return,
                         _ = tokio::time::sleep(HEARTBEAT) => {
+                            // Refresh only a lock that is still ours: never overwrite the lock
+                            // of a run that took it over.
+                            if let Ok(o) = api.client.get_object().bucket(&api.bucket).key(&key).send().await {
+                                let holder: Option<LockHolder> = o.body.collect().await.ok()
+                                    .and_then(|b| serde_json::from_slice(&b.into_bytes()).ok());
+                                if holder.is_some_and(|h| h.token != me.token) {
+                                    tracing::warn!("the lock {key} was taken over by another run; this run no longer holds it");
+                                    return;
+                                }
+                            }
                             let mut fresh = me.clone();
                             fresh.heartbeat = chrono::Utc::now();
                             let _ = api.client.put_object().bucket(&api.bucket).key(&key)
@@ -414,18 +430,24 @@ async fn take_lock(
             .key(key)
             .send()
             .await;
-        let holder: Option<LockHolder> = match got {
-            Ok(o) => {
-                let body = o
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| Error::Repository(format!("reading {url}: {e}")))?;
-                serde_json::from_slice(&body.into_bytes()).ok()
-            }
-            Err(e) if is_not_found(&e) => continue, // released meanwhile: try again
-            Err(e) => return Err(s3_error("GetObject (lock)", url, &e)),
-        };
+        // The store's own time of the last write (heartbeat) judges staleness: it does not
+        // depend on the holder's clock.
+        let (written, holder): (Option<chrono::DateTime<chrono::Utc>>, Option<LockHolder>) =
+            match got {
+                Ok(o) => {
+                    let written = o
+                        .last_modified()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0));
+                    let body = o
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|e| Error::Repository(format!("reading {url}: {e}")))?;
+                    (written, serde_json::from_slice(&body.into_bytes()).ok())
+                }
+                Err(e) if is_not_found(&e) => continue, // released meanwhile: try again
+                Err(e) => return Err(s3_error("GetObject (lock)", url, &e)),
+            };
         if holder.as_ref().is_some_and(|h| h.token == me.token) {
             return Ok(taken_over); // ours: the PUT succeeded, its answer was lost
         }
@@ -433,7 +455,7 @@ async fn take_lock(
             None => true, // unreadable: a torn write of a dead holder
             Some(h) if h.host == me.host => !pid_alive(h.pid),
             Some(h) => {
-                let age = chrono::Utc::now() - h.heartbeat;
+                let age = chrono::Utc::now() - written.unwrap_or(h.heartbeat);
                 age.to_std().unwrap_or_default() > STALE_AFTER
             }
         };
@@ -945,14 +967,15 @@ fn wait_part(rx: mpsc::Receiver<Result<CompletedPart>>) -> Result<CompletedPart>
 impl Write for S3Writer {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);
-        while self.buf.len() >= PART_SIZE {
-            let rest = self.buf.split_off(PART_SIZE);
+        loop {
+            let size = part_size(self.upload.as_ref().map_or(1, |u| u.next_part));
+            if self.buf.len() < size {
+                break;
+            }
+            let rest = self.buf.split_off(size);
             let part = std::mem::replace(&mut self.buf, rest);
             self.send_part(part)
                 .map_err(|e| io::Error::other(e.to_string()))?;
-            if self.buf.capacity() < PART_SIZE {
-                self.buf.reserve(PART_SIZE - self.buf.len());
-            }
         }
         Ok(data.len())
     }
@@ -1001,6 +1024,16 @@ impl Drop for S3Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_grow_so_that_terabytes_fit_in_10000_parts() {
+        assert_eq!(part_size(1), 8 << 20);
+        assert_eq!(part_size(1000), 8 << 20);
+        assert_eq!(part_size(1001), 16 << 20);
+        assert_eq!(part_size(10_000), 512 << 20);
+        let total: u64 = (1..=10_000).map(|n| part_size(n) as u64).sum();
+        assert!(total > 2 << 40, "{total}");
+    }
 
     #[test]
     fn parses_urls() {
