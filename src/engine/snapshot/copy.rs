@@ -295,7 +295,8 @@ fn extract_part(
         progress,
     });
     archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
+    // Only root can give files away; anyone else restores them as their own.
+    archive.set_preserve_ownerships(unsafe { libc::geteuid() } == 0);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
     let mut bytes = 0;
