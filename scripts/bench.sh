@@ -37,7 +37,18 @@
 #      `sysbench oltp_write_only`, and the copy out of the snapshot against `tar | zstd -1` (and
 #      `-T2`); its section and two rows of "Goals at a glance" go into the report, "not measured"
 #      if the script fails (~4 min at full scale, ~1 min small),
-#  11. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
+#  11. S3 repository and encryption: `scripts/bench_s3.sh` with this run's zrm binary, against a
+#      moto_server of its own (needs moto_server and boto3): upload and download throughput of
+#      `zrm replicate` against boto3 on the same file (2 GiB at full scale), zrm's peak RSS during
+#      the upload, and a logical backup and restore without and with `encryption_key_file`; its
+#      section and one row of "Goals at a glance" go into the report, "not measured" if the script
+#      fails (~10 min at full scale, ~1 min small),
+#  12. sharded clusters: `scripts/bench_cluster.sh` with this run's zrm binary, on three shards
+#      and three restore targets of its own: the lock hold of `zrm backup --cluster app
+#      --coordinated` (BENCH_CLUSTER_RUNS backups idle and as many under load) and `zrm restore
+#      --cluster app --until-time` against the three single-shard restores in turn; its section
+#      and one row of "Goals at a glance" go into the report (~7 min at full scale, ~1 min small),
+#  13. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
 #
 # Other knobs: BENCH_RUNS=N (default 3), BENCH_PITR_RUNS=N (runs of the replay comparison, each
 # with freshly reloaded targets; default BENCH_RUNS), BENCH_LOGICAL_RUNS=N (runs of each dump and
@@ -45,7 +56,10 @@
 # BENCH_REV=COMMIT (build that commit from a clean `git archive` export instead of the working
 # tree), BENCH_KEEP=1 (leave the temp dir), BENCH_TMPDIR=DIR (parent of the temp dir; default /var/tmp,
 # which is on disk, unlike a tmpfs /tmp), BENCH_NO_SNAPSHOT=1 (skip step 10), and step 10's own
-# knobs (BENCH_SNAPSHOT_RUNS, BENCH_SNAPSHOT_COPY_RUNS, BENCH_IMAGE_GIB: see scripts/bench_snapshot.sh).
+# knobs (BENCH_SNAPSHOT_RUNS, BENCH_SNAPSHOT_COPY_RUNS, BENCH_IMAGE_GIB: see scripts/bench_snapshot.sh),
+# BENCH_NO_S3=1 (skip step 11; its knobs: BENCH_S3_FILE_MIB, see scripts/bench_s3.sh),
+# BENCH_NO_CLUSTER=1 (skip step 12; its knobs: BENCH_CLUSTER_RUNS, BENCH_CLUSTER_LOAD_S, see
+# scripts/bench_cluster.sh). Steps 11 and 12 run BENCH_RUNS times what they run "3 times".
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -896,7 +910,48 @@ else
     fi
 fi
 
-# --- 11. the report --------------------------------------------------------------------------
+# --- 11. S3 repository and encryption ----------------------------------------------------------
+
+# scripts/bench_s3.sh, with this run's zrm binary, against a moto_server and servers of its own
+# (it stops them); its section and its goal row go into the report. A failure (no moto_server or
+# boto3, zrm failing) leaves them "not measured" and the rest of the report stands.
+S3_MD="$WORK/s3.md" S3_GOALS="$WORK/s3-goals.md" S3_STATUS=measured
+if [ "${BENCH_NO_S3:-0}" = 1 ]; then
+    S3_STATUS="skipped (\`BENCH_NO_S3=1\`)"
+else
+    step "S3 repository and encryption: scripts/bench_s3.sh (log: $WORK/s3.log)"
+    if ! BENCH_SCALE="$SCALE" BENCH_RUNS="$RUNS" BENCH_ZRM="$ZRM" BENCH_ZRM_DESC="commit \`$ZRM_COMMIT\`$ZRM_DIRTY, built by \`scripts/bench.sh\`" \
+        BENCH_S3_OUT="$S3_MD" BENCH_S3_GOALS="$S3_GOALS" \
+        bash "$ROOT/scripts/bench_s3.sh" 2> >(tee "$WORK/s3.log" >&2); then
+        S3_STATUS="\`scripts/bench_s3.sh\` failed: $(grep '^error:' "$WORK/s3.log" | tail -n 1 | sed 's/^error: //')"
+        warn "S3 repository and encryption not measured: $S3_STATUS"
+    elif [ ! -s "$S3_MD" ] || [ ! -s "$S3_GOALS" ]; then
+        S3_STATUS="\`scripts/bench_s3.sh\` wrote no section"
+        warn "S3 repository and encryption not measured: $S3_STATUS"
+    fi
+fi
+
+# --- 12. sharded clusters -----------------------------------------------------------------------
+
+# scripts/bench_cluster.sh, with this run's zrm binary, on six servers of its own (it stops
+# them); its section and its goal row go into the report, "not measured" if it fails.
+CLUSTER_MD="$WORK/cluster.md" CLUSTER_GOALS="$WORK/cluster-goals.md" CLUSTER_STATUS=measured
+if [ "${BENCH_NO_CLUSTER:-0}" = 1 ]; then
+    CLUSTER_STATUS="skipped (\`BENCH_NO_CLUSTER=1\`)"
+else
+    step "Sharded clusters: scripts/bench_cluster.sh (log: $WORK/cluster.log)"
+    if ! BENCH_SCALE="$SCALE" BENCH_RUNS="$RUNS" BENCH_ZRM="$ZRM" BENCH_ZRM_DESC="commit \`$ZRM_COMMIT\`$ZRM_DIRTY, built by \`scripts/bench.sh\`" \
+        BENCH_CLUSTER_OUT="$CLUSTER_MD" BENCH_CLUSTER_GOALS="$CLUSTER_GOALS" \
+        bash "$ROOT/scripts/bench_cluster.sh" 2> >(tee "$WORK/cluster.log" >&2); then
+        CLUSTER_STATUS="\`scripts/bench_cluster.sh\` failed: $(grep '^error:' "$WORK/cluster.log" | tail -n 1 | sed 's/^error: //')"
+        warn "sharded clusters not measured: $CLUSTER_STATUS"
+    elif [ ! -s "$CLUSTER_MD" ] || [ ! -s "$CLUSTER_GOALS" ]; then
+        CLUSTER_STATUS="\`scripts/bench_cluster.sh\` wrote no section"
+        warn "sharded clusters not measured: $CLUSTER_STATUS"
+    fi
+fi
+
+# --- 13. the report --------------------------------------------------------------------------
 
 step "Writing $OUT"
 mib() { calc "$1 / 1048576" "${2:-%.1f}"; }
@@ -1040,6 +1095,16 @@ mkdir -p "$(dirname "$OUT")"
     else
         echo "| btrfs snapshot backup: commits blocked (\`lock_hold_ms\`, median) ≤ 50 ms, idle | not measured: $SNAP_STATUS | NOT MEASURED |"
         echo "| the same under \`sysbench oltp_write_only\` ≤ 250 ms | not measured (see its section) | NOT MEASURED |"
+    fi
+    if [ "$S3_STATUS" = measured ]; then
+        cat "$S3_GOALS"
+    else
+        echo "| peak RSS of zrm uploading a multi-GB file to S3 (\`zrm replicate\`) < 200 MiB | not measured: $S3_STATUS | NOT MEASURED |"
+    fi
+    if [ "$CLUSTER_STATUS" = measured ]; then
+        cat "$CLUSTER_GOALS"
+    else
+        echo "| coordinated cluster backup (3 shards): longest shard's lock hold (\`max_lock_hold_ms\`, median) ≤ 100 ms, idle | not measured: $CLUSTER_STATUS | NOT MEASURED |"
     fi
     echo
     echo "## Setup"
@@ -1368,6 +1433,22 @@ mkdir -p "$(dirname "$OUT")"
         echo "**Not measured:** $SNAP_STATUS."
     fi
     echo
+    if [ "$S3_STATUS" = measured ]; then
+        cat "$S3_MD"
+    else
+        echo "## S3 repository and encryption"
+        echo
+        echo "**Not measured:** $S3_STATUS."
+    fi
+    echo
+    if [ "$CLUSTER_STATUS" = measured ]; then
+        cat "$CLUSTER_MD"
+    else
+        echo "## Sharded clusters"
+        echo
+        echo "**Not measured:** $CLUSTER_STATUS."
+    fi
+    echo
     echo "## Reproduce"
     echo
     echo '```'
@@ -1387,4 +1468,6 @@ if [ "$SNAP_STATUS" = measured ]; then
 else
     say "snapshot backups (btrfs): $SNAP_STATUS"
 fi
+say "S3 and encryption: $([ "$S3_STATUS" = measured ] && awk -F'|' '{ gsub(/^ +| +$|\*/, "", $3); gsub(/^ +| +$|\*/, "", $4); printf "upload peak RSS %s (%s)", $3, $4 }' "$S3_GOALS" || echo "$S3_STATUS")"
+say "sharded clusters: $([ "$CLUSTER_STATUS" = measured ] && awk -F'|' '{ gsub(/^ +| +$|\*/, "", $3); gsub(/^ +| +$|\*/, "", $4); printf "coordinated lock hold idle %s (%s)", $3, $4 }' "$CLUSTER_GOALS" || echo "$CLUSTER_STATUS")"
 say "report: $OUT"
