@@ -321,6 +321,29 @@ fn coordinated_backups_checkpoints_and_restores_to_one_gsn() {
     }
     assert!(v["skew_s"].as_f64().is_some(), "{v:#}");
     assert_targets_at(&c, &states[&80], "the end");
+
+    // A shard whose archive lags behind the point: refused, not replayed short.
+    run_writer(&refs(&c.shards), 81..=90, &[], &Arc::default());
+    for (i, s) in c.shards.iter().enumerate().take(2) {
+        s.sql("FLUSH BINARY LOGS");
+        zrm_ok(&c.config, &["binlog", "archive", "--set", SHARDS[i]]);
+    }
+    let out = zrm(
+        &c.config,
+        &[
+            "restore",
+            "--cluster",
+            "app",
+            "--until-gsn",
+            "85",
+            "--replace",
+        ],
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("s3: no transaction above GSN 85") && out.stderr.contains("may lag"),
+        "{out}"
+    );
 }
 
 #[test]

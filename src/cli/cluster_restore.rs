@@ -76,6 +76,52 @@ pub fn resolve_point(
     Ok(args.until_position.clone())
 }
 
+/// Shards that found no GSN above `n` although their archive ends before another shard passed
+/// `n`: their archive may simply lag, and replaying all of it would not reach the point.
+fn lagging_archives(
+    ctx: &Context,
+    config: &ConfigFile,
+    cluster: &str,
+    sets: &[crate::config::SetConfig],
+    n: u64,
+) -> Result<Vec<String>> {
+    let repo = tokio::task::block_in_place(|| Repository::open(config, false))?;
+    let mut points = Vec::new();
+    for set in sets {
+        let p = tokio::task::block_in_place(|| {
+            super::binlog::gsn_stop_point(ctx, config, &set.name, Some(cluster), n)
+        })?;
+        points.push((set.name.clone(), p));
+    }
+    // The earliest commit, on any shard, of a transaction past the point.
+    let passed = points
+        .iter()
+        .filter_map(|(_, p)| p.first_excluded.as_ref())
+        .filter_map(|x| chrono::DateTime::parse_from_rfc3339(&x.time).ok())
+        .min();
+    let Some(passed) = passed else {
+        return Ok(Vec::new());
+    };
+    let mut lagging = Vec::new();
+    for (set, p) in &points {
+        if p.first_excluded.is_some() {
+            continue;
+        }
+        let end = tokio::task::block_in_place(|| crate::binlog::sources::archived(&repo, set))
+            .ok()
+            .and_then(|v| v.indexes.iter().filter_map(|i| i.last_event_time).max());
+        if end.is_none_or(|e| e < passed) {
+            lagging.push(format!(
+                "{set}: no transaction above GSN {n} in its archive, which ends at {} — before \
+                 another shard passed GSN {n} ({passed}); its archive may lag: archive its binlogs \
+                 (`zrm binlog archive --set {set}`) and restore again",
+                end.map_or("(no time)".into(), |e| e.to_rfc3339())
+            ));
+        }
+    }
+    Ok(lagging)
+}
+
 struct ShardRun {
     set: String,
     target: String,
@@ -137,6 +183,11 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
         match resolve_point(ctx, &config, &set.name, Some(cluster), args) {
             Ok(p) => plans.push((set.name.clone(), targets[&set.name].clone(), p)),
             Err(e) => unresolved.push(format!("{}: {e}", set.name)),
+        }
+    }
+    if unresolved.is_empty() {
+        if let Some(n) = args.until_gsn {
+            unresolved = lagging_archives(ctx, &config, cluster, &sets, n)?;
         }
     }
     if !unresolved.is_empty() {
