@@ -45,10 +45,7 @@ pub fn render(config: &ConfigFile, repo: &Repository, last_run: (&str, bool)) ->
             }
         }
         // A set without an archive has no lag to report.
-        let last = crate::binlog::sources::archived(repo, set)
-            .ok()
-            .and_then(|v| v.indexes.iter().filter_map(|i| i.last_event_time).max());
-        if let Some(t) = last {
+        if let Some(t) = crate::binlog::sources::archive_end(repo, set) {
             lag.push((set.clone(), (now - t).num_seconds().max(0) as f64));
         }
     }

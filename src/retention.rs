@@ -47,6 +47,30 @@ pub struct Policy {
     pub keep_full: Option<u32>,
 }
 
+impl Policy {
+    /// A set's policy, layered like every option, without reading any file.
+    pub fn for_set(config: &crate::config::ConfigFile, set: &str) -> Policy {
+        Policy {
+            retention: config.retention_of(set).map(|r| r.as_duration()),
+            keep_full: config.keep_full_of(set),
+        }
+    }
+}
+
+impl BackupMeta {
+    pub fn of(m: &crate::catalog::Manifest, pinned: bool) -> BackupMeta {
+        BackupMeta {
+            id: m.id.clone(),
+            level: m.level,
+            parent: m.parent_id.clone(),
+            start: m.start_time,
+            pinned,
+            server_id: m.server.server_id,
+            point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
+        }
+    }
+}
+
 /// The decision for one backup.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Decision {

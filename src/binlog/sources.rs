@@ -99,6 +99,18 @@ pub struct ArchiveView {
     pub gaps: Vec<Gap>,
 }
 
+impl ArchiveView {
+    /// The newest archived event's time: where the archive ends.
+    pub fn last_event(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.indexes.iter().filter_map(|i| i.last_event_time).max()
+    }
+}
+
+/// Where a set's archive ends; `None` when it has no archive (or it cannot be read).
+pub fn archive_end(repo: &Repository, set: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    archived(repo, set).ok().and_then(|v| v.last_event())
+}
+
 pub fn archived(repo: &Repository, set: &str) -> Result<ArchiveView> {
     let mut view = ArchiveView {
         inputs: Vec::new(),

@@ -323,14 +323,25 @@ fn analyze(ctx: &Context, a: AnalyzeArgs) -> Result<i32> {
             }
         }
     });
-    if let Some(e) = io_error {
+    end_of_output(io_error, result, || printer.finish())
+}
+
+/// How a command that streams events to stdout ends: a reader gone away (broken pipe) is a
+/// normal end; another write error, or the scan's own error, is the command's error. The
+/// output is finished (flushed) even when the scan failed, so what was read is not lost.
+pub(super) fn end_of_output(
+    write_error: Option<std::io::Error>,
+    scanned: Result<()>,
+    finish: impl FnOnce() -> std::io::Result<()>,
+) -> Result<i32> {
+    if let Some(e) = write_error {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Ok(0);
         }
         return Err(Error::io("write", "standard output", e));
     }
-    let flushed = printer.finish();
-    result?;
+    let flushed = finish();
+    scanned?;
     if let Err(e) = flushed {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(Error::io("write", "standard output", e));

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use super::restore::RestoreArgs;
 use super::Context;
+use crate::binlog::find::StopPoint;
 use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 use crate::output::{emit, emit_json};
@@ -31,7 +32,7 @@ pub fn resolve_point(
         let p = tokio::task::block_in_place(|| {
             super::binlog::gsn_stop_point(ctx, config, set, cluster, n)
         })?;
-        return Ok(p.first_excluded.map(|_| format!("{}:{}", p.file, p.pos)));
+        return Ok(gsn_position(&p));
     }
     if let Some(name) = &args.until_checkpoint {
         let cluster = match cluster {
@@ -79,20 +80,11 @@ pub fn resolve_point(
 /// Shards that found no GSN above `n` although their archive ends before another shard passed
 /// `n`: their archive may simply lag, and replaying all of it would not reach the point.
 fn lagging_archives(
-    ctx: &Context,
     config: &ConfigFile,
-    cluster: &str,
-    sets: &[crate::config::SetConfig],
+    points: &[(String, StopPoint)],
     n: u64,
 ) -> Result<Vec<String>> {
     let repo = tokio::task::block_in_place(|| Repository::open(config, false))?;
-    let mut points = Vec::new();
-    for set in sets {
-        let p = tokio::task::block_in_place(|| {
-            super::binlog::gsn_stop_point(ctx, config, &set.name, Some(cluster), n)
-        })?;
-        points.push((set.name.clone(), p));
-    }
     // The earliest commit, on any shard, of a transaction past the point.
     let passed = points
         .iter()
@@ -103,13 +95,11 @@ fn lagging_archives(
         return Ok(Vec::new());
     };
     let mut lagging = Vec::new();
-    for (set, p) in &points {
+    for (set, p) in points {
         if p.first_excluded.is_some() {
             continue;
         }
-        let end = tokio::task::block_in_place(|| crate::binlog::sources::archived(&repo, set))
-            .ok()
-            .and_then(|v| v.indexes.iter().filter_map(|i| i.last_event_time).max());
+        let end = tokio::task::block_in_place(|| crate::binlog::sources::archive_end(&repo, set));
         if end.is_none_or(|e| e < passed) {
             lagging.push(format!(
                 "{set}: no transaction above GSN {n} in its archive, which ends at {} — before \
@@ -120,6 +110,14 @@ fn lagging_archives(
         }
     }
     Ok(lagging)
+}
+
+/// A GSN stop point as `FILE:POS` for `--until-position`; `None`: nothing above the GSN was
+/// found, replay everything.
+fn gsn_position(p: &StopPoint) -> Option<String> {
+    p.first_excluded
+        .as_ref()
+        .map(|_| format!("{}:{}", p.file, p.pos))
 }
 
 struct ShardRun {
@@ -179,15 +177,33 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
     // restore starts.
     let mut plans = Vec::new();
     let mut unresolved = Vec::new();
-    for set in &sets {
-        match resolve_point(ctx, &config, &set.name, Some(cluster), args) {
-            Ok(p) => plans.push((set.name.clone(), targets[&set.name].clone(), p)),
-            Err(e) => unresolved.push(format!("{}: {e}", set.name)),
+    if let Some(n) = args.until_gsn {
+        // One scan per shard serves both the stop points and the lag check.
+        let mut points = Vec::new();
+        for set in &sets {
+            match tokio::task::block_in_place(|| {
+                super::binlog::gsn_stop_point(ctx, &config, &set.name, Some(cluster), n)
+            }) {
+                Ok(p) => {
+                    plans.push((
+                        set.name.clone(),
+                        targets[&set.name].clone(),
+                        gsn_position(&p),
+                    ));
+                    points.push((set.name.clone(), p));
+                }
+                Err(e) => unresolved.push(format!("{}: {e}", set.name)),
+            }
         }
-    }
-    if unresolved.is_empty() {
-        if let Some(n) = args.until_gsn {
-            unresolved = lagging_archives(ctx, &config, cluster, &sets, n)?;
+        if unresolved.is_empty() {
+            unresolved = lagging_archives(&config, &points, n)?;
+        }
+    } else {
+        for set in &sets {
+            match resolve_point(ctx, &config, &set.name, Some(cluster), args) {
+                Ok(p) => plans.push((set.name.clone(), targets[&set.name].clone(), p)),
+                Err(e) => unresolved.push(format!("{}: {e}", set.name)),
+            }
         }
     }
     if !unresolved.is_empty() {

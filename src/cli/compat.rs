@@ -921,19 +921,7 @@ pub fn parse_binlogs(ctx: &Context, a: ParseArgs) -> Result<i32> {
             },
         ),
     };
-    if let Some(e) = io_error {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return Ok(0);
-        }
-        return Err(Error::io("write", "standard output", e));
-    }
-    result?;
-    if let Err(e) = table.finish() {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(Error::io("write", "standard output", e));
-        }
-    }
-    Ok(0)
+    super::binlog::end_of_output(io_error, result, || table.finish().map(drop))
 }
 
 /// ZRM's parse-binlogs table: a header between rules, one row per event, a closing rule.

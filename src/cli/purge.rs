@@ -198,17 +198,7 @@ async fn purge_set(
         .collect();
     let metas: Vec<BackupMeta> = manifests
         .iter()
-        .map(|m| {
-            Ok(BackupMeta {
-                id: m.id.clone(),
-                level: m.level,
-                parent: m.parent_id.clone(),
-                start: m.start_time,
-                pinned: pinned(repo, set, &m.id)?,
-                server_id: m.server.server_id,
-                point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
-            })
-        })
+        .map(|m| Ok(BackupMeta::of(m, pinned(repo, set, &m.id)?)))
         .collect::<Result<_>>()?;
     let bl: Vec<BinlogMeta> = binlogs
         .iter()
@@ -218,12 +208,12 @@ async fn purge_set(
             last_event: i.last_event_time,
         })
         .collect();
-    let (retention, keep_full) = (config.retention_of(set), config.keep_full_of(set));
-    let policy = Policy {
-        retention: retention.map(|r| r.as_duration()),
-        keep_full,
-    };
-    let plan = retention::plan(chrono::Utc::now(), policy, &metas, &bl);
+    let plan = retention::plan(
+        chrono::Utc::now(),
+        Policy::for_set(config, set),
+        &metas,
+        &bl,
+    );
     let mut out = SetPurge {
         set: set.to_string(),
         deleted_backups: Vec::new(),

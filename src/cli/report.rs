@@ -149,7 +149,7 @@ fn load(repo: &Repository, sets: &[String], since: Option<DateTime<Utc>>) -> Res
         // A set without archived binlogs has no span (and no gap) to show.
         let span = match crate::binlog::sources::archived(repo, set) {
             Ok(view) => ArchiveSpan {
-                last: view.indexes.iter().filter_map(|i| i.last_event_time).max(),
+                last: view.last_event(),
                 gaps: view.gaps.iter().map(|g| g.to_string()).collect(),
             },
             Err(_) => ArchiveSpan {
@@ -268,28 +268,20 @@ fn view_table(config: &ConfigFile, repo: &Repository, d: &Data, view: View) -> T
         View::Retention => {
             let mut rows = Vec::new();
             for (set, list) in &d.backups {
-                let (retention, keep_full) = match config.resolve_set(set, &Default::default()) {
-                    Ok(s) => (s.retention, s.keep_full),
-                    Err(_) => (config.retention_of(set), None),
-                };
+                // The same policy and planner as `purge`, so the view says what purge will do.
+                let (retention, keep_full) = (config.retention_of(set), config.keep_full_of(set));
                 let metas: Vec<crate::retention::BackupMeta> = list
                     .iter()
-                    .map(|m| crate::retention::BackupMeta {
-                        id: m.id.clone(),
-                        level: m.level,
-                        parent: m.parent_id.clone(),
-                        start: m.start_time,
-                        pinned: super::purge::is_pinned(repo, set, &m.id),
-                        server_id: m.server.server_id,
-                        point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
+                    .map(|m| {
+                        crate::retention::BackupMeta::of(
+                            m,
+                            super::purge::is_pinned(repo, set, &m.id),
+                        )
                     })
                     .collect();
                 let plan = crate::retention::plan(
                     now,
-                    crate::retention::Policy {
-                        retention: retention.map(|r| r.as_duration()),
-                        keep_full,
-                    },
+                    crate::retention::Policy::for_set(config, set),
                     &metas,
                     &[],
                 );

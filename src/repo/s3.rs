@@ -94,7 +94,42 @@ struct Api {
     bucket: String,
 }
 
+/// A lock object as read back: its holder (`None` if unreadable) and when the store last
+/// wrote it.
+struct LockObject {
+    written: Option<chrono::DateTime<chrono::Utc>>,
+    holder: Option<LockHolder>,
+}
+
 impl Api {
+    /// The lock object at `key`; `None` when there is none.
+    async fn read_lock(&self, key: &str, url: &str) -> Result<Option<LockObject>> {
+        let o = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(s3_error("GetObject (lock)", url, &e)),
+        };
+        let written = o
+            .last_modified()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0));
+        let body = o
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Repository(format!("reading {url}: {e}")))?;
+        Ok(Some(LockObject {
+            written,
+            holder: serde_json::from_slice(&body.into_bytes()).ok(),
+        }))
+    }
+
     /// Abort every multipart upload under `prefix` that was never completed.
     async fn abort_uploads(&self, prefix: &str, url: &str) -> Result<usize> {
         let out = self
@@ -319,10 +354,8 @@ impl S3Backend {
                         _ = tokio::time::sleep(HEARTBEAT) => {
                             // Refresh only a lock that is still ours: never overwrite the lock
                             // of a run that took it over.
-                            if let Ok(o) = api.client.get_object().bucket(&api.bucket).key(&key).send().await {
-                                let holder: Option<LockHolder> = o.body.collect().await.ok()
-                                    .and_then(|b| serde_json::from_slice(&b.into_bytes()).ok());
-                                if holder.is_some_and(|h| h.token != me.token) {
+                            if let Ok(Some(LockObject { holder: Some(h), .. })) = api.read_lock(&key, "").await {
+                                if h.token != me.token {
                                     tracing::warn!("the lock {key} was taken over by another run; this run no longer holds it");
                                     return;
                                 }
@@ -423,31 +456,11 @@ async fn take_lock(
                 ) => {}
             Err(e) => return Err(s3_error("PutObject (lock)", url, &e)),
         }
-        let got = api
-            .client
-            .get_object()
-            .bucket(&api.bucket)
-            .key(key)
-            .send()
-            .await;
         // The store's own time of the last write (heartbeat) judges staleness: it does not
         // depend on the holder's clock.
-        let (written, holder): (Option<chrono::DateTime<chrono::Utc>>, Option<LockHolder>) =
-            match got {
-                Ok(o) => {
-                    let written = o
-                        .last_modified()
-                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0));
-                    let body = o
-                        .body
-                        .collect()
-                        .await
-                        .map_err(|e| Error::Repository(format!("reading {url}: {e}")))?;
-                    (written, serde_json::from_slice(&body.into_bytes()).ok())
-                }
-                Err(e) if is_not_found(&e) => continue, // released meanwhile: try again
-                Err(e) => return Err(s3_error("GetObject (lock)", url, &e)),
-            };
+        let Some(LockObject { written, holder }) = api.read_lock(key, url).await? else {
+            continue; // released meanwhile: try again
+        };
         if holder.as_ref().is_some_and(|h| h.token == me.token) {
             return Ok(taken_over); // ours: the PUT succeeded, its answer was lost
         }
