@@ -67,10 +67,59 @@ pub struct BinlogIndex {
     pub tail_pos: Option<u64>,
     #[serde(default)]
     pub tail_sha256: Option<String>,
+    /// The file ended without ROTATE or STOP: its server crashed (or was killed) while
+    /// writing it, then started a new file. The server recovers from that; so does the
+    /// archive, which holds the file up to its last complete event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<CrashEnd>,
     pub archived_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// How a file cut by a server crash ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CrashEnd {
+    /// Bytes the server holds after the last complete event: a torn event, which the server
+    /// cannot send and zrm never applies.
+    pub torn_bytes: u64,
+    /// The start of a transaction the file never ends (no COMMIT or XID): the server rolled it
+    /// back when it recovered, so a replay stops before it.
+    pub incomplete_trx_at: Option<u64>,
+}
+
+impl std::fmt::Display for CrashEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ended without ROTATE or STOP (its server crashed)")?;
+        if self.torn_bytes > 0 {
+            write!(
+                f,
+                "; a torn last event of {} bytes is not archived",
+                self.torn_bytes
+            )?;
+        }
+        if let Some(p) = self.incomplete_trx_at {
+            write!(
+                f,
+                "; the transaction starting at {p} never committed and is not replayed"
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl BinlogIndex {
+    /// Where a replay of the whole file ends: before a transaction a crash left unfinished.
+    pub fn replay_end(&self) -> u64 {
+        self.crash
+            .as_ref()
+            .and_then(|c| c.incomplete_trx_at)
+            .unwrap_or(self.end_pos)
+    }
+
+    /// The file's size on its server (a torn event the archive lacks included).
+    pub fn server_size(&self) -> u64 {
+        self.end_pos + self.crash.as_ref().map_or(0, |c| c.torn_bytes)
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(self).expect("index serialises")
     }
@@ -320,6 +369,7 @@ mod tests {
             head_sha256: None,
             tail_pos: None,
             tail_sha256: None,
+            crash: None,
             archived_at: chrono::Utc::now(),
         }
     }

@@ -639,7 +639,7 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
         let why = match idx::load(&repo, &set.name, facts.server_id, name)? {
             None => Some("it is not archived".to_string()),
             Some(i) if !i.complete => Some(format!("it is archived only up to {}", i.end_pos)),
-            Some(i) if i.end_pos != *size => Some(format!(
+            Some(i) if i.server_size() != *size => Some(format!(
                 "the archived copy has {} bytes, the server's {size}",
                 i.end_pos
             )),

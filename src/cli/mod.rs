@@ -181,7 +181,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Replicate(a) => replicate::run(&ctx, a).await,
         Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(c) => tokio::task::block_in_place(|| schedule::run(&ctx, c)),
-        Command::Report(a) => report::run(&ctx, a),
+        Command::Report(a) => report::run(&ctx, a).await,
     }
 }
 

@@ -202,6 +202,18 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
     if let Some((file, pos)) = &resume {
         tokio::task::block_in_place(|| plan::resume_from(&repo, &mut plan, file, *pos))?;
     }
+    // Nothing may shorten a restore silently: what the replayed range lacks, and (for a
+    // restore to the end of the archive) whether the archive reaches the server's current
+    // binlog, are said before anything changes.
+    let mut warnings = plan.warnings.clone();
+    if matches!(until, Until::All) && !args.no_binlogs && resume.is_none() {
+        let coverage = crate::binlog::coverage::probe(&repo, &source).await;
+        warnings.extend(coverage.warning(&set_name));
+    }
+    for w in &warnings {
+        ctx.note(&format!("WARNING: {w}"));
+    }
+    plan.warnings = warnings;
     let manifest = plan.base_manifest.clone();
     if manifest.physical.is_some() && resume.is_none() {
         return run_physical(ctx, &args, &set_name, target_spec, &target, &repo, &plan).await;
@@ -466,6 +478,7 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
             "consistent_point": manifest.consistent_point,
             "stop": plan.stop,
             "last_applied": last,
+            "warnings": plan.warnings,
         }));
     } else {
         let mut out = format!(

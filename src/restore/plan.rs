@@ -63,6 +63,8 @@ pub struct Plan {
     pub transactions_exact: bool,
     /// Why there is nothing to replay, when there is nothing.
     pub note: Option<String>,
+    /// What the user must know about the replayed range (files a server crash cut).
+    pub warnings: Vec<String>,
 }
 
 fn order(file: &str, pos: u64) -> ((String, u64), u64) {
@@ -88,8 +90,8 @@ fn scan_file(repo: &Repository, input: &Input, from: u64, finder: &mut Finder) -
 fn last_of(i: &BinlogIndex) -> TrxRef {
     TrxRef {
         file: i.file.clone(),
-        pos: i.end_pos,
-        end_pos: i.end_pos,
+        pos: i.replay_end(),
+        end_pos: i.replay_end(),
         gtid: i.last_gtid.clone(),
         time: i
             .last_event_time
@@ -313,6 +315,7 @@ fn base_only(base: Manifest, why: &str) -> Plan {
         transactions: 0,
         transactions_exact: true,
         note: Some(why.to_string()),
+        warnings: Vec::new(),
     }
 }
 
@@ -470,6 +473,7 @@ fn build(
         )));
     }
     let mut files = Vec::new();
+    let mut notes = Vec::new();
     let mut transactions = 0;
     let mut exact = true;
     for i in &range {
@@ -478,10 +482,11 @@ fn build(
         } else {
             4
         };
+        // A file a crash cut ends, for a replay, before the transaction it never finished.
         let end = if i.file == stop.file {
             stop.pos
         } else {
-            i.end_pos
+            i.replay_end()
         };
         if end <= start {
             continue;
@@ -497,17 +502,20 @@ fn build(
         // point; a partly replayed first file: proportional (said so).
         if i.file == stop.file {
             transactions += stop_file_applied;
-        } else if start <= 4 && end == i.end_pos {
+        } else if start <= 4 && end == i.replay_end() {
             transactions += i.transactions;
         } else {
             exact = false;
             transactions += (i.transactions as f64 * (end - start) as f64 / i.end_pos.max(1) as f64)
                 .round() as u64;
         }
+        if let Some(c) = &i.crash {
+            notes.push(format!("binlog {} {c}", i.file));
+        }
         files.push(ReplayFile {
             file: i.file.clone(),
             start,
-            stop: (i.file == stop.file && stop.pos < i.end_pos).then_some(stop.pos),
+            stop: (end < i.end_pos).then_some(end),
             bytes: end - start,
             input: input_of(set, i),
             index: (*i).clone(),
@@ -540,6 +548,7 @@ fn build(
         transactions,
         transactions_exact: exact,
         note: None,
+        warnings: notes,
     })
 }
 
