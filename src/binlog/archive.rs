@@ -67,6 +67,9 @@ pub struct Archiver<'r> {
     pub flavor: Flavor,
     pub compression: Compression,
     pub level: i32,
+    /// MySQL's `server_uuid`, recorded in each index so that two servers sharing a server id
+    /// are told apart.
+    pub server_uuid: Option<String>,
     /// The replication client's own server id (must differ from every real server's).
     pub client_server_id: u32,
     pub note: &'r (dyn Fn(&str) + Sync),
@@ -92,6 +95,7 @@ impl<'r> Archiver<'r> {
             set: set.name.clone(),
             conn: set.connection.clone(),
             server_id: facts.server_id,
+            server_uuid: facts.server_uuid.clone(),
             flavor: facts.flavor,
             compression,
             level,
@@ -296,14 +300,7 @@ impl<'r> Archiver<'r> {
             }
             Err(e) => return Err(e),
         };
-        let mut a = FileArchiver::new(
-            self.repo,
-            &self.set,
-            self.server_id,
-            name,
-            self.compression,
-            self.level,
-        )?;
+        let mut a = self.file_archiver(name)?;
         let bytes = a.archive_closed_file(&path, file_archiver::ServerEnd { size, torn_tail })?;
         let _ = std::fs::remove_file(&path);
         if let Some(c) = &a.index.crash {
@@ -313,6 +310,22 @@ impl<'r> Archiver<'r> {
             ));
         }
         Ok(report(&a, bytes))
+    }
+
+    /// The archiver of one file of this server.
+    fn file_archiver(&self, file: &str) -> Result<FileArchiver<'r>> {
+        let mut a = FileArchiver::new(
+            self.repo,
+            &self.set,
+            self.server_id,
+            file,
+            self.compression,
+            self.level,
+        )?;
+        if a.index.server_uuid.is_none() {
+            a.index.server_uuid = self.server_uuid.clone();
+        }
+        Ok(a)
     }
 
     /// Whether a fetch of `file` from `pos` fails without delivering a single event.
@@ -353,14 +366,7 @@ impl<'r> Archiver<'r> {
         while !stop.load(Ordering::SeqCst) {
             let spool = Self::spool_dir()?;
             let mut fetch = self.start_fetch(spool.path(), &current, true)?;
-            let mut a = FileArchiver::new(
-                self.repo,
-                &self.set,
-                self.server_id,
-                &current,
-                self.compression,
-                self.level,
-            )?;
+            let mut a = self.file_archiver(&current)?;
             let mut stored = 0u64;
             let started = Instant::now();
             let ended = loop {
@@ -397,14 +403,7 @@ impl<'r> Archiver<'r> {
                         }
                     }
                     current = next;
-                    a = FileArchiver::new(
-                        self.repo,
-                        &self.set,
-                        self.server_id,
-                        &current,
-                        self.compression,
-                        self.level,
-                    )?;
+                    a = self.file_archiver(&current)?;
                     continue;
                 }
                 if a.pending() > 0

@@ -34,6 +34,9 @@ pub struct BinlogIndex {
     pub format_version: u32,
     pub file: String,
     pub server_id: u32,
+    /// MySQL's `server_uuid` (absent for MariaDB, and in indexes written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_uuid: Option<String>,
     /// The server closed the file (ROTATE or STOP seen): nothing will be added.
     pub complete: bool,
     /// The file's size archived so far (its size when complete).
@@ -351,6 +354,7 @@ mod tests {
             format_version: INDEX_VERSION,
             file: file.into(),
             server_id: 1,
+            server_uuid: None,
             complete,
             end_pos: 100,
             sha256: None,

@@ -62,6 +62,7 @@ fn empty_index(file: &str, server_id: u32, compression: Compression) -> BinlogIn
         format_version: INDEX_VERSION,
         file: file.to_string(),
         server_id,
+        server_uuid: None,
         complete: false,
         end_pos: 0,
         sha256: None,

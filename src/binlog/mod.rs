@@ -13,6 +13,7 @@ pub mod event;
 pub mod file_archiver;
 pub mod find;
 pub mod input;
+pub mod purge;
 pub mod reader;
 pub mod rows;
 pub mod scan;
