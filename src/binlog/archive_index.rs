@@ -127,6 +127,77 @@ impl BinlogIndex {
         serde_json::to_vec_pretty(self).expect("index serialises")
     }
 
+    /// What an index stored as `<server_id>/<file>.json` says is checked before anything is
+    /// read, replayed or deleted by it: its file and server are the ones it is stored as,
+    /// every name is a binlog name, its objects are this file's own and its segments cover
+    /// `[0, end_pos)` without a hole. An archive that disagrees with itself is an error, never
+    /// a shorter restore.
+    pub fn validate(&self, file: &str, server_id: u32, what: &str) -> Result<()> {
+        let lie = |why: String| {
+            Err(Error::Repository(format!(
+                "{what} is inconsistent: {why}; zrm will not use it (it was changed or \
+                 damaged): archive the file again from the server (move the index aside and run \
+                 `zrm binlog archive`), or restore it from a replica of the repository"
+            )))
+        };
+        if self.file != file {
+            return lie(format!(
+                "it describes '{}', not {file}",
+                self.file.escape_default()
+            ));
+        }
+        if self.server_id != server_id {
+            return lie(format!(
+                "it belongs to server {}, not {server_id}",
+                self.server_id
+            ));
+        }
+        check_binlog_name(&self.file)?;
+        if let Some(n) = &self.next_file {
+            if check_binlog_name(n).is_err() {
+                return lie(format!(
+                    "its next file '{}' is not a binlog name",
+                    n.escape_default()
+                ));
+            }
+        }
+        let whole = object_name(&self.file, self.compression);
+        let mut at = 0;
+        for seg in &self.segments {
+            let own = seg.object == whole
+                || (seg.object.starts_with(&format!("{}.seg-", self.file))
+                    && crate::repo::check_component("object", &seg.object).is_ok());
+            if !own {
+                return lie(format!(
+                    "it lists an object '{}' that is not one of {file}'s",
+                    seg.object.escape_default()
+                ));
+            }
+            if seg.start != at || seg.end < seg.start {
+                return lie(format!(
+                    "its segments do not follow each other (bytes {}-{} after {at})",
+                    seg.start, seg.end
+                ));
+            }
+            at = seg.end;
+        }
+        if at != self.end_pos {
+            return lie(format!(
+                "its segments end at {at} but it says the archive holds {} bytes",
+                self.end_pos
+            ));
+        }
+        if self
+            .crash
+            .as_ref()
+            .and_then(|c| c.incomplete_trx_at)
+            .is_some_and(|p| p > self.end_pos)
+        {
+            return lie("its crash record points past its end".into());
+        }
+        Ok(())
+    }
+
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self> {
         let v: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| Error::Repository(format!("{what} is not a valid binlog index: {e}")))?;
@@ -200,12 +271,17 @@ pub fn load_all(repo: &Repository, set: &str, server_id: u32) -> Result<Vec<Binl
     let dir = server_dir(set, server_id);
     let mut out = Vec::new();
     for name in repo.backend().list(&dir)? {
-        if !name.ends_with(".json") || name.starts_with('.') {
+        let Some(file) = name
+            .strip_suffix(".json")
+            .filter(|_| !name.starts_with('.'))
+        else {
             continue;
-        }
+        };
         let rel = format!("{dir}/{name}");
         let what = format!("{}/{rel}", repo.describe());
-        out.push(BinlogIndex::from_json(&repo.read_small(&rel)?, &what)?);
+        let i = BinlogIndex::from_json(&repo.read_small(&rel)?, &what)?;
+        i.validate(file, server_id, &what)?;
+        out.push(i);
     }
     out.sort_by_key(|i| file_order(&i.file));
     Ok(out)
@@ -222,10 +298,9 @@ pub fn load(
         return Ok(None);
     }
     let what = format!("{}/{rel}", repo.describe());
-    Ok(Some(BinlogIndex::from_json(
-        &repo.read_small(&rel)?,
-        &what,
-    )?))
+    let i = BinlogIndex::from_json(&repo.read_small(&rel)?, &what)?;
+    i.validate(file, server_id, &what)?;
+    Ok(Some(i))
 }
 
 /// Verify an archived file: every stored object's SHA-256, and the original bytes' SHA-256

@@ -368,7 +368,7 @@ pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> Result<i32> {
 }
 
 /// Marker schema and table on every shard (zrm's own small schema).
-pub const MARKER_SCHEMA: &str = "zrm_meta";
+pub const MARKER_SCHEMA: &str = crate::restore::target::ZRM_SCHEMA;
 
 async fn write_marker(set: &SetConfig, cluster: &str, name: &str) -> Result<()> {
     let mut s = mysql::connect(&set.connection).await?;

@@ -258,7 +258,7 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
             )))
         }
     };
-    let databases = chosen_databases(&manifest, args.databases.as_deref())?;
+    let mut databases = chosen_databases(ctx, &manifest, args.databases.as_deref())?;
     // Replay covers what the restore covers: --databases, else what the backup selected.
     let replay_scope = crate::restore::db_filter::Scope {
         databases: match (&args.databases, &manifest.selected_databases) {
@@ -277,11 +277,23 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
         )));
     }
     check_time_zone(&mut session, &manifest, &label, plan.files.is_empty()).await?;
-    let occupied = if resume.is_some() || args.resume_load {
+    let mut occupied = if resume.is_some() || args.resume_load {
         Vec::new() // the earlier run restored (part of) the base there
     } else {
         occupied_databases(&mut session, &databases).await?
     };
+    // zrm's own schema (checkpoint markers) on the target is the target's: kept as it is.
+    if let Some(k) = occupied
+        .iter()
+        .position(|o| o.name == crate::restore::target::ZRM_SCHEMA)
+    {
+        let o = occupied.remove(k);
+        databases.retain(|d| *d != o.name);
+        ctx.note(&format!(
+            "note: {} exists on {label}: kept as it is (zrm's own schema is never replaced)",
+            o.name
+        ));
+    }
     if !occupied.is_empty() && !args.replace {
         session.close().await;
         let list = occupied
@@ -341,6 +353,13 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
         }
         if args.replace {
             for o in &occupied {
+                // Checked again where it matters: nothing above may have let one through.
+                if crate::restore::target::is_protected_schema(&o.name) {
+                    return Err(Error::Restore(format!(
+                        "refusing to drop {}: zrm never drops a system schema or its own",
+                        o.name
+                    )));
+                }
                 ctx.note(&format!(
                     "dropping database {} on {label} (--replace)",
                     o.name
@@ -530,8 +549,33 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn chosen_databases(m: &Manifest, wanted: Option<&[String]>) -> Result<Vec<String>> {
-    let present: Vec<String> = m.databases.iter().map(|d| d.name.clone()).collect();
+/// The databases to restore: those asked for, else the backup's; never a system schema
+/// (`mysql`, `sys`, …), whatever a manifest lists (zrm never writes one there: a manifest that
+/// does was changed).
+fn chosen_databases(ctx: &Context, m: &Manifest, wanted: Option<&[String]>) -> Result<Vec<String>> {
+    if let Some(w) = wanted {
+        if let Some(sys) = w
+            .iter()
+            .find(|d| crate::restore::target::is_system_schema(d))
+        {
+            return Err(Error::Usage(format!(
+                "--databases {sys}: zrm never restores over a system schema"
+            )));
+        }
+    }
+    let (system, present): (Vec<String>, Vec<String>) = m
+        .databases
+        .iter()
+        .map(|d| d.name.clone())
+        .partition(|d| crate::restore::target::is_system_schema(d));
+    if !system.is_empty() {
+        ctx.note(&format!(
+            "WARNING: backup {} lists system schema(s) {} (zrm never backs them up this way: \
+             its manifest was changed?); they are not restored and not dropped",
+            m.id,
+            system.join(", ")
+        ));
+    }
     match wanted {
         None => Ok(present),
         Some(w) => {

@@ -67,6 +67,29 @@ pub trait Backend: Send + Sync {
     /// Best-effort clean-up after a failed backup: remove a file / an empty directory.
     fn remove_file(&self, rel: &str);
     fn remove_empty_dir(&self, rel: &str);
+    /// Remove the directory `rel` with everything under it, hidden temporary files included
+    /// (for purge, under the set's lock: nothing writes there). Never follows a symbolic link,
+    /// so nothing outside the repository is ever touched.
+    fn remove_tree(&self, rel: &str) -> Result<()> {
+        let files = self.walk(rel)?;
+        let mut dirs = std::collections::BTreeSet::new();
+        for (f, _) in &files {
+            self.remove_file(f);
+            let mut p = f.as_str();
+            while let Some((parent, _)) = p.rsplit_once('/') {
+                if parent.len() < rel.len() {
+                    break;
+                }
+                dirs.insert(parent.to_string());
+                p = parent;
+            }
+        }
+        for d in dirs.iter().rev() {
+            self.remove_empty_dir(d);
+        }
+        self.remove_empty_dir(rel);
+        Ok(())
+    }
 }
 
 /// A repository: a backend plus the layout on top of it.

@@ -106,6 +106,21 @@ fn parse_url(spec: &str, rest: &str, config: &ConfigFile) -> Result<Target> {
     })
 }
 
+/// zrm's own schema on a server (cluster checkpoint markers).
+pub const ZRM_SCHEMA: &str = "zrm_meta";
+
+/// The server's own schemas: never restored from a backup, never dropped.
+pub fn is_system_schema(db: &str) -> bool {
+    crate::mysql::facts::SYSTEM_SCHEMAS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(db))
+}
+
+/// What a restore never drops: the system schemas and zrm's own.
+pub fn is_protected_schema(db: &str) -> bool {
+    is_system_schema(db) || db == ZRM_SCHEMA
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
