@@ -250,11 +250,7 @@ impl Manifest {
 /// A file path of a manifest: components that are plain names, inside the backup directory;
 /// or an archived binlog object of the same set (`../../binlogs/<server id>/<object>`).
 pub fn backup_relative_path_ok(path: &str) -> bool {
-    let plain = |p: &str| {
-        !p.is_empty()
-            && p.split('/')
-                .all(|c| crate::repo::check_component("path", c).is_ok())
-    };
+    let plain = |p: &str| !p.is_empty() && p.split('/').all(crate::repo::is_plain_component);
     match path.strip_prefix("../../binlogs/") {
         Some(rest) => match rest.split_once('/') {
             Some((server, object)) => {

@@ -28,6 +28,8 @@ pub struct BackupMeta {
     pub parent: Option<String>,
     pub start: DateTime<Utc>,
     pub pinned: bool,
+    /// A restore is reading it (a live lease in the repository): kept like a pin.
+    pub leased: bool,
     /// Server and binlog file of the consistent point (fulls).
     pub server_id: u32,
     pub point_file: Option<String>,
@@ -65,6 +67,7 @@ impl BackupMeta {
             parent: m.parent_id.clone(),
             start: m.start_time,
             pinned,
+            leased: false,
             server_id: m.server.server_id,
             point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
         }
@@ -153,6 +156,9 @@ pub fn plan(
     }
     for b in backups.iter().filter(|b| b.pinned) {
         keep(&b.id, "pinned".into(), &mut reasons);
+    }
+    for b in backups.iter().filter(|b| b.leased) {
+        keep(&b.id, "a restore is reading it".into(), &mut reasons);
     }
     // Chains: a kept backup keeps its ancestors.
     let mut stack: Vec<String> = reasons.keys().cloned().collect();
@@ -275,6 +281,7 @@ mod tests {
                 parent: if full { None } else { parent.clone() },
                 start: t(d, now),
                 pinned: rng.below(20) == 0,
+                leased: false,
                 server_id: 1,
                 point_file: Some(file),
             });
@@ -376,6 +383,7 @@ mod tests {
             parent: None,
             start: t(1, now),
             pinned: false,
+            leased: false,
             server_id: 1,
             point_file: Some("mysql-bin.000450".into()),
         };
@@ -434,6 +442,7 @@ mod tests {
             parent: parent.map(str::to_string),
             start: t(days, now),
             pinned: false,
+            leased: false,
             server_id: 1,
             point_file: Some(format!("mysql-bin.{:06}", 100 - days)),
         };

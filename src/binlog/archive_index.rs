@@ -166,7 +166,7 @@ impl BinlogIndex {
         for seg in &self.segments {
             let own = seg.object == whole
                 || (seg.object.starts_with(&format!("{}.seg-", self.file))
-                    && crate::repo::check_component("object", &seg.object).is_ok());
+                    && crate::repo::is_plain_component(&seg.object));
             if !own {
                 return lie(format!(
                     "it lists an object '{}' that is not one of {file}'s",

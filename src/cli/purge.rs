@@ -196,9 +196,15 @@ async fn purge_set(
             _ => None,
         })
         .collect();
+    // A backup a restore is reading (a live lease) is kept like a pinned one.
+    let leases = tokio::task::block_in_place(|| crate::repo::lease::live(repo, set, !dry_run))?;
     let metas: Vec<BackupMeta> = manifests
         .iter()
-        .map(|m| Ok(BackupMeta::of(m, pinned(repo, set, &m.id)?)))
+        .map(|m| {
+            let mut meta = BackupMeta::of(m, pinned(repo, set, &m.id)?);
+            meta.leased = leases.iter().any(|l| l.backup == m.id);
+            Ok(meta)
+        })
         .collect::<Result<_>>()?;
     let bl: Vec<BinlogMeta> = binlogs
         .iter()
@@ -239,6 +245,13 @@ async fn purge_set(
         .collect();
     order.sort_by_key(|m| std::cmp::Reverse(m.level));
     for m in order {
+        // A restore may have started reading it since the plan was made.
+        let leased = tokio::task::block_in_place(|| crate::repo::lease::live(repo, set, false))?
+            .iter()
+            .any(|l| l.backup == m.id);
+        if leased {
+            continue;
+        }
         tokio::task::block_in_place(|| remove_manifest(repo, set, &m.id))?;
         if let Some(e) = m.physical.as_ref().and_then(|p| p.ebs.as_ref()) {
             let endpoint = config

@@ -277,6 +277,18 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
         )));
     }
     check_time_zone(&mut session, &manifest, &label, plan.files.is_empty()).await?;
+    // From here to the end, no other restore writes these databases on this target, and no
+    // purge deletes the backup being read.
+    let _target_lock = if args.dry_run {
+        None
+    } else {
+        Some(crate::restore::target::TargetLock::acquire(&conn, &label, &databases).await?)
+    };
+    let _lease = if args.dry_run {
+        None
+    } else {
+        Some(take_lease(&config, &set_name, &manifest.id)?)
+    };
     let mut occupied = if resume.is_some() || args.resume_load {
         Vec::new() // the earlier run restored (part of) the base there
     } else {
@@ -371,6 +383,12 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
                     ))
                     .await?;
             }
+        }
+        if manifest.method != Method::Logical {
+            // A load of another kind replaces these databases too: an interrupted logical
+            // load into them must not be resumed on top of it.
+            let dbs: BTreeSet<String> = databases.iter().cloned().collect();
+            logical::load::forget_loads_into(&mut session, &dbs).await?;
         }
         session.close().await;
         let progress = ctx.progress.start(&format!("restore {}", manifest.id));
@@ -621,6 +639,23 @@ async fn check_time_zone(
          does not know that zone (no time zone tables): load them first, e.g. \
          `mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb mysql`; nothing was changed"
     )))
+}
+
+/// A reader's lease on the backup being restored, so that a purge meanwhile keeps it; then the
+/// manifest is read again (a purge that started before the lease may have taken it).
+fn take_lease(
+    config: &crate::config::ConfigFile,
+    set: &str,
+    id: &str,
+) -> Result<crate::repo::lease::Lease> {
+    let repo = std::sync::Arc::new(Repository::open(config, false)?);
+    let lease = crate::repo::lease::Lease::take(repo.clone(), set, id)?;
+    crate::catalog::find_backup(&repo, set, id).map_err(|e| {
+        Error::Restore(format!(
+            "backup {id} was deleted while the restore started ({e}); nothing was changed"
+        ))
+    })?;
+    Ok(lease)
 }
 
 /// Whether the target is the set's source server: the same endpoint, or (a socket and a TCP

@@ -10,6 +10,7 @@
 
 pub mod crypt;
 pub mod encrypted;
+pub mod lease;
 pub mod local;
 pub mod lock;
 pub mod s3;
@@ -236,6 +237,17 @@ fn read_to_vec(mut r: Box<dyn Read + Send>, rel: &str) -> Result<Vec<u8>> {
     r.read_to_end(&mut v)
         .map_err(|e| Error::io("read", rel, e))?;
     Ok(v)
+}
+
+/// One component of a path read from a repository file (a manifest's file, an index's
+/// object): any name that stays where it is put, i.e. not empty, not `.` or `..`, and without a
+/// separator, NUL or control character.
+pub fn is_plain_component(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 255
+        && !name.chars().any(|c| c == '/' || c.is_control())
 }
 
 /// Set names and backup ids become path components: refuse anything that could escape.
