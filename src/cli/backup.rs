@@ -846,17 +846,25 @@ async fn incremental(
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
     let secs = started.elapsed().as_secs_f64();
+    // The range's own figures (its first file may start before it).
+    let (trx, bytes) = tokio::task::block_in_place(|| {
+        crate::restore::plan::range_figures(&repo, &set.name, &range, &start)
+    })?;
     if ctx.json() {
-        emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
+        emit_json(&serde_json::json!({
+            "backup": manifest,
+            "duration_s": secs,
+            "transactions": trx,
+            "binlog_bytes": bytes,
+        }));
     } else {
-        let trx: u64 = range.iter().map(|i| i.transactions).sum();
         emit(&format!(
-            "backup {id} of set '{}': level {} incremental on {}, {} binlog file(s), {trx} transactions, {} in {secs:.1}s\nrange: {start} → {end}\n",
+            "backup {id} of set '{}': level {} incremental on {}, {} binlog file(s), {trx} transactions, {} of binlog in {secs:.1}s\nrange: {start} → {end}\n",
             set.name,
             manifest.level,
             parent.id,
             range.len(),
-            human_bytes(manifest.total_size()),
+            human_bytes(bytes),
         ));
     }
     replicate_after(ctx, config, &set.name, &id).map(Some)
