@@ -107,6 +107,14 @@ fn resume_load_after_another_backup_was_restored_in_between_refuses() {
     child.kill().unwrap();
     child.wait().unwrap();
 
+    // Run again as it was: the hint is the way on (--resume-load), not --replace alone.
+    let out = zrm(&config, &restore_a);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("interrupted load of backup") && out.stderr.contains("--resume-load"),
+        "{out}"
+    );
+
     // Backup B replaces the database in between.
     zrm_ok(
         &config,

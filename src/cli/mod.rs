@@ -69,7 +69,7 @@ pub enum Command {
     List(list::ListArgs),
     /// Show one backup's manifest
     Show(list::ShowArgs),
-    /// Restore a backup (and, later, replay binary logs to a point in time)
+    /// Restore a backup, then replay the archived binary logs to a point in time
     Restore(Box<restore::RestoreArgs>),
     /// Binary logs: archive, purge, analyze, find
     #[command(subcommand)]

@@ -307,15 +307,30 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
         ));
     }
     if !occupied.is_empty() && !args.replace {
+        // The databases may hold an interrupted load of this very backup: then the way on is
+        // to continue it.
+        let interrupted = manifest.method == Method::Logical
+            && logical::load::interrupted_load_of(&mut session, &manifest.id)
+                .await
+                .unwrap_or(false);
         session.close().await;
         let list = occupied
             .iter()
             .map(Occupied::describe)
             .collect::<Vec<_>>()
             .join(", ");
+        let way_on = if interrupted {
+            format!(
+                "they hold an interrupted load of backup {}: continue it with the same command \
+                 plus --resume-load, or start over with --replace",
+                manifest.id
+            )
+        } else {
+            "add --replace to drop and replace them, or restore elsewhere".to_string()
+        };
         return Err(Error::Restore(format!(
             "refusing to restore into {label}: these databases exist and are not empty: {list}; \
-             add --replace to drop and replace them, or restore elsewhere"
+             {way_on}"
         )));
     }
 
@@ -417,6 +432,20 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
                 resume: args.resume_load,
             };
             let out = logical::load::load(&repo, &job, progress.as_ref()).await;
+            // What a schema failure left on the target decides the way on.
+            let left_behind = match &out {
+                Err(f) if f.phase == logical::load::Phase::Schema => {
+                    match mysql::connect(&conn).await {
+                        Ok(mut s) => {
+                            let o = occupied_databases(&mut s, &databases).await;
+                            s.close().await;
+                            o.map(|o| !o.is_empty()).unwrap_or(true)
+                        }
+                        Err(_) => true,
+                    }
+                }
+                _ => false,
+            };
             out.map(|o| {
                 load_notes = o.notes.clone();
                 o.bytes
@@ -425,8 +454,13 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
                 (e @ Error::Usage(_), _) => e,
                 (e, logical::load::Phase::Schema) => Error::Restore(format!(
                     "{e}. The load of backup {} into {label} stopped while creating the \
-                     schema, before any data: fix the cause, then restore again with --replace",
-                    manifest.id
+                     schema, before any data: fix the cause, then {}",
+                    manifest.id,
+                    if left_behind {
+                        "restore again with --replace (it drops what this run created)"
+                    } else {
+                        "run the same command again (nothing was left on the target)"
+                    }
                 )),
                 (e, logical::load::Phase::Data) => Error::Restore(format!(
                     "{e}. The load of backup {} into {label} stopped; chunks already committed \

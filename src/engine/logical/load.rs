@@ -479,6 +479,27 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
     Ok(done)
 }
 
+/// Whether the target holds an interrupted load of `backup_id` (chunks or schema recorded), so
+/// that `--resume-load` can continue it.
+pub async fn interrupted_load_of(s: &mut Session, backup_id: &str) -> Result<bool> {
+    let exists = s
+        .value(
+            "SELECT COUNT(*) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = 'zrm' AND TABLE_NAME = 'restore_progress'",
+        )
+        .await?;
+    if exists.as_deref() != Some("1") {
+        return Ok(false);
+    }
+    let n = s
+        .value(&format!(
+            "SELECT COUNT(*) FROM {PROGRESS_TABLE} WHERE backup_id = {} AND item NOT LIKE 'database:%'",
+            quote_str(backup_id)
+        ))
+        .await?;
+    Ok(n.is_some_and(|n| n != "0"))
+}
+
 /// Progress rows that claim a database for the load of one backup.
 const DATABASE_ITEM: &str = "database:";
 
