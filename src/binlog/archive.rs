@@ -292,7 +292,7 @@ impl<'r> Archiver<'r> {
         let torn_tail = match fetched {
             Ok(_) => false,
             Err(e) if len > 4 && len < size => {
-                if self.fails_again_at(name, len)? {
+                if self.fails_again_at(name, len, size)? {
                     true
                 } else {
                     return Err(e);
@@ -328,15 +328,26 @@ impl<'r> Archiver<'r> {
         Ok(a)
     }
 
-    /// Whether a fetch of `file` from `pos` fails without delivering a single event.
-    fn fails_again_at(&self, file: &str, pos: u64) -> Result<bool> {
+    /// Whether the server's `file` (closed, `size` bytes) really ends in a torn event at `pos`:
+    /// a second fetch from `pos` fails without delivering a single event while the server
+    /// answers and still lists the file, closed, at that size. A server that went away (a
+    /// crash, a restart, a lost network) is not a torn file: the fetch is retried next time.
+    fn fails_again_at(&self, file: &str, pos: u64, size: u64) -> Result<bool> {
         let spool = Self::spool_dir()?;
         let mut fetch = self.start_fetch_from(spool.path(), file, pos)?;
         let failed = fetch.child.wait_for_exit().is_err();
         let path = spool.path().join(file);
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         // The stream holds the magic and the format description before any event.
-        Ok(failed && len <= file_archiver::head_end(&path).unwrap_or(len))
+        let head = file_archiver::head_end(&path);
+        if !failed || head.is_none_or(|h| len > h) {
+            return Ok(false);
+        }
+        let Ok(files) = self.server_files_now() else {
+            return Ok(false);
+        };
+        let k = files.iter().position(|(n, _)| n == file);
+        Ok(k.is_some_and(|k| k + 1 < files.len() && files[k].1 == size))
     }
 
     /// SHOW BINARY LOGS from blocking code (the archiver runs on a blocking thread).
