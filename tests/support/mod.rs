@@ -533,10 +533,23 @@ pub fn object_definitions(server: &TestServer, db: &str) -> Vec<String> {
     };
     let mut defs = Vec::new();
     defs.push(server.sql(&format!("SHOW CREATE DATABASE `{db}`")));
+    // MySQL 8.0.30+ shows a column's character set when it was named in CREATE TABLE, and a
+    // dump names every column's collation; `CHARACTER SET cs COLLATE cs_x` says no more than
+    // `COLLATE cs_x` (a collation belongs to one character set).
+    let redundant_charset =
+        regex::Regex::new(r" CHARACTER SET (\w+) COLLATE (\w+)").expect("valid regex");
     for t in list(&format!(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='{db}' ORDER BY 1"
     )) {
-        defs.push(server.sql(&format!("SHOW CREATE TABLE `{db}`.`{t}`")));
+        let def = server.sql(&format!("SHOW CREATE TABLE `{db}`.`{t}`"));
+        let def = redundant_charset.replace_all(&def, |c: &regex::Captures| {
+            if c[2].starts_with(&format!("{}_", &c[1])) {
+                format!(" COLLATE {}", &c[2])
+            } else {
+                c[0].to_string()
+            }
+        });
+        defs.push(def.into_owned());
     }
     for t in list(&format!(
         "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='{db}' ORDER BY 1"

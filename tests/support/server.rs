@@ -149,9 +149,18 @@ fn base_template(flavor: Flavor) -> &'static Path {
                 cmd
             }
             Flavor::MySQL => {
+                // As mariadb-install-db does: root may also come over TCP from 127.0.0.1/::1.
+                let init = template_root().join("mysql-init.sql");
+                fs::write(
+                    &init,
+                    "CREATE USER 'root'@'127.0.0.1', 'root'@'::1';\n\
+                     GRANT ALL ON *.* TO 'root'@'127.0.0.1', 'root'@'::1' WITH GRANT OPTION;\n",
+                )
+                .unwrap();
                 let mut cmd = Command::new(flavor.program("mysqld"));
                 cmd.arg("--no-defaults")
                     .arg("--initialize-insecure")
+                    .arg(format!("--init-file={}", init.display()))
                     .arg(format!("--datadir={}", data.display()))
                     .arg(format!("--tmpdir={}", tmp.display()))
                     .args(["--user=root", "--skip-log-bin"]);
@@ -569,6 +578,8 @@ impl TestServer {
                     "--local-infile=ON",
                     "--mysqlx=OFF",
                     "--skip-replica-start",
+                    // Recursive CTEs make test data on both flavors (see `seq`).
+                    "--cte-max-recursion-depth=100000000",
                 ]);
             }
         }
@@ -763,6 +774,19 @@ impl TestServer {
         match self.flavor() {
             Flavor::MariaDB => "RESET MASTER",
             Flavor::MySQL => "RESET BINARY LOGS AND GTIDS",
+        }
+    }
+
+    /// A derived table `seqs` with one column `seq` holding 1..=n, for making test data on
+    /// both flavors (MariaDB's `seq_1_to_N` tables do not exist on MySQL):
+    /// `INSERT INTO t SELECT seq, … FROM {seq}`.
+    pub fn seq(&self, n: u64) -> String {
+        match self.flavor() {
+            Flavor::MariaDB => format!("(SELECT seq FROM mysql.seq_1_to_{n}) AS seqs"),
+            Flavor::MySQL => format!(
+                "(WITH RECURSIVE s (seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM s \
+                 WHERE seq < {n}) SELECT seq FROM s) AS seqs"
+            ),
         }
     }
 
