@@ -7,7 +7,7 @@
 # Debian 12 ships only MariaDB; sid carries Oracle MySQL (mysql-server-core, mysql-client-core),
 # which needs sid's libc, hence the chroot. The result is cached under $ZRM_MYSQL_ROOT
 # (default /var/cache/zrm-test/mysql-sid); the wrappers land in $ZRM_MYSQL_ROOT/../mysql-bin:
-# mysqld, mysql, mysqldump, mysqlbinlog, mysqladmin. Putting that directory first on PATH gives a
+# mysqld, mysql, mysqldump, mysqlbinlog, mysqladmin, mysql_tzinfo_to_sql. Putting that directory first on PATH gives a
 # shell what a MySQL host has. Idempotent; a half-built root (interrupted) is rebuilt.
 set -euo pipefail
 
@@ -46,17 +46,43 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
-mkdir -p "$bindir"
+if ! { mkdir -p "$bindir" && [ -w "$bindir" ]; } 2>/dev/null; then
+    # Not root: wrappers written earlier (by root) do.
+    if [ -x "$bindir/mysqld" ]; then
+        echo "$bindir"
+        exit 0
+    fi
+    say "error: cannot write the wrappers in $bindir; run: sudo bash $0"
+    exit 1
+fi
+# mysqld's compiled-in directories (share, plugins, secure_file_priv) are the chroot's: run from
+# the host it needs them named, as a native install finds them itself. They go right after a
+# leading --no-defaults/--defaults-file (which must stay first); later arguments still win.
+mkdir -p "$root/var/lib/mysql-files"
 libs="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"
-for prog in mysql mysqldump mysqlbinlog mysqladmin mysqld; do
-    [ -x "$root/usr/bin/$prog" ] || [ -x "$root/usr/sbin/$prog" ] || continue
+for prog in mysql mysqldump mysqlbinlog mysqladmin mysqld mysql_tzinfo_to_sql; do
     path="$root/usr/bin/$prog"
     [ -x "$path" ] || path="$root/usr/sbin/$prog"
-    cat >"$bindir/$prog.new" <<WRAP
+    [ -x "$path" ] || continue
+    if [ "$prog" = mysqld ]; then
+        cat >"$bindir/$prog.new" <<WRAP
+#!/bin/sh
+# Oracle MySQL's mysqld from the sid chroot $root, run on the host through the chroot's loader,
+# with the installation's directories named (a native install knows them).
+first=
+case "\$1" in --no-defaults|--defaults-file=*|--defaults-extra-file=*) first=\$1; shift ;; esac
+exec "$root/lib64/ld-linux-x86-64.so.2" --library-path "$libs" "$path" \${first:+"\$first"} \\
+    --basedir="$root/usr" --lc-messages-dir="$root/usr/share/mysql" \\
+    --character-sets-dir="$root/usr/share/mysql/charsets" \\
+    --plugin-dir="$root/usr/lib/mysql/plugin" --secure-file-priv="$root/var/lib/mysql-files" "\$@"
+WRAP
+    else
+        cat >"$bindir/$prog.new" <<WRAP
 #!/bin/sh
 # Oracle MySQL's $prog from the sid chroot $root, run on the host through the chroot's loader.
 exec "$root/lib64/ld-linux-x86-64.so.2" --library-path "$libs" "$path" "\$@"
 WRAP
+    fi
     chmod 0755 "$bindir/$prog.new"
     mv "$bindir/$prog.new" "$bindir/$prog"
 done

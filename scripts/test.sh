@@ -3,9 +3,12 @@
 #
 #   bash scripts/test.sh [extra args for cargo test]
 #
-# Tests start their own throwaway MariaDB servers (temp dirs, free ports, --no-defaults):
-# nothing here uses or needs a MariaDB instance already running on 127.0.0.1:3306.
-# With CI=true (see .ci/run), a missing MariaDB tool fails the tests instead of skipping them.
+# Tests start their own throwaway servers of both flavors (temp dirs, free ports, --no-defaults):
+# MariaDB 10.11 from Debian, and Oracle MySQL 9.7 from Debian sid in a chroot that
+# scripts/mysql-chroot.sh builds once per machine (cached under /var/cache/zrm-test; about
+# 2 minutes the first time). Nothing here uses or needs a server already running on
+# 127.0.0.1:3306. With CI=true (see .ci/run), a missing MariaDB or MySQL fails the tests instead
+# of skipping them.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -89,6 +92,15 @@ if ! command -v moto_server >/dev/null || [ "$have_moto" != "$MOTO_VERSION" ]; t
     if command -v pyenv >/dev/null; then pyenv rehash; fi
 fi
 command -v moto_server
+
+step "Checking Oracle MySQL 9.7 (chroot, built once per machine)"
+chroot_sudo=()
+if [ "$(id -u)" -ne 0 ] && [ ! -f "${ZRM_MYSQL_ROOT:-/var/cache/zrm-test/mysql-sid}/.zrm-complete" ]; then
+    chroot_sudo=(sudo)
+fi
+ZRM_TEST_MYSQL_BIN=$("${chroot_sudo[@]}" bash scripts/mysql-chroot.sh)
+export ZRM_TEST_MYSQL_BIN
+"$ZRM_TEST_MYSQL_BIN/mysqld" --version
 
 step "Checking the Rust toolchain"
 if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then

@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub sets: BTreeMap<String, SetOptions>,
     #[serde(default)]
     pub clusters: BTreeMap<String, ClusterConfig>,
+    #[serde(default)]
+    pub tools: ToolsConfig,
     /// The file this was read from (not a key of the file).
     #[serde(skip)]
     pub source: PathBuf,
@@ -70,6 +72,17 @@ pub struct ReplicaConfig {
     pub endpoint: Option<String>,
     pub path_style: Option<bool>,
     pub storage_class: Option<String>,
+}
+
+/// `[tools]`: where each flavor's programs are, when not first on PATH (e.g. Oracle MySQL's
+/// client tools on a Debian host, where `/usr/bin/mysqldump` is MariaDB's).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Directory of Oracle MySQL's `mysqldump`, `mysql`, `mysqlbinlog` (and `mysqld`).
+    pub mysql_dir: Option<PathBuf>,
+    /// Directory of MariaDB's `mariadb-dump`, `mariadb`, `mariadb-binlog` (and `mariadbd`).
+    pub mariadb_dir: Option<PathBuf>,
 }
 
 /// Where a repository lives.
@@ -514,6 +527,22 @@ impl ConfigFile {
             p.to_path_buf()
         } else {
             self.base_dir().join(p)
+        }
+    }
+
+    /// The `[tools]` directories, resolved like every path of the file.
+    pub fn tool_dirs(&self) -> crate::mysql::tools::ToolDirs {
+        crate::mysql::tools::ToolDirs {
+            mysql: self
+                .tools
+                .mysql_dir
+                .as_deref()
+                .map(|p| self.resolve_path(p)),
+            mariadb: self
+                .tools
+                .mariadb_dir
+                .as_deref()
+                .map(|p| self.resolve_path(p)),
         }
     }
 

@@ -1,19 +1,18 @@
-//! Full backups with the mysqldump method and their restore, against real MariaDB servers.
+//! Full backups with the mysqldump method and their restore, against real servers of both
+//! flavors (MariaDB's `mariadb-dump`, MySQL's own `mysqldump`).
 
-mod common;
 mod support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{backup_ids, checksums, json, zrm, zrm_ok, SERVER_TOOLS};
+use support::{backup_ids, checksums, json, run_zrm as zrm, zrm_ok, Flavor, TestServer};
 
 /// These tests are about the `mysqldump` method (the `logical` one has tests/logical.rs).
 fn config_for(dir: &std::path::Path, sets: &[(&str, &TestServer)]) -> std::path::PathBuf {
-    common::config_with(dir, sets, "method = \"mysqldump\"\n")
+    support::config_with(dir, sets, "method = \"mysqldump\"\n")
 }
-use support::TestServer;
 
 /// A schema with every kind of column and object a dump must carry.
 const SCHEMA: &str = r#"
@@ -69,14 +68,11 @@ fn load_schema(server: &TestServer, dir: &std::path::Path) {
     server.sql_file(&f);
 }
 
-#[test]
-fn round_trip_keeps_every_type_and_object() {
-    if !support::require_tools(SERVER_TOOLS) {
-        return;
-    }
+flavor_tests! {
+fn round_trip_keeps_every_type_and_object(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let source = TestServer::start();
-    let target = TestServer::start();
+    let source = TestServer::of(flavor);
+    let target = TestServer::of(flavor);
     load_schema(&source, dir.path());
     let config = config_for(dir.path(), &[("src", &source), ("dst", &target)]);
 
@@ -137,8 +133,8 @@ fn round_trip_keeps_every_type_and_object() {
             "CHECKSUM TABLE of {db}"
         );
         assert_eq!(
-            common::object_definitions(&source, db),
-            common::object_definitions(&target, db),
+            support::object_definitions(&source, db),
+            support::object_definitions(&target, db),
             "objects of {db}"
         );
     }
@@ -155,14 +151,10 @@ fn round_trip_keeps_every_type_and_object() {
     assert_eq!(target.sql("SELECT rt.twice(21)"), "42");
 }
 
-#[test]
-fn restore_filters_databases_and_refuses_non_empty_targets() {
-    if !support::require_tools(SERVER_TOOLS) {
-        return;
-    }
+fn restore_filters_databases_and_refuses_non_empty_targets(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let source = TestServer::start();
-    let target = TestServer::start();
+    let source = TestServer::of(flavor);
+    let target = TestServer::of(flavor);
     load_schema(&source, dir.path());
     let config = config_for(dir.path(), &[("src", &source), ("dst", &target)]);
     zrm_ok(&config, &["backup", "--set", "src"]);
@@ -266,6 +258,7 @@ fn restore_filters_databases_and_refuses_non_empty_targets() {
     );
     assert_eq!(target.sql("SELECT v FROM other.t WHERE id = 9"), "keep me");
 }
+}
 
 /// End the server session whose running statement matches `pattern` (a LIKE pattern).
 fn kill_session_running(server: &TestServer, pattern: &str) {
@@ -290,7 +283,7 @@ fn binlog_inserts_after(server: &TestServer, file: &str, pos: u64, db: &str, tab
         "binlog {file} exists"
     );
     let out = support::run(
-        Command::new("mariadb-binlog")
+        Command::new(server.flavor().binlog_program())
             .arg("--no-defaults")
             .arg("-v")
             .arg("--base64-output=decode-rows")
@@ -305,27 +298,19 @@ fn binlog_inserts_after(server: &TestServer, file: &str, pos: u64, db: &str, tab
         .count()
 }
 
-#[test]
-fn consistent_point_matches_the_restored_data_under_concurrent_writes() {
-    if !support::require_tools(&[
-        "mariadbd",
-        "mariadb-install-db",
-        "mariadb",
-        "mariadb-dump",
-        "mariadb-binlog",
-    ]) {
-        return;
-    }
+flavor_tests! {
+fn consistent_point_matches_the_restored_data_under_concurrent_writes(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let source = TestServer::start();
-    let target = TestServer::start();
+    let source = TestServer::of(flavor);
+    let target = TestServer::of(flavor);
     // Enough data that the dump takes a moment while the writer commits.
-    source.sql(
+    source.sql(&format!(
         "CREATE DATABASE cp; \
          CREATE TABLE cp.w (id INT PRIMARY KEY AUTO_INCREMENT, pad VARCHAR(200)); \
-         INSERT INTO cp.w (pad) SELECT REPEAT('p', 200) FROM cp.seq_1_to_100000; \
+         INSERT INTO cp.w (pad) SELECT REPEAT('p', 200) FROM {}; \
          CREATE TABLE cp.who (id BIGINT) ENGINE=MyISAM;",
-    );
+        source.seq(100_000)
+    ));
     let f = dir.path().join("writer.sql");
     std::fs::write(
         &f,
@@ -375,8 +360,12 @@ fn consistent_point_matches_the_restored_data_under_concurrent_writes() {
     let point = &json(&out)["backup"]["consistent_point"];
     let file = point["binlog_file"].as_str().unwrap();
     let pos = point["binlog_pos"].as_u64().unwrap();
+    let gtid_prefix = match flavor {
+        Flavor::MariaDB => "0-".to_string(),
+        Flavor::MySQL => format!("{}:", source.server_uuid().unwrap()),
+    };
     assert!(
-        point["gtid_set"].as_str().unwrap().starts_with("0-"),
+        point["gtid_set"].as_str().unwrap().starts_with(&gtid_prefix),
         "{point}"
     );
     let after = binlog_inserts_after(&source, file, pos, "cp", "w") as u64;
@@ -399,6 +388,7 @@ fn consistent_point_matches_the_restored_data_under_concurrent_writes() {
         source.sql(&format!("SELECT COUNT(*) FROM cp.w WHERE id <= {max_id}")),
         restored.to_string()
     );
+}
 }
 
 /// The pid of a process whose parent is `parent` and whose name is `name`.
@@ -428,7 +418,7 @@ fn child_named(parent: u32, name: &str) -> Option<u32> {
 
 #[test]
 fn lock_refuses_a_second_backup_and_kill9_leaves_no_backup() {
-    if !support::require_tools(SERVER_TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -583,7 +573,7 @@ impl Drop for Unmount {
 
 #[test]
 fn full_disk_fails_cleanly_and_keeps_nothing() {
-    if !support::require_tools(SERVER_TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

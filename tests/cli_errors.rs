@@ -1,10 +1,8 @@
 //! Bad input gets a clear error, the right exit code, and loses nothing.
 
-mod common;
 mod support;
 
-use common::{config_for, zrm, SERVER_TOOLS};
-use support::TestServer;
+use support::{config_for, run_zrm as zrm, Flavor, TestServer};
 
 fn set_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     support::write_config(
@@ -136,16 +134,13 @@ fn server_down_is_a_clear_error_and_json_reports_it() {
     );
 }
 
-#[test]
-fn wrong_password_names_the_account_and_the_fix() {
-    if !support::require_tools(SERVER_TOOLS) {
-        return;
-    }
+flavor_tests! {
+fn wrong_password_names_the_account_and_the_fix(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start();
+    let mut server = TestServer::of(flavor);
     server.set_root_password("right");
     let config = config_for(dir.path(), &[("s", &server)]);
-    common::write_private(&dir.path().join("s.pass"), "wrong");
+    support::write_private(&dir.path().join("s.pass"), b"wrong");
     let out = zrm(&config, &["backup", "--set", "s"]);
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("access denied"), "{out}");
@@ -167,13 +162,9 @@ fn wrong_password_names_the_account_and_the_fix() {
     assert_eq!(conn["verdict"], "error");
 }
 
-#[test]
-fn check_reports_a_healthy_server_and_a_missing_privilege() {
-    if !support::require_tools(SERVER_TOOLS) {
-        return;
-    }
+fn check_reports_a_healthy_server_and_a_missing_privilege(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start();
+    let server = TestServer::of(flavor);
     server.sql("CREATE DATABASE app");
     let config = config_for(dir.path(), &[("s", &server)]);
     let out = zrm(&config, &["check", "--set", "s"]);
@@ -184,6 +175,16 @@ fn check_reports_a_healthy_server_and_a_missing_privilege() {
     );
     assert!(out.stdout.contains("log_bin"), "{out}");
 
+    // The client tools are the server's own flavor's.
+    for tool in ["dump tool", "client tool", "binlog tool"] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(tool))
+            .unwrap_or_else(|| panic!("no {tool} line:\n{out}"));
+        assert!(line.contains(&format!(", {flavor})")), "{line}\n{out}");
+    }
+
     // An account without RELOAD and BINLOG MONITOR: check says which grant is missing.
     server.create_user(
         "weak",
@@ -191,7 +192,7 @@ fn check_reports_a_healthy_server_and_a_missing_privilege() {
         "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, PROCESS",
     );
     let pw = dir.path().join("weak.pass");
-    common::write_private(&pw, "pw");
+    support::write_private(&pw, b"pw");
     let body = format!(
         "[repository]\npath = \"repo\"\n[sets.w]\nuser = \"weak\"\npassword_file = \"{}\"\nsocket = \"{}\"\n",
         pw.display(),
@@ -207,11 +208,78 @@ fn check_reports_a_healthy_server_and_a_missing_privilege() {
         "{out}"
     );
     assert!(!out.stdout.contains("BINLOG MONITOR ON"), "{out}");
-    // mysqldump reads the position with SHOW MASTER STATUS: BINLOG MONITOR too.
+    // mysqldump reads the position with SHOW MASTER STATUS (MySQL: SHOW BINARY LOG STATUS):
+    // BINLOG MONITOR (MySQL: REPLICATION CLIENT) too.
     let out = zrm(&weak, &["check", "--set", "w", "--method", "mysqldump"]);
     assert_eq!(out.code, 1, "{out}");
+    let grant = match flavor {
+        Flavor::MariaDB => "GRANT BINLOG MONITOR ON *.* TO 'weak'",
+        Flavor::MySQL => "GRANT REPLICATION CLIENT ON *.* TO 'weak'",
+    };
+    assert!(out.stdout.contains(grant), "{out}");
+}
+}
+
+/// Debian's MariaDB packages put `mysql`, `mysqldump` and `mysqlbinlog` in /usr/bin as links to
+/// MariaDB's programs; zrm once reported "ok binlog tool /usr/bin/mysqlbinlog" for a MySQL 9.7
+/// server and `binlog archive` then failed with "Master reported unrecognized MariaDB version".
+#[test]
+fn mariadbs_mysqlbinlog_is_refused_for_a_mysql_server() {
+    if !support::available(Flavor::MySQL) || !support::require_tools(&["mariadb-binlog"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::of(Flavor::MySQL);
+    server.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); FLUSH BINARY LOGS");
+    // No [tools] and a PATH where the mysql* names are MariaDB's.
+    let body = format!(
+        "[repository]\npath = \"repo\"\n[defaults]\nuser = \"root\"\n[sets.s]\nsocket = \"{}\"\n[tools]\n",
+        server.socket().display()
+    );
+    let config = support::write_config(dir.path(), &body);
+    let mariadb_path = "/usr/bin:/bin:/usr/sbin:/sbin";
+    let run = |path: &str, args: &[&str]| {
+        support::run(
+            support::zrm()
+                .env("PATH", path)
+                .arg("--config")
+                .arg(&config)
+                .args(args),
+        )
+    };
+    let out = run(mariadb_path, &["check", "--set", "s"]);
+    assert_eq!(out.code, 1, "{out}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("binlog tool"))
+        .unwrap_or_else(|| panic!("no binlog tool line:\n{out}"));
+    assert!(line.contains("ERROR"), "{line}\n{out}");
+    assert!(line.contains("mysqlbinlog is not MySQL's own"), "{line}");
+    assert!(out.stdout.contains("[tools] mysql_dir"), "{out}");
+    // The archive stops before it starts, with the same diagnosis, not half-way.
+    let out = run(mariadb_path, &["binlog", "archive", "--set", "s"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("not MySQL's own"), "{out}");
     assert!(
-        out.stdout.contains("GRANT BINLOG MONITOR ON *.* TO 'weak'"),
+        !out.stderr.contains("unrecognized MariaDB version"),
         "{out}"
     );
+
+    // MySQL's tools first on PATH (as on a MySQL host) are found without [tools].
+    let bin = support::mysql_bin_dir().unwrap();
+    let mysql_path = format!("{}:{mariadb_path}", bin.display());
+    let out = run(&mysql_path, &["check", "--set", "s"]);
+    assert_eq!(out.code, 0, "{out}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("binlog tool"))
+        .unwrap();
+    assert!(
+        line.contains(&bin.join("mysqlbinlog").display().to_string()),
+        "{line}"
+    );
+    let out = run(&mysql_path, &["binlog", "archive", "--set", "s"]);
+    assert_eq!(out.code, 0, "{out}");
 }

@@ -1,25 +1,22 @@
-//! Checks the real-server test harness in `tests/support`.
+//! Checks the real-server test harness in `tests/support`, for both flavors.
 
 mod support;
 
 use std::process::Stdio;
 use std::thread;
 
-use support::{ServerOptions, TestServer};
-
-const TOOLS: &[&str] = &["mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump"];
+use support::{Flavor, ServerOptions, TestServer};
 
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
-#[test]
-fn two_servers_start_concurrently_and_stop_on_drop() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let handles: Vec<_> = (0..2).map(|_| thread::spawn(TestServer::start)).collect();
+flavor_tests! {
+fn two_servers_start_concurrently_and_stop_on_drop(flavor: Flavor) {
+    let handles: Vec<_> = (0..2)
+        .map(|_| thread::spawn(move || TestServer::of(flavor)))
+        .collect();
     let servers: Vec<TestServer> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let (a, b) = (&servers[0], &servers[1]);
 
@@ -33,7 +30,14 @@ fn two_servers_start_concurrently_and_stop_on_drop() {
         assert_eq!(s.sql("select @@binlog_format"), "ROW");
         assert_eq!(s.sql("select @@port"), s.port().to_string());
         assert_eq!(s.sql("select @@server_id"), s.server_id().to_string());
-        assert_eq!(s.sql("select @@gtid_domain_id"), "0");
+        match flavor {
+            Flavor::MariaDB => assert_eq!(s.sql("select @@gtid_domain_id"), "0"),
+            Flavor::MySQL => {
+                assert_eq!(s.sql("select @@gtid_mode"), "ON");
+                assert!(s.sql("select version()").starts_with("9."));
+            }
+        }
+        assert_eq!(s.flavor(), flavor);
         assert_eq!(s.sql("select @@socket"), s.socket().display().to_string());
         let binlogs: Vec<_> = std::fs::read_dir(s.binlog_dir())
             .unwrap()
@@ -77,23 +81,19 @@ fn two_servers_start_concurrently_and_stop_on_drop() {
     assert!(pids.iter().all(|&p| alive(p)));
     drop(servers);
     for (pid, dir) in pids.into_iter().zip(dirs) {
-        assert!(!alive(pid), "mariadbd {pid} still alive after drop");
+        assert!(!alive(pid), "{flavor} server {pid} still alive after drop");
         assert!(!dir.exists(), "{} not removed", dir.display());
     }
 }
 
-#[test]
-fn root_password_and_users() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let mut s = TestServer::start();
+fn root_password_and_users(flavor: Flavor) {
+    let mut s = TestServer::of(flavor);
     s.set_root_password("s3cr'et\"\\pw");
     assert_eq!(s.sql("select current_user()"), "root@localhost");
 
     // Without the password, root is refused.
     let out = support::run(
-        std::process::Command::new(support::which("mariadb").unwrap())
+        std::process::Command::new(flavor.client_program())
             .arg("--no-defaults")
             .arg(format!("--socket={}", s.socket().display()))
             .args(["-uroot", "-e", "select 1"])
@@ -116,7 +116,7 @@ fn root_password_and_users() {
     let cnf = s.dir().join("backup.cnf");
     std::fs::write(&cnf, "[client]\nuser=backup\npassword=\"bk pw\"\n").unwrap();
     let out = support::run_ok(
-        std::process::Command::new(support::which("mariadb").unwrap())
+        std::process::Command::new(flavor.client_program())
             .arg(format!("--defaults-file={}", cnf.display()))
             .args([
                 "-h127.0.0.1",
@@ -134,12 +134,9 @@ fn root_password_and_users() {
     assert_eq!(s.sql("select 1"), "1");
 }
 
-#[test]
-fn options_crash_and_restart() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
+fn options_crash_and_restart(flavor: Flavor) {
     let mut s = TestServer::start_with(ServerOptions {
+        flavor,
         binlog_format: "MIXED",
         server_id: 4242,
         time_zone: Some("+02:00".into()),
@@ -159,17 +156,12 @@ fn options_crash_and_restart() {
     assert_eq!(s.sql("select count(*) from d.t"), "1");
 }
 
-#[test]
-fn named_time_zone() {
-    if !support::require_tools(&[
-        "mariadbd",
-        "mariadb-install-db",
-        "mariadb",
-        "mariadb-tzinfo-to-sql",
-    ]) {
+fn named_time_zone(flavor: Flavor) {
+    if flavor == Flavor::MariaDB && !support::require_tools(&["mariadb-tzinfo-to-sql"]) {
         return;
     }
     let s = TestServer::start_with(ServerOptions {
+        flavor,
         time_zone: Some("Europe/Paris".into()),
         extra_args: vec!["--max-connections=20".into()],
         ..Default::default()
@@ -182,14 +174,37 @@ fn named_time_zone() {
     );
 }
 
+fn binlog_helpers_speak_each_flavor(flavor: Flavor) {
+    let s = TestServer::of(flavor);
+    let (file, pos) = s.binlog_position();
+    assert_eq!(file, "mysql-bin.000001");
+    s.sql("create database d");
+    let (file2, pos2) = s.binlog_position();
+    assert_eq!(file2, file);
+    assert!(pos2 > pos, "{pos2} <= {pos}");
+    let gtid = s.gtid_executed();
+    match flavor {
+        Flavor::MariaDB => assert_eq!(gtid, format!("0-{}-1", s.server_id())),
+        Flavor::MySQL => assert_eq!(gtid, format!("{}:1", s.server_uuid().unwrap())),
+    }
+    s.sql(s.reset_binlogs_sql());
+    assert_eq!(s.gtid_executed(), "");
+}
+}
+
 #[test]
 fn helpers() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = support::write_config(tmp.path(), "[repository]\npath = \"/x\"\n");
     assert_eq!(cfg, tmp.path().join("zrm.toml"));
-    assert!(std::fs::read_to_string(&cfg)
-        .unwrap()
-        .contains("[repository]"));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("[repository]"));
+    if let Ok(bin) = support::mysql_bin_dir() {
+        assert!(
+            text.contains(&format!("mysql_dir = \"{}\"", bin.display())),
+            "{text}"
+        );
+    }
     let pw = support::write_password_file(tmp.path(), "pw");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(

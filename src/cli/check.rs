@@ -330,19 +330,56 @@ async fn check_server(r: &mut Report, config: &crate::config::ConfigFile, set: &
             Verdict::Warning,
         ),
     ];
+    if let Some(dir) = config.tool_dirs().of_flavor(facts.flavor) {
+        if !dir.is_dir() {
+            r.add(
+                "tools directory",
+                Verdict::Error,
+                format!(
+                    "{} (configured for {}) is not a directory",
+                    dir.display(),
+                    facts.flavor
+                ),
+                Some(format!("fix [tools] in {}", config.source.display())),
+            );
+        }
+    }
     for (what, names, missing) in tool_checks {
-        match tools::find(names) {
-            Some(t) => r.add(
+        let lookup = tools::locate(names, facts.flavor);
+        match &lookup {
+            tools::Lookup::Found(t) => r.add(
                 what,
                 Verdict::Ok,
-                format!("{} ({})", t.path.display(), t.version().unwrap_or_default()),
+                format!(
+                    "{} ({}, {})",
+                    t.path.display(),
+                    t.version().unwrap_or_default(),
+                    facts.flavor
+                ),
                 None,
             ),
-            None => r.add(
+            // A program of the other flavor fails half-way through a backup or an archive:
+            // always an error.
+            tools::Lookup::WrongFlavor(paths) => r.add(
+                what,
+                Verdict::Error,
+                format!(
+                    "{} is not {}'s own program and cannot serve this {} server",
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    facts.flavor,
+                    facts.flavor
+                ),
+                Some(tools::remedy(facts.flavor)),
+            ),
+            tools::Lookup::Missing => r.add(
                 what,
                 missing,
-                format!("none of {} on PATH", names.join(", ")),
-                Some(format!("install the {} client package", facts.flavor)),
+                format!("none of {} found", names.join(", ")),
+                Some(tools::remedy(facts.flavor)),
             ),
         }
     }

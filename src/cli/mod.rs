@@ -105,6 +105,7 @@ pub struct Context {
 impl Context {
     pub fn config(&self) -> Result<ConfigFile> {
         let config = ConfigFile::locate_and_load(self.global.config.as_deref())?;
+        crate::mysql::tools::configure(config.tool_dirs());
         if let Some(p) = &config.defaults.log_file {
             let path = config.resolve_path(p);
             if let Err(e) = crate::logfile::set(&path) {

@@ -1130,16 +1130,20 @@ async fn run_physical(
 
     let mut replayed = false;
     if args.start_server {
-        let server = crate::restore::server::ThrowawayServer::start(path, &layout.server_options)
-            .await
-            .map_err(|e| {
-                Error::Restore(format!(
-                    "{e}. The data directory {} is complete; start a server on it yourself and \
+        let server = crate::restore::server::ThrowawayServer::start(
+            m.server.flavor,
+            path,
+            &layout.server_options,
+        )
+        .await
+        .map_err(|e| {
+            Error::Restore(format!(
+                "{e}. The data directory {} is complete; start a server on it yourself and \
                      replay with: {}",
-                    path.display(),
-                    replay_hint("mysql://USER@HOST:PORT")
-                ))
-            })?;
+                path.display(),
+                replay_hint("mysql://USER@HOST:PORT")
+            ))
+        })?;
         if !plan.files.is_empty() {
             let job = ReplayJob {
                 files: &plan.files,

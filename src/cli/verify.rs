@@ -460,9 +460,9 @@ async fn test_restore(
             .as_ref()
             .map(|p| p.server_options.clone())
             .unwrap_or_default();
-        crate::restore::server::ThrowawayServer::start(&datadir, &options).await
+        crate::restore::server::ThrowawayServer::start(m.server.flavor, &datadir, &options).await
     } else {
-        crate::restore::server::ThrowawayServer::fresh().await
+        crate::restore::server::ThrowawayServer::fresh(m.server.flavor).await
     };
     let server = match server {
         Ok(s) => s,

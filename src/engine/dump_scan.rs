@@ -86,7 +86,7 @@ impl DumpScanner {
             )
             .expect("valid regex"),
             re_gtid: Regex::new(
-                r"^(?:-- )?(?:/\* )?SET (?:GLOBAL gtid_slave_pos|@@GLOBAL\.GTID_PURGED)=(?:/\*!80000 '\+'\*/ )?'([^']*)'",
+                r"^(?:-- )?(?:/\* )?SET (?:GLOBAL gtid_slave_pos|@@GLOBAL\.GTID_PURGED)=(?:/\*!80000 '\+'\*/ )?'\+?([^']*)'",
             )
             .expect("valid regex"),
             re_use: Regex::new(r"^USE `((?:[^`]|``)+)`;").expect("valid regex"),
@@ -259,6 +259,22 @@ INSERT INTO `e``mpty` VALUES (1,'(');\n\
             f.gtid.as_deref(),
             Some("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5")
         );
+    }
+
+    /// MySQL 9.7's mysqldump puts the `+` inside the quotes; zrm once recorded
+    /// "+uuid:1-366" as the backup's GTID set.
+    #[test]
+    fn mysql_9_gtid_purged_with_the_plus_inside_the_quotes() {
+        let dump = "/* SET @@GLOBAL.GTID_PURGED='+cf7f6c0d-f11f-11f1-9ff7-02fc00000001:1-3';*/\n\
+-- CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='mysql-bin.000001', SOURCE_LOG_POS=820;\n";
+        let mut s = DumpScanner::new();
+        s.feed(dump.as_bytes());
+        let f = s.finish();
+        assert_eq!(
+            f.gtid.as_deref(),
+            Some("cf7f6c0d-f11f-11f1-9ff7-02fc00000001:1-3")
+        );
+        assert_eq!(f.binlog_pos, Some(820));
     }
 
     #[test]

@@ -11,7 +11,12 @@
 //! The lock lives in one connection: if zrm dies, the server drops the connection and with it
 //! the lock. Waiting is bounded by `lock_wait_timeout` and retried, so a long statement that
 //! blocks the lock costs the application a few short stalls, never one long one; the final
-//! error names the statements that were running longest.
+//! error names the statements that were running longest. A waiting FLUSH TABLES WITH READ LOCK
+//! stops every new write statement (a waiting BACKUP STAGE only commits), and on MySQL it
+//! cannot succeed at all while a write waits for a row lock held by a transaction between two
+//! statements (that transaction's next statement waits for the FTWRL, which waits for the
+//! write: a cycle the server only breaks by the timeout; seen with three writers on one
+//! counter row). So its tries are short (2 s at most), many, and spread over `lock_timeout`.
 //!
 //! [`lock_all`] takes the lock on several servers at once and holds all or none: the step a
 //! coordinated cluster backup is built on.
@@ -23,8 +28,11 @@ use crate::config::ConnectionConfig;
 use crate::error::{Error, Result};
 use crate::mysql::{self, Session};
 
-/// How many times the lock is tried within the set's `lock_timeout`.
+/// How many times the lock is tried within the set's `lock_timeout` (at least).
 pub const LOCK_ATTEMPTS: u32 = 3;
+/// The longest a FLUSH TABLES WITH READ LOCK may wait in one try (it stops every write while
+/// it waits).
+const FTWRL_MAX_TRY_S: u64 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockKind {
@@ -52,6 +60,20 @@ impl LockKind {
         match self {
             LockKind::BackupStage => &["BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"],
             LockKind::FlushTablesWithReadLock => &["FLUSH TABLES WITH READ LOCK"],
+        }
+    }
+
+    /// How many tries of how many seconds each within `timeout`: a third each for BACKUP
+    /// STAGE; for FLUSH TABLES WITH READ LOCK at most [`FTWRL_MAX_TRY_S`] each, as many as fit.
+    pub fn schedule(self, timeout: Duration) -> (u32, u64) {
+        let total = timeout.as_secs().max(1);
+        match self {
+            LockKind::BackupStage => (LOCK_ATTEMPTS, (total / LOCK_ATTEMPTS as u64).max(1)),
+            LockKind::FlushTablesWithReadLock => {
+                let per_try = (total / LOCK_ATTEMPTS as u64).clamp(1, FTWRL_MAX_TRY_S);
+                let attempts = (total / per_try).clamp(LOCK_ATTEMPTS as u64, 60) as u32;
+                (attempts, per_try)
+            }
         }
     }
 
@@ -110,13 +132,13 @@ pub struct LockTimes {
 impl HeldLock {
     pub async fn take(req: &LockRequest<'_>) -> Result<HeldLock> {
         let mut session = mysql::connect(req.conn).await?;
-        let per_try = (req.timeout.as_secs() / LOCK_ATTEMPTS as u64).max(1);
+        let (attempts, per_try) = req.kind.schedule(req.timeout);
         session
             .exec(&format!("SET SESSION lock_wait_timeout = {per_try}"))
             .await?;
         let waited = Instant::now();
         let mut last_err = None;
-        for attempt in 1..=LOCK_ATTEMPTS {
+        for attempt in 1..=attempts {
             match try_lock(&mut session, req.kind).await {
                 Ok(()) => {
                     return Ok(HeldLock {
@@ -143,7 +165,7 @@ impl HeldLock {
                         return Err(e);
                     }
                     last_err = Some(e);
-                    if attempt < LOCK_ATTEMPTS {
+                    if attempt < attempts {
                         // Let the application run between attempts.
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
@@ -152,9 +174,18 @@ impl HeldLock {
         }
         let blockers = long_statements(&mut session).await;
         session.close().await;
+        let why = match req.kind {
+            LockKind::FlushTablesWithReadLock => {
+                "; FLUSH TABLES WITH READ LOCK waits for every running write, and cannot outwait \
+                 writes queued on a row lock that an open transaction holds (a hot row, such as \
+                 a counter every transaction updates): back up when fewer such writes run, or \
+                 from a replica"
+            }
+            LockKind::BackupStage => "",
+        };
         Err(Error::Backup(format!(
-            "could not take {} on {} in {LOCK_ATTEMPTS} attempts of {per_try}s each ({}); {}; \
-             let them finish, raise `lock_timeout` for the set{}",
+            "could not take {} on {} in {attempts} attempts of {per_try}s each ({}); {}; \
+             let them finish, raise `lock_timeout` for the set{}{why}",
             req.kind.name(),
             req.conn.display(),
             last_err.map(|e| e.to_string()).unwrap_or_default(),
@@ -317,6 +348,19 @@ mod tests {
         assert_eq!(
             LockKind::for_server(Flavor::MariaDB, "10.11.19-MariaDB"),
             LockKind::BackupStage
+        );
+    }
+
+    #[test]
+    fn ftwrl_tries_are_short_backup_stage_tries_a_third() {
+        let ftwrl = LockKind::FlushTablesWithReadLock;
+        assert_eq!(ftwrl.schedule(Duration::from_secs(60)), (30, 2));
+        assert_eq!(ftwrl.schedule(Duration::from_secs(3)), (3, 1));
+        assert_eq!(ftwrl.schedule(Duration::from_secs(1)), (3, 1));
+        assert_eq!(ftwrl.schedule(Duration::from_secs(6)), (3, 2));
+        assert_eq!(
+            LockKind::BackupStage.schedule(Duration::from_secs(60)),
+            (3, 20)
         );
     }
 

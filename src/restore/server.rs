@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::catalog::Flavor;
 use crate::config::{ConnectionConfig, DEFAULT_PORT};
 use crate::engine::snapshot::runner::find_program;
 use crate::error::{Error, Result};
 use crate::mysql;
+use crate::mysql::tools;
 use crate::secret::Secret;
 
 const START_TIMEOUT: Duration = Duration::from_secs(600);
@@ -34,18 +36,23 @@ pub struct ThrowawayServer {
 }
 
 impl ThrowawayServer {
-    /// Start `mariadbd` (or `mysqld`) on `datadir` with the settings the source used.
-    pub async fn start(datadir: &Path, options: &BTreeMap<String, String>) -> Result<Self> {
-        let binary = find_program("mariadbd")
-            .or_else(|| find_program("mysqld"))
-            .ok_or_else(|| {
-                Error::Restore(
-                    "--start-server needs mariadbd or mysqld on this machine (it was not found \
-                     on PATH, /usr/sbin or /sbin): install the server package, or start a server \
-                     on the datadir yourself and replay with --resume"
-                        .into(),
-                )
-            })?;
+    /// Start `flavor`'s server (`mariadbd`, or MySQL's own `mysqld`) on `datadir` with the
+    /// settings the source used.
+    pub async fn start(
+        flavor: Flavor,
+        datadir: &Path,
+        options: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let binary = match tools::locate(tools::server_names(flavor), flavor) {
+            tools::Lookup::Found(t) => t.path,
+            other => {
+                return Err(Error::Restore(format!(
+                    "a {flavor} server is needed to start on the data directory: {}; or start \
+                     one on the datadir yourself and replay with --resume",
+                    tools::explain(tools::server_names(flavor), flavor, &other)
+                )))
+            }
+        };
         // A short path: a unix socket path must fit in 108 bytes.
         let run_dir = tempfile::Builder::new()
             .prefix("zrm-srv-")
@@ -77,7 +84,10 @@ impl ThrowawayServer {
             .arg(format!("--user={user}"))
             .args([
                 "--skip-networking",
-                "--skip-slave-start",
+                match flavor {
+                    Flavor::MariaDB => "--skip-slave-start",
+                    Flavor::MySQL => "--skip-replica-start",
+                },
                 "--skip-log-bin",
                 "--event-scheduler=OFF",
                 // Any transaction still only "prepared" in the copy was not in the binlog before
@@ -86,12 +96,17 @@ impl ThrowawayServer {
                 // demands, and without this the server refuses to start.
                 "--tc-heuristic-recover=ROLLBACK",
             ]);
+        if flavor == Flavor::MySQL {
+            // The X protocol would listen on 33060 even without networking for SQL.
+            cmd.arg("--mysqlx=OFF");
+        }
         let password = random_password();
         let init = run_dir.path().join("init.sql");
         crate::secret::write_private_file(
             &init,
             format!(
-                "CREATE OR REPLACE USER '{ACCOUNT}'@'localhost' IDENTIFIED BY {};\n\
+                "DROP USER IF EXISTS '{ACCOUNT}'@'localhost';\n\
+                 CREATE USER '{ACCOUNT}'@'localhost' IDENTIFIED BY {};\n\
                  GRANT ALL PRIVILEGES ON *.* TO '{ACCOUNT}'@'localhost' WITH GRANT OPTION;\n",
                 mysql::conn::quote_str(&password)
             )
@@ -141,18 +156,9 @@ impl ThrowawayServer {
         Ok(server)
     }
 
-    /// A new, empty server in a temporary directory (removed when it is dropped), for a test
-    /// restore (`verify --restore`).
-    pub async fn fresh() -> Result<Self> {
-        let install = find_program("mariadb-install-db")
-            .or_else(|| find_program("mysql_install_db"))
-            .ok_or_else(|| {
-                Error::Restore(
-                    "a test restore needs mariadb-install-db (the server package) on this \
-                     machine to create its throwaway server"
-                        .into(),
-                )
-            })?;
+    /// A new, empty server of `flavor` in a temporary directory (removed when it is dropped),
+    /// for a test restore (`verify --restore`).
+    pub async fn fresh(flavor: Flavor) -> Result<Self> {
         let scratch = tempfile::Builder::new()
             .prefix("zrm-verify-")
             .tempdir()
@@ -163,23 +169,51 @@ impl ThrowawayServer {
         } else {
             owner_name(scratch.path())?
         };
-        let out = Command::new(&install)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--user={user}"))
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        let mut cmd = match flavor {
+            Flavor::MariaDB => {
+                let install = find_program("mariadb-install-db")
+                    .or_else(|| find_program("mysql_install_db"))
+                    .ok_or_else(|| {
+                        Error::Restore(
+                            "a test restore needs mariadb-install-db (the server package) on \
+                             this machine to create its throwaway server"
+                                .into(),
+                        )
+                    })?;
+                let mut cmd = Command::new(install);
+                cmd.arg("--no-defaults")
+                    .arg(format!("--datadir={}", data.display()))
+                    .arg(format!("--user={user}"))
+                    .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+                cmd
+            }
+            // MySQL creates a datadir with the server itself.
+            Flavor::MySQL => {
+                let mysqld = tools::require(tools::server_names(flavor), flavor).map_err(|e| {
+                    Error::Restore(format!("a test restore of a MySQL backup: {e}"))
+                })?;
+                let mut cmd = Command::new(&mysqld.path);
+                cmd.arg("--no-defaults")
+                    .arg("--initialize-insecure")
+                    .arg(format!("--datadir={}", data.display()))
+                    .arg(format!("--user={user}"))
+                    .arg("--skip-log-bin");
+                cmd
+            }
+        };
+        let out = cmd
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| Error::io("run", &install, e))?;
+            .map_err(|e| Error::io("run", Path::new(cmd.get_program()), e))?;
         if !out.status.success() {
             return Err(Error::Restore(format!(
                 "{} failed ({}): {}",
-                install.display(),
+                Path::new(cmd.get_program()).display(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        let mut server = Self::start(&data, &BTreeMap::new()).await?;
+        let mut server = Self::start(flavor, &data, &BTreeMap::new()).await?;
         server.scratch = Some(scratch);
         Ok(server)
     }

@@ -1,27 +1,36 @@
-//! Test harness for integration tests that need a real MariaDB server.
+//! The one harness of zrm's integration tests: throwaway servers of both flavors, running the
+//! `zrm` binary, configurations for test servers, and what tests compare.
 //!
 //! Include it from an integration test with `mod support;`.
 //!
 //! ```ignore
 //! mod support;
+//! use support::{Flavor, TestServer};
 //!
-//! #[test]
-//! fn something() {
-//!     if !support::require_tools(&["mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump"]) {
-//!         return;
+//! // Runs as `round_trip::mariadb` and `round_trip::mysql` (each skipped with a printed reason,
+//! // or failed under CI=true, when its flavor is not installed).
+//! flavor_tests! {
+//!     fn round_trip(flavor: Flavor) {
+//!         let server = TestServer::of(flavor);
+//!         server.sql("create database d; create table d.t (id int primary key)");
+//!         let dir = tempfile::tempdir().unwrap();
+//!         let config = support::config_for(dir.path(), &[("s", &server)]);
+//!         support::backup(&config, &["--set", "s"]);
 //!     }
-//!     let server = support::TestServer::start();
-//!     server.sql("create database d; create table d.t (id int primary key)");
-//!     let out = support::run(support::zrm().arg("--help"));
-//!     assert_eq!(out.code, 0, "{out}");
 //! }
 //! ```
 //!
-//! Every server is throwaway: its own temp dir (datadir, socket, binary logs, error log), a free
-//! TCP port on 127.0.0.1, `--no-defaults` so the machine's `/etc/mysql` configuration and any
-//! instance already running on 3306 are never touched. The server is stopped when the
-//! `TestServer` is dropped (also when the test panics) and is SIGKILLed by the kernel if the test
-//! process dies.
+//! Servers: MariaDB 10.11 (Debian's `mariadbd`, the default of [`TestServer::start`]) and
+//! Oracle MySQL 9.7 (the wrappers `scripts/mysql-chroot.sh` builds once per machine, found
+//! through `$ZRM_TEST_MYSQL_BIN`, default `/var/cache/zrm-test/mysql-bin`). Every server is
+//! throwaway: its own temp dir (datadir, socket, binary logs, error log), a free TCP port on
+//! 127.0.0.1, `--no-defaults` so the machine's `/etc/mysql` configuration and any instance
+//! already running on 3306 are never touched. The server is stopped when the `TestServer` is
+//! dropped (also when the test panics) and is SIGKILLed by the kernel if the test process dies.
+//!
+//! Each flavor is talked to with its own client (`mariadb`, or MySQL's `mysql`), and zrm finds
+//! MySQL's client tools through the `[tools] mysql_dir` that [`write_config`] adds to every
+//! test configuration (on a Debian host `/usr/bin/mysqldump` is MariaDB's).
 //!
 //! Set `ZRM_KEEP_TEST_DIRS=1` to keep the temp dir of a server whose test panicked (its path is
 //! printed on stderr).
@@ -29,28 +38,216 @@
 #![allow(dead_code)]
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::net::TcpListener;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::process::Command;
 use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant};
-
-use tempfile::TempDir;
 
 pub mod faulty;
 pub mod moto;
+mod server;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(50);
-const START_ATTEMPTS: usize = 5;
+pub(crate) use server::{free_port, spawn_tied};
+#[allow(unused_imports)]
+pub use server::{write_private, ServerOptions, TestServer};
+
+// ---------------------------------------------------------------------------------------------
+// Flavors
+// ---------------------------------------------------------------------------------------------
+
+/// The two server flavors every server test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// MariaDB 10.11 from Debian 12.
+    #[default]
+    MariaDB,
+    /// Oracle MySQL 9.7 from Debian sid, in a chroot.
+    MySQL,
+}
+
+impl fmt::Display for Flavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Flavor::MariaDB => "MariaDB",
+            Flavor::MySQL => "MySQL",
+        })
+    }
+}
+
+impl Flavor {
+    pub const ALL: [Flavor; 2] = [Flavor::MariaDB, Flavor::MySQL];
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Flavor::MariaDB => 0,
+            Flavor::MySQL => 1,
+        }
+    }
+
+    /// "mariadb" or "mysql", for file names.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Flavor::MariaDB => "mariadb",
+            Flavor::MySQL => "mysql",
+        }
+    }
+
+    /// The path of one of this flavor's programs (MySQL's come from its wrapper directory).
+    pub fn program(self, name: &str) -> PathBuf {
+        match self {
+            Flavor::MariaDB => tool(name),
+            Flavor::MySQL => {
+                let dir = mysql_bin_dir().unwrap_or_else(|e| panic!("{e}"));
+                dir.join(name)
+            }
+        }
+    }
+
+    /// `mariadbd` or `mysqld`, for messages.
+    pub fn server_name(self) -> &'static str {
+        match self {
+            Flavor::MariaDB => "mariadbd",
+            Flavor::MySQL => "mysqld",
+        }
+    }
+
+    pub fn server_program(self) -> PathBuf {
+        self.program(self.server_name())
+    }
+
+    /// `mariadb` or MySQL's `mysql`.
+    pub fn client_program(self) -> PathBuf {
+        self.program(match self {
+            Flavor::MariaDB => "mariadb",
+            Flavor::MySQL => "mysql",
+        })
+    }
+
+    /// `mariadb-binlog` or MySQL's `mysqlbinlog`.
+    pub fn binlog_program(self) -> PathBuf {
+        self.program(match self {
+            Flavor::MariaDB => "mariadb-binlog",
+            Flavor::MySQL => "mysqlbinlog",
+        })
+    }
+
+    /// `mariadb-dump` or MySQL's `mysqldump`.
+    pub fn dump_program(self) -> PathBuf {
+        self.program(match self {
+            Flavor::MariaDB => "mariadb-dump",
+            Flavor::MySQL => "mysqldump",
+        })
+    }
+
+    /// The flavor name zrm writes in manifests (`"server": {"flavor": …}`).
+    pub fn manifest_name(self) -> &'static str {
+        match self {
+            Flavor::MariaDB => "MariaDB",
+            Flavor::MySQL => "MySQL",
+        }
+    }
+}
+
+/// MariaDB's programs the tests need.
+pub const MARIADB_TOOLS: &[&str] = &[
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb",
+    "mariadb-dump",
+    "mariadb-binlog",
+];
+
+/// MySQL's programs the tests need (wrappers in [`mysql_bin_dir`]).
+const MYSQL_TOOLS: &[&str] = &["mysqld", "mysql", "mysqldump", "mysqlbinlog"];
+
+/// The directory of Oracle MySQL 9.7's wrappers (`scripts/mysql-chroot.sh`), or why there is
+/// none: `$ZRM_TEST_MYSQL_BIN`, else `/var/cache/zrm-test/mysql-bin`.
+pub fn mysql_bin_dir() -> Result<&'static Path, String> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("ZRM_TEST_MYSQL_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/cache/zrm-test/mysql-bin"));
+        let build = "build it once with `sudo bash scripts/mysql-chroot.sh` (scripts/test.sh \
+                     does), or point ZRM_TEST_MYSQL_BIN at its wrappers";
+        for t in MYSQL_TOOLS {
+            if !dir.join(t).is_file() {
+                return Err(format!(
+                    "Oracle MySQL 9.7 is not available: no {}: {build}",
+                    dir.join(t).display()
+                ));
+            }
+        }
+        let wrapper = fs::read_to_string(dir.join("mysqld")).unwrap_or_default();
+        if wrapper.starts_with("#!") && !wrapper.contains("--basedir") {
+            return Err(format!(
+                "the MySQL wrappers in {} predate the current scripts/mysql-chroot.sh (mysqld \
+                 does not name its directories): rerun `sudo bash scripts/mysql-chroot.sh`",
+                dir.display()
+            ));
+        }
+        let out = run(Command::new(dir.join("mysqld")).arg("--version"));
+        if !out.success() || !out.stdout.contains("Ver ") {
+            return Err(format!(
+                "{} --version does not run: {out}\n{build}",
+                dir.join("mysqld").display()
+            ));
+        }
+        Ok(dir)
+    })
+    .as_ref()
+    .map(PathBuf::as_path)
+    .map_err(Clone::clone)
+}
+
+/// True when `flavor`'s server and tools are here. Otherwise: in CI, panics with the reason;
+/// elsewhere, prints `SKIP: <reason>` on stderr and returns false (the test should return).
+pub fn available(flavor: Flavor) -> bool {
+    match flavor {
+        Flavor::MariaDB => require_tools(MARIADB_TOOLS),
+        Flavor::MySQL => match mysql_bin_dir() {
+            Ok(_) => true,
+            Err(reason) => skip(&reason),
+        },
+    }
+}
+
+/// Fails (CI) or skips (elsewhere) with `reason`; always false.
+pub fn skip(reason: &str) -> bool {
+    if ci() {
+        panic!("{reason}");
+    }
+    eprintln!("SKIP: {reason}");
+    false
+}
+
+/// Turns each `fn name(flavor: Flavor) { … }` into that function plus two tests,
+/// `name::mariadb` and `name::mysql`, which run it with each flavor once the flavor is
+/// [`available`] (skipped with a printed reason, or failed under `CI=true`, when it is not).
+#[macro_export]
+macro_rules! flavor_tests {
+    ($( $(#[$meta:meta])* fn $name:ident($flavor:ident: Flavor) $body:block )+) => {$(
+        $(#[$meta])*
+        fn $name($flavor: $crate::support::Flavor) $body
+
+        mod $name {
+            #[test]
+            fn mariadb() {
+                if $crate::support::available($crate::support::Flavor::MariaDB) {
+                    super::$name($crate::support::Flavor::MariaDB);
+                }
+            }
+
+            #[test]
+            fn mysql() {
+                if $crate::support::available($crate::support::Flavor::MySQL) {
+                    super::$name($crate::support::Flavor::MySQL);
+                }
+            }
+        }
+    )+};
+}
 
 // ---------------------------------------------------------------------------------------------
 // Environment helpers
@@ -87,19 +284,14 @@ pub fn require_tools(tools: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let reason = format!(
+    skip(&format!(
         "required tool(s) not found on PATH: {} (on Debian: apt-get install mariadb-server mariadb-client)",
         missing.join(", ")
-    );
-    if ci() {
-        panic!("{reason}");
-    }
-    eprintln!("SKIP: {reason}");
-    false
+    ))
 }
 
 /// Path of a tool, or a panic naming it.
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     which(name).unwrap_or_else(|| panic!("{name} not found on PATH (nor in /usr/sbin)"))
 }
 
@@ -119,10 +311,19 @@ pub fn quote(s: &str) -> String {
     out
 }
 
-/// Writes `body` to `dir/zrm.toml` and returns its path.
+/// Writes `body` to `dir/zrm.toml` and returns its path. Unless the body has its own `[tools]`,
+/// a `[tools] mysql_dir` naming MySQL's wrappers is added when MySQL is available here, so zrm
+/// uses MySQL's own client tools for MySQL servers (MariaDB servers never look at it).
 pub fn write_config(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("zrm.toml");
-    fs::write(&path, body).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    let mut text = body.to_string();
+    if let (false, Ok(bin)) = (body.contains("[tools]"), mysql_bin_dir()) {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("\n[tools]\nmysql_dir = \"{}\"\n", bin.display()));
+    }
+    fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     path
 }
 
@@ -131,21 +332,6 @@ pub fn write_password_file(dir: &Path, pw: &str) -> PathBuf {
     let path = dir.join("mysql.pass");
     write_private(&path, pw.as_bytes());
     path
-}
-
-/// Creates or truncates `path` with mode 0600 (also fixing the mode of an existing file).
-fn write_private(path: &Path, data: &[u8]) {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-    f.set_permissions(fs::Permissions::from_mode(0o600))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-    f.write_all(data)
-        .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,683 +394,185 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Child processes that die with the test process
+// zrm with a configuration for test servers
 // ---------------------------------------------------------------------------------------------
 
-type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
-
-/// Spawns `cmd` so that it gets SIGKILL when the test process dies.
-///
-/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits, and test threads end
-/// with their test; so children are forked from one long-lived thread, which lets a server
-/// outlive the test thread that started it (e.g. a server shared through a static).
-fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
-    static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
-    let parent = std::process::id();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() as u32 != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        thread::Builder::new()
-            .name("test-server-spawner".into())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("cannot start the spawner thread");
-        tx
-    });
-    let (tx, rx) = mpsc::channel();
-    spawner
-        .send((cmd, tx))
-        .map_err(|_| io::Error::other("spawner thread is gone"))?;
-    rx.recv()
-        .map_err(|_| io::Error::other("spawner thread is gone"))?
+/// A config with a repository in `dir/repo` and one set per (name, server), connecting as
+/// root over the server's socket, with the password (if any) in a 0600 password file.
+pub fn config_for(dir: &Path, sets: &[(&str, &TestServer)]) -> PathBuf {
+    config_with(dir, sets, "")
 }
 
-// ---------------------------------------------------------------------------------------------
-// Data directory templates
-// ---------------------------------------------------------------------------------------------
-
-/// InnoDB sizes used both for the template and for the servers, so startup never resizes logs.
-const INNODB_ARGS: [&str; 2] = [
-    "--innodb-buffer-pool-size=64M",
-    "--innodb-log-file-size=48M",
-];
-
-/// A directory for temp dirs whose paths stay short enough for a Unix socket (108 bytes).
-fn temp_root() -> PathBuf {
-    let t = std::env::temp_dir();
-    if t.as_os_str().len() <= 60 {
-        t
-    } else {
-        PathBuf::from("/tmp")
-    }
-}
-
-fn new_temp_dir(prefix: &str) -> TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(temp_root())
-        .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"))
-}
-
-/// Root of this process's templates; removed at process exit.
-fn template_root() -> &'static Path {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        extern "C" fn remove_templates() {
-            if let Some(root) = ROOT.get() {
-                let _ = fs::remove_dir_all(root);
-            }
-        }
-        let root = new_temp_dir("zrm-tpl-").keep();
-        // SAFETY: registering a plain extern "C" fn.
-        unsafe {
-            libc::atexit(remove_templates);
-        }
-        root
-    })
-}
-
-/// A freshly initialized datadir (`mariadb-install-db`), built once per test process.
-fn base_template() -> &'static Path {
-    static BASE: OnceLock<PathBuf> = OnceLock::new();
-    BASE.get_or_init(|| {
-        let data = template_root().join("base");
-        let tmp = template_root().join("base-tmp");
-        fs::create_dir_all(&tmp).unwrap();
-        let mut cmd = Command::new(tool("mariadb-install-db"));
-        cmd.arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .args([
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-            ])
-            .args(INNODB_ARGS);
-        let out = run(&mut cmd);
-        assert!(out.success(), "mariadb-install-db failed: {out}");
-        data
-    })
-}
-
-/// The base template plus the time zone tables (for named `--default-time-zone` values), built
-/// once per test process and only when needed.
-fn tz_template() -> &'static Path {
-    static TZ: OnceLock<PathBuf> = OnceLock::new();
-    TZ.get_or_init(|| {
-        let dir = template_root().join("tz");
-        fs::create_dir_all(&dir).unwrap();
-        let data = dir.join("data");
-        copy_dir(base_template(), &data);
-        let sock = dir.join("s.sock");
-        let err_log = dir.join("err.log");
-        let tmp = dir.join("tmp");
-        fs::create_dir_all(&tmp).unwrap();
-        let mut cmd = Command::new(tool("mariadbd"));
-        cmd.arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .arg(format!("--socket={}", sock.display()))
-            .arg(format!("--log-error={}", err_log.display()))
-            .arg(format!("--pid-file={}", dir.join("pid").display()))
-            .args(["--skip-networking", "--user=root", "--skip-name-resolve"])
-            .args(INNODB_ARGS);
-        let mut child = launch(cmd, &dir, &sock, &err_log, None)
-            .unwrap_or_else(|e| panic!("cannot start the server for the time zone template: {e}"));
-        let tzsql = Command::new(tool("mariadb-tzinfo-to-sql"))
-            .arg("/usr/share/zoneinfo")
-            .stderr(Stdio::null())
-            .output()
-            .expect("cannot run mariadb-tzinfo-to-sql");
-        let sql_path = dir.join("tz.sql");
-        fs::write(&sql_path, &tzsql.stdout).unwrap();
-        let mut load = Command::new(tool("mariadb"));
-        load.arg("--no-defaults")
-            .arg(format!("--socket={}", sock.display()))
-            .args(["-uroot", "mysql"])
-            .stdin(File::open(&sql_path).unwrap());
-        let out = run(&mut load);
-        stop_child(&mut child);
-        assert!(out.success(), "loading time zone tables failed: {out}");
-        let _ = fs::remove_file(&sql_path);
-        data
-    })
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    let out = run(Command::new("cp").arg("-a").arg(from).arg(to));
-    assert!(
-        out.success(),
-        "cp -a {} {}: {out}",
-        from.display(),
-        to.display()
-    );
-}
-
-fn is_named_time_zone(tz: &str) -> bool {
-    !(tz.starts_with('+') || tz.starts_with('-') || tz.eq_ignore_ascii_case("SYSTEM"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Starting and stopping mariadbd
-// ---------------------------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
-}
-
-fn port_is_free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// Last `n` lines of a file (or a note that it cannot be read).
-fn tail(path: &Path, n: usize) -> String {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(n)..].join("\n")
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
-    }
-}
-
-fn ping(sock: &Path, defaults_file: Option<&Path>) -> bool {
-    let mut cmd = Command::new(tool("mariadb"));
-    match defaults_file {
-        Some(f) => cmd.arg(format!("--defaults-file={}", f.display())),
-        None => cmd.arg("--no-defaults"),
-    };
-    cmd.arg(format!("--socket={}", sock.display()))
-        .args(["-uroot", "-e", "select 1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-enum LaunchError {
-    /// The server exited early because its port was taken: worth another port.
-    PortInUse(String),
-    Failed(String),
-}
-
-impl fmt::Display for LaunchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LaunchError::PortInUse(s) | LaunchError::Failed(s) => f.write_str(s),
-        }
-    }
-}
-
-/// Starts `cmd` (a mariadbd command line) and waits until `select 1` works on `sock`.
-fn launch(
-    mut cmd: Command,
-    dir: &Path,
-    sock: &Path,
-    err_log: &Path,
-    defaults_file: Option<&Path>,
-) -> Result<Child, LaunchError> {
-    let _ = fs::remove_file(err_log);
-    let _ = fs::remove_file(sock);
-    let out = File::create(dir.join("mariadbd.out")).unwrap();
-    cmd.stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    let mut child =
-        spawn_tied(cmd).map_err(|e| LaunchError::Failed(format!("cannot start mariadbd: {e}")))?;
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            let log = tail(err_log, 30);
-            let msg = format!(
-                "mariadbd exited during startup ({status}); tail of {}:\n{log}\n--- mariadbd.out ---\n{}",
-                err_log.display(),
-                tail(&dir.join("mariadbd.out"), 10)
-            );
-            return Err(
-                if log.contains("Address already in use") || log.contains("Bind on TCP/IP port") {
-                    LaunchError::PortInUse(msg)
-                } else {
-                    LaunchError::Failed(msg)
-                },
-            );
-        }
-        if ping(sock, defaults_file) {
-            return Ok(child);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(LaunchError::Failed(format!(
-                "mariadbd not ready after {}s; tail of {}:\n{}",
-                READY_TIMEOUT.as_secs(),
-                err_log.display(),
-                tail(err_log, 30)
-            )));
-        }
-        thread::sleep(POLL);
-    }
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    // SAFETY: plain kill(2) on a child we have not reaped yet.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, sig);
-    }
-}
-
-/// SIGTERM, wait up to 30 s, then SIGKILL. Never panics.
-fn stop_child(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    signal(child, libc::SIGTERM);
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while Instant::now() < deadline {
-        match child.try_wait() {
-            Ok(Some(_)) | Err(_) => return,
-            Ok(None) => thread::sleep(POLL),
-        }
-    }
-    eprintln!(
-        "mariadbd (pid {}) ignored SIGTERM for 30s: SIGKILL",
-        child.id()
-    );
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Options for [`TestServer::start_with`].
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    /// `--binlog-format`: "ROW" (default), "STATEMENT" or "MIXED".
-    pub binlog_format: &'static str,
-    /// `--server-id`; by default unique within the process (100, 101, …).
-    pub server_id: u32,
-    /// `--default-time-zone`, e.g. "+02:00" or "Europe/Paris" (named zones get a datadir with
-    /// the time zone tables loaded).
-    pub time_zone: Option<String>,
-    /// More `mariadbd` arguments, appended last.
-    pub extra_args: Vec<String>,
-    /// Where the server's temp dir is made (default: the system temp dir); e.g. a btrfs mount.
-    pub parent_dir: Option<PathBuf>,
-}
-
-static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(100);
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            binlog_format: "ROW",
-            server_id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
-            time_zone: None,
-            extra_args: Vec::new(),
-            parent_dir: None,
-        }
-    }
-}
-
-/// A throwaway MariaDB server. Layout of [`dir`](TestServer::dir): `data/`, `binlog/`
-/// (`mysql-bin.*`), `s.sock`, `err.log`, `pid`, `client.cnf`.
-pub struct TestServer {
-    dir: Option<TempDir>,
-    path: PathBuf,
-    opts: ServerOptions,
-    port: u16,
-    child: Option<Child>,
-    password: Option<String>,
-}
-
-impl TestServer {
-    /// Starts a server with the default options; panics with a clear message on failure.
-    pub fn start() -> TestServer {
-        Self::start_with(ServerOptions::default())
-    }
-
-    /// Starts a server with `opts`; panics with a clear message on failure.
-    pub fn start_with(opts: ServerOptions) -> TestServer {
-        let template = match &opts.time_zone {
-            Some(tz) if is_named_time_zone(tz) => tz_template(),
-            _ => base_template(),
-        };
-        let dir = match &opts.parent_dir {
-            Some(p) => tempfile::Builder::new()
-                .prefix("zrm-test-")
-                .tempdir_in(p)
-                .unwrap_or_else(|e| panic!("cannot create a temp dir in {}: {e}", p.display())),
-            None => new_temp_dir("zrm-test-"),
-        };
-        Self::start_in(dir, template, opts, true)
-    }
-
-    /// A server in `dir` on a copy of `datadir`; `fresh`: a failed start may re-copy it.
-    fn start_in(dir: TempDir, datadir: &Path, opts: ServerOptions, fresh: bool) -> TestServer {
-        let path = dir.path().to_path_buf();
-        copy_dir(datadir, &path.join("data"));
-        fs::create_dir(path.join("binlog")).unwrap();
-        let mut server = TestServer {
-            dir: Some(dir),
-            path,
-            opts,
-            port: 0,
-            child: None,
-            password: None,
-        };
-        server.write_client_cnf();
-        server.launch(fresh);
-        server
-    }
-
-    /// Starts a server on a copy of an existing data directory (e.g. one zrm restored).
-    pub fn start_on_copy_of(datadir: &Path, opts: ServerOptions) -> TestServer {
-        Self::start_in(new_temp_dir("zrm-test-"), datadir, opts, false)
-    }
-
-    /// Starts the server again on the same datadir (after [`stop`](Self::stop) or
-    /// [`kill9`](Self::kill9), e.g. to exercise crash recovery); stops it first if running.
-    /// Keeps the port if it is still free.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.launch(false);
-    }
-
-    fn launch(&mut self, fresh: bool) {
-        let mut last_err = String::new();
-        for attempt in 0..START_ATTEMPTS {
-            let port = if self.port != 0 && attempt == 0 && port_is_free(self.port) {
-                self.port
-            } else {
-                free_port()
-            };
-            if fresh && attempt > 0 {
-                // A failed start may have left InnoDB, Aria or binlog files behind.
-                let _ = fs::remove_dir_all(self.datadir());
-                let _ = fs::remove_dir_all(self.binlog_dir());
-                let template = match &self.opts.time_zone {
-                    Some(tz) if is_named_time_zone(tz) => tz_template(),
-                    _ => base_template(),
-                };
-                copy_dir(template, &self.datadir());
-                fs::create_dir(self.binlog_dir()).unwrap();
-            }
-            let cmd = self.mariadbd_command(port);
-            let cnf = self.client_cnf();
-            match launch(
-                cmd,
-                &self.path,
-                &self.socket(),
-                &self.err_log_path(),
-                Some(&cnf),
-            ) {
-                Ok(child) => {
-                    self.port = port;
-                    self.child = Some(child);
-                    return;
-                }
-                Err(LaunchError::PortInUse(msg)) => last_err = msg,
-                Err(e) => panic!(
-                    "TestServer: cannot start mariadbd in {}: {e}",
-                    self.path.display()
-                ),
-            }
-        }
-        panic!(
-            "TestServer: cannot start mariadbd in {} after {START_ATTEMPTS} attempts: {last_err}",
-            self.path.display()
-        );
-    }
-
-    fn mariadbd_command(&self, port: u16) -> Command {
-        let d = &self.path;
-        // Each server its own tmpdir: with every test server's internal (Aria) temporary tables
-        // in one shared /tmp, mariadbd 10.11 was seen to crash in ha_maria::drop_table under a
-        // parallel test run.
-        let tmp = d.join("tmp");
-        let _ = std::fs::create_dir_all(&tmp);
-        let mut cmd = Command::new(tool("mariadbd"));
-        cmd.arg("--no-defaults")
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .arg(format!("--datadir={}", self.datadir().display()))
-            .arg(format!("--socket={}", self.socket().display()))
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg("--user=root")
-            .arg(format!(
-                "--log-bin={}",
-                self.binlog_dir().join("mysql-bin").display()
-            ))
-            .arg(format!("--server-id={}", self.opts.server_id))
-            .arg(format!("--binlog-format={}", self.opts.binlog_format))
-            .arg(format!("--log-error={}", self.err_log_path().display()))
-            .arg(format!("--pid-file={}", d.join("pid").display()))
-            .arg("--gtid-domain-id=0")
-            .args(INNODB_ARGS)
-            .arg("--skip-name-resolve");
-        if let Some(tz) = &self.opts.time_zone {
-            cmd.arg(format!("--default-time-zone={tz}"));
-        }
-        cmd.args(&self.opts.extra_args);
-        cmd
-    }
-
-    // --- accessors ---------------------------------------------------------------------------
-
-    /// The server's temp dir (holds everything else).
-    pub fn dir(&self) -> &Path {
-        &self.path
-    }
-    pub fn socket(&self) -> PathBuf {
-        self.path.join("s.sock")
-    }
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-    pub fn datadir(&self) -> PathBuf {
-        self.path.join("data")
-    }
-    /// Directory of the binary logs (`mysql-bin.000001`, …, `mysql-bin.index`).
-    pub fn binlog_dir(&self) -> PathBuf {
-        self.path.join("binlog")
-    }
-    pub fn err_log_path(&self) -> PathBuf {
-        self.path.join("err.log")
-    }
-    /// Last `lines` lines of the error log.
-    pub fn err_log_tail(&self, lines: usize) -> String {
-        tail(&self.err_log_path(), lines)
-    }
-    pub fn server_id(&self) -> u32 {
-        self.opts.server_id
-    }
-    pub fn options(&self) -> &ServerOptions {
-        &self.opts
-    }
-    /// Pid of the running server, None once stopped.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
-    }
-    /// The root password set by [`set_root_password`](Self::set_root_password), if any.
-    pub fn root_password(&self) -> Option<&str> {
-        self.password.as_deref()
-    }
-
-    /// A 0600 option file with `[client]` `user=root`, `socket=…` and (once set) `password=…`;
-    /// usable as `--defaults-file` / `--defaults-extra-file` or as zrm's `defaults_file`.
-    pub fn client_cnf(&self) -> PathBuf {
-        self.path.join("client.cnf")
-    }
-
-    fn write_client_cnf(&self) {
-        let mut body = format!("[client]\nuser=root\nsocket={}\n", self.socket().display());
-        if let Some(pw) = &self.password {
-            let escaped = pw.replace('\\', "\\\\").replace('"', "\\\"");
-            body.push_str(&format!("password=\"{escaped}\"\n"));
-        }
-        write_private(&self.client_cnf(), body.as_bytes());
-    }
-
-    // --- SQL -----------------------------------------------------------------------------------
-
-    /// A `mariadb` client command connected as root over the socket (credentials come from
-    /// [`client_cnf`](Self::client_cnf), never from argv). Add `-e`, a database, stdin, ….
-    pub fn mariadb(&self) -> Command {
-        let mut cmd = Command::new(tool("mariadb"));
-        cmd.arg(format!("--defaults-file={}", self.client_cnf().display()))
-            .arg(format!("--socket={}", self.socket().display()))
-            .arg("-uroot");
-        cmd
-    }
-
-    fn run_sql(
-        &self,
-        db: Option<&str>,
-        sql: Option<&str>,
-        stdin: Option<File>,
-    ) -> Result<String, String> {
-        let mut cmd = self.mariadb();
-        cmd.args(["--batch", "--skip-column-names"]);
-        if let Some(db) = db {
-            cmd.arg(format!("--database={db}"));
-        }
-        if let Some(sql) = sql {
-            cmd.arg("-e").arg(sql);
-        }
-        match stdin {
-            Some(f) => cmd.stdin(f),
-            None => cmd.stdin(Stdio::null()),
-        };
-        let out = run(&mut cmd);
-        if out.success() {
-            let mut s = out.stdout;
-            if s.ends_with('\n') {
-                s.pop();
-            }
-            Ok(s)
-        } else {
-            Err(format!("exit code {}: {}", out.code, out.stderr.trim_end()))
-        }
-    }
-
-    /// Runs SQL (several statements allowed) and returns stdout (tab-separated rows, no column
-    /// names) without its final newline; `Err(stderr)` on failure.
-    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
-        self.run_sql(None, Some(sql), None)
-    }
-
-    /// Like [`try_sql`](Self::try_sql) but panics on failure.
-    pub fn sql(&self, sql: &str) -> String {
-        self.try_sql(sql)
-            .unwrap_or_else(|e| panic!("SQL failed on {}: {e}\nSQL: {sql}", self.path.display()))
-    }
-
-    /// [`sql`](Self::sql) with `db` as the default database.
-    pub fn sql_db(&self, db: &str, sql: &str) -> String {
-        self.run_sql(Some(db), Some(sql), None).unwrap_or_else(|e| {
-            panic!(
-                "SQL failed on {} (db {db}): {e}\nSQL: {sql}",
-                self.path.display()
-            )
-        })
-    }
-
-    /// Feeds a file of SQL (e.g. a dump) to the client on stdin; panics on failure.
-    pub fn sql_file(&self, path: &Path) -> String {
-        let f = File::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-        self.run_sql(None, None, Some(f))
-            .unwrap_or_else(|e| panic!("loading {} failed: {e}", path.display()))
-    }
-
-    /// Sets root@localhost's password; later [`sql`](Self::sql) calls keep working (the
-    /// password goes through [`client_cnf`](Self::client_cnf)).
-    pub fn set_root_password(&mut self, pw: &str) {
-        self.sql(&format!(
-            "ALTER USER root@localhost IDENTIFIED BY {}",
-            quote(pw)
+/// Like [`config_for`], with extra `[defaults]` lines (e.g. `method = "mysqldump"\n`).
+pub fn config_with(dir: &Path, sets: &[(&str, &TestServer)], defaults: &str) -> PathBuf {
+    let mut body =
+        format!("[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\n{defaults}");
+    for (name, server) in sets {
+        body.push_str(&format!(
+            "\n[sets.{name}]\nsocket = \"{}\"\n",
+            server.socket().display()
         ));
-        self.password = Some(pw.to_string());
-        self.write_client_cnf();
-    }
-
-    /// Creates `user@'%'` and `user@localhost` with `password`, and grants them `grants`:
-    /// a privilege list such as "SELECT, RELOAD, REPLICATION CLIENT" (granted ON *.*), or a
-    /// full "… ON db.*" clause. Empty `grants` grants nothing.
-    pub fn create_user(&self, user: &str, password: &str, grants: &str) {
-        let mut sql = String::new();
-        for host in ["%", "localhost"] {
-            let account = format!("{}@{}", quote(user), quote(host));
-            sql.push_str(&format!(
-                "CREATE USER {account} IDENTIFIED BY {};\n",
-                quote(password)
-            ));
-            let g = grants.trim();
-            if !g.is_empty() {
-                let on = if g.to_ascii_uppercase().contains(" ON ") {
-                    ""
-                } else {
-                    " ON *.*"
-                };
-                sql.push_str(&format!("GRANT {g}{on} TO {account};\n"));
-            }
-        }
-        self.sql(&sql);
-    }
-
-    // --- stopping ------------------------------------------------------------------------------
-
-    /// SIGTERM, wait for exit up to 30 s, then SIGKILL. Does nothing if already stopped.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child);
+        if let Some(pw) = server.root_password() {
+            let pw_file = dir.join(format!("{name}.pass"));
+            write_private(&pw_file, pw.as_bytes());
+            body.push_str(&format!("password_file = \"{}\"\n", pw_file.display()));
         }
     }
-
-    /// SIGKILL, like a crash (no clean shutdown). [`restart`](Self::restart) recovers.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    write_config(dir, &body)
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
-        if thread::panicking() {
-            eprintln!(
-                "TestServer {}: tail of err.log:\n{}",
-                self.path.display(),
-                self.err_log_tail(20)
-            );
-            if std::env::var_os("ZRM_KEEP_TEST_DIRS").is_some() {
-                if let Some(dir) = self.dir.take() {
-                    eprintln!("TestServer: keeping {}", dir.keep().display());
-                }
-            }
-        }
+/// Runs zrm with a config; returns the output (never panics on failure).
+pub fn run_zrm(config: &Path, args: &[&str]) -> Output {
+    let mut cmd = zrm();
+    cmd.arg("--config").arg(config).args(args);
+    run(&mut cmd)
+}
+
+/// Like [`run_zrm`], but panics (showing the output) unless zrm exits 0.
+pub fn zrm_ok(config: &Path, args: &[&str]) -> Output {
+    let out = run_zrm(config, args);
+    assert_eq!(out.code, 0, "zrm {args:?} failed:\n{out}");
+    out
+}
+
+/// stdout parsed as one JSON document.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{out}"))
+}
+
+/// `zrm backup ARGS --format json`, which must succeed: its output and the `backup` object.
+pub fn backup_out(config: &Path, args: &[&str]) -> (Output, serde_json::Value) {
+    let mut all = vec!["backup"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let out = zrm_ok(config, &all);
+    let b = json(&out)["backup"].clone();
+    assert!(b.is_object(), "no backup object:\n{out}");
+    (out, b)
+}
+
+/// `zrm backup ARGS --format json`, which must succeed: the `backup` object (its manifest).
+pub fn backup(config: &Path, args: &[&str]) -> serde_json::Value {
+    backup_out(config, args).1
+}
+
+/// The ids of complete backups of a set, from `list --format json`.
+pub fn backup_ids(config: &Path, set: &str) -> Vec<String> {
+    let out = zrm_ok(config, &["list", "--set", set, "--format", "json"]);
+    json(&out)["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparing servers
+// ---------------------------------------------------------------------------------------------
+
+/// A checksum of every base table of a database, sorted by table: `CHECKSUM TABLE`, except
+/// for MySQL tables with a JSON column, which are compared by content (MySQL's `CHECKSUM
+/// TABLE` hashes the stored binary JSON, which differs after in-place updates between a source
+/// and a faithful copy): a SHA-256 of the rows as the client prints them, sorted.
+pub fn checksums(server: &TestServer, db: &str) -> Vec<(String, String)> {
+    let tables = server.sql(&format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
+         AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
+    ));
+    let json_tables: Vec<String> = match server.flavor() {
+        Flavor::MariaDB => Vec::new(),
+        Flavor::MySQL => server
+            .sql(&format!(
+                "SELECT DISTINCT TABLE_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = '{db}' AND DATA_TYPE = 'json'"
+            ))
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    };
+    tables
+        .lines()
+        .map(|t| {
+            let sum = if json_tables.iter().any(|j| j == t) {
+                content_checksum(server, db, t)
+            } else {
+                let row = server.sql(&format!("CHECKSUM TABLE `{db}`.`{t}`"));
+                row.split('\t').nth(1).unwrap_or("").to_string()
+            };
+            (t.to_string(), sum)
+        })
+        .collect()
+}
+
+/// SHA-256 (hex) of a table's rows as the client prints them, sorted: equal for equal content
+/// whatever the storage layout.
+pub fn content_checksum(server: &TestServer, db: &str, table: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let text = server.sql(&format!("SELECT * FROM `{db}`.`{table}`"));
+    let mut rows: Vec<&str> = text.lines().collect();
+    rows.sort_unstable();
+    let mut h = Sha256::new();
+    for r in rows {
+        h.update(r.as_bytes());
+        h.update(b"\n");
     }
+    format!("content:{:x}", h.finalize())
+}
+
+/// Every `SHOW CREATE` of the objects of a database (tables, sequences, views, routines,
+/// triggers with their order, events), for comparison between servers.
+pub fn object_definitions(server: &TestServer, db: &str) -> Vec<String> {
+    let list = |sql: &str| -> Vec<String> {
+        server
+            .sql(sql)
+            .lines()
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let mut defs = Vec::new();
+    defs.push(server.sql(&format!("SHOW CREATE DATABASE `{db}`")));
+    // MySQL 8.0.30+ shows a column's character set when it was named in CREATE TABLE, and a
+    // dump names every column's collation; `CHARACTER SET cs COLLATE cs_x` says no more than
+    // `COLLATE cs_x` (a collation belongs to one character set).
+    let redundant_charset =
+        regex::Regex::new(r" CHARACTER SET (\w+) COLLATE (\w+)").expect("valid regex");
+    for t in list(&format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='{db}' ORDER BY 1"
+    )) {
+        let def = server.sql(&format!("SHOW CREATE TABLE `{db}`.`{t}`"));
+        let def = redundant_charset.replace_all(&def, |c: &regex::Captures| {
+            if c[2].starts_with(&format!("{}_", &c[1])) {
+                format!(" COLLATE {}", &c[2])
+            } else {
+                c[0].to_string()
+            }
+        });
+        defs.push(def.into_owned());
+    }
+    for t in list(&format!(
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='{db}' ORDER BY 1"
+    )) {
+        // The last column of SHOW CREATE TRIGGER is its creation time.
+        let row = server.sql(&format!("SHOW CREATE TRIGGER `{db}`.`{t}`"));
+        let cols: Vec<&str> = row.split('\t').collect();
+        defs.push(cols[..cols.len() - 1].join("\t"));
+    }
+    defs.push(server.sql(&format!(
+        "SELECT EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER, TRIGGER_NAME \
+         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA='{db}' ORDER BY 1, 2, 3, 4"
+    )));
+    for l in list(&format!(
+        "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA='{db}' ORDER BY 1, 2"
+    )) {
+        let (kind, name) = l.split_once('\t').unwrap();
+        defs.push(server.sql(&format!("SHOW CREATE {kind} `{db}`.`{name}`")));
+    }
+    for e in list(&format!(
+        "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA='{db}' ORDER BY 1"
+    )) {
+        defs.push(server.sql(&format!("SHOW CREATE EVENT `{db}`.`{e}`")));
+    }
+    defs
 }

@@ -102,6 +102,12 @@ async fn open_session(target: &ConnectionConfig, log_bin: bool, names: &str) -> 
     let mut s = mysql::connect(target).await?;
     for q in session_settings(log_bin, names) {
         if let Err(e) = s.exec(&q).await {
+            if q.contains("max_error_count") {
+                // MySQL 9 lets only SESSION_VARIABLES_ADMIN raise it. The default (1024)
+                // keeps most chunks' warnings; a chunk with more counts as changed (its
+                // warnings cannot all be read), which fails safe.
+                continue;
+            }
             if q.contains("sql_log_bin") {
                 return Err(Error::Restore(format!(
                     "{e}; the account needs the privilege to turn binary logging off for its \
@@ -274,7 +280,8 @@ async fn load_phases(
     ordered.sort();
     let pending: Vec<(&LogicalTable, &Chunk)> =
         ordered.into_iter().map(|(_, _, i)| pending[i]).collect();
-    let (bytes, rows, n) = load_chunks(&shared, pending, mode).await?;
+    let json = json_columns(&mut control, &tables).await?;
+    let (bytes, rows, n) = load_chunks(&shared, pending, mode, &json).await?;
     outcome.bytes += bytes;
     outcome.rows += rows;
     outcome.chunks_loaded += n;
@@ -688,12 +695,37 @@ async fn create_tables(
     tables: &[&Object],
     deferred: &BTreeMap<(String, String), Vec<String>>,
 ) -> Result<()> {
-    let queue: Mutex<VecDeque<&Object>> = Mutex::new(tables.iter().copied().collect());
+    // Creating a table with a foreign key takes metadata locks on its parents (MySQL 8+), so
+    // tables of one foreign-key web created in parallel deadlock ("ERROR 1213 … Deadlock found"
+    // restoring Sakila): those are created one after the other on the first connection, the
+    // rest in parallel.
+    let referenced = ddl::referenced_tables(tables.iter().map(|o| {
+        (
+            o.header.db.as_deref().unwrap_or_default(),
+            o.statement.as_slice(),
+        )
+    }));
+    let in_web = |o: &Object| {
+        referenced.contains(&(
+            o.header.db.clone().unwrap_or_default(),
+            o.header.name.clone(),
+        )) || memchr::memmem::find(&o.statement, b" REFERENCES ").is_some()
+    };
+    let (web, free): (Vec<&Object>, Vec<&Object>) = tables.iter().copied().partition(|o| in_web(o));
+    let web: Mutex<VecDeque<&Object>> = Mutex::new(web.into());
+    let queue: Mutex<VecDeque<&Object>> = Mutex::new(free.into());
     let workers = sh.job.parallel.clamp(1, tables.len().max(1));
-    let run = |_: usize| async {
+    let (web, queue) = (&web, &queue);
+    let run = |worker: usize| async move {
         let mut s = open_session(sh.job.target, sh.job.log_bin, "utf8mb4").await?;
         loop {
-            let Some(o) = queue.lock().expect("not poisoned").pop_front() else {
+            let next = if worker == 0 {
+                let w = web.lock().expect("not poisoned").pop_front();
+                w.or_else(|| queue.lock().expect("not poisoned").pop_front())
+            } else {
+                queue.lock().expect("not poisoned").pop_front()
+            };
+            let Some(o) = next else {
                 break;
             };
             let mut o = o.clone();
@@ -773,11 +805,43 @@ async fn add_indexes(sh: &Shared<'_>, alters: Vec<(&LogicalTable, &Vec<String>)>
     results.into_iter().collect()
 }
 
+/// The JSON columns of MySQL tables on the target, by qualified table name. MySQL refuses
+/// bytes in CHARACTER SET binary for a JSON column ("Cannot create a JSON value from a string
+/// with CHARACTER SET 'binary'"): their values (the JSON text the dump read) go in as utf8mb4.
+/// MariaDB's JSON is a LONGTEXT and never listed.
+async fn json_columns(
+    s: &mut Session,
+    tables: &[&LogicalTable],
+) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let dbs: BTreeSet<&str> = tables.iter().map(|t| t.database.as_str()).collect();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if dbs.is_empty() {
+        return Ok(out);
+    }
+    let rows = s
+        .rows(&format!(
+            "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
+             WHERE DATA_TYPE = 'json' AND TABLE_SCHEMA IN ({})",
+            dbs.iter()
+                .map(|d| quote_str(d))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .await?;
+    for r in rows {
+        let f = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+        let qualified = format!("{}.{}", quote_ident(&f(0)), quote_ident(&f(1)));
+        out.entry(qualified).or_default().insert(f(2));
+    }
+    Ok(out)
+}
+
 /// Load the chunks on N connections; returns (bytes, rows, chunks).
 async fn load_chunks(
     sh: &Shared<'_>,
     pending: Vec<(&LogicalTable, &Chunk)>,
     mode: Mode,
+    json: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<(u64, u64, usize)> {
     if pending.is_empty() {
         return Ok((0, 0, 0));
@@ -801,7 +865,9 @@ async fn load_chunks(
             let Some((t, c)) = queue.lock().expect("not poisoned").pop_front() else {
                 break;
             };
-            let loaded = load_chunk(sh, &mut s, t, c, mode)
+            let no_json = BTreeSet::new();
+            let json_cols = json.get(&t.qualified()).unwrap_or(&no_json);
+            let loaded = load_chunk(sh, &mut s, t, c, mode, json_cols)
                 .await
                 .map_err(|e| match e {
                     Error::Mysql { server, message } => Error::Mysql {
@@ -899,17 +965,37 @@ async fn harmful_warnings(s: &mut Session, t: &LogicalTable) -> Option<String> {
     })
 }
 
-fn load_data_sql(t: &LogicalTable) -> String {
-    format!(
+/// The LOAD DATA statement of a table; the `json` columns are read into variables and set
+/// from them as utf8mb4 (see [`json_columns`]).
+fn load_data_sql(t: &LogicalTable, json: &BTreeSet<String>) -> String {
+    let mut sets = Vec::new();
+    let columns: Vec<String> = t
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if json.contains(c) {
+                sets.push(format!(
+                    "{} = CONVERT(@zrm_j{i} USING utf8mb4)",
+                    quote_ident(c)
+                ));
+                format!("@zrm_j{i}")
+            } else {
+                quote_ident(c)
+            }
+        })
+        .collect();
+    let mut q = format!(
         "LOAD DATA LOCAL INFILE 'zrm-chunk' INTO TABLE {} CHARACTER SET binary \
          FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
         t.qualified(),
-        t.columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+        columns.join(", ")
+    );
+    if !sets.is_empty() {
+        q.push_str(" SET ");
+        q.push_str(&sets.join(", "));
+    }
+    q
 }
 
 /// What the reader thread sends: raw chunk bytes (LOAD DATA) or whole statements (INSERT).
@@ -921,6 +1007,7 @@ async fn load_chunk(
     t: &LogicalTable,
     c: &Chunk,
     mode: Mode,
+    json: &BTreeSet<String>,
 ) -> Result<u64> {
     let entry = *sh.files.get(c.path.as_str()).ok_or_else(|| {
         Error::Restore(format!(
@@ -941,7 +1028,7 @@ async fn load_chunk(
     let (tx, mut rx) = mpsc::channel::<Feed>(4);
     let compression = sh.job.compression;
     let insert_prefix = (mode == Mode::Insert).then(|| {
-        format!(
+        let prefix = format!(
             "INSERT INTO {} ({}) VALUES ",
             t.qualified(),
             t.columns
@@ -949,7 +1036,9 @@ async fn load_chunk(
                 .map(|c| quote_ident(c))
                 .collect::<Vec<_>>()
                 .join(", ")
-        )
+        );
+        let json_flags: Vec<bool> = t.columns.iter().map(|c| json.contains(c)).collect();
+        (prefix, json_flags)
     });
     let entry_owned = entry.clone();
     let rel_owned = rel.clone();
@@ -979,7 +1068,7 @@ async fn load_chunk(
                     .take()
                     .expect("the handler runs once"))
             });
-            let q = load_data_sql(t);
+            let q = load_data_sql(t, json);
             let r = s.conn.query_drop(q.as_str()).await;
             // A statement that failed before the server asked for the file leaves the handler
             // (and with it the reader's channel) in the connection: drop it, or the reader
@@ -1067,12 +1156,12 @@ fn feed(
     compression: Compression,
     rel: &str,
     entry: &FileEntry,
-    insert_prefix: Option<String>,
+    insert_prefix: Option<(String, Vec<bool>)>,
     tx: mpsc::Sender<Feed>,
 ) -> Result<u64> {
     let (mut r, digest) = open_stored(raw, compression)?;
     let mut total = 0u64;
-    let mut inserts = insert_prefix.map(|p| InsertBuilder::new(p.into_bytes()));
+    let mut inserts = insert_prefix.map(|(p, json)| InsertBuilder::new(p.into_bytes(), json));
     let mut held: Option<Vec<u8>> = None;
     loop {
         let mut block = vec![0u8; BLOCK];
@@ -1135,14 +1224,17 @@ fn feed(
 /// Turns encoded lines into multi-row INSERT statements of about [`INSERT_BYTES`].
 struct InsertBuilder {
     prefix: Vec<u8>,
+    /// Per column: a MySQL JSON column, whose value goes in as utf8mb4 text.
+    json: Vec<bool>,
     carry: Vec<u8>,
     stmt: Vec<u8>,
 }
 
 impl InsertBuilder {
-    fn new(prefix: Vec<u8>) -> Self {
+    fn new(prefix: Vec<u8>, json: Vec<bool>) -> Self {
         InsertBuilder {
             prefix,
+            json,
             carry: Vec::new(),
             stmt: Vec::new(),
         }
@@ -1179,6 +1271,10 @@ impl InsertBuilder {
             match f {
                 None => self.stmt.extend_from_slice(b"NULL"),
                 Some(v) => {
+                    let json = self.json.get(i).copied().unwrap_or(false);
+                    if json {
+                        self.stmt.extend_from_slice(b"CONVERT(");
+                    }
                     self.stmt.extend_from_slice(b"_binary'");
                     for &b in &v {
                         match b {
@@ -1189,6 +1285,9 @@ impl InsertBuilder {
                         }
                     }
                     self.stmt.push(b'\'');
+                    if json {
+                        self.stmt.extend_from_slice(b" USING utf8mb4)");
+                    }
                 }
             }
         }
@@ -1202,7 +1301,7 @@ mod tests {
 
     #[test]
     fn inserts_escape_and_split_on_rows() {
-        let mut b = InsertBuilder::new(b"INSERT INTO t (a, b) VALUES ".to_vec());
+        let mut b = InsertBuilder::new(b"INSERT INTO t (a, b) VALUES ".to_vec(), vec![]);
         let mut out = Vec::new();
         b.push(b"1\tit's\n2\t\\N\n3\ta\\\\b", false, &mut out);
         assert!(out.is_empty());
@@ -1210,6 +1309,36 @@ mod tests {
         assert_eq!(
             String::from_utf8(out.remove(0)).unwrap(),
             "INSERT INTO t (a, b) VALUES (_binary'1',_binary'it\\'s'),(_binary'2',NULL),(_binary'3',_binary'a\\\\b')"
+        );
+    }
+
+    /// MySQL refused the restore of a JSON column: "Cannot create a JSON value from a string
+    /// with CHARACTER SET 'binary'".
+    #[test]
+    fn json_values_go_in_as_utf8mb4() {
+        let mut b = InsertBuilder::new(b"INSERT INTO t (a, j) VALUES ".to_vec(), vec![false, true]);
+        let mut out = Vec::new();
+        b.push(b"1\t{\"k\": 1}\n2\t\\N\n", true, &mut out);
+        assert_eq!(
+            String::from_utf8(out.remove(0)).unwrap(),
+            "INSERT INTO t (a, j) VALUES (_binary'1',CONVERT(_binary'{\"k\": 1}' USING utf8mb4)),(_binary'2',NULL)"
+        );
+        let t = super::LogicalTable {
+            database: "d".into(),
+            name: "t".into(),
+            engine: None,
+            columns: vec!["a".into(), "j".into()],
+            chunk_key: None,
+            rows: 0,
+            checksum: String::new(),
+            chunks: vec![],
+            system_versioned: false,
+            enum_columns: vec![],
+        };
+        let q = super::load_data_sql(&t, &["j".to_string()].into_iter().collect());
+        assert!(
+            q.ends_with("(`a`, @zrm_j1) SET `j` = CONVERT(@zrm_j1 USING utf8mb4)"),
+            "{q}"
         );
     }
 }

@@ -404,6 +404,24 @@ async fn users(s: &mut Session) -> Result<Vec<Object>> {
             .await
             .map_err(denied)?,
     };
+    // MySQL's CREATE USER names the account's default roles, which must exist by then: the
+    // accounts used as someone's default role are created first. (MariaDB has no such table;
+    // its roles are created before any grant anyway.)
+    let default_roles: BTreeSet<(String, String)> = s
+        .rows("SELECT DISTINCT DEFAULT_ROLE_USER, DEFAULT_ROLE_HOST FROM mysql.default_roles")
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?)))
+        .collect();
+    let mut accounts = accounts;
+    accounts.sort_by_key(|r| {
+        let key = (
+            r.first().cloned().flatten().unwrap_or_default(),
+            r.get(1).cloned().flatten().unwrap_or_default(),
+        );
+        !default_roles.contains(&key)
+    });
     let mut creates = Vec::new();
     let mut grants = Vec::new();
     for r in accounts {
