@@ -80,6 +80,114 @@ fn compressed_events_match_mariadb_binlog() {
     check_format(opts, Flavor::Compressed);
 }
 
+/// Regression (issue 14, item 12): `--values` showed negative TIME values with a fraction
+/// wrongly (`-00:00:00.000001` as `-00:00:01.000001`, `-12:34:56.789` as `-12:34:56.734`).
+/// Every precision 0 to 6, and the old TIME type, against what the server itself shows.
+#[test]
+fn negative_fractional_time_values_decode_as_the_server_shows_them() {
+    if !support::require_tools(TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let values = [
+        "-00:00:00.000001",
+        "-12:34:56.789",
+        "-838:59:59.000000",
+        "-00:00:01.5",
+        "-00:00:00.01",
+        "-00:00:01.01",
+        "-00:00:00.999999",
+        "-00:00:00.5",
+        "-00:00:01",
+        "-838:59:59.999999",
+        "-01:00:00.000100",
+        "00:00:00.000001",
+        "12:34:56.789",
+        "838:59:59.999999",
+        "00:00:00",
+    ];
+    let cols: Vec<String> = (0..=6).map(|p| format!("t{p} TIME({p})")).collect();
+    server.sql(&format!(
+        "CREATE DATABASE zt; CREATE TABLE zt.tm (id INT PRIMARY KEY, {}) ENGINE=InnoDB",
+        cols.join(", ")
+    ));
+    // The old TIME type (3 bytes, no fraction): what MariaDB creates without the MySQL 5.6
+    // temporal format.
+    server.sql(
+        "SET GLOBAL mysql56_temporal_format = OFF; \
+         CREATE TABLE zt.old (id INT PRIMARY KEY, t TIME) ENGINE=InnoDB; \
+         SET GLOBAL mysql56_temporal_format = ON",
+    );
+    for (i, v) in values.iter().enumerate() {
+        let lits = vec![format!("'{v}'"); 7].join(", ");
+        server.sql(&format!("INSERT INTO zt.tm VALUES ({i}, {lits})"));
+        server.sql(&format!(
+            "INSERT INTO zt.old VALUES ({i}, '{}')",
+            v.split('.').next().unwrap()
+        ));
+    }
+    server.sql("FLUSH BINARY LOGS");
+
+    // What the server shows for each row, column by column.
+    let expected = |table: &str, columns: &str| -> BTreeMap<String, Vec<String>> {
+        server
+            .sql(&format!("SELECT id, {columns} FROM zt.{table} ORDER BY id"))
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t').map(str::to_string);
+                (f.next().unwrap(), f.collect())
+            })
+            .collect()
+    };
+    let all: Vec<String> = (0..=6).map(|p| format!("t{p}")).collect();
+    let want_tm = expected("tm", &all.join(", "));
+    let want_old = expected("old", "t");
+    assert_eq!(want_tm.len(), values.len(), "{want_tm:?}");
+
+    // What zrm decodes from the binlog.
+    let mut cmd = support::zrm();
+    cmd.args([
+        "binlog",
+        "analyze",
+        "--values",
+        "--format",
+        "json",
+        "--type",
+        "write_rows",
+    ])
+    .args(binlog_files(&server.binlog_dir()));
+    let out = support::run(&mut cmd);
+    assert_no_panic(&out, "analyze --values");
+    assert_eq!(out.code, 0, "{out}");
+    let mut got: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for e in parse_ndjson(&out.stdout, Path::new("(all files)")) {
+        let table = e["table"].as_str().unwrap_or("").to_string();
+        for row in e["values"].as_array().into_iter().flatten() {
+            let cells: Vec<String> = row["after"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().trim_matches('\'').to_string())
+                .collect();
+            got.insert((table.clone(), cells[0].clone()), cells[1..].to_vec());
+        }
+    }
+    let mut errors = Vec::new();
+    for (table, want) in [("tm", &want_tm), ("old", &want_old)] {
+        for (id, cells) in want {
+            match got.get(&(table.to_string(), id.clone())) {
+                Some(g) if g == cells => {}
+                other => errors.push(format!(
+                    "zt.{table} id {id} (inserted as '{}'): server shows {cells:?}, zrm decoded \
+                     {other:?}",
+                    values[id.parse::<usize>().unwrap()]
+                )),
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flavor {
     Row,
