@@ -9,7 +9,8 @@
 //! says so.
 //!
 //! `--action parse-binlogs` runs the hidden `zrm binlog zrm-parse`, which prints ZRM's table
-//! (`Log filename | Log Position | Timestamp | Event Type | Event`) from zrm's binlog scanner.
+//! (`Log filename | Log Position | Timestamp | Event Type | Event`) from zrm's binlog scanner,
+//! passwords in statements masked and control bytes escaped (`crate::redact`).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -961,15 +962,16 @@ impl<W: Write> ZrmTable<W> {
                 event = format!("use `{}`; {event}", q.database.replace('`', "``"));
             }
         }
-        writeln!(
-            self.out,
+        let line = format!(
             "{} | {} | {} | {} | {}",
             e.file,
             e.pos,
             time,
             e.type_name(),
             event
-        )
+        );
+        // Statements and names come from the binlog: no control byte reaches the terminal.
+        writeln!(self.out, "{}", crate::redact::escape_controls(&line))
     }
 
     /// The closing rule; gives the writer back.
@@ -1017,7 +1019,10 @@ fn event_text(e: &EventInfo) -> String {
                     RowsKind::Delete => format!("delete {n} {rows} from {}", table()),
                 }
             }
-            (None, Some(s)) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+            (None, Some(s)) => crate::redact::mask_sql(s)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             (None, None) if e.table.is_some() => format!("table {}", table()),
             (None, None) if e.type_code == crate::binlog::event::code::FORMAT_DESCRIPTION => {
                 "start of binlog (format description)".into()
