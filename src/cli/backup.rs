@@ -167,6 +167,12 @@ async fn run_set(ctx: &Context, args: BackupArgs) -> Result<i32> {
         .iter()
         .flat_map(|d| d.tables.iter().filter_map(|t| t.rows))
         .sum();
+    crate::logfile::result(format!(
+        "backup {id} of set '{}': full, {}, {}",
+        set.name,
+        manifest.method,
+        human_bytes(manifest.total_stored_size())
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
     } else {
@@ -846,6 +852,10 @@ async fn incremental(
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
     let secs = started.elapsed().as_secs_f64();
+    crate::logfile::result(format!(
+        "backup {id} of set '{}': level {} incremental on {}",
+        set.name, manifest.level, parent.id
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
     } else {

@@ -804,27 +804,45 @@ pub fn invoked_as_mysql_zrm(args: &[OsString]) -> bool {
         .is_some_and(|n| n == PROGRAM)
 }
 
+/// How the process ends without running a command: its exit code and, for a failure, the
+/// error it printed (for the log file's outcome line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub code: i32,
+    pub error: Option<String>,
+}
+
 /// `main`'s parser when invoked as `mysql-zrm`: the translated zrm command line, with the
-/// notes printed on stderr. `Err(code)`: the process is done (help printed, or an error
-/// reported on stderr) and exits with `code`.
-pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, i32> {
+/// notes printed on stderr. `Err(done)`: the process is done (help printed, or an error
+/// reported on stderr) and exits with `done.code`.
+pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, Done> {
     let Some(args) = args
         .iter()
         .skip(1)
         .map(|a| a.to_str().map(str::to_string))
         .collect::<Option<Vec<String>>>()
     else {
-        eprintln!("{PROGRAM}: error: an argument is not valid UTF-8");
-        return Err(2);
+        let error = "an argument is not valid UTF-8".to_string();
+        eprintln!("{PROGRAM}: error: {error}");
+        return Err(Done {
+            code: 2,
+            error: Some(error),
+        });
     };
     match translate(&args) {
         Err(e) => {
             eprintln!("{PROGRAM}: error: {e}");
-            Err(e.exit_code())
+            Err(Done {
+                code: e.exit_code(),
+                error: Some(e.to_string()),
+            })
         }
         Ok(Translated::Help) => {
             print!("{USAGE}");
-            Err(0)
+            Err(Done {
+                code: 0,
+                error: None,
+            })
         }
         Ok(Translated::Run { argv, notes }) => {
             // The global flags come first: `zrm [--config F] [-v] [-q] COMMAND …`.
@@ -849,7 +867,11 @@ pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, i32> {
             }
             Cli::try_parse_from(&argv).map_err(|e| {
                 let _ = e.print();
-                e.exit_code()
+                Done {
+                    code: e.exit_code(),
+                    error: (e.exit_code() != 0)
+                        .then(|| e.to_string().trim_start_matches("error: ").to_string()),
+                }
             })
         }
     }

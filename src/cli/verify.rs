@@ -182,6 +182,26 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
         ));
     }
     let ok = records.iter().all(|r| r.ok);
+    crate::logfile::result(format!(
+        "{}: {}",
+        if ok { "OK" } else { "FAILED" },
+        records
+            .iter()
+            .map(|r| {
+                if r.ok {
+                    format!("backup {} of set '{}' verified", r.backup, r.set)
+                } else {
+                    format!(
+                        "backup {} of set '{}' FAILED ({})",
+                        r.backup,
+                        r.set,
+                        r.failures.join("; ")
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({
             "set": args.set,
