@@ -550,6 +550,23 @@ mod tests {
     }
 
     #[test]
+    fn mysql_binlog_hashes_with_raw_bytes_are_masked() {
+        // As MySQL 9.7 writes CREATE USER into its binlog (seen here): the caching_sha2
+        // hash with its raw salt bytes, a quote in it escaped with a backslash.
+        let sql = concat!(
+            "CREATE USER 'alice'@'%' IDENTIFIED WITH 'caching_sha2_password' AS ",
+            "'$A$00A$J,W0\x1e_R\nPa\x01\x0c\x0eZ\x01\x1fwZOPvYe/zN7',",
+            "'bob'@'%' IDENTIFIED WITH 'caching_sha2_password' AS ",
+            "'$A$00A$t5TL\x01B=q\x03V7 \\'I6E\x02S;\x10o1yylb5SW4'"
+        );
+        assert_eq!(
+            m(sql),
+            "CREATE USER 'alice'@'%' IDENTIFIED WITH 'caching_sha2_password' AS <secret>,\
+             'bob'@'%' IDENTIFIED WITH 'caching_sha2_password' AS <secret>"
+        );
+    }
+
+    #[test]
     fn set_password_in_every_form() {
         assert_eq!(
             m("SET PASSWORD FOR 'bob'@'localhost' = PASSWORD('setpw1')"),
