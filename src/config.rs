@@ -411,13 +411,44 @@ impl SetOptions {
 }
 
 impl ConfigFile {
-    /// Find and load the configuration: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`.
-    pub fn locate_and_load(cli_path: Option<&Path>) -> Result<ConfigFile> {
-        let (path, how) = match (cli_path, std::env::var_os("ZRM_CONFIG")) {
+    /// Where the configuration is: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`;
+    /// and which of them said so.
+    pub fn locate(cli_path: Option<&Path>) -> (PathBuf, &'static str) {
+        match (cli_path, std::env::var_os("ZRM_CONFIG")) {
             (Some(p), _) => (p.to_path_buf(), "--config"),
             (None, Some(p)) if !p.is_empty() => (PathBuf::from(p), "$ZRM_CONFIG"),
             _ => (PathBuf::from(SYSTEM_CONFIG), "the default location"),
+        }
+    }
+
+    /// The `log_file` of `[defaults]` in the configuration zrm would load, read as far as
+    /// that key and resolved as [`resolve_path`](Self::resolve_path) does: so that a command
+    /// that failed before loading the configuration (an unknown key, a bad value, a usage
+    /// error) or never loads it still has its outcome logged. `None` when the file cannot be
+    /// read or is not TOML at all, or sets no `log_file`.
+    pub fn log_file_leniently(cli_path: Option<&Path>) -> Option<PathBuf> {
+        #[derive(Deserialize)]
+        struct Only {
+            defaults: Option<OnlyDefaults>,
+        }
+        #[derive(Deserialize)]
+        struct OnlyDefaults {
+            log_file: Option<PathBuf>,
+        }
+        let (path, _) = Self::locate(cli_path);
+        let text = std::fs::read_to_string(&path).ok()?;
+        let only: Only = toml::from_str(&text).ok()?;
+        let log_file = only.defaults?.log_file?;
+        let config = ConfigFile {
+            source: path,
+            ..Default::default()
         };
+        Some(config.resolve_path(&log_file))
+    }
+
+    /// Find and load the configuration: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`.
+    pub fn locate_and_load(cli_path: Option<&Path>) -> Result<ConfigFile> {
+        let (path, how) = Self::locate(cli_path);
         if !path.exists() {
             return Err(Error::Config(format!(
                 "configuration file {} (from {how}) does not exist: create it (conf/zrm.toml \

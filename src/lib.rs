@@ -21,6 +21,7 @@ pub mod mycnf;
 pub mod mysql;
 pub mod output;
 pub mod progress;
+pub mod redact;
 pub mod repo;
 pub mod restore;
 pub mod retention;

@@ -167,6 +167,12 @@ async fn run_set(ctx: &Context, args: BackupArgs) -> Result<i32> {
         .iter()
         .flat_map(|d| d.tables.iter().filter_map(|t| t.rows))
         .sum();
+    crate::logfile::result(format!(
+        "backup {id} of set '{}': full, {}, {}",
+        set.name,
+        manifest.method,
+        human_bytes(manifest.total_stored_size())
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
     } else {
@@ -850,6 +856,10 @@ async fn incremental(
     let (trx, bytes) = tokio::task::block_in_place(|| {
         crate::restore::plan::range_figures(&repo, &set.name, &range, &start)
     })?;
+    crate::logfile::result(format!(
+        "backup {id} of set '{}': level {} incremental on {}, {trx} transactions",
+        set.name, manifest.level, parent.id
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({
             "backup": manifest,

@@ -522,7 +522,8 @@ fn describe(p: &StopPoint) -> String {
         "restore with: --until-position {}:{}\n",
         p.file, p.pos
     ));
-    s
+    // The matched statement and the names come from the binlog.
+    crate::redact::escape_controls_in_lines(&s).into_owned()
 }
 
 async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {

@@ -125,6 +125,20 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
     check_server(&mut r, &config, &set).await;
 
     let failed = r.items.iter().any(|i| i.verdict == Verdict::Error);
+    crate::logfile::result(if failed {
+        format!(
+            "FAILED: set '{}' has problems to fix: {}",
+            set.name,
+            r.items
+                .iter()
+                .filter(|i| i.verdict == Verdict::Error)
+                .map(|i| format!("{}: {}", i.check, i.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    } else {
+        format!("OK: set '{}' is ready for backups", set.name)
+    });
     if ctx.json() {
         emit_json(&serde_json::json!({ "set": set.name, "ok": !failed, "checks": r.items }));
     } else {

@@ -188,6 +188,30 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
     let coverage_warning = coverage.warning(&args.set);
     let ok =
         records.iter().all(|r| r.ok) && coverage.level != crate::binlog::coverage::Level::Broken;
+    crate::logfile::result(format!(
+        "{}: {}{}",
+        if ok { "OK" } else { "FAILED" },
+        records
+            .iter()
+            .map(|r| {
+                if r.ok {
+                    format!("backup {} of set '{}' verified", r.backup, r.set)
+                } else {
+                    format!(
+                        "backup {} of set '{}' FAILED ({})",
+                        r.backup,
+                        r.set,
+                        r.failures.join("; ")
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        coverage_warning
+            .as_deref()
+            .map(|w| format!("; WARNING: {w}"))
+            .unwrap_or_default()
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({
             "set": args.set,
