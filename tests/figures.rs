@@ -2,26 +2,22 @@
 //! and an incremental backup report are those of their own binlog range, counted, not the
 //! whole files' nor a proportional guess. Real MariaDB servers.
 
-mod common;
 mod support;
 
-use common::{config_for, json, zrm_ok};
-use support::TestServer;
+use support::{config_for, json, zrm_ok, TestServer};
 
-#[test]
-fn plan_and_incremental_count_the_transactions_of_their_own_range() {
-    if !support::require_tools(common::BINLOG_TOOLS) {
-        return;
-    }
+flavor_tests! {
+fn plan_and_incremental_count_the_transactions_of_their_own_range(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let src = TestServer::start();
-    let dst = TestServer::start();
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     // A big transaction before the backup, in the same binlog as the small ones after it: a
     // proportional estimate over the file says "about 0".
-    src.sql(
+    src.sql(&format!(
         "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v TEXT); \
-         INSERT INTO d.t SELECT seq, REPEAT('x', 500) FROM d.seq_1_to_5000",
-    );
+         INSERT INTO d.t SELECT seq, REPEAT('x', 500) FROM {}",
+        src.seq(5000)
+    ));
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     zrm_ok(&config, &["backup", "--set", "src"]);
     for i in 1..=4 {
@@ -60,4 +56,5 @@ fn plan_and_incremental_count_the_transactions_of_their_own_range() {
     );
     zrm_ok(&config, &["restore", "--set", "src", "--target", "dst"]);
     assert_eq!(dst.sql("SELECT COUNT(*) FROM d.t"), "5004");
+}
 }

@@ -4,15 +4,13 @@
 //! directory, system schemas are never dropped, and an archive that disagrees with itself is an
 //! error, never a shorter restore. Real MariaDB servers.
 
-mod common;
 mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{backup_ids, config_with, json, zrm, zrm_ok};
 use serde_json::Value;
-use support::TestServer;
+use support::{backup_ids, config_with, json, run_zrm as zrm, zrm_ok, Flavor, TestServer};
 
 fn manifest_path(dir: &Path, set: &str, id: &str) -> PathBuf {
     dir.join("repo/sets")
@@ -53,12 +51,9 @@ struct Setup {
 }
 
 /// Sets `main` and `small` on one server, each with two full backups, and keep_full = 1.
-fn setup() -> Option<Setup> {
-    if !support::require_tools(common::BINLOG_TOOLS) {
-        return None;
-    }
+fn setup(flavor: Flavor) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start();
+    let server = TestServer::of(flavor);
     server.sql(
         "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY); INSERT INTO d.t VALUES (1)",
     );
@@ -69,19 +64,19 @@ fn setup() -> Option<Setup> {
     );
     for set in ["main", "small"] {
         zrm_ok(&config, &["backup", "--set", set]);
-        server.sql("INSERT INTO d.t SELECT MAX(id) + 1 FROM d.t; FLUSH BINARY LOGS");
+        server.sql("INSERT INTO d.t SELECT m + 1 FROM (SELECT MAX(id) AS m FROM d.t) AS x; FLUSH BINARY LOGS");
         zrm_ok(&config, &["backup", "--set", set]);
     }
-    Some(Setup {
+    Setup {
         dir,
         server,
         config,
-    })
+    }
 }
 
-#[test]
-fn purge_refuses_a_manifest_whose_id_is_a_path() {
-    let Some(s) = setup() else { return };
+flavor_tests! {
+fn purge_refuses_a_manifest_whose_id_is_a_path(flavor: Flavor) {
+    let s = setup(flavor);
     let old = backup_ids(&s.config, "main")[0].clone();
     for lie in ["../../..", "../../small", "."] {
         let before = tree(&s.dir.path().join("repo"));
@@ -105,10 +100,11 @@ fn purge_refuses_a_manifest_whose_id_is_a_path() {
         "{verify}"
     );
 }
+}
 
-#[test]
-fn purge_never_deletes_through_a_symlinked_backup_directory() {
-    let Some(s) = setup() else { return };
+flavor_tests! {
+fn purge_never_deletes_through_a_symlinked_backup_directory(flavor: Flavor) {
+    let s = setup(flavor);
     let outside = tempfile::tempdir().unwrap();
     fs::write(outside.path().join("precious"), b"not zrm's").unwrap();
     // An "interrupted backup" (no manifest) that is a link out of the repository.
@@ -122,10 +118,11 @@ fn purge_never_deletes_through_a_symlinked_backup_directory() {
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("symbolic link"), "{out}");
 }
+}
 
-#[test]
-fn a_binlog_index_naming_another_sets_file_is_refused() {
-    let Some(s) = setup() else { return };
+flavor_tests! {
+fn a_binlog_index_naming_another_sets_file_is_refused(flavor: Flavor) {
+    let s = setup(flavor);
     zrm_ok(&s.config, &["binlog", "archive", "--set", "main"]);
     let small_old = backup_ids(&s.config, "small")[0].clone();
     let adir = s
@@ -152,10 +149,11 @@ fn a_binlog_index_naming_another_sets_file_is_refused() {
     assert_eq!(out.code, 1, "{out}");
     assert!(out.stderr.contains("inconsistent"), "{out}");
 }
+}
 
-#[test]
-fn an_index_that_describes_another_file_fails_the_restore_instead_of_shortening_it() {
-    let Some(s) = setup() else { return };
+flavor_tests! {
+fn an_index_that_describes_another_file_fails_the_restore_instead_of_shortening_it(flavor: Flavor) {
+    let s = setup(flavor);
     s.server
         .sql("INSERT INTO d.t VALUES (100); FLUSH BINARY LOGS");
     zrm_ok(&s.config, &["binlog", "archive", "--set", "main"]);
@@ -183,11 +181,12 @@ fn an_index_that_describes_another_file_fails_the_restore_instead_of_shortening_
         "{out}"
     );
 }
+}
 
-#[test]
-fn restore_never_drops_a_system_schema_a_manifest_lists() {
-    let Some(s) = setup() else { return };
-    let target = TestServer::start();
+flavor_tests! {
+fn restore_never_drops_a_system_schema_a_manifest_lists(flavor: Flavor) {
+    let s = setup(flavor);
+    let target = TestServer::of(flavor);
     target.sql(
         "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY); INSERT INTO d.t VALUES (9)",
     );
@@ -241,10 +240,11 @@ fn restore_never_drops_a_system_schema_a_manifest_lists() {
     );
     assert_eq!(asked.code, 2, "{asked}");
 }
+}
 
-#[test]
-fn purge_removes_an_interrupted_backup_whole_hidden_temporary_files_included() {
-    let Some(s) = setup() else { return };
+flavor_tests! {
+fn purge_removes_an_interrupted_backup_whole_hidden_temporary_files_included(flavor: Flavor) {
+    let s = setup(flavor);
     let dead = s.dir.path().join("repo/sets/main/backups/20200101T000000Z");
     fs::create_dir_all(dead.join("data")).unwrap();
     fs::write(dead.join("data/.chunk-0001.tsv.zst.tmp.4242.0"), b"half").unwrap();
@@ -256,4 +256,5 @@ fn purge_removes_an_interrupted_backup_whole_hidden_temporary_files_included() {
     assert!(!dead.exists(), "the interrupted backup's directory is gone");
     let listed = zrm_ok(&s.config, &["list", "--set", "main", "--all"]);
     assert!(!listed.stdout.contains("20200101T000000Z"), "{listed}");
+}
 }

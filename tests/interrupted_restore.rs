@@ -3,24 +3,19 @@
 //! not destroy each other, and a purge keeps the backup a restore is reading. Real MariaDB
 //! servers.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{backup_ids, json, zrm, zrm_ok};
-use support::TestServer;
+use support::{backup_ids, json, run_zrm as zrm, zrm_ok, Flavor, TestServer};
 
 /// `src` with 120,000 rows in 1 MiB chunks (a load of several seconds), `dst` empty.
-fn setup(defaults: &str) -> Option<(tempfile::TempDir, TestServer, TestServer, PathBuf)> {
-    if !support::require_tools(common::BINLOG_TOOLS) {
-        return None;
-    }
+fn setup(flavor: Flavor, defaults: &str) -> (tempfile::TempDir, TestServer, TestServer, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let src = TestServer::start();
-    let dst = TestServer::start();
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     src.sql(
         "CREATE DATABASE r; \
          CREATE TABLE r.b (id INT PRIMARY KEY, pad VARCHAR(200)); \
@@ -38,7 +33,7 @@ fn setup(defaults: &str) -> Option<(tempfile::TempDir, TestServer, TestServer, P
         dst.socket().display()
     );
     let config = support::write_config(dir.path(), &body);
-    Some((dir, src, dst, config))
+    (dir, src, dst, config)
 }
 
 fn spawn(config: &Path, args: &[&str]) -> Child {
@@ -76,11 +71,9 @@ fn finish(child: Child) -> support::Output {
     }
 }
 
-#[test]
-fn resume_load_after_another_backup_was_restored_in_between_refuses() {
-    let Some((_dir, src, dst, config)) = setup("") else {
-        return;
-    };
+flavor_tests! {
+fn resume_load_after_another_backup_was_restored_in_between_refuses(flavor: Flavor) {
+    let (_dir, src, dst, config) = setup(flavor, "");
     zrm_ok(&config, &["backup", "--set", "src"]);
     src.sql("DELETE FROM r.b WHERE id > 100000");
     std::thread::sleep(Duration::from_secs(1)); // a new backup id
@@ -149,12 +142,11 @@ fn resume_load_after_another_backup_was_restored_in_between_refuses() {
         "backup B's data is untouched"
     );
 }
+}
 
-#[test]
-fn a_second_restore_into_the_same_database_refuses_while_the_first_runs() {
-    let Some((_dir, src, dst, config)) = setup("") else {
-        return;
-    };
+flavor_tests! {
+fn a_second_restore_into_the_same_database_refuses_while_the_first_runs(flavor: Flavor) {
+    let (_dir, src, dst, config) = setup(flavor, "");
     zrm_ok(&config, &["backup", "--set", "src"]);
     let args = [
         "restore",
@@ -190,12 +182,11 @@ fn a_second_restore_into_the_same_database_refuses_while_the_first_runs() {
         src.sql("SELECT COUNT(*) FROM r.b")
     );
 }
+}
 
-#[test]
-fn purge_keeps_the_backup_a_restore_is_reading() {
-    let Some((_dir, src, dst, config)) = setup("keep_full = 1\n") else {
-        return;
-    };
+flavor_tests! {
+fn purge_keeps_the_backup_a_restore_is_reading(flavor: Flavor) {
+    let (_dir, src, dst, config) = setup(flavor, "keep_full = 1\n");
     zrm_ok(&config, &["backup", "--set", "src"]);
     src.sql("INSERT INTO r.b VALUES (200000, 'newer')");
     std::thread::sleep(Duration::from_secs(1));
@@ -239,4 +230,5 @@ fn purge_keeps_the_backup_a_restore_is_reading() {
     // Once it is done, the next purge applies the policy.
     zrm_ok(&config, &["purge", "--set", "src"]);
     assert_eq!(backup_ids(&config, "src").len(), 1);
+}
 }

@@ -1,11 +1,9 @@
 //! Two sets on one server (issue 14, items 2 and 10): what one set does must not take away what
 //! the other still needs. Real MariaDB servers.
 
-mod common;
 mod support;
 
-use common::{json, zrm, zrm_ok};
-use support::TestServer;
+use support::{json, run_zrm as zrm, zrm_ok, TestServer};
 
 fn bin(n: u32) -> String {
     format!("mysql-bin.{n:06}")
@@ -41,13 +39,10 @@ fn two_sets(dir: &std::path::Path, server: &TestServer) -> std::path::PathBuf {
     support::write_config(dir, &body)
 }
 
-#[test]
-fn binlog_purge_for_one_set_keeps_what_another_set_on_the_server_has_not_archived() {
-    if !support::require_tools(common::BINLOG_TOOLS) {
-        return;
-    }
+flavor_tests! {
+fn binlog_purge_for_one_set_keeps_what_another_set_on_the_server_has_not_archived(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start();
+    let server = TestServer::of(flavor);
     server.sql("CREATE DATABASE d; CREATE TABLE d.t (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT)");
     let config = two_sets(dir.path(), &server);
     flush_to(&server, 4);
@@ -82,14 +77,12 @@ fn binlog_purge_for_one_set_keeps_what_another_set_on_the_server_has_not_archive
     let check = zrm_ok(&config, &["check", "--set", "main"]);
     assert!(!check.stdout.contains("gap"), "{check}");
 }
+}
 
-#[test]
-fn binlog_purge_refuses_when_another_sets_archive_cannot_be_read() {
-    if !support::require_tools(common::BINLOG_TOOLS) {
-        return;
-    }
+flavor_tests! {
+fn binlog_purge_refuses_when_another_sets_archive_cannot_be_read(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start();
+    let server = TestServer::of(flavor);
     server.sql("CREATE DATABASE d; CREATE TABLE d.t (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT)");
     let config = two_sets(dir.path(), &server);
     flush_to(&server, 3);
@@ -109,4 +102,5 @@ fn binlog_purge_refuses_when_another_sets_archive_cannot_be_read() {
         "{out}"
     );
     assert_eq!(server.sql("SHOW BINARY LOGS"), before, "nothing purged");
+}
 }
