@@ -25,6 +25,7 @@ pub mod redact;
 pub mod repo;
 pub mod restore;
 pub mod retention;
+pub mod schedule;
 pub mod secret;
 pub mod timeparse;
 
