@@ -141,40 +141,79 @@ impl fmt::Display for Method {
     }
 }
 
-/// The options a set may carry; `[defaults]` has the same shape. Every field is optional so
-/// that layers can be merged; [`SetConfig`] is the resolved form.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetOptions {
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub socket: Option<PathBuf>,
-    pub user: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub defaults_file: Option<PathBuf>,
-    pub method: Option<Method>,
-    pub parallel: Option<usize>,
-    pub retention: Option<RetentionPeriod>,
-    pub keep_full: Option<u32>,
-    pub databases: Option<Vec<String>>,
-    pub exclude: Option<Vec<String>>,
+/// Declares the keys of a set (and of `[defaults]`, which has the same shape) once: the
+/// [`SetOptions`] struct the TOML is read into, its layering ([`SetOptions::overlay`]: a key a
+/// higher layer sets wins) and [`SET_KEYS`], the list the README's reference table and the
+/// example `conf/zrm.toml` are tested against. Adding a key is adding one line here (and its
+/// resolution in [`ConfigFile::resolve_set`], where it becomes a [`SetConfig`] field).
+macro_rules! set_keys {
+    ($( $(#[doc = $doc:literal])+ $key:ident: $ty:ty, )+) => {
+        /// The options a set may carry; `[defaults]` has the same shape. Every field is
+        /// optional so that layers can be merged; [`SetConfig`] is the resolved form.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct SetOptions {
+            $( $(#[doc = $doc])+ pub $key: Option<$ty>, )+
+        }
+
+        impl SetOptions {
+            /// `self` overlaid by `over`: every key `over` sets wins.
+            pub fn overlay(self, over: &SetOptions) -> SetOptions {
+                let o = over.clone();
+                SetOptions { $( $key: o.$key.or(self.$key), )+ }
+            }
+        }
+
+        /// Every key of `[defaults]` and `[sets.NAME]`, with its description.
+        pub const SET_KEYS: &[(&str, &str)] = &[ $( (stringify!($key), concat!($($doc),+)), )+ ];
+    };
+}
+
+set_keys! {
+    /// TCP host of the server.
+    host: String,
+    /// TCP port.
+    port: u16,
+    /// Unix socket.
+    socket: PathBuf,
+    /// Account name.
+    user: String,
+    /// File holding the password (mode 0600).
+    password_file: PathBuf,
+    /// my.cnf-style file for user, password, host, port, socket (mode 0600).
+    defaults_file: PathBuf,
+    /// How full backups are taken.
+    method: Method,
+    /// Connections of the logical engine.
+    parallel: usize,
+    /// How long backups are kept.
+    retention: RetentionPeriod,
+    /// Full backups kept whatever their age.
+    keep_full: u32,
+    /// The databases backed up (default: all but the system schemas).
+    databases: Vec<String>,
+    /// `db` and `db.table` patterns left out.
+    exclude: Vec<String>,
     /// `logical`: also back up accounts and their grants.
-    pub include_users: Option<bool>,
+    include_users: bool,
     /// Seconds to wait for the momentary lock that lines up the snapshots.
-    pub lock_timeout: Option<u64>,
+    lock_timeout: u64,
     /// `logical`: target size of one data chunk, in MiB (uncompressed).
-    pub chunk_size_mb: Option<u64>,
-    pub ebs: Option<EbsOptions>,
-    pub lvm: Option<LvmOptions>,
-    pub btrfs: Option<BtrfsOptions>,
+    chunk_size_mb: u64,
+    /// `ebs`: the volumes and their region.
+    ebs: EbsOptions,
+    /// `lvm`: the volume and the snapshot's size.
+    lvm: LvmOptions,
+    /// `btrfs`: the subvolume and where its snapshot goes.
+    btrfs: BtrfsOptions,
     /// A shell command run before each backup of the set; a non-zero exit aborts the backup.
-    pub pre_backup: Option<String>,
+    pre_backup: String,
     /// A shell command run after each backup of the set, whatever its outcome.
-    pub post_backup: Option<String>,
+    post_backup: String,
     /// A Prometheus textfile-collector file, rewritten after every backup.
-    pub metrics_file: Option<PathBuf>,
+    metrics_file: PathBuf,
     /// Also write the log (with timestamps) to this file.
-    pub log_file: Option<PathBuf>,
+    log_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -378,37 +417,6 @@ pub const DEFAULT_CHUNK_SIZE_MB: u64 = 64;
 pub const DEFAULT_PARALLEL: usize = 4;
 pub const DEFAULT_PORT: u16 = 3306;
 pub const DEFAULT_USER: &str = "zrm";
-
-impl SetOptions {
-    /// `self` overlaid by `over`: every key `over` sets wins.
-    pub fn overlay(self, over: &SetOptions) -> SetOptions {
-        let o = over.clone();
-        SetOptions {
-            host: o.host.or(self.host),
-            port: o.port.or(self.port),
-            socket: o.socket.or(self.socket),
-            user: o.user.or(self.user),
-            password_file: o.password_file.or(self.password_file),
-            defaults_file: o.defaults_file.or(self.defaults_file),
-            method: o.method.or(self.method),
-            parallel: o.parallel.or(self.parallel),
-            retention: o.retention.or(self.retention),
-            keep_full: o.keep_full.or(self.keep_full),
-            databases: o.databases.or(self.databases),
-            exclude: o.exclude.or(self.exclude),
-            include_users: o.include_users.or(self.include_users),
-            lock_timeout: o.lock_timeout.or(self.lock_timeout),
-            chunk_size_mb: o.chunk_size_mb.or(self.chunk_size_mb),
-            ebs: o.ebs.or(self.ebs),
-            lvm: o.lvm.or(self.lvm),
-            btrfs: o.btrfs.or(self.btrfs),
-            pre_backup: o.pre_backup.or(self.pre_backup),
-            post_backup: o.post_backup.or(self.post_backup),
-            metrics_file: o.metrics_file.or(self.metrics_file),
-            log_file: o.log_file.or(self.log_file),
-        }
-    }
-}
 
 impl ConfigFile {
     /// Where the configuration is: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`;
