@@ -27,6 +27,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod secret;
+pub mod selection;
 pub mod timeparse;
 
 pub use error::{Error, Result};

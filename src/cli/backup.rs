@@ -622,19 +622,17 @@ async fn select(s: &mut Session, set: &SetConfig, whole_server: bool) -> Result<
         }
         None => present,
     };
-    let (db_patterns, table_patterns): (Vec<&String>, Vec<&String>) =
-        set.exclude.iter().partition(|p| !p.contains('.'));
-    databases.retain(|d| !db_patterns.iter().any(|p| glob_match(p, d)));
+    let selection = crate::selection::Selection {
+        databases: None,
+        exclude: set.exclude.clone(),
+    };
+    databases.retain(|d| !selection.excludes_database(d));
     let mut ignore_tables = Vec::new();
     let mut tables = BTreeMap::new();
     for db in &databases {
         let mut kept = Vec::new();
         for t in mysql::facts::tables_of(s, db).await? {
-            let excluded = table_patterns.iter().any(|p| {
-                let (dbp, tp) = p.split_once('.').expect("partitioned on '.'");
-                glob_match(dbp, db) && glob_match(tp, &t)
-            });
-            if excluded {
+            if selection.excludes_table(db, &t) {
                 ignore_tables.push(format!("{db}.{t}"));
             } else {
                 kept.push(t);
@@ -654,22 +652,6 @@ async fn select(s: &mut Session, set: &SetConfig, whole_server: bool) -> Result<
         ignore_tables,
         tables,
     })
-}
-
-/// Shell-style `*` and `?` matching.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
 }
 
 /// Data size on the server, to give progress a total (the dump is roughly this size).
@@ -878,17 +860,4 @@ async fn incremental(
         ));
     }
     replicate_after(ctx, config, &set.name, &id).map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("tmp_*", "tmp_x"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("tmp_*", "atmp_x"));
-    }
 }

@@ -260,7 +260,7 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
     };
     let mut databases = chosen_databases(ctx, &manifest, args.databases.as_deref())?;
     // Replay covers what the restore covers: --databases, else what the backup selected.
-    let replay_scope = crate::restore::db_filter::Scope {
+    let replay_scope = crate::selection::Selection {
         databases: match (&args.databases, &manifest.selected_databases) {
             (None, None) => None,
             _ => Some(databases.iter().cloned().collect::<BTreeSet<_>>()),
@@ -1151,7 +1151,7 @@ async fn run_physical(
                 target_flavor: m.server.flavor,
                 source_flavor: m.server.flavor,
                 time_zone: m.server.session_time_zone.clone(),
-                scope: crate::restore::db_filter::Scope {
+                scope: crate::selection::Selection {
                     databases: None,
                     exclude: Vec::new(),
                 },

@@ -15,7 +15,7 @@ use std::process::Stdio;
 
 use regex::Regex;
 
-use super::db_filter::{self, BlockFilter, Patterns, Scope, StatementGroups};
+use super::db_filter::{self, BlockFilter, Patterns, StatementGroups};
 use super::plan::ReplayFile;
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
@@ -27,6 +27,7 @@ use crate::mycnf::ClientOptionFile;
 use crate::mysql::tools;
 use crate::progress::Progress;
 use crate::repo::Repository;
+use crate::selection::Selection;
 
 /// How many recent `# at` markers are kept to map an error line back to an event.
 const MARKERS: usize = 200_000;
@@ -39,7 +40,7 @@ pub struct ReplayJob<'a> {
     /// `SET time_zone` for the session: the source server's zone.
     pub time_zone: Option<String>,
     /// What is replayed (see `db_filter`).
-    pub scope: Scope,
+    pub scope: Selection,
 }
 
 /// Where a failed replay stopped.
@@ -133,7 +134,7 @@ fn spool_and_scan(
     repo: &Repository,
     f: &ReplayFile,
     dir: &std::path::Path,
-    scope: &Scope,
+    scope: &Selection,
 ) -> Result<(std::path::PathBuf, Vec<u64>)> {
     let path = dir.join(&f.file);
     let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
