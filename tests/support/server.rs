@@ -173,6 +173,9 @@ fn base_template(flavor: Flavor) -> &'static Path {
             out.success(),
             "initialising a {flavor} datadir failed: {out}"
         );
+        // auto.cnf holds MySQL's server_uuid: without it each server makes its own, as
+        // separate servers have (copies sharing one UUID share GTIDs).
+        let _ = fs::remove_file(data.join("auto.cnf"));
         data
     })
 }
@@ -224,6 +227,7 @@ fn tz_template(flavor: Flavor) -> &'static Path {
         stop_child(&mut child);
         assert!(out.success(), "loading time zone tables failed: {out}");
         let _ = fs::remove_file(&sql_path);
+        let _ = fs::remove_file(data.join("auto.cnf"));
         data
     })
 }
