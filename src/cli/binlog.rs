@@ -651,7 +651,7 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
                     Ok(()) => match tokio::task::block_in_place(|| archiver.matches_server(&i)) {
                         Ok(true) => None,
                         Ok(false) => Some(
-                            "the server's file differs from the archived one (RESET MASTER?)"
+                            "the server's file differs from the archived one (RESET MASTER / RESET BINARY LOGS AND GTIDS?)"
                                 .into(),
                         ),
                         Err(e) => Some(format!("cannot compare it with the server's: {e}")),
