@@ -172,6 +172,12 @@ pub struct StatementGroups {
 impl StatementGroups {
     pub fn push(&mut self, e: &EventInfo, kept: bool) {
         use crate::binlog::event::code;
+        // An event inside a MySQL transaction payload has no position of its own (mysqlbinlog
+        // prints it at the payload's end, where the next event starts too): a compressed
+        // transaction is replayed whole.
+        if e.pos == e.end_pos {
+            return;
+        }
         let row_part = e.rows_kind.is_some() || e.type_code == code::TABLE_MAP;
         if matches!(
             e.type_code,
