@@ -1,9 +1,9 @@
 //! `zrm binlog archive` (closed files and `--follow`), `binlog purge`, incremental backups and
-//! the archive as the source of `binlog analyze` / `binlog find`, against real MariaDB servers.
+//! the archive as the source of `binlog analyze` / `binlog find`, against real servers of both
+//! flavors.
 //!
 //! Every archived file is checked byte for byte against the server's own copy of it.
 
-mod common;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,18 +13,12 @@ use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{backup_ids, config_for, json, zrm, zrm_ok};
 use serde_json::{json as j, Value};
 use sha2::{Digest, Sha256};
-use support::{Output, TestServer};
-
-const TOOLS: &[&str] = &[
-    "mariadbd",
-    "mariadb-install-db",
-    "mariadb",
-    "mariadb-dump",
-    "mariadb-binlog",
-];
+use support::{
+    backup_ids, backup_out as backup, config_for, json, run_zrm as zrm, zrm_ok, Flavor, Output,
+    TestServer,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -144,12 +138,22 @@ fn u(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} is not an unsigned integer in {v:#}"))
 }
 
-/// The sequence number of a MariaDB GTID `domain-server-seq` of domain 0 and this server.
+/// The transaction number of a GTID of this server.
 fn gtid_seq(server: &TestServer, g: &str) -> u64 {
-    let prefix = format!("0-{}-", server.server_id());
-    g.strip_prefix(&prefix)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("GTID {g:?} is not of the form {prefix}N"))
+    server.gtid_seq(g)
+}
+
+/// What an index says the GTID state is after a file whose last GTID is `last`: MariaDB's
+/// last GTID of the domain, MySQL's executed set (`uuid:1-N`, one source).
+fn state_after(server: &TestServer, last: &str) -> String {
+    match server.flavor() {
+        Flavor::MariaDB => last.to_string(),
+        Flavor::MySQL => format!(
+            "{}:1-{}",
+            server.server_uuid().unwrap(),
+            server.gtid_seq(last)
+        ),
+    }
 }
 
 /// `zstd`-decompress a stored object.
@@ -202,7 +206,12 @@ fn assert_archived_identical(adir: &Path, server: &TestServer, file: &str, next:
 
 /// The counts and GTIDs an index holds for a complete file are those of its events (from
 /// `binlog analyze --format json`); returns the file's GTIDs.
-fn check_index_counts<'a>(adir: &Path, name: &str, events: &'a [Value]) -> Vec<&'a str> {
+fn check_index_counts<'a>(
+    adir: &Path,
+    server: &TestServer,
+    name: &str,
+    events: &'a [Value],
+) -> Vec<&'a str> {
     let idx = index(adir, name);
     let mine: Vec<&Value> = events.iter().filter(|e| e["file"] == name).collect();
     let gtids: Vec<&str> = mine
@@ -224,7 +233,7 @@ fn check_index_counts<'a>(adir: &Path, name: &str, events: &'a [Value]) -> Vec<&
     assert_eq!(idx["last_gtid"], *gtids.last().unwrap(), "{summary}");
     assert_eq!(
         idx["gtid_state_at_end"],
-        *gtids.last().unwrap(),
+        state_after(server, gtids.last().unwrap()),
         "{summary}"
     );
     assert_eq!(
@@ -236,8 +245,12 @@ fn check_index_counts<'a>(adir: &Path, name: &str, events: &'a [Value]) -> Vec<&
 }
 
 /// Waits until the server's binlog checkpoint is in its active file: every older file is then
-/// free to purge (MariaDB silently keeps a file its checkpoint has not passed).
+/// free to purge (MariaDB silently keeps a file its checkpoint has not passed; MySQL has no
+/// such checkpoint).
 fn wait_checkpoint(server: &TestServer) {
+    if server.flavor() == Flavor::MySQL {
+        return;
+    }
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let active = server_binlogs(server).last().unwrap().0.clone();
@@ -398,18 +411,7 @@ impl Drop for Follower {
     }
 }
 
-/// The `backup` object of `zrm backup --format json`.
-fn backup(config: &Path, args: &[&str]) -> (Output, Value) {
-    let mut all = vec!["backup"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--format", "json"]);
-    let out = zrm_ok(config, &all);
-    let b = json(&out)["backup"].clone();
-    assert!(b.is_object(), "no backup object:\n{out}");
-    (out, b)
-}
-
-/// A Write_rows event (MariaDB writes the v1 type, `Write_rows_v1`).
+/// A Write_rows event (MariaDB writes the v1 type, `Write_rows_v1`; MySQL v2, `Write_rows`).
 fn is_write_rows(e: &Value) -> bool {
     e["type"] == "Write_rows_v1" || e["type"] == "Write_rows"
 }
@@ -436,16 +438,21 @@ fn inserted_ids(events: &[Value], db: &str, table: &str) -> Vec<u64> {
     ids
 }
 
+/// The statement that resets the binary logs, as messages name it.
+fn reset_name(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::MariaDB => "RESET MASTER",
+        Flavor::MySQL => "RESET BINARY LOGS AND GTIDS",
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. Closed files
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn archived_files_are_byte_identical_to_the_servers() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let server = TestServer::start();
+flavor_tests! {
+fn archived_files_are_byte_identical_to_the_servers(flavor: Flavor) {
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("s", &server)]);
     let sid = server.server_id();
@@ -456,14 +463,14 @@ fn archived_files_are_byte_identical_to_the_servers() {
     );
     server.sql(
         "UPDATE d.t SET v = 'c' WHERE id = 1; \
-         INSERT INTO d.t VALUES (3, REPEAT(MD5(RAND()), 65536)); FLUSH BINARY LOGS;",
+         INSERT INTO d.t VALUES (3, REPEAT(SHA2(RAND(), 256), 32768)); FLUSH BINARY LOGS;",
     );
     server.sql(
         "DELETE FROM d.t WHERE id = 2; ALTER TABLE d.t ADD COLUMN w INT; \
          BEGIN; INSERT INTO d.t VALUES (5, 'e', 5); UPDATE d.t SET w = 1 WHERE id IN (1, 5); COMMIT; \
          FLUSH BINARY LOGS;",
     );
-    let gtid_pos = server.sql("SELECT @@gtid_binlog_pos");
+    let gtid_pos = server.last_gtid();
     server.sql("INSERT INTO d.t VALUES (4, 'd', 1)");
 
     let files = server_binlogs(&server);
@@ -522,7 +529,7 @@ fn archived_files_are_byte_identical_to_the_servers() {
     );
     let mut all_gtids = Vec::new();
     for (name, _) in closed {
-        all_gtids.extend(check_index_counts(&adir, name, &events));
+        all_gtids.extend(check_index_counts(&adir, &server, name, &events));
     }
     let seqs: Vec<u64> = all_gtids.iter().map(|g| gtid_seq(&server, g)).collect();
     let expected_seqs: Vec<u64> = (1..=seqs.len() as u64).collect();
@@ -530,7 +537,7 @@ fn archived_files_are_byte_identical_to_the_servers() {
     assert_eq!(*all_gtids.last().unwrap(), gtid_pos);
     assert_eq!(
         index(&adir, &bin(3))["gtid_state_at_end"],
-        gtid_pos.as_str()
+        state_after(&server, &gtid_pos)
     );
     // Old-slave compatibility would have replaced GTID events by BEGIN / dummy queries.
     for e in &events {
@@ -540,14 +547,16 @@ fn archived_files_are_byte_identical_to_the_servers() {
             "a dummy event was archived: {e}"
         );
     }
-    let begins = events
-        .iter()
-        .filter(|e| e["type"] == "Query" && e["statement"] == "BEGIN")
-        .count();
-    assert_eq!(
-        begins, 0,
-        "MariaDB GTID groups have no BEGIN query event unless GTIDs were converted"
-    );
+    if flavor == Flavor::MariaDB {
+        let begins = events
+            .iter()
+            .filter(|e| e["type"] == "Query" && e["statement"] == "BEGIN")
+            .count();
+        assert_eq!(
+            begins, 0,
+            "MariaDB GTID groups have no BEGIN query event unless GTIDs were converted"
+        );
+    }
     // The multi-statement transaction is one transaction with one GTID.
     let (_, trx) = analyze(&config, "s", &["--by", "transaction"]);
     assert_eq!(trx.len(), all_gtids.len(), "{trx:?}");
@@ -569,17 +578,15 @@ fn archived_files_are_byte_identical_to_the_servers() {
     assert_eq!(v["bytes"], 0, "{out}");
     assert_eq!(snapshot(&adir), before, "a second run changed the archive");
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 2. Following the live binlog through kill -9
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn follow_survives_kill_9_without_gap_or_duplicate() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let server = TestServer::start();
+flavor_tests! {
+fn follow_survives_kill_9_without_gap_or_duplicate(flavor: Flavor) {
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("s", &server)]);
     let adir = archive_dir(dir.path(), "s", &server);
@@ -752,10 +759,7 @@ fn follow_survives_kill_9_without_gap_or_duplicate() {
     let seqs: Vec<u64> = gtids.iter().map(|g| gtid_seq(&server, g)).collect();
     let expected_seqs: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, expected_seqs, "no GTID missing or repeated");
-    assert_eq!(
-        *gtids.last().unwrap(),
-        server.sql("SELECT @@gtid_binlog_pos")
-    );
+    assert_eq!(*gtids.last().unwrap(), server.last_gtid());
     assert_eq!(
         trx.iter().filter(|t| t["tables"] == j!(["d.t"])).count(),
         320,
@@ -789,8 +793,9 @@ fn follow_survives_kill_9_without_gap_or_duplicate() {
         "(file, events, transactions): the indexes (left) against the events read (right)"
     );
     for f in bins(1..=3) {
-        check_index_counts(&adir, &f, &events);
+        check_index_counts(&adir, &server, &f, &events);
     }
+}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -837,13 +842,10 @@ fn check_incremental_files(
     assert_eq!(&manifest, b, "the manifest on disk is the one printed");
 }
 
-#[test]
-fn incremental_backups_chain_and_refuse_lost_binlogs() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let a = TestServer::start();
-    let b = TestServer::start();
+flavor_tests! {
+fn incremental_backups_chain_and_refuse_lost_binlogs(flavor: Flavor) {
+    let a = TestServer::of(flavor);
+    let b = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("a", &a), ("b", &b), ("c", &a)]);
 
@@ -865,7 +867,7 @@ fn incremental_backups_chain_and_refuse_lost_binlogs() {
     assert_eq!(cp0["binlog_file"], bin(1), "{full:#}");
 
     a.sql("INSERT INTO d.t VALUES (3); FLUSH BINARY LOGS; INSERT INTO d.t VALUES (4)");
-    let gtid1 = a.sql("SELECT @@gtid_binlog_pos");
+    let gtid1 = a.gtid_executed();
     let (out1, inc1) = backup(&config, &["--set", "a", "--level", "1"]);
     let files = server_binlogs(&a);
     assert_eq!(
@@ -885,7 +887,7 @@ fn incremental_backups_chain_and_refuse_lost_binlogs() {
     assert_eq!(inserted_ids(&ev, "d", "t"), [3, 4], "the rows of level 1");
 
     a.sql("INSERT INTO d.t VALUES (5); FLUSH BINARY LOGS; INSERT INTO d.t VALUES (6)");
-    let gtid2 = a.sql("SELECT @@gtid_binlog_pos");
+    let gtid2 = a.gtid_executed();
     let (out2, inc2) = backup(&config, &["--set", "a", "--level", "auto"]);
     let files = server_binlogs(&a);
     assert_eq!(names(&files), bins(1..=5), "{files:?}");
@@ -937,6 +939,7 @@ fn incremental_backups_chain_and_refuse_lost_binlogs() {
     assert_eq!(c_full["level"], 0, "{out}");
     assert!(out.stderr.contains("has no backup yet"), "{out}");
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 4. Purge
@@ -954,12 +957,9 @@ fn purge(config: &Path, dry_run: bool) -> (Output, Value) {
     (out, v)
 }
 
-#[test]
-fn purge_never_removes_unarchived_or_damaged_binlogs() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let server = TestServer::start();
+flavor_tests! {
+fn purge_never_removes_unarchived_or_damaged_binlogs(flavor: Flavor) {
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("s", &server)]);
     let adir = archive_dir(dir.path(), "s", &server);
@@ -967,7 +967,7 @@ fn purge_never_removes_unarchived_or_damaged_binlogs() {
     server.sql(
         "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v TEXT); \
          INSERT INTO d.t VALUES (1, REPEAT('a', 5000)); FLUSH BINARY LOGS; \
-         INSERT INTO d.t VALUES (2, REPEAT(MD5(2), 300)); FLUSH BINARY LOGS;",
+         INSERT INTO d.t VALUES (2, REPEAT(SHA2(2, 256), 150)); FLUSH BINARY LOGS;",
     );
     zrm_ok(&config, &["binlog", "archive", "--set", "s"]);
     server.sql(
@@ -1034,17 +1034,15 @@ fn purge_never_removes_unarchived_or_damaged_binlogs() {
     assert_eq!(v["kept_from"], bin(4), "{out}");
     assert_eq!(server_binlogs(&server), before[3..], "{out}");
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 5. Gaps and RESET MASTER
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn gaps_are_named_and_reset_master_is_refused() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let server = TestServer::start();
+flavor_tests! {
+fn gaps_are_named_and_reset_master_is_refused(flavor: Flavor) {
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("s", &server)]);
     let adir = archive_dir(dir.path(), "s", &server);
@@ -1123,7 +1121,7 @@ fn gaps_are_named_and_reset_master_is_refused() {
     );
 
     // RESET MASTER under an archive: refused, and the archive stays as it was.
-    let server = TestServer::start();
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("r", &server)]);
     let adir = archive_dir(dir.path(), "r", &server);
@@ -1137,10 +1135,11 @@ fn gaps_are_named_and_reset_master_is_refused() {
     assert_eq!(before.len(), 4, "{:?}", before.keys());
     let old_size = u(&index(&adir, &bin(1)), "end_pos");
 
-    server.sql(
-        "RESET MASTER; CREATE DATABASE other; CREATE TABLE other.u (id INT PRIMARY KEY, v TEXT); \
+    server.sql(&format!(
+        "{}; CREATE DATABASE other; CREATE TABLE other.u (id INT PRIMARY KEY, v TEXT); \
          INSERT INTO other.u VALUES (1, REPEAT('z', 3000)); FLUSH BINARY LOGS",
-    );
+        server.reset_binlogs_sql()
+    ));
     let files = server_binlogs(&server);
     assert_eq!(names(&files), bins(1..=2));
     assert_ne!(
@@ -1152,24 +1151,22 @@ fn gaps_are_named_and_reset_master_is_refused() {
 
     let out = zrm(&config, &["binlog", "archive", "--set", "r"]);
     assert_eq!(out.code, 1, "{out}");
-    assert!(out.stderr.contains("RESET MASTER"), "{out}");
+    assert!(out.stderr.contains(reset_name(flavor)), "{out}");
     assert!(snapshot(&adir) == before, "the archive changed");
 
     // --follow refuses too (and exits instead of waiting).
     let mut f = Follower::start(&config, dir.path(), "r", "reset");
     let code = f.wait(Duration::from_secs(30));
     assert_eq!(code, 1, "{}", f.output());
-    assert!(f.output().contains("RESET MASTER"), "{}", f.output());
+    assert!(f.output().contains(reset_name(flavor)), "{}", f.output());
     assert!(snapshot(&adir) == before, "the archive changed");
 }
+}
 
+flavor_tests! {
 /// A live file followed in part, then reset: the new copy does not match the stored prefix.
-#[test]
-fn follow_refuses_a_reset_live_file() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let server = TestServer::start();
+fn follow_refuses_a_reset_live_file(flavor: Flavor) {
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("s", &server)]);
     let adir = archive_dir(dir.path(), "s", &server);
@@ -1182,10 +1179,11 @@ fn follow_refuses_a_reset_live_file() {
     let before = snapshot(&adir);
     let archived = u(&index(&adir, &bin(1)), "end_pos");
 
-    server.sql(
-        "RESET MASTER; CREATE DATABASE other; CREATE TABLE other.u (id INT PRIMARY KEY, v TEXT); \
+    server.sql(&format!(
+        "{}; CREATE DATABASE other; CREATE TABLE other.u (id INT PRIMARY KEY, v TEXT); \
          INSERT INTO other.u VALUES (1, REPEAT('z', 5000))",
-    );
+        server.reset_binlogs_sql()
+    ));
     let files = server_binlogs(&server);
     assert_eq!(names(&files), [bin(1)]);
     assert!(
@@ -1196,18 +1194,16 @@ fn follow_refuses_a_reset_live_file() {
     let mut f = Follower::start(&config, dir.path(), "s", "2");
     let code = f.wait(Duration::from_secs(30));
     assert_eq!(code, 1, "{}", f.output());
-    assert!(f.output().contains("RESET MASTER"), "{}", f.output());
+    assert!(f.output().contains(reset_name(flavor)), "{}", f.output());
     assert!(snapshot(&adir) == before, "the archive changed");
 }
+}
 
+flavor_tests! {
 /// RESET MASTER, then the same statements with other values: the new files have the archived
 /// files' names and sizes but other bytes. They must not pass for archived (nor be purged).
-#[test]
-fn reset_master_with_same_sized_files_is_refused() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let server = TestServer::start();
+fn reset_master_with_same_sized_files_is_refused(flavor: Flavor) {
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("r", &server)]);
     let adir = archive_dir(dir.path(), "r", &server);
@@ -1223,7 +1219,8 @@ fn reset_master_with_same_sized_files_is_refused() {
     let old_files = server_binlogs(&server);
     let old_bytes = fs::read(server.binlog_dir().join(bin(1))).unwrap();
 
-    server.sql("RESET MASTER; DROP DATABASE d; RESET MASTER");
+    let reset = server.reset_binlogs_sql();
+    server.sql(&format!("{reset}; DROP DATABASE d; {reset}"));
     workload("bbbb");
     let new_files = server_binlogs(&server);
     let new_bytes = fs::read(server.binlog_dir().join(bin(1))).unwrap();
@@ -1250,7 +1247,7 @@ fn reset_master_with_same_sized_files_is_refused() {
         ],
     );
     let mut problems = Vec::new();
-    if archive.code != 1 || !archive.stderr.contains("RESET MASTER") {
+    if archive.code != 1 || !archive.stderr.contains(reset_name(flavor)) {
         problems.push(format!(
             "`binlog archive` must refuse the reset server (exit 1, RESET MASTER):\n{archive}"
         ));
@@ -1264,17 +1261,15 @@ fn reset_master_with_same_sized_files_is_refused() {
     assert!(snapshot(&adir) == before, "the archive changed");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 6. find
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn find_resolves_the_drop_table_point() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let server = TestServer::start();
+flavor_tests! {
+fn find_resolves_the_drop_table_point(flavor: Flavor) {
+    let server = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("s", &server)]);
 
@@ -1351,4 +1346,5 @@ fn find_resolves_the_drop_table_point() {
     let g = json(&out);
     assert_eq!((&g["file"], &g["pos"]), (&v["file"], &v["pos"]), "{out}");
     assert_eq!(g["matched"], Value::Null, "{out}");
+}
 }

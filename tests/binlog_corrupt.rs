@@ -1,5 +1,6 @@
 //! `zrm binlog analyze` on truncated, bit-flipped, empty and foreign files: a clean error
-//! (exit 1, the file and the offset named) and never a panic.
+//! (exit 1, the file and the offset named) and never a panic. The samples come from both
+//! flavors (MySQL's with a compressed transaction payload and a partial JSON update).
 
 mod support;
 
@@ -10,14 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::TestServer;
-
-const TOOLS: &[&str] = &[
-    "mariadbd",
-    "mariadb-install-db",
-    "mariadb",
-    "mariadb-binlog",
-];
+use support::{Flavor, TestServer};
 
 /// A small, closed binlog from a real server, with its events' end positions.
 struct Sample {
@@ -45,13 +39,13 @@ impl Sample {
     }
 }
 
-fn sample() -> &'static Sample {
-    static SAMPLE: OnceLock<Sample> = OnceLock::new();
-    SAMPLE.get_or_init(make_sample)
+fn sample(flavor: Flavor) -> &'static Sample {
+    static SAMPLE: [OnceLock<Sample>; 2] = [OnceLock::new(), OnceLock::new()];
+    SAMPLE[flavor as usize].get_or_init(|| make_sample(flavor))
 }
 
-fn make_sample() -> Sample {
-    let server = TestServer::start();
+fn make_sample(flavor: Flavor) -> Sample {
+    let server = TestServer::of(flavor);
     server.sql(
         "CREATE DATABASE c; \
          CREATE TABLE c.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB; \
@@ -60,6 +54,17 @@ fn make_sample() -> Sample {
          BEGIN; INSERT INTO c.t VALUES (4, 'four'); DELETE FROM c.t WHERE id = 1; COMMIT; \
          CREATE TABLE c.m (a INT) ENGINE=MyISAM; INSERT INTO c.m VALUES (7), (8);",
     );
+    if flavor == Flavor::MySQL {
+        server.sql(
+            "CREATE TABLE c.j (id INT PRIMARY KEY, j JSON); \
+             INSERT INTO c.j VALUES (1, '{\"a\": 1, \"b\": \"bbbbbbbbbbbbbbbbbbbbbbbb\"}'); \
+             SET SESSION binlog_row_value_options = 'PARTIAL_JSON'; \
+             SET SESSION binlog_row_image = 'MINIMAL'; \
+             UPDATE c.j SET j = JSON_SET(j, '$.a', 2) WHERE id = 1; \
+             SET SESSION binlog_transaction_compression = ON; \
+             BEGIN; INSERT INTO c.t VALUES (5, 'five'), (6, 'six'); UPDATE c.t SET v = 'x' WHERE id > 4; COMMIT;",
+        );
+    }
     server.sql("FLUSH BINARY LOGS");
     let file = server.binlog_dir().join("mysql-bin.000001");
     let bytes = fs::read(&file).unwrap();
@@ -69,9 +74,9 @@ fn make_sample() -> Sample {
         bytes.len()
     );
 
-    // Event boundaries according to mariadb-binlog.
+    // Event boundaries according to the flavor's binlog tool.
     let out = support::run(
-        Command::new(support::which("mariadb-binlog").unwrap())
+        Command::new(flavor.binlog_program())
             .args(["--no-defaults", "-vv", "--base64-output=decode-rows"])
             .arg(&file)
             .stdin(Stdio::null()),
@@ -254,12 +259,9 @@ fn report(what: &str, total: usize, failures: &[String]) {
 
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn truncated_at_every_offset() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let s = sample();
+flavor_tests! {
+fn truncated_at_every_offset(flavor: Flavor) {
+    let s = sample(flavor);
     let started = Instant::now();
     let cuts: Vec<usize> = (0..s.bytes.len()).collect();
     let failures = run_cases(
@@ -345,13 +347,11 @@ fn truncated_at_every_offset() {
     );
     report("truncation", cuts.len(), &failures);
 }
+}
 
-#[test]
-fn one_flipped_byte_is_always_detected() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let s = sample();
+flavor_tests! {
+fn one_flipped_byte_is_always_detected(flavor: Flavor) {
+    let s = sample(flavor);
     let len = s.bytes.len();
     let mut positions: Vec<usize> = (0..100.min(len)).collect();
     let step = ((len - 100) / 200).max(1);
@@ -389,19 +389,17 @@ fn one_flipped_byte_is_always_detected() {
     );
     report("flipped byte", positions.len(), &failures);
 }
+}
 
+flavor_tests! {
 /// The format description event (FDE) says whether the other events carry a CRC32 (its
 /// checksum-algorithm byte, and the server version: old servers wrote none). Damage to it must
 /// be caught by the FDE's own CRC32 *before* its content is trusted; otherwise the reader skips
 /// every checksum and reads each CRC as part of an event body, and in a file without rows
 /// events nothing else fails. Every byte of the FDE is flipped in such a file (the sample cut
 /// before its first rows event), and the checksum-algorithm byte also in the whole file.
-#[test]
-fn damaged_format_description_is_detected() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let s = sample();
+fn damaged_format_description_is_detected(flavor: Flavor) {
+    let s = sample(flavor);
     let first_rows = s
         .events
         .iter()
@@ -454,13 +452,11 @@ fn damaged_format_description_is_detected() {
         &failures,
     );
 }
+}
 
-#[test]
-fn random_damage_is_always_detected() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let s = sample();
+flavor_tests! {
+fn random_damage_is_always_detected(flavor: Flavor) {
+    let s = sample(flavor);
     let len = s.bytes.len();
     // xorshift64*, fixed seed: the same cases every run.
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -539,15 +535,13 @@ fn random_damage_is_always_detected() {
         "damaged files took {took:?}: a corrupt size should not make zrm read or allocate much"
     );
 }
+}
 
+flavor_tests! {
 /// A zstd-compressed copy: a damaged or cut frame, or a cut binlog inside a sound frame, is a
 /// clean error too; a binlog cut at an event boundary inside a sound frame is fine.
-#[test]
-fn damaged_zstd_copies_fail_cleanly() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let s = sample();
+fn damaged_zstd_copies_fail_cleanly(flavor: Flavor) {
+    let s = sample(flavor);
     let zst = zstd::encode_all(&s.bytes[..], 3).unwrap();
     #[derive(Debug)]
     enum Case {
@@ -626,12 +620,10 @@ fn damaged_zstd_copies_fail_cleanly() {
     );
     report("damaged zstd copy", cases.len(), &failures);
 }
+}
 
 #[test]
 fn empty_file_says_empty() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mysql-bin.000009");
     fs::write(&path, b"").unwrap();
@@ -642,9 +634,6 @@ fn empty_file_says_empty() {
 
 #[test]
 fn foreign_file_is_not_a_binary_log() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let out = analyze(&path);
     clean_error(&out, &path).unwrap_or_else(|e| panic!("Cargo.toml: {e}"));

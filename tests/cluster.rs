@@ -1,10 +1,9 @@
-//! Sharded clusters against three real MariaDB shards (and three restore targets): an
+//! Sharded clusters against three real shards of either flavor (and three restore targets): an
 //! application-like writer commits cross-shard transactions, each carrying an increasing global
 //! sequence number (GSN) written on every shard it touches, while backups run; then coordinated
 //! backups, checkpoints, `binlog find --cluster --gsn` and `restore --cluster` to several GSNs
 //! and to a checkpoint, each shard compared with the reference state recorded at that point.
 
-mod common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -12,10 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use common::{checksums, json, zrm, zrm_ok};
-use support::TestServer;
-
-use common::BINLOG_TOOLS as TOOLS;
+use support::{checksums, json, run_zrm as zrm, zrm_ok, Flavor, TestServer};
 
 const SHARDS: [&str; 3] = ["s1", "s2", "s3"];
 
@@ -26,12 +22,16 @@ struct Cluster {
     targets: Vec<TestServer>,
 }
 
-fn cluster() -> Option<Cluster> {
-    if !support::require_tools(TOOLS) {
-        return None;
-    }
-    let shards: Vec<TestServer> = (0..3).map(|_| TestServer::start()).collect();
-    let targets: Vec<TestServer> = (0..3).map(|_| TestServer::start()).collect();
+/// Three shards of `flavor`, and three restore targets when `with_targets`.
+fn cluster(flavor: Flavor, with_targets: bool) -> Cluster {
+    let start = |n: usize| -> Vec<TestServer> {
+        let handles: Vec<_> = (0..n)
+            .map(|_| thread::spawn(move || TestServer::of(flavor)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    };
+    let shards = start(3);
+    let targets = start(if with_targets { 3 } else { 0 });
     let dir = tempfile::tempdir().unwrap();
     let mut body = String::from(
         "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\nparallel = 2\nlock_timeout = 10\n",
@@ -56,19 +56,20 @@ fn cluster() -> Option<Cluster> {
     );
     let config = support::write_config(dir.path(), &body);
     for s in &shards {
-        s.sql(
+        s.sql(&format!(
             "CREATE DATABASE app;\n\
              CREATE TABLE app.gsn (seq BIGINT PRIMARY KEY, at DATETIME(6) NOT NULL) ENGINE=InnoDB;\n\
              CREATE TABLE app.acct (id INT PRIMARY KEY, balance BIGINT NOT NULL, last_gsn BIGINT) ENGINE=InnoDB;\n\
-             INSERT INTO app.acct SELECT seq, 1000, 0 FROM app.seq_1_to_200;",
-        );
+             INSERT INTO app.acct SELECT seq, 1000, 0 FROM {};",
+            s.seq(200)
+        ));
     }
-    Some(Cluster {
+    Cluster {
         dir,
         config,
         shards,
         targets,
-    })
+    }
 }
 
 /// The reference state of every shard after GSN g: checksums of its `app` tables.
@@ -138,9 +139,9 @@ fn cluster_records(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-#[test]
-fn coordinated_backups_checkpoints_and_restores_to_one_gsn() {
-    let Some(c) = cluster() else { return };
+flavor_tests! {
+fn coordinated_backups_checkpoints_and_restores_to_one_gsn(flavor: Flavor) {
+    let c = cluster(flavor, true);
     let states: States = Arc::default();
     run_writer(&refs(&c.shards), 1..=20, &[20], &states);
 
@@ -345,10 +346,11 @@ fn coordinated_backups_checkpoints_and_restores_to_one_gsn() {
         "{out}"
     );
 }
+}
 
-#[test]
-fn a_shard_down_fails_the_coordinated_backup_and_locks_nothing() {
-    let Some(mut c) = cluster() else { return };
+flavor_tests! {
+fn a_shard_down_fails_the_coordinated_backup_and_locks_nothing(flavor: Flavor) {
+    let mut c = cluster(flavor, false);
     transaction(&refs(&c.shards), 1);
     c.shards[2].stop();
     let out = zrm(
@@ -390,4 +392,5 @@ fn a_shard_down_fails_the_coordinated_backup_and_locks_nothing() {
         );
         assert_eq!(json(&out)["backups"], serde_json::json!([]), "{out}");
     }
+}
 }

@@ -1,13 +1,12 @@
 //! `mysql-zrm`: the zrm binary invoked through a symlink of that name takes ZRM's command line
 //! (`--action … --backup-set …`) and runs the matching zrm command against a real server.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{backup_ids, config_for, SERVER_TOOLS};
+use support::{backup_ids, config_for, Flavor};
 use support::{Output, TestServer};
 
 const HEADER: &str = "Log filename | Log Position | Timestamp | Event Type | Event";
@@ -42,7 +41,7 @@ fn closed_binlogs(server: &TestServer) -> Vec<PathBuf> {
 
 #[test]
 fn mysql_zrm_actions_run_zrm_commands() {
-    if !support::require_tools(SERVER_TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -4,16 +4,13 @@
 //! deletion by retention, and the errors a DBA meets (unknown volume, refused credentials,
 //! missing permission).
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use common::json;
 use support::moto::Moto;
+use support::{json, Flavor};
 use support::{Output, TestServer};
-
-const TOOLS: &[&str] = &["mariadbd", "mariadb-install-db", "mariadb"];
 
 fn config(dir: &Path, server: &TestServer, ebs: &str) -> PathBuf {
     support::write_config(
@@ -56,7 +53,7 @@ fn create_volume(moto: &Moto, zone: &str) -> String {
 }
 
 fn setup() -> Option<(Moto, TestServer)> {
-    if !support::require_tools(TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return None;
     }
     let moto = Moto::start(&[])?;
@@ -355,7 +352,7 @@ fn ebs_errors_name_the_volume_and_the_cause() {
 
 #[test]
 fn ebs_refused_credentials_and_missing_permission_are_clear() {
-    if !support::require_tools(TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     // A moto that checks IAM after its first two (setup) requests.

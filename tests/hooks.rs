@@ -2,15 +2,14 @@
 //! real backups: what the hooks see, a failing pre hook aborting the backup, a failed backup
 //! reported to the post hook and in the metrics.
 
-mod common;
 mod support;
 
-use common::{zrm, zrm_ok, SERVER_TOOLS};
 use support::TestServer;
+use support::{run_zrm as zrm, zrm_ok, Flavor};
 
 #[test]
 fn hooks_metrics_and_log_file() {
-    if !support::require_tools(SERVER_TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let source = TestServer::start();
@@ -37,7 +36,7 @@ fn hooks_metrics_and_log_file() {
     std::fs::create_dir(dir.path().join("metrics")).unwrap();
 
     let out = zrm_ok(&config, &["backup", "--set", "src", "--format", "json"]);
-    let id = common::json(&out)["backup"]["id"]
+    let id = support::json(&out)["backup"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -82,7 +81,7 @@ fn hooks_metrics_and_log_file() {
     );
     assert!(out.stderr.contains("exit code 3"), "{out}");
     assert!(out.stderr.contains("maintenance window"), "{out}");
-    assert!(common::backup_ids(&config, "veto").is_empty());
+    assert!(support::backup_ids(&config, "veto").is_empty());
 
     // The log file has the notes with timestamps, and no password ever.
     let zlog = std::fs::read_to_string(dir.path().join("zrm.log")).unwrap_or_default();

@@ -1,25 +1,18 @@
-//! Point-in-time restore (`zrm restore` with archived binlogs) against real MariaDB servers:
-//! the accident drill (every stop form), a broken chain, the source's time zone, resuming a
-//! failed replay, a non-empty target, and replaying one database.
+//! Point-in-time restore (`zrm restore` with archived binlogs) against real servers of both
+//! flavors: the accident drill (every stop form), a broken chain, the source's time zone,
+//! resuming a failed replay, a non-empty target, and replaying one database.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
 
-use common::{checksums, config_for, json, zrm, zrm_ok};
 use serde_json::Value;
-use support::{Output, ServerOptions, TestServer};
-
-const TOOLS: &[&str] = &[
-    "mariadbd",
-    "mariadb-install-db",
-    "mariadb",
-    "mariadb-dump",
-    "mariadb-binlog",
-];
+use support::{
+    backup, checksums, config_for, json, run_zrm as zrm, zrm_ok, Flavor, Output, ServerOptions,
+    TestServer,
+};
 
 /// Enough to put later commits in a later second (binlog times have second granularity).
 const NEXT_SECOND: Duration = Duration::from_millis(1100);
@@ -32,11 +25,13 @@ const NEXT_SECOND: Duration = Duration::from_millis(1100);
 #[derive(Debug, Clone)]
 struct Mark {
     label: String,
-    /// `@@gtid_binlog_pos` after it: its own GTID (one domain, one server).
+    /// Its own GTID: MariaDB's `@@gtid_binlog_pos` after it (one domain, one server), or the
+    /// last of MySQL's `@@gtid_executed` (one server).
     gtid: String,
     /// `UNIX_TIMESTAMP()` after its commit.
     time: i64,
-    /// `SHOW MASTER STATUS` after it: the end of the transaction, a transaction boundary.
+    /// `SHOW MASTER STATUS` (MySQL: `SHOW BINARY LOG STATUS`) after it: the end of the
+    /// transaction, a transaction boundary.
     file: String,
     pos: u64,
     /// The output of `state_sql` after it.
@@ -47,7 +42,9 @@ struct Mark {
 /// the time, the binlog position and `state_sql`'s output, all in the same client call.
 fn commit(server: &TestServer, label: &str, sql: &str, state_sql: &str) -> Mark {
     let out = server.sql(&format!(
-        "{sql};\nSELECT @@gtid_binlog_pos, UNIX_TIMESTAMP();\nSHOW MASTER STATUS;\n{state_sql}"
+        "{sql};\nSELECT {}, UNIX_TIMESTAMP();\n{};\n{state_sql}",
+        server.gtid_variable(),
+        server.binlog_status_sql()
     ));
     let mut lines = out.lines();
     let first: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
@@ -64,7 +61,7 @@ fn commit(server: &TestServer, label: &str, sql: &str, state_sql: &str) -> Mark 
     );
     Mark {
         label: label.to_string(),
-        gtid: first[0].to_string(),
+        gtid: last_gtid(first[0]),
         time: first[1].parse().unwrap(),
         file: status[0].to_string(),
         pos: status[1].parse().unwrap(),
@@ -72,15 +69,16 @@ fn commit(server: &TestServer, label: &str, sql: &str, state_sql: &str) -> Mark 
     }
 }
 
-/// `zrm backup ... --format json`: the `backup` object (panics, showing the output, on failure).
-fn backup(config: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["backup"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--format", "json"]);
-    let out = zrm_ok(config, &all);
-    let b = json(&out)["backup"].clone();
-    assert!(b.is_object(), "no backup object:\n{out}");
-    b
+/// The last GTID of a one-server GTID state: MariaDB's `0-100-37` as it is, MySQL's
+/// `uuid:1-37` as `uuid:37`.
+fn last_gtid(state: &str) -> String {
+    match state.rsplit_once(':') {
+        Some((uuid, range)) => {
+            let n = range.rsplit('-').next().unwrap_or(range);
+            format!("{uuid}:{n}")
+        }
+        None => state.to_string(),
+    }
 }
 
 /// The full backup's consistent point (file, pos).
@@ -191,15 +189,13 @@ fn bank_transaction(i: u32) -> String {
     }
 }
 
-fn accident_drill(format: &'static str) {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
+fn accident_drill(flavor: Flavor, format: &'static str) {
     let src = TestServer::start_with(ServerOptions {
+        flavor,
         binlog_format: format,
         ..Default::default()
     });
-    let dst = TestServer::start();
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
 
@@ -530,27 +526,26 @@ fn accident_drill(format: &'static str) {
     );
 }
 
-#[test]
-fn accident_drill_row_format() {
-    accident_drill("ROW");
+flavor_tests! {
+fn accident_drill_row_format(flavor: Flavor) {
+    accident_drill(flavor, "ROW");
+}
 }
 
-#[test]
-fn accident_drill_mixed_format() {
-    accident_drill("MIXED");
+flavor_tests! {
+fn accident_drill_mixed_format(flavor: Flavor) {
+    accident_drill(flavor, "MIXED");
+}
 }
 
 // ---------------------------------------------------------------------------------------------
 // 2. A broken chain
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn gap_in_the_chain_is_refused() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+flavor_tests! {
+fn gap_in_the_chain_is_refused(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     let state = "CHECKSUM TABLE g.t";
@@ -630,22 +625,87 @@ fn gap_in_the_chain_is_refused() {
     );
     assert_eq!(r["last_applied"]["gtid"], k.gtid, "{out}");
 }
+}
+
+/// MySQL silently skips a transaction whose GTID its `gtid_executed` already holds. Restoring
+/// twice into one target (the second time it holds every replayed GTID from the first) must
+/// still apply every transaction; a target with `gtid_mode = OFF`, which refuses GTIDs, takes
+/// them too. (The skip was seen: a second restore into the same target lost its replay.)
+#[test]
+fn mysql_replay_never_skips_a_transaction_the_target_has_a_gtid_for() {
+    if !support::available(Flavor::MySQL) {
+        return;
+    }
+    let src = TestServer::of(Flavor::MySQL);
+    let dst = TestServer::of(Flavor::MySQL);
+    let off = TestServer::start_with(ServerOptions {
+        flavor: Flavor::MySQL,
+        extra_args: vec![
+            "--gtid-mode=OFF".into(),
+            "--enforce-gtid-consistency=OFF".into(),
+        ],
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("src", &src), ("dst", &dst), ("off", &off)]);
+    let state = "CHECKSUM TABLE s.t";
+    src.sql("CREATE DATABASE s; CREATE TABLE s.t (id INT PRIMARY KEY, v INT); INSERT INTO s.t VALUES (1, 1)");
+    backup(&config, &["--set", "src"]);
+    let before = src.gtid_executed();
+    for i in 2..=6 {
+        src.sql(&format!(
+            "INSERT INTO s.t VALUES ({i}, {i}); UPDATE s.t SET v = v + {i} WHERE id = 1"
+        ));
+    }
+    backup(&config, &["--set", "src", "--level", "1"]);
+    let expected = src.sql(state);
+    let uuid = src.server_uuid().unwrap();
+
+    let out = zrm_ok(&config, &["restore", "--set", "src", "--target", "dst"]);
+    assert_eq!(dst.sql(state), expected, "{out}");
+    assert!(!out.stderr.contains("without the source's GTIDs"), "{out}");
+    // The first time, the transactions keep their identity on the target.
+    let replayed = format!(
+        "{uuid}:{}-13",
+        before.rsplit('-').next().unwrap().parse::<u64>().unwrap() + 1
+    );
+    assert!(
+        dst.gtid_executed().contains(&replayed),
+        "{replayed} in {}\n{out}",
+        dst.gtid_executed()
+    );
+    // Again, over the same target: every GTID is in its gtid_executed now.
+    dst.sql("UPDATE s.t SET v = 0");
+    let out = zrm_ok(
+        &config,
+        &["restore", "--set", "src", "--target", "dst", "--replace"],
+    );
+    assert_eq!(
+        dst.sql(state),
+        expected,
+        "the second restore skipped transactions:\n{out}"
+    );
+    assert!(out.stderr.contains("would have skipped silently"), "{out}");
+
+    let out = zrm_ok(&config, &["restore", "--set", "src", "--target", "off"]);
+    assert_eq!(off.sql(state), expected, "{out}");
+    assert!(out.stderr.contains("gtid_mode = OFF"), "{out}");
+}
 
 // ---------------------------------------------------------------------------------------------
 // 3. The source's time zone
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn time_zone_of_the_source_is_kept() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
+flavor_tests! {
+fn time_zone_of_the_source_is_kept(flavor: Flavor) {
     let src = TestServer::start_with(ServerOptions {
+        flavor,
         binlog_format: "MIXED",
         time_zone: Some("+05:30".into()),
         ..Default::default()
     });
     let dst = TestServer::start_with(ServerOptions {
+        flavor,
         time_zone: Some("+00:00".into()),
         ..Default::default()
     });
@@ -682,6 +742,7 @@ fn time_zone_of_the_source_is_kept() {
         "restored values (id, ts, dt, n, dn) differ from the source's\n{out}"
     );
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 4. Resuming a failed replay
@@ -699,13 +760,10 @@ fn printed_command(stderr: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn resume_after_a_failed_replay() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+flavor_tests! {
+fn resume_after_a_failed_replay(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
 
@@ -787,18 +845,16 @@ fn resume_after_a_failed_replay() {
         "after the resume the target equals the source\n{resumed}"
     );
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 5. A non-empty target
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn non_empty_target_is_refused_and_replace_works() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+flavor_tests! {
+fn non_empty_target_is_refused_and_replace_works(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
 
@@ -838,18 +894,16 @@ fn non_empty_target_is_refused_and_replace_works() {
     let (out, _) = restore_ok(&config, &[]);
     assert_eq!(checksums(&dst, "d"), expected, "{out}");
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 6. One database
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn single_database_filter_replays_only_it() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+flavor_tests! {
+fn single_database_filter_replays_only_it(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
 
@@ -887,16 +941,14 @@ fn single_database_filter_replays_only_it() {
         "only `one` is restored and replayed:\n{out}"
     );
 }
+}
 
+flavor_tests! {
 /// `--databases one,three`: both replayed, interleaved in their original order (a statement in
 /// `three` reads what `one` wrote just before), `two` left out.
-#[test]
-fn several_databases_replay_in_order() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+fn several_databases_replay_in_order(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     src.sql(
@@ -920,19 +972,17 @@ fn several_databases_replay_in_order() {
     assert_eq!(dst.sql("SELECT SUM(v) FROM three.t"), "150", "{out}");
     assert!(!database_exists(&dst, "two"), "`two` is left out:\n{out}");
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 7. Beyond the brief: edge cases of choosing the base and reading times
 // ---------------------------------------------------------------------------------------------
 
+flavor_tests! {
 /// A point between two full backups must be reached from the older one.
-#[test]
-fn point_before_the_newest_full_backup_uses_the_older_one() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+fn point_before_the_newest_full_backup_uses_the_older_one(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     let state = "CHECKSUM TABLE o.t";
@@ -999,18 +1049,17 @@ fn point_before_the_newest_full_backup_uses_the_older_one() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+}
 
+flavor_tests! {
 /// `--until-time` without an offset is read in the source server's zone.
-#[test]
-fn until_time_without_offset_is_in_the_sources_zone() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
+fn until_time_without_offset_is_in_the_sources_zone(flavor: Flavor) {
     let src = TestServer::start_with(ServerOptions {
+        flavor,
         time_zone: Some("+05:30".into()),
         ..Default::default()
     });
-    let dst = TestServer::start();
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     let state = "CHECKSUM TABLE z.t";
@@ -1033,24 +1082,28 @@ fn until_time_without_offset_is_in_the_sources_zone() {
         "--until-time '{local}' (+05:30, the source's zone): the state after the first insert\n{out}"
     );
 }
+}
 
+flavor_tests! {
 /// A source in a named zone (with the time zone tables): restored into a server without them,
 /// and into one with them, where `--until-time` without an offset is the source's local time.
-#[test]
-fn named_time_zone_source() {
-    if !support::require_tools(&[TOOLS, &["mariadb-tzinfo-to-sql"]].concat()) {
+fn named_time_zone_source(flavor: Flavor) {
+    if flavor == Flavor::MariaDB && !support::require_tools(&["mariadb-tzinfo-to-sql"]) {
         return;
     }
     let src = TestServer::start_with(ServerOptions {
+        flavor,
         binlog_format: "MIXED",
         time_zone: Some("Asia/Kolkata".into()),
         ..Default::default()
     });
     let plain = TestServer::start_with(ServerOptions {
+        flavor,
         time_zone: Some("+00:00".into()),
         ..Default::default()
     });
     let with_tz = TestServer::start_with(ServerOptions {
+        flavor,
         time_zone: Some("UTC".into()),
         ..Default::default()
     });
@@ -1120,16 +1173,14 @@ fn named_time_zone_source() {
     check("with_tz", &with_tz, &["--until-time", &local], &a);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+}
 
+flavor_tests! {
 /// `--databases one` with writes that name their tables `one.x` from a session with no
 /// default database (or another one), in row format.
-#[test]
-fn single_database_filter_with_qualified_names() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+fn single_database_filter_with_qualified_names(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     src.sql(
@@ -1158,19 +1209,18 @@ fn single_database_filter_with_qualified_names() {
     );
     assert!(!database_exists(&dst, "two"), "{out}");
 }
+}
 
+flavor_tests! {
 /// A `--databases one` replay that fails: the printed `--resume` command must keep replaying
 /// `one` alone.
-#[test]
-fn resume_keeps_the_database_filter() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
+fn resume_keeps_the_database_filter(flavor: Flavor) {
     let src = TestServer::start_with(ServerOptions {
+        flavor,
         binlog_format: "STATEMENT",
         ..Default::default()
     });
-    let dst = TestServer::start();
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     src.sql(
@@ -1242,17 +1292,15 @@ fn resume_keeps_the_database_filter() {
         failures.join("\n")
     );
 }
+}
 
+flavor_tests! {
 /// A set that names its databases (`databases = ["app"]`, `exclude = ["app.tmp_*"]`): replay
 /// covers only those, so changes to other databases and account statements on the source are
 /// not applied to the target (the base holds neither).
-#[test]
-fn replay_covers_only_what_the_backup_selected() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+fn replay_covers_only_what_the_backup_selected(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
         "[repository]\npath = \"repo\"\n[defaults]\nuser = \"root\"\n\
@@ -1299,17 +1347,15 @@ fn replay_covers_only_what_the_backup_selected() {
         "no account replayed:\n{out}"
     );
 }
+}
 
+flavor_tests! {
 /// A time later than everything archived cannot be promised (the binlogs in between may
 /// exist on the server only): refused, naming where the archive ends. And `--resume` must
 /// name a transaction start: inside one, half a transaction would be committed.
-#[test]
-fn until_time_past_the_archive_and_resume_inside_a_transaction_are_refused() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let src = TestServer::start();
-    let dst = TestServer::start();
+fn until_time_past_the_archive_and_resume_inside_a_transaction_are_refused(flavor: Flavor) {
+    let src = TestServer::of(flavor);
+    let dst = TestServer::of(flavor);
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("src", &src), ("dst", &dst)]);
     src.sql("CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY)");
@@ -1344,4 +1390,5 @@ fn until_time_past_the_archive_and_resume_inside_a_transaction_are_refused() {
         out.stderr.contains("--resume") && out.stderr.contains("inside a transaction"),
         "{out}"
     );
+}
 }

@@ -3,13 +3,12 @@
 //! nothing, the real run deletes exactly what the plan says, and what stays still verifies and
 //! restores.
 
-mod common;
 mod support;
 
 use std::path::Path;
 
-use common::{json, zrm_ok, BINLOG_TOOLS};
 use support::TestServer;
+use support::{json, zrm_ok, Flavor};
 
 fn age(repo: &Path, id: &str, days: i64) {
     let p = repo.join(format!("sets/src/backups/{id}/manifest.json"));
@@ -21,18 +20,18 @@ fn age(repo: &Path, id: &str, days: i64) {
 }
 
 fn ids(config: &Path) -> Vec<String> {
-    common::backup_ids(config, "src")
+    support::backup_ids(config, "src")
 }
 
 #[test]
 fn purge_keeps_the_window_the_pins_and_the_chains() {
-    if !support::require_tools(BINLOG_TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let (source, target) = (TestServer::start(), TestServer::start());
     source.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1)");
     let dir = tempfile::tempdir().unwrap();
-    let config = common::config_with(
+    let config = support::config_with(
         dir.path(),
         &[("src", &source), ("dst", &target)],
         "retention = \"10d\"\n",
@@ -162,7 +161,7 @@ fn purge_keeps_the_window_the_pins_and_the_chains() {
         &["restore", "--set", "src", "--backup", b2, "--target", "dst"],
     );
     assert_eq!(
-        common::checksums(&target, "app"),
-        common::checksums(&source, "app")
+        support::checksums(&target, "app"),
+        support::checksums(&source, "app")
     );
 }

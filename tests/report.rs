@@ -1,14 +1,13 @@
 //! `zrm report`: every view in text, json and csv from a real repository (backups, archived
 //! binlogs, a verify), and the html page loaded in headless Chromium with its charts.
 
-mod common;
 mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{json, zrm, zrm_ok, BINLOG_TOOLS};
 use support::TestServer;
+use support::{json, run_zrm as zrm, zrm_ok, Flavor};
 
 const VIEWS: [&str; 6] = [
     "status",
@@ -25,13 +24,13 @@ fn report(config: &Path, view: &str, format: &str) -> support::Output {
 
 #[test]
 fn every_view_in_every_format_and_the_html_page_in_chromium() {
-    if !support::require_tools(BINLOG_TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let source = TestServer::start();
     source.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1)");
     let dir = tempfile::tempdir().unwrap();
-    let config = common::config_with(dir.path(), &[("src", &source)], "retention = \"7d\"\n");
+    let config = support::config_with(dir.path(), &[("src", &source)], "retention = \"7d\"\n");
     let full = json(&zrm_ok(
         &config,
         &["backup", "--set", "src", "--format", "json"],

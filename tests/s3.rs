@@ -2,20 +2,17 @@
 //! servers: backups (logical and mysqldump), binlog archive and point-in-time restore through
 //! S3, listing, the set lock, multipart uploads, and corruption found by zrm's own SHA-256.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use common::{checksums, json};
 use support::moto::Moto;
+use support::{checksums, json, Flavor};
 use support::{Output, TestServer};
-
-use common::BINLOG_TOOLS as TOOLS;
 
 /// moto, a bucket, and two servers; `None` when a component is missing (outside CI).
 fn setup() -> Option<(Moto, TestServer, TestServer)> {
-    if !support::require_tools(TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return None;
     }
     let moto = Moto::start(&[])?;

@@ -5,7 +5,6 @@
 //! zrm killed in the middle of an upload must leave no backup behind, and the next run must
 //! take the lock over and clean up. (The python helpers talk to moto directly.)
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -13,22 +12,14 @@ use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{checksums, json};
 use support::faulty::{Fault, FaultStats, Faults, FaultyProxy};
 use support::moto::Moto;
+use support::{checksums, json, Flavor};
 use support::{Output, TestServer};
-
-const TOOLS: &[&str] = &[
-    "mariadbd",
-    "mariadb-install-db",
-    "mariadb",
-    "mariadb-dump",
-    "mariadb-binlog",
-];
 
 /// moto, a bucket, and two servers; `None` when a component is missing (outside CI).
 fn setup() -> Option<(Moto, TestServer, TestServer)> {
-    if !support::require_tools(TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return None;
     }
     let moto = Moto::start(&[])?;

@@ -5,7 +5,6 @@
 //! Needs root, `mkfs.btrfs`/`btrfs` (btrfs-progs) and loop devices. Without them the tests
 //! print why and pass, except under CI (`CI=true`), where they fail.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -15,18 +14,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{checksums, json, zrm, zrm_ok};
 use serde_json::Value;
-use support::{ServerOptions, TestServer};
+use support::{checksums, json, run_zrm as zrm, zrm_ok, Flavor, ServerOptions, TestServer};
 
-const TOOLS: &[&str] = &[
-    "mariadbd",
-    "mariadb-install-db",
-    "mariadb",
-    "mariadb-binlog",
-    "mkfs.btrfs",
-    "btrfs",
-];
+const TOOLS: &[&str] = &["mkfs.btrfs", "btrfs"];
 
 /// A btrfs image loop-mounted in a temp dir, with a subvolume `vol`; unmounted on drop.
 struct BtrfsMount {
@@ -113,8 +104,9 @@ impl Drop for BtrfsMount {
     }
 }
 
-fn server_on(fs: &BtrfsMount) -> TestServer {
+fn server_on(fs: &BtrfsMount, flavor: Flavor) -> TestServer {
     TestServer::start_with(ServerOptions {
+        flavor,
         parent_dir: Some(fs.subvolume()),
         ..Default::default()
     })
@@ -184,13 +176,28 @@ impl Writer {
 }
 
 fn seed(server: &TestServer) {
-    server.sql(
+    // A non-transactional table too: Aria on MariaDB, MyISAM on MySQL.
+    let engine = match server.flavor() {
+        Flavor::MariaDB => "Aria",
+        Flavor::MySQL => "MyISAM",
+    };
+    server.sql(&format!(
         "CREATE DATABASE app;\n\
          USE app;\n\
-         CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(200) DEFAULT REPEAT('x', 200)) ENGINE=InnoDB;\n\
-         CREATE TABLE app.notes (id INT AUTO_INCREMENT PRIMARY KEY, v BIGINT) ENGINE=Aria;\n\
-         INSERT INTO app.t (v) SELECT seq FROM seq_1_to_20000;",
-    );
+         CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(200) DEFAULT (REPEAT('x', 200))) ENGINE=InnoDB;\n\
+         CREATE TABLE app.notes (id INT AUTO_INCREMENT PRIMARY KEY, v BIGINT) ENGINE={engine};\n\
+         INSERT INTO app.t (v) SELECT seq FROM {};",
+        server.seq(20_000)
+    ));
+}
+
+/// The lock a snapshot backup takes: MariaDB's BACKUP STAGE, MySQL's FLUSH TABLES WITH READ
+/// LOCK.
+fn lock_name(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::MariaDB => "BACKUP STAGE BLOCK_COMMIT",
+        Flavor::MySQL => "FLUSH TABLES WITH READ LOCK",
+    }
 }
 
 fn backup(config: &Path) -> Value {
@@ -206,15 +213,17 @@ fn restore_into(config: &Path, target: &Path, extra: &[&str]) -> support::Output
     zrm(config, &args)
 }
 
-/// The GTID of the last transaction (one domain, one server).
+/// The GTID of the last transaction (one source).
 fn last_gtid(server: &TestServer) -> String {
-    server.sql("SELECT @@gtid_binlog_pos")
+    server.last_gtid()
 }
 
-#[test]
-fn btrfs_backup_under_load_restores_and_replays_to_a_point() {
+flavor_tests! {
+/// On MySQL the throwaway server of `--start-server` is MySQL's own `mysqld` (with its share
+/// and plugin directories), not Debian's `/usr/sbin/mysqld`, which is MariaDB's.
+fn btrfs_backup_under_load_restores_and_replays_to_a_point(flavor: Flavor) {
     let Some(fs) = BtrfsMount::new() else { return };
-    let source = server_on(&fs);
+    let source = server_on(&fs, flavor);
     seed(&source);
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &source, "");
@@ -234,7 +243,7 @@ fn btrfs_backup_under_load_restores_and_replays_to_a_point() {
     // The manifest: a snapshot backup, its lock measured, its copy checksummed.
     assert_eq!(m["method"], "btrfs", "{m:#}");
     let p = &m["physical"];
-    assert_eq!(p["lock"], "BACKUP STAGE BLOCK_COMMIT", "{p:#}");
+    assert_eq!(p["lock"], lock_name(flavor), "{p:#}");
     let hold = p["lock_hold_ms"].as_u64().expect("hold time recorded");
     assert_eq!(m["read_lock_ms"], hold);
     assert!(
@@ -299,7 +308,7 @@ fn btrfs_backup_under_load_restores_and_replays_to_a_point() {
     );
 
     // A server on the result: the data is the source's at that point.
-    let restored = TestServer::start_on_copy_of(&target, ServerOptions::default());
+    let restored = TestServer::start_on_copy_of(&target, ServerOptions::of(flavor));
     assert_eq!(restored.sql("SELECT COUNT(*) FROM app.t"), wanted_rows);
     assert_eq!(checksums(&restored, "app"), wanted);
     // The temporary account zrm used is gone.
@@ -314,11 +323,15 @@ fn btrfs_backup_under_load_restores_and_replays_to_a_point() {
     assert_eq!(again.code, 1, "{again}");
     assert!(again.stderr.contains("not empty"), "{again}");
 }
+}
 
 #[test]
 fn btrfs_restore_of_a_damaged_copy_leaves_nothing() {
+    if !support::available(Flavor::MariaDB) {
+        return;
+    }
     let Some(fs) = BtrfsMount::new() else { return };
-    let source = server_on(&fs);
+    let source = server_on(&fs, Flavor::MariaDB);
     seed(&source);
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &source, "");
@@ -346,10 +359,10 @@ fn btrfs_restore_of_a_damaged_copy_leaves_nothing() {
     assert!(leftovers.is_empty(), "staging removed: {leftovers:?}");
 }
 
-#[test]
-fn btrfs_lock_wait_times_out_naming_the_blocker() {
+flavor_tests! {
+fn btrfs_lock_wait_times_out_naming_the_blocker(flavor: Flavor) {
     let Some(fs) = BtrfsMount::new() else { return };
-    let source = server_on(&fs);
+    let source = server_on(&fs, flavor);
     seed(&source);
     source.sql("CREATE TABLE app.my (v INT) ENGINE=MyISAM; INSERT INTO app.my VALUES (1)");
     let dir = tempfile::tempdir().unwrap();
@@ -374,7 +387,7 @@ fn btrfs_lock_wait_times_out_naming_the_blocker() {
     assert_eq!(out.code, 1, "{out}");
     assert!(
         out.stderr
-            .contains("could not take BACKUP STAGE BLOCK_COMMIT"),
+            .contains(&format!("could not take {}", lock_name(flavor))),
         "{out}"
     );
     assert!(
@@ -392,6 +405,7 @@ fn btrfs_lock_wait_times_out_naming_the_blocker() {
     // Released: a backup goes through.
     let m = backup(&config);
     assert_eq!(m["method"], "btrfs");
+}
 }
 
 /// Starts `zrm backup` in the background and waits until its snapshot exists (the copy runs).
@@ -419,8 +433,11 @@ fn backup_until_snapshot(fs: &BtrfsMount, config: &Path) -> std::process::Child 
 
 #[test]
 fn btrfs_interrupted_backups_leave_no_snapshot() {
+    if !support::available(Flavor::MariaDB) {
+        return;
+    }
     let Some(fs) = BtrfsMount::new() else { return };
-    let source = server_on(&fs);
+    let source = server_on(&fs, Flavor::MariaDB);
     seed(&source);
     let dir = tempfile::tempdir().unwrap();
     // zstd -19 makes the copy slow enough to interrupt it.
@@ -448,7 +465,7 @@ fn btrfs_interrupted_backups_leave_no_snapshot() {
         "{:?}",
         fs.leftover_snapshots()
     );
-    assert!(common::backup_ids(&slow, "s").is_empty());
+    assert!(support::backup_ids(&slow, "s").is_empty());
 
     // kill -9 cannot clean up: the next run of the set removes what it left.
     let mut child = backup_until_snapshot(&fs, &slow);
@@ -467,7 +484,7 @@ fn btrfs_interrupted_backups_leave_no_snapshot() {
         "{:?}",
         fs.leftover_snapshots()
     );
-    assert_eq!(common::backup_ids(&config, "s").len(), 1);
+    assert_eq!(support::backup_ids(&config, "s").len(), 1);
 }
 
 /// Why a real LVM snapshot cannot run here, if it cannot.
@@ -505,7 +522,7 @@ fn lvm_unavailable() -> Option<String> {
 /// src/engine/snapshot/lvm.rs either way).
 #[test]
 fn lvm_backup_and_restore_on_a_loop_volume_group() {
-    if !support::require_tools(TOOLS) {
+    if !support::available(Flavor::MariaDB) || !support::require_tools(TOOLS) {
         return;
     }
     if let Some(why) = lvm_unavailable() {

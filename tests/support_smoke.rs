@@ -76,6 +76,11 @@ fn two_servers_start_concurrently_and_stop_on_drop(flavor: Flavor) {
     let err = a.try_sql("select * from d.nope").unwrap_err();
     assert!(err.contains("doesn't exist"), "{err}");
 
+    // Separate servers, separate GTID sources.
+    if flavor == Flavor::MySQL {
+        assert_ne!(a.server_uuid(), b.server_uuid());
+    }
+
     let pids: Vec<u32> = servers.iter().map(|s| s.pid().unwrap()).collect();
     let dirs: Vec<_> = servers.iter().map(|s| s.dir().to_path_buf()).collect();
     assert!(pids.iter().all(|&p| alive(p)));

@@ -2,15 +2,11 @@
 //! client-side encryption (`zrm key generate`, `encryption_key_file`): round trips, a wrong or
 //! missing key, and one flipped byte or a cut in each kind of file.
 
-mod common;
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use common::{json, zrm, zrm_ok};
-use support::TestServer;
-
-use common::BINLOG_TOOLS as TOOLS;
+use support::{json, run_zrm as zrm, zrm_ok, Flavor, TestServer};
 
 fn config(dir: &Path, source: &TestServer, target: &TestServer, key: Option<&Path>) -> PathBuf {
     let key_line = key
@@ -27,13 +23,14 @@ fn config(dir: &Path, source: &TestServer, target: &TestServer, key: Option<&Pat
 }
 
 fn seed(server: &TestServer) {
-    server.sql(
+    server.sql(&format!(
         "CREATE DATABASE app; USE app;\n\
          CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100), d DATETIME, j JSON);\n\
-         INSERT INTO t SELECT seq, CONCAT('row ', seq), '2026-11-26 10:00:00' + INTERVAL seq SECOND, JSON_OBJECT('n', seq) FROM seq_1_to_20000;\n\
+         INSERT INTO t SELECT seq, CONCAT('row ', seq), '2026-11-26 10:00:00' + INTERVAL seq SECOND, JSON_OBJECT('n', seq) FROM {};\n\
          CREATE TABLE u (k VARCHAR(20) PRIMARY KEY, n BIGINT) ENGINE=InnoDB;\n\
          INSERT INTO u VALUES ('a', 1), ('b', 2);",
-    );
+        server.seq(20_000)
+    ));
 }
 
 fn backup(config: &Path, extra: &[&str]) -> serde_json::Value {
@@ -66,12 +63,11 @@ fn data_file(dir: &Path, m: &serde_json::Value) -> PathBuf {
     repo(dir).join(format!("sets/src/backups/{id}/{f}"))
 }
 
-#[test]
-fn encrypted_repository_round_trip_verify_and_test_restore() {
-    if !support::require_tools(TOOLS) {
-        return;
-    }
-    let (source, target) = (TestServer::start(), TestServer::start());
+flavor_tests! {
+/// `verify --restore` restores into a throwaway server of the backup's own flavor (MySQL's
+/// `mysqld --initialize-insecure` for a MySQL backup).
+fn encrypted_repository_round_trip_verify_and_test_restore(flavor: Flavor) {
+    let (source, target) = (TestServer::of(flavor), TestServer::of(flavor));
     seed(&source);
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("repo.key");
@@ -146,14 +142,15 @@ fn encrypted_repository_round_trip_verify_and_test_restore() {
     // Restore through the key: same data.
     zrm_ok(&config, &["restore", "--set", "src", "--target", "dst"]);
     assert_eq!(
-        common::checksums(&target, "app"),
-        common::checksums(&source, "app")
+        support::checksums(&target, "app"),
+        support::checksums(&source, "app")
     );
+}
 }
 
 #[test]
 fn wrong_or_missing_key_is_refused_before_anything_happens() {
-    if !support::require_tools(TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let (source, target) = (TestServer::start(), TestServer::start());
@@ -212,7 +209,7 @@ fn wrong_or_missing_key_is_refused_before_anything_happens() {
 /// One flipped byte in each kind of file, and a cut file: verify fails naming it; with
 /// encryption the authentication catches it.
 fn damage_is_found(encrypted: bool) {
-    if !support::require_tools(TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let (source, target) = (TestServer::start(), TestServer::start());

@@ -184,7 +184,7 @@ impl<'r> Archiver<'r> {
 
     fn conflict(&self, name: &str, what: String) -> Error {
         Error::Binlog(format!(
-            "binlog {name} of server {} {what}: the server's binary logs were reset (RESET MASTER) \
+            "binlog {name} of server {} {what}: the server's binary logs were reset (RESET MASTER; MySQL 8.4+: RESET BINARY LOGS AND GTIDS) \
              or replaced under the same names; zrm will not mix them. Move {}/{} aside before \
              archiving again",
             self.server_id,
@@ -208,7 +208,7 @@ impl<'r> Archiver<'r> {
                 } else if i.complete && i.server_size() != *size {
                     return Err(Error::Binlog(format!(
                         "binlog {name} of server {} is {size} bytes on the server but {} bytes in \
-                         the archive: the server's binary logs were reset (RESET MASTER) or \
+                         the archive: the server's binary logs were reset (RESET MASTER; MySQL 8.4+: RESET BINARY LOGS AND GTIDS) or \
                          replaced; zrm will not mix them. Move {}/{} aside before archiving again",
                         self.server_id,
                         i.end_pos,

@@ -105,6 +105,77 @@ pub fn uncompress_mariadb(src: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// An unsigned integer of MySQL's serialization library (GTID_TAGGED_LOG_EVENT, tagged
+/// Previous_gtids): the count of trailing one bits of the first byte says how many more bytes
+/// follow (0xff: 8 raw bytes).
+fn varlen_uint(c: &mut Cursor, what: &'static str) -> Result<u64, crate::binlog::bytes::Short> {
+    let first = c.rest().first().copied().unwrap_or(0);
+    let ones = first.trailing_ones() as usize;
+    if ones == 8 {
+        c.take(1, what)?;
+        return Ok(crate::binlog::bytes::le_uint(c.take(8, what)?));
+    }
+    let bytes = c.take(ones + 1, what)?;
+    Ok(crate::binlog::bytes::le_uint(bytes) >> (ones + 1))
+}
+
+/// A signed integer of the serialization library (zigzag: the low bit is the sign).
+fn varlen_int(c: &mut Cursor, what: &'static str) -> Result<i64, crate::binlog::bytes::Short> {
+    let u = varlen_uint(c, what)?;
+    Ok(if u & 1 == 0 {
+        (u >> 1) as i64
+    } else {
+        -((u >> 1) as i64) - 1
+    })
+}
+
+/// GTID_TAGGED_LOG_EVENT (MySQL 8.3+): a version byte, the payload size, the last
+/// non-ignorable field id, then (field id, value) pairs in id order: flags (0), UUID (1, 16
+/// varlen bytes), number (2), tag (3), last committed (4), …; the later fields are not needed.
+fn tagged_gtid(c: &mut Cursor) -> Result<EventData, DecodeError> {
+    c.skip(1, "serialization version")?;
+    varlen_uint(c, "payload size")?;
+    varlen_uint(c, "last non-ignorable field")?;
+    let (mut sid, mut gno, mut tag, mut last_committed) = (Vec::new(), 0i64, String::new(), None);
+    while c.remaining() > 0 {
+        match varlen_uint(c, "field id")? {
+            0 => {
+                varlen_uint(c, "gtid flags")?;
+            }
+            1 => {
+                sid = (0..16)
+                    .map(|_| varlen_uint(c, "gtid uuid").map(|b| b as u8))
+                    .collect::<Result<_, _>>()?;
+            }
+            2 => gno = varlen_int(c, "gtid number")?,
+            3 => {
+                let len = varlen_uint(c, "tag length")? as usize;
+                tag = String::from_utf8_lossy(c.take(len, "tag")?).into_owned();
+            }
+            4 => {
+                last_committed = Some(varlen_int(c, "last committed")?);
+                break;
+            }
+            _ => break,
+        }
+    }
+    if sid.len() != 16 {
+        return Err(DecodeError::from(crate::binlog::bytes::Short {
+            what: "gtid uuid",
+            need: 16,
+            have: sid.len(),
+        }));
+    }
+    Ok(EventData::MysqlGtid {
+        gtid: Some(if tag.is_empty() {
+            format!("{}:{gno}", uuid_text(&sid))
+        } else {
+            format!("{}:{tag}:{gno}", uuid_text(&sid))
+        }),
+        last_committed,
+    })
+}
+
 fn uuid_text(b: &[u8]) -> String {
     let h = hex::encode(b);
     format!(
@@ -202,11 +273,28 @@ pub fn decode(
                 last_committed,
             }
         }
+        code::GTID_TAGGED => tagged_gtid(&mut c)?,
         code::PREVIOUS_GTIDS => {
-            let n = c.u64("number of uuids")?;
+            // MySQL 8.4+ writes a format byte in the top byte of the count: 1 = tagged, where
+            // each UUID is followed by its tag (varlen length and bytes).
+            let header = c.u64("number of uuids")?;
+            let tagged = header >> 56 != 0;
+            let n = if tagged {
+                (header >> 8) & ((1 << 48) - 1)
+            } else {
+                header & ((1 << 56) - 1)
+            };
             let mut parts = Vec::new();
             for _ in 0..n.min(1 << 20) {
-                let sid = uuid_text(c.take(16, "uuid")?);
+                let mut sid = uuid_text(c.take(16, "uuid")?);
+                if tagged {
+                    let len = varlen_uint(&mut c, "tag length")? as usize;
+                    let tag = c.take(len, "tag")?;
+                    if !tag.is_empty() {
+                        sid.push(':');
+                        sid.push_str(&String::from_utf8_lossy(tag));
+                    }
+                }
                 let k = c.u64("number of intervals")?;
                 let mut iv = Vec::new();
                 for _ in 0..k.min(1 << 20) {
@@ -314,5 +402,49 @@ mod tests {
         assert_eq!(uncompress_mariadb(&src).unwrap(), text);
         assert!(uncompress_mariadb(&src[..3]).is_err());
         assert!(uncompress_mariadb(&[0x01]).is_err());
+    }
+
+    /// Bodies of events MySQL 9.7.4 wrote (`SET GTID_NEXT = 'AUTOMATIC:mytag'`): the tagged
+    /// GTID was "Unknown" to zrm, with no GTID, and its transaction had none either.
+    #[test]
+    fn mysql_tagged_gtid_and_previous_gtids() {
+        let fde = FormatDescription {
+            binlog_version: 4,
+            server_version: "9.7.4-2".into(),
+            header_len: 19,
+            post_header_len: Vec::new(),
+            checksum: crate::binlog::event::ChecksumAlg::Crc32,
+            mariadb: false,
+        };
+        let gtid = hex::decode(
+            "0272000000023d03fed81ac5033e22c5037d02dd0304f103000000020404060a6d797461670808\
+             0a1c0c7fca5658c6ee61061071041283120b",
+        )
+        .unwrap();
+        match decode(code::GTID_TAGGED, 7, &gtid, &fde).unwrap() {
+            EventData::MysqlGtid { gtid, .. } => assert_eq!(
+                gtid.as_deref(),
+                Some("cf7f6c0d-f11f-11f1-9ff7-02fc00000001:mytag:1")
+            ),
+            other => panic!("{other:?}"),
+        }
+        let prev = hex::decode(
+            "01030000000000013e11fa4771ca11e19e33c80aa942956200010000000000000005000000000000\
+             000600000000000000cf7f6c0df11f11f19ff702fc00000001000100000000000000010000000000\
+             0000c80b000000000000cf7f6c0df11f11f19ff702fc000000010a6d797461670100000000000000\
+             01000000000000000200000000000000",
+        )
+        .unwrap();
+        match decode(code::PREVIOUS_GTIDS, 7, &prev, &fde).unwrap() {
+            EventData::PreviousGtids(text) => {
+                let set = crate::mysql::gtid::GtidSet::parse(&text).unwrap();
+                assert_eq!(
+                    set.to_string(),
+                    "3e11fa47-71ca-11e1-9e33-c80aa9429562:5,\
+                     cf7f6c0d-f11f-11f1-9ff7-02fc00000001:1-3015:mytag:1"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -39,6 +39,9 @@ pub mod code {
     pub const XA_PREPARE: u8 = 38;
     pub const PARTIAL_UPDATE_ROWS: u8 = 39;
     pub const TRANSACTION_PAYLOAD: u8 = 40;
+    pub const HEARTBEAT_V2: u8 = 41;
+    /// MySQL 8.3+: a GTID with a tag (`uuid:tag:n`).
+    pub const GTID_TAGGED: u8 = 42;
     pub const ANNOTATE_ROWS: u8 = 160;
     pub const BINLOG_CHECKPOINT: u8 = 161;
     pub const MARIA_GTID: u8 = 162;
@@ -84,6 +87,8 @@ pub fn type_name(t: u8) -> &'static str {
         XA_PREPARE => "XA_prepare",
         PARTIAL_UPDATE_ROWS => "Update_rows_partial",
         TRANSACTION_PAYLOAD => "Transaction_payload",
+        HEARTBEAT_V2 => "Heartbeat_v2",
+        GTID_TAGGED => "Gtid",
         ANNOTATE_ROWS => "Annotate_rows",
         BINLOG_CHECKPOINT => "Binlog_checkpoint",
         MARIA_GTID => "Gtid",
@@ -175,10 +180,12 @@ pub struct FormatDescription {
 impl FormatDescription {
     /// Parse an FDE body (everything after the common header, checksum included).
     ///
-    /// Only servers that write the checksum algorithm into the FDE (MySQL 5.6.1+, MariaDB
-    /// 5.3+) are supported; they always end the FDE with the algorithm byte and a CRC32 of the
-    /// event, even when `binlog_checksum` is NONE. The caller verifies that CRC before
-    /// trusting anything here.
+    /// Servers that write the checksum algorithm into the FDE (MySQL 5.6.1+, MariaDB 5.3+)
+    /// always end it with the algorithm byte and a CRC32 of the event, even when
+    /// `binlog_checksum` is NONE; the caller verifies that CRC before trusting anything here.
+    /// Older servers (MySQL 5.0 to 5.6.0, MariaDB 5.1 and 5.2) write neither, and no event of
+    /// theirs has a checksum: the rest of their FDE is the post-header lengths
+    /// ([`pre_checksum`](Self::pre_checksum) tells them apart).
     pub fn parse(body: &[u8]) -> Result<FormatDescription, String> {
         let mut c = Cursor::new(body);
         let short = |e: super::bytes::Short| e.to_string();
@@ -190,6 +197,16 @@ impl FormatDescription {
         let header_len = c.u8("header length").map_err(short)?;
         let rest = c.rest();
         let mariadb = server_version.to_ascii_lowercase().contains("mariadb");
+        if binlog_version == 4 && pre_checksum_version(&server_version, mariadb) {
+            return Ok(FormatDescription {
+                binlog_version,
+                server_version,
+                header_len,
+                post_header_len: rest.to_vec(),
+                checksum: ChecksumAlg::Off,
+                mariadb,
+            });
+        }
         if !checksum_aware(&server_version, mariadb) || rest.len() < 5 {
             return Err(format!(
                 "server version '{}' is not supported (MySQL 5.6.1+ or MariaDB 5.3+), or the \
@@ -213,12 +230,41 @@ impl FormatDescription {
         })
     }
 
+    /// Whether an FDE body (checksum included, if any) comes from a server older than the
+    /// checksums (see [`parse`](Self::parse)): version 4 of the format and a server version
+    /// before MySQL 5.6.1 / MariaDB 5.3.
+    pub fn pre_checksum(body: &[u8]) -> bool {
+        if body.len() < 57 || u16::from_le_bytes([body[0], body[1]]) != 4 {
+            return false;
+        }
+        let raw = &body[2..52];
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(50);
+        let version = String::from_utf8_lossy(&raw[..end]);
+        pre_checksum_version(&version, version.to_ascii_lowercase().contains("mariadb"))
+    }
+
     /// The post-header length of an event type, with the usual value if the FDE omits it.
     pub fn post_header(&self, type_code: u8, default: usize) -> usize {
         usize::from(type_code)
             .checked_sub(1)
             .and_then(|i| self.post_header_len.get(i))
             .map_or(default, |&l| usize::from(l))
+    }
+}
+
+/// A real version of a server older than binlog checksums: MySQL 5.0 to 5.6.0, MariaDB 5.1 and
+/// 5.2 (strict, so that a damaged version string of a newer server is not taken for one).
+fn pre_checksum_version(version: &str, mariadb: bool) -> bool {
+    let re = regex::Regex::new(r"^(\d+)\.(\d+)\.(\d+)(?:[-_.a-zA-Z0-9+~]*)$").expect("valid regex");
+    let Some(c) = re.captures(version) else {
+        return false;
+    };
+    let n = |i: usize| c[i].parse::<u32>().unwrap_or(u32::MAX);
+    let v = (n(1), n(2), n(3));
+    if mariadb {
+        v.0 == 5 && (1..3).contains(&v.1)
+    } else {
+        v.0 == 5 && (v.1 < 6 || v == (5, 6, 0))
     }
 }
 

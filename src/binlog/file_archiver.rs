@@ -274,6 +274,22 @@ impl<'r> FileArchiver<'r> {
         for g in s.gtids {
             self.domains.insert(g.domain, g);
         }
+        if !s.mysql_gtids.is_empty() {
+            // MySQL: the executed set at the end of what is archived, Previous_gtids plus
+            // the file's GTIDs.
+            use crate::mysql::gtid::{Gtid, GtidSet};
+            let so_far = i
+                .gtid_state_at_end
+                .as_deref()
+                .or(i.gtid_state_at_start.as_deref());
+            let mut set = so_far
+                .and_then(|t| GtidSet::parse(t).ok())
+                .unwrap_or_default();
+            for g in s.mysql_gtids.iter().filter_map(|g| Gtid::parse(g)) {
+                set.insert(&g);
+            }
+            i.gtid_state_at_end = Some(set.to_string());
+        }
         if !self.domains.is_empty() {
             i.gtid_state_at_end = Some(render(&self.domains.values().copied().collect::<Vec<_>>()));
         }
@@ -299,7 +315,7 @@ impl<'r> FileArchiver<'r> {
             if h.finish_hex() != seg.sha256 {
                 return Err(Error::Binlog(format!(
                     "binlog {} of server {} no longer matches its archived copy in bytes {}-{}: \
-                     the server's binary logs were reset (RESET MASTER) or replaced under the same \
+                     the server's binary logs were reset (RESET MASTER; MySQL 8.4+: RESET BINARY LOGS AND GTIDS) or replaced under the same \
                      names; zrm will not mix them. Move {}/{} aside (or archive this server into \
                      another set) before archiving again",
                     self.file,
@@ -654,6 +670,8 @@ struct Stats {
     gtid_list: Option<Vec<MariaGtid>>,
     previous_gtids: Option<String>,
     gtids: Vec<MariaGtid>,
+    /// MySQL GTIDs of the transactions (`uuid[:tag]:n`).
+    mysql_gtids: Vec<String>,
     next_file: Option<String>,
     stopped: bool,
 }
@@ -677,6 +695,7 @@ impl Stats {
             EventData::MysqlGtid { gtid: Some(g), .. } => {
                 self.first_gtid.get_or_insert_with(|| g.clone());
                 self.last_gtid = Some(g.clone());
+                self.mysql_gtids.push(g.clone());
             }
             EventData::GtidList(l) => self.gtid_list = Some(l.clone()),
             EventData::PreviousGtids(p) => self.previous_gtids = Some(p.clone()),

@@ -142,7 +142,7 @@ fn own_reason(
             Ok(()) => match tokio::task::block_in_place(|| archiver.matches_server(&i)) {
                 Ok(true) => None,
                 Ok(false) => {
-                    Some("the server's file differs from the archived one (RESET MASTER?)".into())
+                    Some("the server's file differs from the archived one (RESET MASTER / RESET BINARY LOGS AND GTIDS?)".into())
                 }
                 Err(e) => Some(format!("cannot compare it with the server's: {e}")),
             },

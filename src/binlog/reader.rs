@@ -90,6 +90,9 @@ pub struct BinlogReader<R: Read> {
     ev_len: usize,
     fde: Option<FormatDescription>,
     verify_checksums: bool,
+    /// The FDE said "no checksums" (a server older than them): the next event must not end
+    /// with a valid CRC32 of itself, or the FDE's version was damaged.
+    check_no_crc: bool,
 }
 
 /// How much is read from the input at a time.
@@ -109,6 +112,7 @@ impl<R: Read> BinlogReader<R> {
             ev_len: 0,
             fde,
             verify_checksums: true,
+            check_no_crc: false,
         }
     }
 
@@ -262,9 +266,11 @@ impl<R: Read> BinlogReader<R> {
 
         let body_end;
         if header.type_code == code::FORMAT_DESCRIPTION {
-            // Servers zrm supports always end the FDE with a CRC32 (even with binlog_checksum
-            // NONE). Verify it before trusting the FDE: a damaged algorithm byte or version
-            // must not switch checksums off for the rest of the file.
+            // Servers since MySQL 5.6.1 / MariaDB 5.3 end the FDE with a CRC32 (even with
+            // binlog_checksum NONE). Verify it before trusting the FDE: a damaged algorithm byte
+            // or version must not switch checksums off for the rest of the file. Older servers
+            // wrote no checksum at all (their version says so, strictly; and a newer FDE whose
+            // version was damaged into an old one still ends with a matching CRC32).
             if self.ev_len < HEADER_LEN + CHECKSUM_LEN {
                 return Err(self.err(
                     start,
@@ -272,7 +278,17 @@ impl<R: Read> BinlogReader<R> {
                     "format description too short",
                 ));
             }
-            self.check_crc(start, header, true)?;
+            let old = FormatDescription::pre_checksum(&self.event_bytes()[HEADER_LEN..]);
+            if !old {
+                self.check_crc(start, header, true)?;
+            } else if self.modern_fde_crc_matches(header) {
+                return Err(self.err(
+                    start,
+                    ReadErrorKind::Corrupt,
+                    "format description names a server older than binlog checksums, but ends \
+                     with a valid checksum as newer servers write: its version is damaged",
+                ));
+            }
             let fde = FormatDescription::parse(&self.event_bytes()[HEADER_LEN..]).map_err(|e| {
                 self.err(
                     start,
@@ -280,7 +296,12 @@ impl<R: Read> BinlogReader<R> {
                     format!("format description: {e}"),
                 )
             })?;
-            body_end = self.ev_len - CHECKSUM_LEN;
+            body_end = if old {
+                self.ev_len
+            } else {
+                self.ev_len - CHECKSUM_LEN
+            };
+            self.check_no_crc = old;
             self.fde = Some(fde);
         } else {
             if self.fde.is_none() && header.type_code != code::START_V3 {
@@ -299,6 +320,19 @@ impl<R: Read> BinlogReader<R> {
             } else {
                 body_end = self.ev_len;
             }
+            if std::mem::take(&mut self.check_no_crc) && self.ev_len >= HEADER_LEN + CHECKSUM_LEN {
+                let buf = self.event_bytes();
+                let split = buf.len() - CHECKSUM_LEN;
+                let stored = u32::from_le_bytes(buf[split..].try_into().expect("4 bytes"));
+                if crc32fast::hash(&buf[..split]) == stored {
+                    return Err(self.err(
+                        start,
+                        ReadErrorKind::Corrupt,
+                        "the format description names a server older than binlog checksums, \
+                         but the events carry checksums: its version is damaged",
+                    ));
+                }
+            }
         }
         self.pos = end;
         let bytes = &self.win[self.ev..self.ev + self.ev_len];
@@ -309,6 +343,22 @@ impl<R: Read> BinlogReader<R> {
             bytes,
             format: self.fde.as_ref(),
         }))
+    }
+
+    /// The FDE ends like a checksum-aware server's: an algorithm byte (0 or 1) and a CRC32 of
+    /// the rest that matches.
+    fn modern_fde_crc_matches(&self, header: EventHeader) -> bool {
+        let buf = self.event_bytes();
+        let split = buf.len() - CHECKSUM_LEN;
+        if buf.len() < HEADER_LEN + 5 || buf[split - 1] > 1 {
+            return false;
+        }
+        let stored = u32::from_le_bytes(buf[split..].try_into().expect("4 bytes"));
+        let mut h = crc32fast::Hasher::new();
+        h.update(&buf[..17]);
+        h.update(&(header.flags & !LOG_EVENT_BINLOG_IN_USE_F).to_le_bytes());
+        h.update(&buf[19..split]);
+        crc32fast::hash(&buf[..split]) == stored || h.finalize() == stored
     }
 
     fn check_crc(&self, start: u64, header: EventHeader, is_fde: bool) -> Result<(), ReadError> {

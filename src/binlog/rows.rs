@@ -241,6 +241,9 @@ pub struct RowsEvent<'a> {
     pub present: &'a [u8],
     pub present_after: Option<&'a [u8]>,
     pub data: Cow<'a, [u8]>,
+    /// MySQL PARTIAL_UPDATE_ROWS (`binlog_row_value_options = PARTIAL_JSON`): a shared image
+    /// (value options, and a bit per JSON column) precedes each after image.
+    pub partial: bool,
 }
 
 /// STMT_END_F: the last rows event of a statement.
@@ -280,7 +283,27 @@ pub fn parse_rows<'a>(
         present,
         present_after,
         data,
+        partial: type_code == super::event::code::PARTIAL_UPDATE_ROWS,
     })
+}
+
+/// Bytes of the shared image before an after image of a PARTIAL_UPDATE_ROWS event: the value
+/// options (packed), then, with PARTIAL_JSON_UPDATES, one bit per JSON column of the table.
+/// (A partial JSON value itself is a length-prefixed diff, sized like a whole one.)
+fn shared_image_len(data: &[u8], tm: &TableMap) -> Result<usize, RowsError> {
+    let mut c = Cursor::new(data);
+    let options = c.packed("value options")?;
+    let mut len = data.len() - c.rest().len();
+    if options & 1 != 0 {
+        let json = tm
+            .columns
+            .iter()
+            .filter(|col| col.type_code == ty::JSON)
+            .count();
+        c.take(json.div_ceil(8), "partial JSON bits")?;
+        len += json.div_ceil(8);
+    }
+    Ok(len)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -398,6 +421,9 @@ pub fn count_rows(ev: &RowsEvent, tm: &TableMap) -> Result<u64, RowsError> {
         let before = off;
         off += walk_image(&data[off..], ev.present, n, tm, None)?;
         if let (Some(after), Some(na)) = (ev.present_after, n_after) {
+            if ev.partial {
+                off += shared_image_len(&data[off..], tm)?;
+            }
             off += walk_image(&data[off..], after, na, tm, None)?;
         }
         if off == before {
@@ -444,6 +470,9 @@ pub fn decode_rows(ev: &RowsEvent, tm: &TableMap) -> Result<Vec<RowChange>, Rows
             RowsKind::Update => {
                 let mut second = Vec::with_capacity(tm.columns.len());
                 let after = ev.present_after.unwrap_or(ev.present);
+                if ev.partial {
+                    off += shared_image_len(&data[off..], tm)?;
+                }
                 off += walk_image(
                     &data[off..],
                     after,

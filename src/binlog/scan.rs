@@ -154,9 +154,15 @@ impl Scanner {
                 let inner =
                     decode::transaction_payload(raw.body).map_err(|e| mk_err(e.to_string()))?;
                 let end = raw.end_pos();
-                let start = raw.pos;
+                // The payload event itself, then its events, as mysqlbinlog lists them.
+                let info = self
+                    .event_info(&file, raw.pos, end, header, raw.body, fde)
+                    .map_err(mk_err)?;
+                if visit(info).is_break() {
+                    return Ok(end);
+                }
                 if self
-                    .scan_payload(&file, start, end, &inner, fde, visit)?
+                    .scan_payload(&file, end, &inner, fde, visit)?
                     .is_break()
                 {
                     return Ok(end);
@@ -172,11 +178,11 @@ impl Scanner {
         }
     }
 
-    /// Events inside a MySQL transaction payload, reported at the payload's position.
+    /// Events inside a MySQL transaction payload, reported where mysqlbinlog reports them: at
+    /// the payload's end, with no length (`pos` = `end_pos` = the end).
     fn scan_payload(
         &mut self,
         file: &Arc<str>,
-        start: u64,
         end: u64,
         inner: &[u8],
         fde: &super::event::FormatDescription,
@@ -192,17 +198,17 @@ impl Scanner {
             if size < 19 || off + size > inner.len() {
                 return Err(ReadError {
                     file: file.to_string(),
-                    offset: start,
+                    offset: end,
                     kind: ReadErrorKind::Corrupt,
                     detail: format!("transaction payload holds an event of impossible size {size}"),
                 });
             }
             let body = &inner[off + 19..off + size];
             let info = self
-                .event_info(file, start, end, header, body, &plain)
+                .event_info(file, end, end, header, body, &plain)
                 .map_err(|detail| ReadError {
                     file: file.to_string(),
-                    offset: start,
+                    offset: end,
                     kind: ReadErrorKind::Corrupt,
                     detail,
                 })?;

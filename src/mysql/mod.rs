@@ -6,6 +6,7 @@
 
 pub mod conn;
 pub mod facts;
+pub mod gtid;
 pub mod lock;
 pub mod privileges;
 pub mod tools;

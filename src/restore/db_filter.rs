@@ -131,20 +131,43 @@ pub fn keep_event(e: &EventInfo, scope: &Selection, p: &Patterns) -> bool {
 pub struct StatementGroups {
     pending: Vec<u64>,
     any_kept: bool,
+    /// A MySQL GTID event whose transaction has shown no statement yet.
+    gtid_event: Option<u64>,
     pub excluded: Vec<u64>,
 }
 
 impl StatementGroups {
     pub fn push(&mut self, e: &EventInfo, kept: bool) {
-        let row_part =
-            e.rows_kind.is_some() || e.type_code == crate::binlog::event::code::TABLE_MAP;
+        use crate::binlog::event::code;
+        // An event inside a MySQL transaction payload has no position of its own (mysqlbinlog
+        // prints it at the payload's end, where the next event starts too): a compressed
+        // transaction is replayed whole.
+        if e.pos == e.end_pos {
+            return;
+        }
+        let row_part = e.rows_kind.is_some() || e.type_code == code::TABLE_MAP;
+        if matches!(
+            e.type_code,
+            code::GTID | code::ANONYMOUS_GTID | code::GTID_TAGGED
+        ) {
+            self.flush();
+            self.gtid_event = Some(e.pos);
+            return;
+        }
         if !row_part {
             self.flush();
             if !kept {
                 self.excluded.push(e.pos);
+                // A MySQL statement on its own (DDL) dropped: its GTID goes too, or the
+                // client would own that GTID and refuse the next one (ERROR 1790).
+                if let Some(g) = self.gtid_event.take() {
+                    self.excluded.push(g);
+                }
             }
+            self.gtid_event = None;
             return;
         }
+        self.gtid_event = None;
         self.pending.push(e.pos);
         self.any_kept |= kept;
         if e.stmt_end {
@@ -217,6 +240,9 @@ impl BlockFilter {
         }
         if !self.in_excluded {
             return true;
+        }
+        if h.starts_with(b"SET @@SESSION.GTID_NEXT") {
+            return false;
         }
         h.starts_with(b"#")
             || h.starts_with(b"/*!")

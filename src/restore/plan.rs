@@ -348,8 +348,18 @@ fn target_before(base: &Manifest, cp: &ConsistentPoint, until: &Until) -> Option
             )
         }),
         Until::Gtid(g) => {
+            // MySQL: the backup's GTID set contains the GTID.
+            let mysql_set = cp
+                .gtid_set
+                .as_deref()
+                .and_then(|s| crate::mysql::gtid::GtidSet::parse(s).ok());
+            if let (Some(one), Some(set)) = (crate::mysql::gtid::Gtid::parse(g), mysql_set) {
+                return set
+                    .contains(&one)
+                    .then(|| format!("it already holds GTID {g}"));
+            }
             let (stream, n) = gtid_key(g)?;
-            // MariaDB GTID state: one d-s-n per domain/server; MySQL sets are not compared here.
+            // MariaDB GTID state: one d-s-n per domain/server.
             let covered = cp
                 .gtid_set
                 .as_deref()?

@@ -24,6 +24,7 @@ use crate::command::{RunningTool, ToolCommand};
 use crate::config::ConnectionConfig;
 use crate::error::{Error, Result};
 use crate::mycnf::ClientOptionFile;
+use crate::mysql::gtid::{Gtid, GtidSet};
 use crate::mysql::tools;
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -127,19 +128,28 @@ impl<R: Read> Read for Tee<'_, R> {
     }
 }
 
-/// In one pass over an archived binlog: decompress it into the spool directory, and find the
-/// events of the replayed range that are out of scope. Returns the spool path and their
-/// start positions, sorted.
+/// What one pass over an archived binlog found in its replayed range.
+struct Spooled {
+    path: std::path::PathBuf,
+    /// Start positions of the out-of-scope events, sorted.
+    excluded: Vec<u64>,
+    /// The MySQL GTIDs of the transactions replayed (`uuid[:tag]:n`).
+    gtids: GtidSet,
+}
+
+/// In one pass over an archived binlog: decompress it into the spool directory, find the
+/// events of the replayed range that are out of scope, and the MySQL GTIDs it replays.
 fn spool_and_scan(
     repo: &Repository,
     f: &ReplayFile,
     dir: &std::path::Path,
     scope: &Selection,
-) -> Result<(std::path::PathBuf, Vec<u64>)> {
+) -> Result<Spooled> {
     let path = dir.join(&f.file);
     let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut groups = StatementGroups::default();
+    let mut gtids = GtidSet::default();
     {
         let tee = Tee {
             inner: f.input.open(Some(repo))?,
@@ -151,6 +161,11 @@ fn spool_and_scan(
         scanner.scan(&mut reader, &mut |e| {
             if e.pos >= f.start && f.stop.is_none_or(|s| e.pos < s) {
                 groups.push(&e, db_filter::keep_event(&e, scope, &patterns));
+                if e.trx_start {
+                    if let Some(g) = e.gtid.as_deref().and_then(Gtid::parse) {
+                        gtids.insert(&g);
+                    }
+                }
             }
             std::ops::ControlFlow::Continue(())
         })?;
@@ -164,7 +179,87 @@ fn spool_and_scan(
     })?;
     groups.flush();
     groups.excluded.sort_unstable();
-    Ok((path, groups.excluded))
+    Ok(Spooled {
+        path,
+        excluded: groups.excluded,
+        gtids,
+    })
+}
+
+/// How a MySQL target takes the source's GTIDs. Replayed with their GTIDs, transactions keep
+/// their identity; but MySQL silently skips a transaction whose GTID its `gtid_executed`
+/// already holds (a target restored before, say), and refuses GTIDs when `gtid_mode` is OFF.
+/// In those cases the transactions are replayed without them (`--skip-gtids`: each gets a new
+/// GTID of the target, or none) — never skipped.
+struct GtidTarget {
+    /// `gtid_mode` is OFF: no GTID can be set.
+    mode_off: bool,
+    /// The target's `gtid_executed`.
+    executed: GtidSet,
+    /// Set once a file was replayed without its GTIDs: why, for the note.
+    skipped_because: Option<String>,
+}
+
+impl GtidTarget {
+    /// Ask the target (through its client tool) for its GTID mode and executed set.
+    fn read(client: &tools::Tool, options: &ClientOptionFile) -> Result<GtidTarget> {
+        let out = std::process::Command::new(&client.path)
+            .arg(format!("--defaults-file={}", options.path().display()))
+            .args([
+                "--batch",
+                "--skip-column-names",
+                "-e",
+                "SELECT @@GLOBAL.gtid_mode, REPLACE(@@GLOBAL.gtid_executed, '\\n', '')",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::io("run", &client.path, e))?;
+        if !out.status.success() {
+            return Err(Error::Restore(format!(
+                "cannot read the target's GTID state: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (mode, executed) = text
+            .trim_end()
+            .split_once('\t')
+            .unwrap_or((text.trim(), ""));
+        Ok(GtidTarget {
+            mode_off: mode.eq_ignore_ascii_case("OFF"),
+            executed: GtidSet::parse(executed).map_err(Error::Restore)?,
+            skipped_because: None,
+        })
+    }
+
+    /// Whether the transactions of a file with these GTIDs are replayed without them.
+    fn skip_gtids(&mut self, file: &str, gtids: &GtidSet) -> bool {
+        // Once skipping, always: the target's own new GTIDs (its server_uuid may be the
+        // source's, on a copy of its datadir) could otherwise meet later source GTIDs.
+        if self.skipped_because.is_some() {
+            return true;
+        }
+        if gtids.is_empty() {
+            return false;
+        }
+        if self.mode_off {
+            self.skipped_because
+                .get_or_insert_with(|| "the target runs with gtid_mode = OFF".into());
+            return true;
+        }
+        let seen = gtids.intersection(&self.executed);
+        if seen.is_empty() {
+            return false;
+        }
+        self.skipped_because.get_or_insert_with(|| {
+            format!(
+                "the target had already executed {} of the replayed GTIDs ({seen}, first in \
+                 {file}; an earlier restore?), which MySQL would have skipped silently",
+                seen.count()
+            )
+        });
+        true
+    }
 }
 
 /// Replay the files. `Err(Ok(stopped))`-like outcomes are returned as `Ok(Err(stopped))` so the
@@ -178,6 +273,10 @@ pub fn replay(
     let client_tool = tools::require(tools::client_names(job.target_flavor), job.target_flavor)?;
     let packet = PacketLimit::raise(job.target);
     let options = ClientOptionFile::write(job.target)?;
+    let mut gtid_target = match (job.source_flavor, job.target_flavor) {
+        (Flavor::MySQL, Flavor::MySQL) => Some(GtidTarget::read(&client_tool, &options)?),
+        _ => None,
+    };
     let mut client = ToolCommand::new(&client_tool)
         .arg(format!("--defaults-file={}", options.path().display()))
         .args(["--binary-mode", "--batch", "--max-allowed-packet=1G"])
@@ -209,8 +308,26 @@ pub fn replay(
             if broken.is_some() {
                 break;
             }
-            let (path, excluded) = spool_and_scan(repo, f, spool.path(), &job.scope)?;
+            let Spooled {
+                path,
+                excluded,
+                gtids,
+            } = spool_and_scan(repo, f, spool.path(), &job.scope)?;
             let mut cmd = ToolCommand::new(&binlog_tool).arg("--no-defaults");
+            if let Some(t) = gtid_target.as_mut() {
+                let first = t.skipped_because.is_none();
+                if t.skip_gtids(&f.file, &gtids) {
+                    cmd = cmd.arg("--skip-gtids");
+                    if first {
+                        tracing::warn!(
+                            "replaying {} and later files without the source's GTIDs: {}; the \
+                             transactions take new GTIDs of the target",
+                            f.file,
+                            t.skipped_because.as_deref().unwrap_or_default()
+                        );
+                    }
+                }
+            }
             if f.start > 4 {
                 cmd = cmd.arg(format!("--start-position={}", f.start));
             }

@@ -173,6 +173,9 @@ fn base_template(flavor: Flavor) -> &'static Path {
             out.success(),
             "initialising a {flavor} datadir failed: {out}"
         );
+        // auto.cnf holds MySQL's server_uuid: without it each server makes its own, as
+        // separate servers have (copies sharing one UUID share GTIDs).
+        let _ = fs::remove_file(data.join("auto.cnf"));
         data
     })
 }
@@ -224,6 +227,7 @@ fn tz_template(flavor: Flavor) -> &'static Path {
         stop_child(&mut child);
         assert!(out.success(), "loading time zone tables failed: {out}");
         let _ = fs::remove_file(&sql_path);
+        let _ = fs::remove_file(data.join("auto.cnf"));
         data
     })
 }
@@ -431,6 +435,8 @@ pub struct TestServer {
     port: u16,
     child: Option<Child>,
     password: Option<String>,
+    /// MySQL's `@@server_uuid`, once asked.
+    uuid: OnceLock<String>,
 }
 
 impl TestServer {
@@ -476,6 +482,7 @@ impl TestServer {
             port: 0,
             child: None,
             password: None,
+            uuid: OnceLock::new(),
         };
         server.write_client_cnf();
         server.launch(fresh);
@@ -769,6 +776,35 @@ impl TestServer {
             .replace('\n', "")
     }
 
+    /// The GTID of the last transaction, when this server is the only source of its GTIDs:
+    /// MariaDB's `@@gtid_binlog_pos` (`0-100-37`, one domain), MySQL's `uuid:37` from
+    /// `@@gtid_executed` = `uuid:1-37`.
+    pub fn last_gtid(&self) -> String {
+        let state = self.gtid_executed();
+        match self.flavor() {
+            Flavor::MariaDB => state,
+            Flavor::MySQL => {
+                let (uuid, range) = state
+                    .rsplit_once(':')
+                    .unwrap_or_else(|| panic!("no GTID executed yet: {state:?}"));
+                assert!(!uuid.contains(','), "one GTID source expected: {state}");
+                format!("{uuid}:{}", range.rsplit('-').next().unwrap_or(range))
+            }
+        }
+    }
+
+    /// The transaction number of a GTID of this server (`0-100-37` or `uuid:37` → 37); panics
+    /// for another server's.
+    pub fn gtid_seq(&self, gtid: &str) -> u64 {
+        let prefix = match self.flavor() {
+            Flavor::MariaDB => format!("0-{}-", self.server_id()),
+            Flavor::MySQL => format!("{}:", self.server_uuid().unwrap()),
+        };
+        gtid.strip_prefix(&prefix)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("GTID {gtid:?} is not of the form {prefix}N"))
+    }
+
     /// `RESET MASTER` on MariaDB, `RESET BINARY LOGS AND GTIDS` on MySQL 8.4+.
     pub fn reset_binlogs_sql(&self) -> &'static str {
         match self.flavor() {
@@ -794,7 +830,11 @@ impl TestServer {
     pub fn server_uuid(&self) -> Option<String> {
         match self.flavor() {
             Flavor::MariaDB => None,
-            Flavor::MySQL => Some(self.sql("SELECT @@server_uuid")),
+            Flavor::MySQL => Some(
+                self.uuid
+                    .get_or_init(|| self.sql("SELECT @@server_uuid"))
+                    .clone(),
+            ),
         }
     }
 
