@@ -149,6 +149,15 @@ impl Context {
     }
 }
 
+impl crate::progress::Reporter for Context {
+    fn note(&self, msg: &str) {
+        Context::note(self, msg)
+    }
+    fn progress(&self, what: &str) -> Box<dyn crate::progress::Progress> {
+        self.progress.start(what)
+    }
+}
+
 pub async fn run(cli: Cli) -> Result<i32> {
     let ctx = Context {
         progress: ProgressPolicy::from_flags(cli.global.quiet, cli.global.no_progress),
