@@ -253,7 +253,27 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
                 .stderr(Stdio::piped())
                 .kill_on_drop(true);
             let t0 = Instant::now();
-            let outcome = match cmd.output().await {
+            // On SIGINT/SIGTERM the shard's zrm is interrupted too, and given time for its
+            // own clean-up (a throwaway server to stop, temporary directories to remove).
+            let waited = match cmd.spawn() {
+                Ok(child) => {
+                    let stop = child.id().map(|pid| {
+                        crate::command::stop_pid_guard(
+                            pid,
+                            format!("interrupt the restore of shard '{set}' (pid {pid})"),
+                            libc::SIGTERM,
+                            std::time::Duration::from_secs(120),
+                        )
+                    });
+                    let out = child.wait_with_output().await;
+                    if let Some(g) = stop {
+                        g.disarm();
+                    }
+                    out
+                }
+                Err(e) => Err(e),
+            };
+            let outcome = match waited {
                 Ok(out) => {
                     let json: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
                     if out.status.success() {
