@@ -9,11 +9,23 @@ use clap::Parser;
 fn main() {
     let started = std::time::Instant::now();
     let args: Vec<OsString> = std::env::args_os().collect();
-    let (code, error, config) = run(&args);
     let argv: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // Interrupted (SIGINT/SIGTERM): the signal task exits after its clean-up; the outcome line
+    // is written then.
+    let on_signal = argv.clone();
+    zrm::cleanup::before_signal_exit(move |code, message| {
+        zrm::logfile::record_outcome(
+            &on_signal,
+            zrm::logfile::config_arg(&on_signal).as_deref(),
+            code,
+            started.elapsed(),
+            Some(message),
+        )
+    });
+    let (code, error, config) = run(&args);
     let config = config.or_else(|| zrm::logfile::config_arg(&argv));
     zrm::logfile::record_outcome(
         &argv,
@@ -67,6 +79,8 @@ fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
     }));
     let outcome = match ran {
         Ok(Ok(code)) => (code, None, config),
+        // Interrupted: the failure is the interruption's doing, which the signal task reports.
+        Ok(Err(_)) if zrm::cleanup::interrupted() => (1, None, config),
         Ok(Err(e)) => {
             eprintln!("zrm: error: {e}");
             if json {
@@ -85,6 +99,10 @@ fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
             (101, Some(format!("zrm panicked: {what}")), config)
         }
     };
+    if zrm::cleanup::interrupted() {
+        // The signal task exits (130/143) once its clean-up is done: keep the runtime for it.
+        zrm::cleanup::exit(outcome.0);
+    }
     runtime.shutdown_background();
     outcome
 }

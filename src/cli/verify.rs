@@ -460,7 +460,7 @@ async fn test_restore(
         );
     }
     let physical = m.physical.is_some();
-    let scratch = match tempfile::Builder::new().prefix("zrm-verify-").tempdir() {
+    let scratch = match crate::scratch::ScratchDir::new("verify") {
         Ok(d) => d,
         Err(e) => {
             return fail(
@@ -665,10 +665,7 @@ async fn recompute_checksums(
     layout: &crate::engine::logical::LogicalLayout,
     conn: &crate::config::ConnectionConfig,
 ) -> Result<BTreeMap<(String, String), String>> {
-    let scratch = tempfile::Builder::new()
-        .prefix("zrm-verify-dump-")
-        .tempdir()
-        .map_err(|e| Error::io("create a directory in", std::env::temp_dir(), e))?;
+    let scratch = crate::scratch::ScratchDir::new("verify-dump")?;
     let repo = Arc::new(tokio::task::block_in_place(|| {
         Repository::open_at(
             &crate::config::RepoLocation::Local(scratch.path().to_path_buf()),
