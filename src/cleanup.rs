@@ -24,11 +24,11 @@ static SIGNALS: Once = Once::new();
 static ON_INTERRUPT: Mutex<Option<String>> = Mutex::new(None);
 /// Set by a command that stops by itself on a signal ([`StopOnSignal`]).
 static STOP_FLAG: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
-/// A signal is being handled: the process exits through the signal task only.
+/// A signal is being handled: the binary exits with its code once the clean-up is done.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// Called with the exit code and the message just before the signal task exits.
-type ExitHook = Box<dyn Fn(i32, &str) + Send + Sync>;
-static EXIT_HOOK: std::sync::OnceLock<ExitHook> = std::sync::OnceLock::new();
+/// The handled signal's exit code and message, and who waits for them ([`until_interrupted`]).
+static INTERRUPT_OUTCOME: std::sync::OnceLock<(i32, String)> = std::sync::OnceLock::new();
+static INTERRUPT_DONE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Runs its action once, on drop or on a terminating signal.
 pub struct Guard {
@@ -90,26 +90,22 @@ pub fn on_interrupt(message: impl Into<String>) {
     *ON_INTERRUPT.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());
 }
 
-/// Run `hook` (exit code, message) just before an interrupted process exits: the binary
-/// records the run's outcome there.
-pub fn before_signal_exit(hook: impl Fn(i32, &str) + Send + Sync + 'static) {
-    let _ = EXIT_HOOK.set(Box::new(hook));
+/// Resolves once a SIGINT/SIGTERM has been handled (clean-up done, message printed) with the
+/// exit code (130/143) and what was interrupted: the binary then records the outcome and
+/// exits. Nothing in the library ends the process.
+pub async fn until_interrupted() -> (i32, String) {
+    loop {
+        let notified = INTERRUPT_DONE.notified();
+        if let Some(done) = INTERRUPT_OUTCOME.get() {
+            return done.clone();
+        }
+        notified.await;
+    }
 }
 
 /// Whether a SIGINT/SIGTERM is being handled (the process is about to exit with 130/143).
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
-}
-
-/// Exit with `code` — unless a signal is being handled: then wait for the signal task, which
-/// exits with 130/143 once the clean-up is done.
-pub fn exit(code: i32) -> ! {
-    if interrupted() {
-        loop {
-            std::thread::park();
-        }
-    }
-    std::process::exit(code)
 }
 
 /// While held, the first SIGINT/SIGTERM sets [`StopOnSignal::flag`] (the command stops by
@@ -176,10 +172,8 @@ pub fn install() {
                 .take()
                 .unwrap_or_else(|| "interrupted".into());
             eprintln!("zrm: {message}");
-            if let Some(hook) = EXIT_HOOK.get() {
-                hook(code, &format!("interrupted by {name}: {message}"));
-            }
-            std::process::exit(code);
+            let _ = INTERRUPT_OUTCOME.set((code, format!("interrupted by {name}: {message}")));
+            INTERRUPT_DONE.notify_waiters();
         });
     });
 }
