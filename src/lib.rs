@@ -4,6 +4,7 @@
 //! else lives here, in modules named after what they hold.
 
 pub mod aws;
+pub mod backup;
 pub mod binlog;
 pub mod catalog;
 pub mod cleanup;
@@ -22,6 +23,7 @@ pub mod mysql;
 pub mod output;
 pub mod progress;
 pub mod redact;
+pub mod replicate;
 pub mod repo;
 pub mod restore;
 pub mod retention;

@@ -103,7 +103,7 @@ pub async fn backup(
         let set = set.clone();
         tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("never closed");
-            let result = super::backup::full_backup(
+            let result = crate::backup::full_backup(
                 &quiet,
                 &config,
                 &set,
