@@ -16,7 +16,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::secret::Secret;
 
 /// Where the configuration is looked for when neither `--config` nor `$ZRM_CONFIG` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/zrm/zrm.toml";
@@ -85,61 +84,8 @@ pub struct ToolsConfig {
     pub mariadb_dir: Option<PathBuf>,
 }
 
-/// Where a repository lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RepoLocation {
-    Local(PathBuf),
-    S3(crate::repo::s3::S3Location),
-}
-
-impl RepoLocation {
-    pub fn describe(&self) -> String {
-        match self {
-            RepoLocation::Local(p) => p.display().to_string(),
-            RepoLocation::S3(l) => l.url(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    #[default]
-    Zstd,
-    None,
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Compression::Zstd => "zstd",
-            Compression::None => "none",
-        })
-    }
-}
-
-/// How a full backup is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Logical,
-    Mysqldump,
-    Lvm,
-    Btrfs,
-    Ebs,
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::Logical => "logical",
-            Method::Mysqldump => "mysqldump",
-            Method::Lvm => "lvm",
-            Method::Btrfs => "btrfs",
-            Method::Ebs => "ebs",
-        })
-    }
-}
+pub use crate::location::{RepoLocation, S3Location};
+pub use crate::manifest::{Compression, Method};
 
 /// Declares the keys of a set (and of `[defaults]`, which has the same shape) once: the
 /// [`SetOptions`] struct the TOML is read into, its layering ([`SetOptions::overlay`]: a key a
@@ -333,56 +279,7 @@ impl<'de> Deserialize<'de> for RetentionPeriod {
     }
 }
 
-/// How to reach one server: what a `mysql_async` connection and the client tools need.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionConfig {
-    pub host: Option<String>,
-    pub port: u16,
-    pub socket: Option<PathBuf>,
-    pub user: String,
-    pub password: Option<Secret>,
-}
-
-impl ConnectionConfig {
-    /// The socket to connect through, when there is one and no remote host is named
-    /// (as the mysql client does, `localhost` means "the socket").
-    pub fn local_socket(&self) -> Option<&Path> {
-        match self.host.as_deref() {
-            None | Some("localhost") => self.socket.as_deref(),
-            Some(_) => None,
-        }
-    }
-
-    /// The TCP host to connect to (when no socket is used).
-    pub fn tcp_host(&self) -> &str {
-        self.host.as_deref().unwrap_or("127.0.0.1")
-    }
-
-    /// `user@host:port` or `user@socket`, for messages. Never contains the password.
-    pub fn display(&self) -> String {
-        match self.local_socket() {
-            Some(sock) => format!("{}@{}", self.user, sock.display()),
-            None => format!("{}@{}:{}", self.user, self.tcp_host(), self.port),
-        }
-    }
-
-    /// True when both describe the same server endpoint (used to refuse restoring over the
-    /// source by accident).
-    pub fn same_endpoint(&self, other: &ConnectionConfig) -> bool {
-        match (self.local_socket(), other.local_socket()) {
-            (Some(a), Some(b)) => a == b,
-            (None, None) => {
-                let norm = |h: &str| match h {
-                    "localhost" | "127.0.0.1" | "::1" => "127.0.0.1".to_string(),
-                    h => h.to_string(),
-                };
-                norm(self.tcp_host()) == norm(other.tcp_host()) && self.port == other.port
-            }
-            // A socket and a TCP port may be the same server; the caller compares server ids.
-            _ => false,
-        }
-    }
-}
+pub use crate::connection::ConnectionConfig;
 
 /// One backup set with every option resolved.
 #[derive(Debug, Clone)]
@@ -671,9 +568,9 @@ impl ConfigFile {
         path_style: Option<bool>,
         storage_class: Option<String>,
     ) -> Result<RepoLocation> {
-        let (bucket, prefix) = crate::repo::s3::S3Location::parse(url)
+        let (bucket, prefix) = S3Location::parse(url)
             .map_err(|e| Error::Config(format!("{}: {section}: {e}", self.source.display())))?;
-        Ok(RepoLocation::S3(crate::repo::s3::S3Location {
+        Ok(RepoLocation::S3(S3Location {
             bucket,
             prefix,
             region,
@@ -681,14 +578,6 @@ impl ConfigFile {
             path_style: path_style.unwrap_or(false),
             storage_class,
         }))
-    }
-
-    /// The repository's encryption key, when `encryption_key_file` is set.
-    pub fn encryption_key(&self) -> Result<Option<crate::repo::crypt::Key>> {
-        match &self.repository.encryption_key_file {
-            Some(p) => crate::repo::crypt::Key::load(&self.resolve_path(p)).map(Some),
-            None => Ok(None),
-        }
     }
 
     /// The local repository directory (for messages and `check`), if the repository is local.

@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::config::ConnectionConfig;
+use crate::connection::ConnectionConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::scratch::ScratchDir;
 use crate::secret::{check_private, Secret};

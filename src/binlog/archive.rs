@@ -16,10 +16,10 @@ use serde::Serialize;
 
 use super::archive_index::{self as idx, BinlogIndex};
 use super::file_archiver::{self, FileArchiver};
-use crate::catalog::Flavor;
 use crate::command::{RunningTool, ToolCommand};
 use crate::config::{Compression, ConnectionConfig};
 use crate::error::{Error, Result};
+use crate::manifest::Flavor;
 use crate::mycnf::ClientOptionFile;
 use crate::mysql::tools::{self, Tool};
 use crate::mysql::Session;

@@ -4,9 +4,9 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
-use crate::catalog::Flavor;
 use crate::config::{Method, SetConfig};
 use crate::error::Result;
+use crate::manifest::Flavor;
 use crate::mysql::{self, privileges, tools, ServerFacts};
 use crate::output::{emit, emit_json};
 use crate::repo::Backend;

@@ -10,13 +10,14 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::process::Stdio;
 
-use crate::catalog::{Flavor, Manifest};
+use crate::catalog::Manifest;
 use crate::command::ToolCommand;
 use crate::config::{Compression, ConnectionConfig};
 use crate::engine::dump_filter::DumpFilter;
 use crate::engine::dump_scan::{DumpFacts, DumpScanner};
 use crate::engine::stream::{open_stored, StoredFile, StoredFileWriter};
 use crate::error::{Error, Result};
+use crate::manifest::Flavor;
 use crate::mycnf::ClientOptionFile;
 use crate::mysql::tools::{self, Tool};
 use crate::progress::Progress;

@@ -3,9 +3,10 @@
 use serde::Serialize;
 
 use super::conn::Session;
-use crate::catalog::{Flavor, ServerInfo};
-use crate::config::ConnectionConfig;
+use crate::catalog::ServerInfo;
+use crate::connection::ConnectionConfig;
 use crate::error::Result;
+use crate::manifest::Flavor;
 
 /// Schemas that belong to the server, never backed up as application data.
 pub const SYSTEM_SCHEMAS: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];

@@ -23,9 +23,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::catalog::{ConsistentPoint, Flavor};
-use crate::config::ConnectionConfig;
+use crate::catalog::ConsistentPoint;
+use crate::connection::ConnectionConfig;
 use crate::error::{Error, Result};
+use crate::manifest::Flavor;
 use crate::mysql::{self, Session};
 
 /// How many times the lock is tried within the set's `lock_timeout` (at least).

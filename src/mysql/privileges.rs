@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use regex::Regex;
 
 use super::conn::Session;
-use crate::catalog::Flavor;
 use crate::error::Result;
+use crate::manifest::Flavor;
 
 /// Privileges by scope: `*` for global (`*.*`), else the database name.
 #[derive(Debug, Default, Clone)]

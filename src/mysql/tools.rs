@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
-use crate::catalog::Flavor;
+use crate::manifest::Flavor;
 
 /// A tool found on this machine.
 #[derive(Debug, Clone)]

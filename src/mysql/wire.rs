@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::config::ConnectionConfig;
+use crate::connection::ConnectionConfig;
 use crate::error::{Error, Result};
 
 const READ_CHUNK: usize = 256 * 1024;

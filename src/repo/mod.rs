@@ -103,7 +103,13 @@ impl Repository {
     /// Open the configured repository; with `create`, initialise it when it does not exist yet
     /// (the first backup does this), otherwise a missing repository is an error.
     pub fn open(config: &ConfigFile, create: bool) -> Result<Repository> {
-        let key = config.encryption_key()?.map(std::sync::Arc::new);
+        // The repository's key, when the configuration names one.
+        let key = match &config.repository.encryption_key_file {
+            Some(p) => Some(std::sync::Arc::new(crypt::Key::load(
+                &config.resolve_path(p),
+            )?)),
+            None => None,
+        };
         Self::open_at(&config.repository_location()?, key, create)
     }
 
@@ -245,30 +251,4 @@ pub fn is_missing_repository(e: &Error) -> bool {
     matches!(e, Error::Repository(m) if m.starts_with("no zrm repository"))
 }
 
-/// One component of a path read from a repository file (a manifest's file, an index's
-/// object): any name that stays where it is put, i.e. not empty, not `.` or `..`, and without a
-/// separator, NUL or control character.
-pub fn is_plain_component(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name.len() <= 255
-        && !name.chars().any(|c| c == '/' || c.is_control())
-}
-
-/// Set names and backup ids become path components: refuse anything that could escape.
-pub fn check_component(kind: &str, name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "{kind} '{name}' is not usable as a name: use letters, digits, '-', '_' and '.'"
-        )))
-    }
-}
+pub use crate::names::{check_component, is_plain_component};

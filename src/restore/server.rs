@@ -19,11 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::catalog::Flavor;
 use crate::command::spawn_tied;
-use crate::config::{ConnectionConfig, DEFAULT_PORT};
+use crate::config::DEFAULT_PORT;
+use crate::connection::ConnectionConfig;
 use crate::engine::snapshot::runner::find_program;
 use crate::error::{Error, Result};
+use crate::manifest::Flavor;
 use crate::mysql;
 use crate::mysql::tools;
 use crate::scratch::ScratchDir;

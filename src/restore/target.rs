@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::config::{ConfigFile, ConnectionConfig, SetOptions, DEFAULT_PORT};
+use crate::config::{ConfigFile, SetOptions, DEFAULT_PORT};
+use crate::connection::ConnectionConfig;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -131,7 +132,7 @@ pub struct TargetLock {
 
 impl TargetLock {
     pub async fn acquire(
-        conn: &crate::config::ConnectionConfig,
+        conn: &crate::connection::ConnectionConfig,
         label: &str,
         databases: &[String],
     ) -> crate::error::Result<TargetLock> {

@@ -2,7 +2,7 @@
 //! authentication allows it, else the general driver. Both read with the same session
 //! settings and give the same bytes.
 
-use crate::config::ConnectionConfig;
+use crate::connection::ConnectionConfig;
 use crate::error::Result;
 use crate::mysql::wire::RawConn;
 use crate::mysql::{self, Session};

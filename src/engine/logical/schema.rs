@@ -16,33 +16,7 @@ use crate::error::{Error, Result};
 use crate::mysql::conn::{quote_ident, quote_str};
 use crate::mysql::Session;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Databases,
-    Tables,
-    Sequences,
-    Views,
-    Routines,
-    Triggers,
-    Events,
-    Users,
-}
-
-impl Kind {
-    pub fn file_stem(self) -> &'static str {
-        match self {
-            Kind::Databases => "databases",
-            Kind::Tables => "tables",
-            Kind::Sequences => "sequences",
-            Kind::Views => "views",
-            Kind::Routines => "routines",
-            Kind::Triggers => "triggers",
-            Kind::Events => "events",
-            Kind::Users => "users",
-        }
-    }
-}
+pub use crate::manifest::logical::SchemaKind as Kind;
 
 /// One statement of a schema file and the session it runs in.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

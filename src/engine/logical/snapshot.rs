@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use super::conn::DumpConn;
 use super::SnapshotInfo;
-use crate::catalog::{ConsistentPoint, Flavor};
-use crate::config::ConnectionConfig;
+use crate::catalog::ConsistentPoint;
+use crate::connection::ConnectionConfig;
 use crate::error::{Error, Result};
+use crate::manifest::Flavor;
 use crate::mysql;
 use crate::mysql::lock::{HeldLock, LockKind, LockRequest, LockTimes};
 

@@ -14,7 +14,7 @@ use aws_sdk_ec2::types::{
     InstanceSpecification, ResourceType, SnapshotState, Tag, TagSpecification, VolumeState,
 };
 use aws_sdk_ec2::Client;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::VolumeSnapshot;
 use crate::config::{EbsOptions, SetConfig};
@@ -24,34 +24,7 @@ use crate::progress::Progress;
 pub const DEFAULT_WAIT_TIMEOUT_S: u64 = 3600;
 const POLL: Duration = Duration::from_millis(500);
 
-/// The manifest's record of an EBS backup.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct EbsRecord {
-    pub region: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    pub snapshots: Vec<EbsSnapshot>,
-    /// Copies in another region (disaster recovery).
-    #[serde(default)]
-    pub copies: Vec<EbsCopy>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct EbsSnapshot {
-    pub volume_id: String,
-    pub snapshot_id: String,
-    pub size_gib: Option<i32>,
-    pub availability_zone: Option<String>,
-    /// Where the volume was attached (`/dev/xvdf`), to attach the restored one the same way.
-    pub device: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct EbsCopy {
-    pub region: String,
-    pub source_snapshot_id: String,
-    pub snapshot_id: String,
-}
+pub use crate::manifest::physical::{EbsCopy, EbsRecord, EbsSnapshot};
 
 /// An EC2 client for a region and optional endpoint.
 pub async fn client(region: Option<&str>, endpoint: Option<&str>) -> Result<(Client, String)> {

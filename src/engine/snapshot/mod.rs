@@ -18,8 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use crate::catalog::{ConsistentPoint, FileEntry};
 use crate::config::{Compression, Method, SetConfig};
 use crate::error::{Error, Result};
@@ -185,34 +183,7 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// The manifest's record of a snapshot backup.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PhysicalLayout {
-    /// What was snapshotted (`btrfs subvolume /data/mysql`, `lvm vg0/mysql`, `ebs vol-…`).
-    pub source: String,
-    /// The lock held while the snapshot was cut.
-    pub lock: String,
-    pub lock_wait_ms: u64,
-    pub lock_hold_ms: u64,
-    /// How long the cut itself took (inside the hold).
-    pub cut_ms: u64,
-    /// The datadir on the source server.
-    pub datadir: String,
-    /// Owner and mode of the datadir, given to the restored one.
-    pub datadir_owner: Option<(u32, u32, u32)>,
-    pub file_count: u64,
-    pub bytes: u64,
-    /// Seconds spent copying out of the snapshot.
-    pub copy_seconds: f64,
-    /// Paths left out of the copy, with the reason.
-    #[serde(default)]
-    pub skipped: Vec<String>,
-    /// Server settings a server started on the copy must share (`innodb_page_size`, …).
-    #[serde(default)]
-    pub server_options: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ebs: Option<ebs::EbsRecord>,
-}
+pub use crate::manifest::physical::PhysicalLayout;
 
 /// What a snapshot backup hands back for the manifest.
 pub struct SnapshotOutcome {
