@@ -19,3 +19,4 @@ pub mod reader;
 pub mod rows;
 pub mod scan;
 pub mod sources;
+pub mod zrm_table;

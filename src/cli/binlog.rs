@@ -32,7 +32,7 @@ pub enum BinlogCommand {
     Find(FindArgs),
     /// `mysql-zrm --action parse-binlogs`: ZRM's table of events
     #[command(name = "zrm-parse", hide = true)]
-    ZrmParse(super::compat::ParseArgs),
+    ZrmParse(ParseArgs),
 }
 
 /// Where the binlogs come from.
@@ -140,9 +140,7 @@ pub async fn run(ctx: &Context, cmd: BinlogCommand) -> Result<i32> {
     match cmd {
         BinlogCommand::Analyze(a) => tokio::task::block_in_place(|| analyze(ctx, a)),
         BinlogCommand::Find(a) => tokio::task::block_in_place(|| find(ctx, a)),
-        BinlogCommand::ZrmParse(a) => {
-            tokio::task::block_in_place(|| super::compat::parse_binlogs(ctx, a))
-        }
+        BinlogCommand::ZrmParse(a) => tokio::task::block_in_place(|| parse_binlogs(ctx, a)),
         BinlogCommand::Archive(a) => archive_cmd(ctx, a).await,
         BinlogCommand::Purge(a) => purge_cmd(ctx, a).await,
     }
@@ -647,4 +645,49 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
     }
     emit(&out);
     Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    #[command(flatten)]
+    pub sources: Sources,
+}
+
+/// Print every event of the binlogs as ZRM's parse-binlogs did. Blocking.
+pub fn parse_binlogs(ctx: &Context, a: ParseArgs) -> Result<i32> {
+    ctx.require_format("binlog zrm-parse", &[Format::Text])?;
+    let files = resolve(ctx, &a.sources)?;
+    ctx.note(&if a.sources.set.is_some() {
+        format!(
+            "times are in the server's zone ({}), as its latest full backup recorded it",
+            files.zone
+        )
+    } else {
+        "times are UTC (binlog files carry no zone)".to_string()
+    });
+    let stdout = std::io::stdout();
+    let mut table = crate::binlog::zrm_table::ZrmTable::new(
+        std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        files.zone,
+    );
+    let mut io_error: Option<std::io::Error> = None;
+    let written = table.header();
+    let result = match written {
+        Err(e) => {
+            io_error = Some(e);
+            Ok(())
+        }
+        Ok(()) => scan_all(
+            &files,
+            ScanOptions::default(),
+            &mut |e| match table.row(&e) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(err) => {
+                    io_error = Some(err);
+                    ControlFlow::Break(())
+                }
+            },
+        ),
+    };
+    end_of_output(io_error, result, || table.finish().map(drop))
 }

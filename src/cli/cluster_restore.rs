@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::restore::RestoreArgs;
+use super::restore_args::RestoreArgs;
 use super::Context;
 use crate::binlog::coordinates::BinlogCoordinates;
 use crate::binlog::find::StopPoint;

@@ -13,6 +13,7 @@ pub mod purge;
 pub mod replicate;
 pub mod report;
 pub mod restore;
+pub mod restore_args;
 pub mod schedule;
 pub mod verify;
 

@@ -1,8 +1,7 @@
 //! `zrm restore`: the command line of a restore. The restore itself is the library's
 //! (`restore::execute`): this file turns the flags into a request, runs it, prints the report.
 
-use clap::Args;
-
+pub use super::restore_args::RestoreArgs;
 use super::Context;
 use crate::binlog::coordinates::BinlogCoordinates;
 use crate::config::ConfigFile;
@@ -11,91 +10,6 @@ use crate::output::{emit, emit_json};
 use crate::restore::execute::{self, RestoreRequest};
 use crate::restore::plan::Until;
 use crate::restore::target::Target;
-
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    /// The backup set whose backups are restored
-    #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
-    pub set: Option<String>,
-    /// Restore every shard of a cluster, in parallel, each to its own coordinates of one
-    /// logical point (--until-gsn, --until-checkpoint or --until-time)
-    #[arg(long)]
-    pub cluster: Option<String>,
-    /// With --cluster: the target of each shard, shard=TARGET,… (default: the cluster's
-    /// `restore_targets`)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "SHARD=TARGET,…",
-        requires = "cluster"
-    )]
-    pub target_map: Vec<String>,
-    /// The backup id (default: the latest full backup)
-    #[arg(long)]
-    pub backup: Option<String>,
-    /// Where to restore: a set name, mysql://user@host:port, or datadir:/path
-    #[arg(long)]
-    pub target: Option<String>,
-    /// Restore only these databases (comma-separated)
-    #[arg(long, value_delimiter = ',')]
-    pub databases: Option<Vec<String>>,
-    /// Allow replacing databases that exist on the target (they are dropped first)
-    #[arg(long)]
-    pub replace: bool,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Apply every transaction committed at or before this time (the server's zone unless an
-    /// offset is given)
-    #[arg(long, value_name = "TIME", group = "until")]
-    pub until_time: Option<String>,
-    /// Stop before the transaction that starts at FILE:POS
-    #[arg(long, value_name = "FILE:POS", group = "until")]
-    pub until_position: Option<String>,
-    /// Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n)
-    #[arg(long, value_name = "GTID", group = "until")]
-    pub until_gtid: Option<String>,
-    /// Apply every transaction before the first that writes a global sequence number above N
-    /// (the cluster's `gsn` table)
-    #[arg(long, value_name = "N", group = "until")]
-    pub until_gsn: Option<u64>,
-    /// Stop at a named checkpoint of the set's cluster (`zrm checkpoint`)
-    #[arg(long, value_name = "NAME", group = "until")]
-    pub until_checkpoint: Option<String>,
-    /// Include the transaction at the UNTIL point (--until-position, --until-gtid)
-    #[arg(long)]
-    pub inclusive: bool,
-    /// Restore the backup alone, replaying no binary log
-    #[arg(long, conflicts_with_all = ["until_time", "until_position", "until_gtid", "resume"])]
-    pub no_binlogs: bool,
-    /// Continue an interrupted replay from FILE:POS (the base is not restored again)
-    #[arg(long, value_name = "FILE:POS", conflicts_with = "resume_load")]
-    pub resume: Option<String>,
-    /// Continue an interrupted load of a logical backup: chunks the target already committed
-    /// are skipped, then the binlogs are replayed as asked
-    #[arg(long)]
-    pub resume_load: bool,
-    /// Connections for a logical load (default: the set's `parallel`)
-    #[arg(long, value_name = "N")]
-    pub parallel: Option<usize>,
-    /// Create secondary indexes with the tables instead of after the data (logical backups)
-    #[arg(long)]
-    pub no_defer_indexes: bool,
-    /// Snapshot backups into datadir:PATH: start a throwaway server on the rebuilt directory,
-    /// replay the binary logs into it, and shut it down cleanly
-    #[arg(long)]
-    pub start_server: bool,
-    /// ebs backups: attach the new volume to this instance id
-    #[arg(long, value_name = "INSTANCE")]
-    pub attach_to: Option<String>,
-    /// ebs backups: the device name for --attach-to (default: the source volume's)
-    #[arg(long, value_name = "DEVICE", requires = "attach_to")]
-    pub device: Option<String>,
-    /// Write the loaded data to the target's binary log (off by default, so a restore does
-    /// not replicate; the account then needs no SUPER / BINLOG ADMIN)
-    #[arg(long)]
-    pub log_bin: bool,
-}
 
 pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
     if let Some(cluster) = args.cluster.clone() {
