@@ -36,5 +36,6 @@ pub mod scratch;
 pub mod secret;
 pub mod selection;
 pub mod timeparse;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -348,7 +348,7 @@ pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> Result<i32> {
     // checkpoint in the binlogs. A shard that refuses it keeps a valid checkpoint.
     let mut marker_warnings = Vec::new();
     for set in &sets {
-        if let Err(e) = write_marker(set, &args.cluster, &args.name).await {
+        if let Err(e) = crate::cluster::marker::write(set, &args.cluster, &args.name).await {
             marker_warnings.push(format!("shard '{}': {e}", set.name));
         }
     }
@@ -375,31 +375,4 @@ pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> Result<i32> {
         emit(&out);
     }
     Ok(0)
-}
-
-/// Marker schema and table on every shard (zrm's own small schema).
-pub const MARKER_SCHEMA: &str = crate::restore::target::ZRM_SCHEMA;
-
-async fn write_marker(set: &SetConfig, cluster: &str, name: &str) -> Result<()> {
-    let mut s = mysql::connect(&set.connection).await?;
-    let q = mysql::conn::quote_str;
-    for sql in [
-        format!("CREATE DATABASE IF NOT EXISTS {MARKER_SCHEMA}"),
-        // No unique key on purpose: a marker replayed into a target that already holds it
-        // (restored there before) must not stop the replay with a duplicate-key error.
-        format!(
-            "CREATE TABLE IF NOT EXISTS {MARKER_SCHEMA}.checkpoints (cluster VARCHAR(64) NOT NULL, \
-             name VARCHAR(128) NOT NULL, taken_at DATETIME(6) NOT NULL, KEY (cluster, name)) \
-             ENGINE=InnoDB"
-        ),
-        format!(
-            "INSERT INTO {MARKER_SCHEMA}.checkpoints VALUES ({}, {}, UTC_TIMESTAMP(6))",
-            q(cluster),
-            q(name)
-        ),
-    ] {
-        s.exec(&sql).await?;
-    }
-    s.close().await;
-    Ok(())
 }

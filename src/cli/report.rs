@@ -61,7 +61,7 @@ struct Data {
     backups: BTreeMap<String, Vec<Manifest>>,
     /// Set → what its binlog archive spans.
     archive: BTreeMap<String, ArchiveSpan>,
-    verifies: BTreeMap<(String, String), super::verify::VerifyRecord>,
+    verifies: BTreeMap<(String, String), crate::verify::VerifyRecord>,
     /// Set → its archive against its server (sets of the configuration only).
     coverage: BTreeMap<String, crate::binlog::coverage::Coverage>,
 }

@@ -3,4 +3,5 @@
 
 pub mod cut;
 pub mod gsn;
+pub mod marker;
 pub mod record;
