@@ -553,7 +553,7 @@ fn drill_state(server: &TestServer, db: &str) -> (Vec<(String, String)>, Vec<Str
 
 /// The accident drill on MySQL 9.7 through one backup method: a database with every MySQL
 /// type and object (tests/support/types.rs), a full backup, writes after it (a partial JSON
-/// update in a minimal row image, a compressed transaction, a tagged GTID), an accidental
+/// update in a minimal row image, a compressed transaction, a tagged GTID, XA), an accidental
 /// DROP TABLE, then a restore to just before it, found with `binlog find`: every table
 /// (invisible columns included) and every object exactly as they were.
 fn mysql_drill(method: &str) {
@@ -605,6 +605,8 @@ fn mysql_drill(method: &str) {
          INSERT INTO lt.geo VALUES (3, ST_GeomFromText('POINT(10 20)', 4326), POINT(-1, -2)); \
          SET GTID_NEXT = 'AUTOMATIC'",
         "INSERT INTO lt.ft VALUES (3, '新しい行のテキスト')",
+        "XA START 'drill'; INSERT INTO lt.gipk VALUES (9, 'xa'); XA END 'drill'; \
+         XA PREPARE 'drill'; XA COMMIT 'drill'",
         "DELETE FROM lt.gipk WHERE a IS NULL",
     ] {
         src.sql(sql);
