@@ -191,6 +191,78 @@ impl Manifest {
         serde_json::from_slice(bytes)
             .map_err(|e| Error::Repository(format!("{what} is not a valid manifest: {e}")))
     }
+
+    /// What a manifest read from `sets/<set>/backups/<dir>/` says is checked as a command
+    /// line would be: write access to a repository is not root on the host, and an id or a
+    /// path taken from a file becomes a path zrm reads and deletes. Its id and set must be
+    /// the directory's; every name must be a plain path component; file paths stay inside the
+    /// backup directory (an incremental may point into its set's binlog archive, as
+    /// `../../binlogs/<server>/<object>`, and nowhere else).
+    pub fn validate(&self, set: &str, dir: &str, what: &str) -> Result<()> {
+        let lie = |why: String| {
+            Err(Error::Repository(format!(
+                "{what} cannot be trusted: {why}; zrm will not use it (it was changed or \
+                 damaged: restore it from a replica of the repository, or move the backup \
+                 directory aside)"
+            )))
+        };
+        if self.id != dir {
+            return lie(format!(
+                "its id '{}' is not its directory's name '{dir}'",
+                self.id.escape_default()
+            ));
+        }
+        if self.set != set {
+            return lie(format!(
+                "its set '{}' is not the set '{set}' it is stored under",
+                self.set.escape_default()
+            ));
+        }
+        if let Some(p) = &self.parent_id {
+            if crate::repo::check_component("parent id", p).is_err() {
+                return lie(format!(
+                    "its parent id '{}' is not a name",
+                    p.escape_default()
+                ));
+            }
+        }
+        let mut paths: Vec<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
+        if let Some(l) = &self.logical {
+            paths.extend(l.schema_files.iter().map(|f| f.path.as_str()));
+            paths.extend(
+                l.tables
+                    .iter()
+                    .flat_map(|t| t.chunks.iter().map(|c| c.path.as_str())),
+            );
+        }
+        for p in paths {
+            if !backup_relative_path_ok(p) {
+                return lie(format!(
+                    "it names a file '{}' outside the backup directory",
+                    p.escape_default()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file path of a manifest: components that are plain names, inside the backup directory;
+/// or an archived binlog object of the same set (`../../binlogs/<server id>/<object>`).
+pub fn backup_relative_path_ok(path: &str) -> bool {
+    let plain = |p: &str| !p.is_empty() && p.split('/').all(crate::repo::is_plain_component);
+    match path.strip_prefix("../../binlogs/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((server, object)) => {
+                !server.is_empty()
+                    && server.bytes().all(|b| b.is_ascii_digit())
+                    && !object.contains('/')
+                    && plain(object)
+            }
+            None => false,
+        },
+        None => plain(path),
+    }
 }
 
 /// One entry of a set's catalog.
@@ -234,6 +306,7 @@ pub fn list_set(repo: &Repository, set: &str) -> Result<Vec<CatalogEntry>> {
         match repo
             .read_small(&manifest)
             .and_then(|b| Manifest::from_json(&b, &what))
+            .and_then(|m| m.validate(set, &id, &what).map(|()| m))
         {
             Ok(m) => out.push(CatalogEntry::Complete(Box::new(m))),
             Err(e) => out.push(CatalogEntry::Unreadable {

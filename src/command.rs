@@ -83,7 +83,7 @@ impl ToolCommand {
                 }
             }
             let start = tail.len().saturating_sub(STDERR_TAIL);
-            String::from_utf8_lossy(&tail[start..]).trim().to_string()
+            readable(String::from_utf8_lossy(&tail[start..]).trim())
         });
         Ok(RunningTool {
             name: self.name,
@@ -91,6 +91,51 @@ impl ToolCommand {
             stderr: Some(stderr),
         })
     }
+}
+
+/// A tool's stderr made fit for an error message: a client echoes the statement that failed,
+/// which for a binlog replay is kilobytes of base64; runs of such lines become one line saying
+/// what was left out, and very long lines are cut, so the error itself (the `ERROR …` line)
+/// stays readable.
+fn readable(stderr: &str) -> String {
+    let looks_encoded = |l: &str| {
+        l.len() >= 60
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut skipped = 0usize;
+    for line in stderr.lines() {
+        if looks_encoded(line) {
+            skipped += line.len();
+            continue;
+        }
+        if skipped > 0 {
+            out.push(format!(
+                "[… {skipped} bytes of an encoded statement left out …]"
+            ));
+            skipped = 0;
+        }
+        if line.len() > 400 {
+            let cut = (0..=200)
+                .rev()
+                .find(|&i| line.is_char_boundary(i))
+                .unwrap_or(0);
+            out.push(format!(
+                "{}[… {} more bytes]",
+                &line[..cut],
+                line.len() - cut
+            ));
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    if skipped > 0 {
+        out.push(format!(
+            "[… {skipped} bytes of an encoded statement left out …]"
+        ));
+    }
+    out.join("\n")
 }
 
 pub struct RunningTool {
@@ -190,5 +235,21 @@ impl RunningTool {
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod readable_tests {
+    #[test]
+    fn an_echoed_binlog_statement_is_left_out_and_the_error_kept() {
+        let b64 = "QUJD".repeat(19);
+        let stderr = format!("{b64}\n{b64}\nERROR 2006 (HY000) at line 12: Server has gone away");
+        let r = super::readable(&stderr);
+        assert_eq!(
+            r,
+            "[… 152 bytes of an encoded statement left out …]\nERROR 2006 (HY000) at line 12: Server has gone away"
+        );
+        let long = format!("INSERT INTO t VALUES ('{}')", "é".repeat(400));
+        assert!(super::readable(&long).len() < 300);
     }
 }

@@ -141,40 +141,79 @@ impl fmt::Display for Method {
     }
 }
 
-/// The options a set may carry; `[defaults]` has the same shape. Every field is optional so
-/// that layers can be merged; [`SetConfig`] is the resolved form.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetOptions {
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub socket: Option<PathBuf>,
-    pub user: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub defaults_file: Option<PathBuf>,
-    pub method: Option<Method>,
-    pub parallel: Option<usize>,
-    pub retention: Option<RetentionPeriod>,
-    pub keep_full: Option<u32>,
-    pub databases: Option<Vec<String>>,
-    pub exclude: Option<Vec<String>>,
+/// Declares the keys of a set (and of `[defaults]`, which has the same shape) once: the
+/// [`SetOptions`] struct the TOML is read into, its layering ([`SetOptions::overlay`]: a key a
+/// higher layer sets wins) and [`SET_KEYS`], the list the README's reference table and the
+/// example `conf/zrm.toml` are tested against. Adding a key is adding one line here (and its
+/// resolution in [`ConfigFile::resolve_set`], where it becomes a [`SetConfig`] field).
+macro_rules! set_keys {
+    ($( $(#[doc = $doc:literal])+ $key:ident: $ty:ty, )+) => {
+        /// The options a set may carry; `[defaults]` has the same shape. Every field is
+        /// optional so that layers can be merged; [`SetConfig`] is the resolved form.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct SetOptions {
+            $( $(#[doc = $doc])+ pub $key: Option<$ty>, )+
+        }
+
+        impl SetOptions {
+            /// `self` overlaid by `over`: every key `over` sets wins.
+            pub fn overlay(self, over: &SetOptions) -> SetOptions {
+                let o = over.clone();
+                SetOptions { $( $key: o.$key.or(self.$key), )+ }
+            }
+        }
+
+        /// Every key of `[defaults]` and `[sets.NAME]`, with its description.
+        pub const SET_KEYS: &[(&str, &str)] = &[ $( (stringify!($key), concat!($($doc),+)), )+ ];
+    };
+}
+
+set_keys! {
+    /// TCP host of the server.
+    host: String,
+    /// TCP port.
+    port: u16,
+    /// Unix socket.
+    socket: PathBuf,
+    /// Account name.
+    user: String,
+    /// File holding the password (mode 0600).
+    password_file: PathBuf,
+    /// my.cnf-style file for user, password, host, port, socket (mode 0600).
+    defaults_file: PathBuf,
+    /// How full backups are taken.
+    method: Method,
+    /// Connections of the logical engine.
+    parallel: usize,
+    /// How long backups are kept.
+    retention: RetentionPeriod,
+    /// Full backups kept whatever their age.
+    keep_full: u32,
+    /// The databases backed up (default: all but the system schemas).
+    databases: Vec<String>,
+    /// `db` and `db.table` patterns left out.
+    exclude: Vec<String>,
     /// `logical`: also back up accounts and their grants.
-    pub include_users: Option<bool>,
+    include_users: bool,
     /// Seconds to wait for the momentary lock that lines up the snapshots.
-    pub lock_timeout: Option<u64>,
+    lock_timeout: u64,
     /// `logical`: target size of one data chunk, in MiB (uncompressed).
-    pub chunk_size_mb: Option<u64>,
-    pub ebs: Option<EbsOptions>,
-    pub lvm: Option<LvmOptions>,
-    pub btrfs: Option<BtrfsOptions>,
+    chunk_size_mb: u64,
+    /// `ebs`: the volumes and their region.
+    ebs: EbsOptions,
+    /// `lvm`: the volume and the snapshot's size.
+    lvm: LvmOptions,
+    /// `btrfs`: the subvolume and where its snapshot goes.
+    btrfs: BtrfsOptions,
     /// A shell command run before each backup of the set; a non-zero exit aborts the backup.
-    pub pre_backup: Option<String>,
+    pre_backup: String,
     /// A shell command run after each backup of the set, whatever its outcome.
-    pub post_backup: Option<String>,
+    post_backup: String,
     /// A Prometheus textfile-collector file, rewritten after every backup.
-    pub metrics_file: Option<PathBuf>,
+    metrics_file: PathBuf,
     /// Also write the log (with timestamps) to this file.
-    pub log_file: Option<PathBuf>,
+    log_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -379,45 +418,45 @@ pub const DEFAULT_PARALLEL: usize = 4;
 pub const DEFAULT_PORT: u16 = 3306;
 pub const DEFAULT_USER: &str = "zrm";
 
-impl SetOptions {
-    /// `self` overlaid by `over`: every key `over` sets wins.
-    pub fn overlay(self, over: &SetOptions) -> SetOptions {
-        let o = over.clone();
-        SetOptions {
-            host: o.host.or(self.host),
-            port: o.port.or(self.port),
-            socket: o.socket.or(self.socket),
-            user: o.user.or(self.user),
-            password_file: o.password_file.or(self.password_file),
-            defaults_file: o.defaults_file.or(self.defaults_file),
-            method: o.method.or(self.method),
-            parallel: o.parallel.or(self.parallel),
-            retention: o.retention.or(self.retention),
-            keep_full: o.keep_full.or(self.keep_full),
-            databases: o.databases.or(self.databases),
-            exclude: o.exclude.or(self.exclude),
-            include_users: o.include_users.or(self.include_users),
-            lock_timeout: o.lock_timeout.or(self.lock_timeout),
-            chunk_size_mb: o.chunk_size_mb.or(self.chunk_size_mb),
-            ebs: o.ebs.or(self.ebs),
-            lvm: o.lvm.or(self.lvm),
-            btrfs: o.btrfs.or(self.btrfs),
-            pre_backup: o.pre_backup.or(self.pre_backup),
-            post_backup: o.post_backup.or(self.post_backup),
-            metrics_file: o.metrics_file.or(self.metrics_file),
-            log_file: o.log_file.or(self.log_file),
-        }
-    }
-}
-
 impl ConfigFile {
-    /// Find and load the configuration: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`.
-    pub fn locate_and_load(cli_path: Option<&Path>) -> Result<ConfigFile> {
-        let (path, how) = match (cli_path, std::env::var_os("ZRM_CONFIG")) {
+    /// Where the configuration is: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`;
+    /// and which of them said so.
+    pub fn locate(cli_path: Option<&Path>) -> (PathBuf, &'static str) {
+        match (cli_path, std::env::var_os("ZRM_CONFIG")) {
             (Some(p), _) => (p.to_path_buf(), "--config"),
             (None, Some(p)) if !p.is_empty() => (PathBuf::from(p), "$ZRM_CONFIG"),
             _ => (PathBuf::from(SYSTEM_CONFIG), "the default location"),
+        }
+    }
+
+    /// The `log_file` of `[defaults]` in the configuration zrm would load, read as far as
+    /// that key and resolved as [`resolve_path`](Self::resolve_path) does: so that a command
+    /// that failed before loading the configuration (an unknown key, a bad value, a usage
+    /// error) or never loads it still has its outcome logged. `None` when the file cannot be
+    /// read or is not TOML at all, or sets no `log_file`.
+    pub fn log_file_leniently(cli_path: Option<&Path>) -> Option<PathBuf> {
+        #[derive(Deserialize)]
+        struct Only {
+            defaults: Option<OnlyDefaults>,
+        }
+        #[derive(Deserialize)]
+        struct OnlyDefaults {
+            log_file: Option<PathBuf>,
+        }
+        let (path, _) = Self::locate(cli_path);
+        let text = std::fs::read_to_string(&path).ok()?;
+        let only: Only = toml::from_str(&text).ok()?;
+        let log_file = only.defaults?.log_file?;
+        let config = ConfigFile {
+            source: path,
+            ..Default::default()
         };
+        Some(config.resolve_path(&log_file))
+    }
+
+    /// Find and load the configuration: `--config`, then `$ZRM_CONFIG`, then `/etc/zrm/zrm.toml`.
+    pub fn locate_and_load(cli_path: Option<&Path>) -> Result<ConfigFile> {
+        let (path, how) = Self::locate(cli_path);
         if !path.exists() {
             return Err(Error::Config(format!(
                 "configuration file {} (from {how}) does not exist: create it (conf/zrm.toml \

@@ -21,10 +21,13 @@ pub mod mycnf;
 pub mod mysql;
 pub mod output;
 pub mod progress;
+pub mod redact;
 pub mod repo;
 pub mod restore;
 pub mod retention;
+pub mod schedule;
 pub mod secret;
+pub mod selection;
 pub mod timeparse;
 
 pub use error::{Error, Result};

@@ -1,19 +1,52 @@
 //! The `zrm` binary: parse the command line, run, map errors to exit codes
-//! (0 ok, 1 failed, 2 usage or configuration).
+//! (0 ok, 1 failed, 2 usage or configuration), and log the outcome (`log_file`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::Parser;
 
 fn main() {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let started = std::time::Instant::now();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let (code, error, config) = run(&args);
+    let argv: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let config = config.or_else(|| zrm::logfile::config_arg(&argv));
+    zrm::logfile::record_outcome(
+        &argv,
+        config.as_deref(),
+        code,
+        started.elapsed(),
+        error.as_deref(),
+    );
+    std::process::exit(code);
+}
+
+/// Parse and run: the exit code, the error on failure, and the `--config` given (when the
+/// command line could be parsed).
+fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
     // Invoked as `mysql-zrm`: ZRM's command line, translated (src/cli/compat.rs).
-    let cli = if zrm::cli::compat::invoked_as_mysql_zrm(&args) {
-        match zrm::cli::compat::command_line(&args) {
-            Ok(cli) => cli,
-            Err(code) => std::process::exit(code),
-        }
+    let parsed = if zrm::cli::compat::invoked_as_mysql_zrm(args) {
+        zrm::cli::compat::command_line(args).map_err(|d| (d.code, d.error))
     } else {
-        zrm::cli::Cli::parse_from(args)
+        zrm::cli::Cli::try_parse_from(args).map_err(|e| {
+            let _ = e.print();
+            let code = e.exit_code();
+            let error = e.to_string();
+            (
+                code,
+                (code != 0).then(|| error.trim_start_matches("error: ").to_string()),
+            )
+        })
     };
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err((code, error)) => return (code, error, None),
+    };
+    let config = cli.global.config.clone();
     init_logging(cli.global.quiet, cli.global.verbose);
     let json = cli.global.format == zrm::output::Format::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -23,24 +56,37 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("zrm: error: cannot start the async runtime: {e}");
-            std::process::exit(1);
+            let error = format!("cannot start the async runtime: {e}");
+            eprintln!("zrm: error: {error}");
+            return (1, Some(error), config);
         }
     };
-    let code = match runtime.block_on(zrm::cli::run(cli)) {
-        Ok(code) => code,
-        Err(e) => {
+    // A panic still gets its outcome line (then ends the process as a panic does).
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(zrm::cli::run(cli))
+    }));
+    let outcome = match ran {
+        Ok(Ok(code)) => (code, None, config),
+        Ok(Err(e)) => {
             eprintln!("zrm: error: {e}");
             if json {
                 zrm::output::emit_json(
                     &serde_json::json!({ "error": e.to_string(), "exit_code": e.exit_code() }),
                 );
             }
-            e.exit_code()
+            (e.exit_code(), Some(e.to_string()), config)
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            (101, Some(format!("zrm panicked: {what}")), config)
         }
     };
     runtime.shutdown_background();
-    std::process::exit(code);
+    outcome
 }
 
 fn init_logging(quiet: bool, verbose: u8) {

@@ -54,8 +54,11 @@ pub fn emit(text: &str) {
     }
 }
 
+/// One JSON document on stdout; DEL and C1 characters escaped too (they can come from a
+/// binlog or a server, and would reach a terminal raw).
 pub fn emit_json<T: Serialize>(value: &T) {
-    let mut s = serde_json::to_string_pretty(value).expect("output serialises");
+    let s = serde_json::to_string_pretty(value).expect("output serialises");
+    let mut s = crate::redact::json_controls(&s).into_owned();
     s.push('\n');
     emit(&s);
 }

@@ -8,7 +8,9 @@
 //! * with `keep_full = N`: the N newest full backups;
 //! * every pinned backup;
 //! * a backup chain as a whole: a kept incremental keeps its parent, up to the full, and a full
-//!   is deleted only with every incremental built on it;
+//!   is deleted only with every incremental built on it; a full that `keep_full` keeps keeps
+//!   the incrementals built on it too (as pgBackRest's `repo-retention-full`), so the newest
+//!   restore point never leaves the catalog;
 //! * archived binlogs from the oldest kept full's consistent point on (on that server; on other
 //!   servers, those that end after that full started);
 //! * without any policy for the set, everything.
@@ -28,6 +30,8 @@ pub struct BackupMeta {
     pub parent: Option<String>,
     pub start: DateTime<Utc>,
     pub pinned: bool,
+    /// A restore is reading it (a live lease in the repository): kept like a pin.
+    pub leased: bool,
     /// Server and binlog file of the consistent point (fulls).
     pub server_id: u32,
     pub point_file: Option<String>,
@@ -65,6 +69,7 @@ impl BackupMeta {
             parent: m.parent_id.clone(),
             start: m.start_time,
             pinned,
+            leased: false,
             server_id: m.server.server_id,
             point_file: m.consistent_point.as_ref().map(|p| p.binlog_file.clone()),
         }
@@ -129,12 +134,27 @@ pub fn plan(
     fulls.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id))); // newest first
 
     if let Some(n) = policy.keep_full {
+        let newest: BTreeSet<&str> = fulls
+            .iter()
+            .take(n as usize)
+            .map(|f| f.id.as_str())
+            .collect();
         for f in fulls.iter().take(n as usize) {
             keep(
                 &f.id,
                 format!("one of the {n} newest full backups (keep_full)"),
                 &mut reasons,
             );
+        }
+        // Their incrementals: the chain a kept full starts is kept whole.
+        for b in backups.iter().filter(|b| b.level > 0) {
+            if let Some(full) = root_full(b, &by_id).filter(|f| newest.contains(f)) {
+                keep(
+                    &b.id,
+                    format!("built on {full}, which keep_full keeps"),
+                    &mut reasons,
+                );
+            }
         }
     }
     if let Some(r) = policy.retention {
@@ -153,6 +173,9 @@ pub fn plan(
     }
     for b in backups.iter().filter(|b| b.pinned) {
         keep(&b.id, "pinned".into(), &mut reasons);
+    }
+    for b in backups.iter().filter(|b| b.leased) {
+        keep(&b.id, "a restore is reading it".into(), &mut reasons);
     }
     // Chains: a kept backup keeps its ancestors.
     let mut stack: Vec<String> = reasons.keys().cloned().collect();
@@ -227,6 +250,18 @@ pub fn plan(
     }
 }
 
+/// The full backup at the root of an incremental's chain, if the chain is whole.
+fn root_full<'a>(b: &'a BackupMeta, by_id: &BTreeMap<&str, &'a BackupMeta>) -> Option<&'a str> {
+    let mut at = b;
+    for _ in 0..=by_id.len() {
+        if at.level == 0 {
+            return Some(at.id.as_str());
+        }
+        at = by_id.get(at.parent.as_deref()?)?;
+    }
+    None // a parent loop in a damaged catalog
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,12 +310,50 @@ mod tests {
                 parent: if full { None } else { parent.clone() },
                 start: t(d, now),
                 pinned: rng.below(20) == 0,
+                leased: false,
                 server_id: 1,
                 point_file: Some(file),
             });
             parent = Some(id);
         }
         (backups, binlogs)
+    }
+
+    /// The case purge --dry-run got wrong: keep_full = 1, two fulls each with an incremental.
+    #[test]
+    fn keep_full_keeps_the_incrementals_of_the_full_it_keeps() {
+        let now = Utc::now();
+        let b = |id: &str, level, parent: Option<&str>, days| BackupMeta {
+            id: id.into(),
+            level,
+            parent: parent.map(str::to_string),
+            start: t(days, now),
+            pinned: false,
+            leased: false,
+            server_id: 1,
+            point_file: Some("mysql-bin.000001".into()),
+        };
+        let backups = [
+            b("f1", 0, None, 4),
+            b("i1", 1, Some("f1"), 3),
+            b("f2", 0, None, 2),
+            b("i2", 1, Some("f2"), 1),
+        ];
+        let p = plan(
+            now,
+            Policy {
+                retention: None,
+                keep_full: Some(1),
+            },
+            &backups,
+            &[],
+        );
+        let keep: Vec<(&str, bool)> = p.backups.iter().map(|d| (d.id.as_str(), d.keep)).collect();
+        assert_eq!(
+            keep,
+            [("f1", false), ("i1", false), ("f2", true), ("i2", true)],
+            "{p:#?}"
+        );
     }
 
     #[test]
@@ -331,12 +404,24 @@ mod tests {
                     }
                 }
             }
-            // keep_full newest fulls
+            // keep_full newest fulls, each with every incremental built on it
             if let Some(n) = policy.keep_full {
                 let mut fulls: Vec<&BackupMeta> = backups.iter().filter(|b| b.level == 0).collect();
                 fulls.sort_by_key(|f| std::cmp::Reverse(f.start));
+                let by_id: BTreeMap<&str, &BackupMeta> =
+                    backups.iter().map(|b| (b.id.as_str(), b)).collect();
                 for f in fulls.iter().take(n as usize) {
                     assert!(kept.contains(f.id.as_str()), "{ctx}: newest full {}", f.id);
+                    for b in backups.iter().filter(|b| b.level > 0) {
+                        if root_full(b, &by_id) == Some(f.id.as_str()) {
+                            assert!(
+                                kept.contains(b.id.as_str()),
+                                "{ctx}: incremental {} of kept full {}",
+                                b.id,
+                                f.id
+                            );
+                        }
+                    }
                 }
             }
             // the window's start is restorable: a kept full at or before the edge
@@ -376,6 +461,7 @@ mod tests {
             parent: None,
             start: t(1, now),
             pinned: false,
+            leased: false,
             server_id: 1,
             point_file: Some("mysql-bin.000450".into()),
         };
@@ -434,6 +520,7 @@ mod tests {
             parent: parent.map(str::to_string),
             start: t(days, now),
             pinned: false,
+            leased: false,
             server_id: 1,
             point_file: Some(format!("mysql-bin.{:06}", 100 - days)),
         };

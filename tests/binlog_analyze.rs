@@ -82,6 +82,466 @@ fn compressed_events_match_mariadb_binlog() {
     check_format(opts, Format::Compressed);
 }
 
+/// Regression (issue 14, item 12): `--values` showed negative TIME values with a fraction
+/// wrongly (`-00:00:00.000001` as `-00:00:01.000001`, `-12:34:56.789` as `-12:34:56.734`).
+/// Every precision 0 to 6, and the old TIME type, against what the server itself shows.
+#[test]
+fn negative_fractional_time_values_decode_as_the_server_shows_them() {
+    if !support::require_tools(TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let values = [
+        "-00:00:00.000001",
+        "-12:34:56.789",
+        "-838:59:59.000000",
+        "-00:00:01.5",
+        "-00:00:00.01",
+        "-00:00:01.01",
+        "-00:00:00.999999",
+        "-00:00:00.5",
+        "-00:00:01",
+        "-838:59:59.999999",
+        "-01:00:00.000100",
+        "00:00:00.000001",
+        "12:34:56.789",
+        "838:59:59.999999",
+        "00:00:00",
+    ];
+    let cols: Vec<String> = (0..=6).map(|p| format!("t{p} TIME({p})")).collect();
+    server.sql(&format!(
+        "CREATE DATABASE zt; CREATE TABLE zt.tm (id INT PRIMARY KEY, {}) ENGINE=InnoDB",
+        cols.join(", ")
+    ));
+    // The old TIME type (3 bytes, no fraction): what MariaDB creates without the MySQL 5.6
+    // temporal format.
+    server.sql(
+        "SET GLOBAL mysql56_temporal_format = OFF; \
+         CREATE TABLE zt.old (id INT PRIMARY KEY, t TIME) ENGINE=InnoDB; \
+         SET GLOBAL mysql56_temporal_format = ON",
+    );
+    for (i, v) in values.iter().enumerate() {
+        let lits = vec![format!("'{v}'"); 7].join(", ");
+        server.sql(&format!("INSERT INTO zt.tm VALUES ({i}, {lits})"));
+        server.sql(&format!(
+            "INSERT INTO zt.old VALUES ({i}, '{}')",
+            v.split('.').next().unwrap()
+        ));
+    }
+    server.sql("FLUSH BINARY LOGS");
+
+    // What the server shows for each row, column by column.
+    let expected = |table: &str, columns: &str| -> BTreeMap<String, Vec<String>> {
+        server
+            .sql(&format!("SELECT id, {columns} FROM zt.{table} ORDER BY id"))
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t').map(str::to_string);
+                (f.next().unwrap(), f.collect())
+            })
+            .collect()
+    };
+    let all: Vec<String> = (0..=6).map(|p| format!("t{p}")).collect();
+    let want_tm = expected("tm", &all.join(", "));
+    let want_old = expected("old", "t");
+    assert_eq!(want_tm.len(), values.len(), "{want_tm:?}");
+
+    // What zrm decodes from the binlog.
+    let mut cmd = support::zrm();
+    cmd.args([
+        "binlog",
+        "analyze",
+        "--values",
+        "--format",
+        "json",
+        "--type",
+        "write_rows",
+    ])
+    .args(binlog_files(&server.binlog_dir()));
+    let out = support::run(&mut cmd);
+    assert_no_panic(&out, "analyze --values");
+    assert_eq!(out.code, 0, "{out}");
+    let mut got: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for e in parse_ndjson(&out.stdout, Path::new("(all files)")) {
+        let table = e["table"].as_str().unwrap_or("").to_string();
+        for row in e["values"].as_array().into_iter().flatten() {
+            let cells: Vec<String> = row["after"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().trim_matches('\'').to_string())
+                .collect();
+            got.insert((table.clone(), cells[0].clone()), cells[1..].to_vec());
+        }
+    }
+    let mut errors = Vec::new();
+    for (table, want) in [("tm", &want_tm), ("old", &want_old)] {
+        for (id, cells) in want {
+            match got.get(&(table.to_string(), id.clone())) {
+                Some(g) if g == cells => {}
+                other => errors.push(format!(
+                    "zt.{table} id {id} (inserted as '{}'): server shows {cells:?}, zrm decoded \
+                     {other:?}",
+                    values[id.parse::<usize>().unwrap()]
+                )),
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+/// Runs zrm (or, with `mysql_zrm`, the `mysql-zrm` front end through a link in `dir`) and
+/// requires exit code 0.
+fn run_ok_in(dir: &Path, mysql_zrm: bool, args: &[&str]) -> support::Output {
+    let mut cmd = if mysql_zrm {
+        let link = dir.join("mysql-zrm");
+        if !link.exists() {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_zrm"), &link).unwrap();
+        }
+        let mut c = Command::new(link);
+        c.env("NO_COLOR", "1").env_remove("ZRM_CONFIG");
+        c
+    } else {
+        support::zrm()
+    };
+    cmd.args(args);
+    let out = support::run(&mut cmd);
+    assert_no_panic(&out, &args.join(" "));
+    assert_eq!(out.code, 0, "{args:?}: {out}");
+    out
+}
+
+/// Regression (issue 14, item 11): `binlog analyze` printed `CREATE USER … IDENTIFIED BY
+/// '<password>'` verbatim. Every output that shows statements from a binlog, with the
+/// account statements MariaDB writes (it logs CREATE USER with the password as typed).
+#[test]
+fn passwords_in_binlog_statements_are_masked_in_every_output() {
+    if !support::require_tools(TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    let hash = |pw: &str| server.sql(&format!("SELECT PASSWORD('{pw}')"));
+    let (hash5, hash7) = (hash("Pw5-setpw"), hash("Pw7-as"));
+    server.sql(
+        r#"CREATE DATABASE za;
+CREATE TABLE za.acct (id INT PRIMARY KEY, name VARCHAR(20), password VARCHAR(64)) ENGINE=InnoDB;
+CREATE USER 'alice'@'%' IDENTIFIED BY 'Pw1-al\'ice"x', 'bob'@'localhost' IDENTIFIED BY "Pw2-bob";
+ALTER USER 'alice'@'%' IDENTIFIED BY 'Pw3-alter';
+GRANT SELECT ON za.* TO 'carol'@'%' IDENTIFIED BY 'Pw4-carol';
+SET PASSWORD FOR 'bob'@'localhost' = PASSWORD('Pw5-setpw');
+CREATE USER erin IDENTIFIED VIA mysql_native_password USING PASSWORD('Pw6-erin');"#,
+    );
+    server.sql(&format!(
+        "ALTER USER erin IDENTIFIED WITH mysql_native_password AS '{hash7}'"
+    ));
+    // Under NO_BACKSLASH_ESCAPES the first password ends with a backslash.
+    server.sql(
+        r#"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES');
+CREATE USER nb IDENTIFIED BY 'Pw8-nb\', dave IDENTIFIED BY 'Pw9-dave';"#,
+    );
+    // An application's password column, in a statement-format event and a row annotation.
+    server.sql(
+        "SET SESSION binlog_format = 'STATEMENT'; \
+         INSERT INTO za.acct VALUES (1, 'app', 'x'); \
+         UPDATE za.acct SET password = 'Pw10-app' WHERE id = 1; \
+         SET SESSION binlog_format = 'ROW'; \
+         UPDATE za.acct SET password = 'Pw11-app' WHERE id = 1",
+    );
+    server.sql("FLUSH BINARY LOGS");
+    let secrets = [
+        "Pw1-al",
+        "Pw2-bob",
+        "Pw3-alter",
+        "Pw4-carol",
+        "Pw5-setpw",
+        hash5.trim_start_matches('*'),
+        "Pw6-erin",
+        hash7.trim_start_matches('*'),
+        "Pw8-nb",
+        "Pw9-dave",
+        "Pw10-app",
+        "Pw11-app",
+    ];
+    let files: Vec<String> = binlog_files(&server.binlog_dir())
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let f: Vec<&str> = files.iter().map(String::as_str).collect();
+    let with = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend(files.iter().cloned());
+        v
+    };
+    let dir = server.dir().to_path_buf();
+    let mut outputs: Vec<(String, support::Output)> = Vec::new();
+    for args in [
+        with(&["binlog", "analyze"]),
+        with(&["binlog", "analyze", "--format", "json"]),
+        with(&["binlog", "analyze", "--format", "csv"]),
+        with(&["binlog", "analyze", "--by", "transaction"]),
+        with(&[
+            "binlog",
+            "analyze",
+            "--by",
+            "transaction",
+            "--format",
+            "json",
+        ]),
+        with(&[
+            "binlog",
+            "analyze",
+            "--by",
+            "transaction",
+            "--format",
+            "csv",
+        ]),
+        with(&["binlog", "analyze", "--summary"]),
+        with(&["binlog", "analyze", "--summary", "--format", "json"]),
+        // --grep and --match look at the statement as written.
+        with(&["binlog", "analyze", "--grep", "Pw3-alter"]),
+        with(&["binlog", "find", "--match", "Pw4-carol"]),
+        with(&["binlog", "find", "--match", "Pw4-carol", "--format", "json"]),
+    ] {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_ok_in(&dir, false, &a);
+        outputs.push((args[..args.len() - f.len()].join(" "), out));
+    }
+    let out = run_ok_in(
+        &dir,
+        true,
+        &[
+            "--action",
+            "parse-binlogs",
+            "--backup-set",
+            "s",
+            "--bin-logs",
+            &files.join(","),
+        ],
+    );
+    outputs.push(("mysql-zrm --action parse-binlogs".into(), out));
+
+    let mut errors = Vec::new();
+    for (what, out) in &outputs {
+        for s in secrets {
+            if out.stdout.contains(s) || out.stderr.contains(s) {
+                errors.push(format!(
+                    "`{what}` shows the secret {s}:\n{}",
+                    clip(&out.stdout, 6000)
+                ));
+            }
+        }
+        if !out.stdout.contains("<secret>") {
+            errors.push(format!(
+                "`{what}` shows no <secret>:\n{}",
+                clip(&out.stdout, 6000)
+            ));
+        }
+    }
+    // The statements are there, masked (the accounts and plugins are not secrets).
+    let (_, text) = &outputs[0];
+    for shown in [
+        "CREATE USER 'alice'@'%' IDENTIFIED BY <secret>, 'bob'@'localhost' IDENTIFIED BY <secret>",
+        "ALTER USER 'alice'@'%' IDENTIFIED BY <secret>",
+        "TO 'carol'@'%' IDENTIFIED BY <secret>",
+        "SET PASSWORD FOR 'bob'@'localhost'=<secret>",
+        "IDENTIFIED VIA mysql_native_password USING PASSWORD(<secret>)",
+        "IDENTIFIED WITH mysql_native_password AS <secret>",
+        // The binlog does not say whether a backslash escapes: both readings are masked,
+        // which here hides the second account too.
+        "CREATE USER nb IDENTIFIED BY <secret>",
+        "SET password = <secret> WHERE id = 1",
+    ] {
+        if !text.stdout.contains(shown) {
+            errors.push(format!(
+                "analyze does not show `{shown}`:\n{}",
+                clip(&text.stdout, 6000)
+            ));
+        }
+    }
+    let (_, grep) = &outputs[8];
+    let grep_lines: Vec<&str> = grep.stdout.lines().skip(1).collect();
+    if grep_lines.len() != 1
+        || !grep_lines[0].contains("ALTER USER 'alice'@'%' IDENTIFIED BY <secret>")
+    {
+        errors.push(format!(
+            "--grep Pw3-alter should show the ALTER USER event only:\n{grep}"
+        ));
+    }
+    let (_, find) = &outputs[9];
+    if !find
+        .stdout
+        .contains("matched:        GRANT SELECT ON za.* TO 'carol'@'%' IDENTIFIED BY <secret>")
+    {
+        errors.push(format!("find --match shows no masked GRANT:\n{find}"));
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n\n"));
+}
+
+/// Regression (issue 14, item 11): raw terminal escape bytes from row data and statements
+/// reached the terminal. Text and CSV carry none (they are written `\xHH`, as
+/// `mariadb-binlog -v` writes them in row values); JSON escapes them and keeps the value.
+#[test]
+fn control_bytes_from_binlogs_are_escaped_in_text_and_csv() {
+    if !support::require_tools(TOOLS) {
+        return;
+    }
+    let server = TestServer::start();
+    server.sql(
+        "SET NAMES utf8mb4; CREATE DATABASE za; \
+         CREATE TABLE za.c (id INT PRIMARY KEY, s VARCHAR(50)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4; \
+         INSERT INTO za.c VALUES (1, CONCAT('red', CHAR(27), '[31m', 'x', CHAR(7), CHAR(0), CHAR(127), 'end'))",
+    );
+    // Raw escape bytes in statements: a row annotation, a statement-format event, a DDL
+    // naming a table, and a C1 control (U+009B, CSI).
+    server.sql("SET NAMES utf8mb4; INSERT INTO za.c VALUES (2, '\x1b[31mROWSTMT\x1b[0m \u{9b}1m')");
+    server.sql(
+        "SET SESSION binlog_format = 'STATEMENT'; \
+         INSERT INTO za.c VALUES (3, '\x1b[32mQUERYSTMT\x1b[0m\rspoof')",
+    );
+    server.sql("CREATE TABLE za.`t\x1b[1m` (a INT) ENGINE=InnoDB");
+    server.sql("INSERT INTO za.`t\x1b[1m` VALUES (1)");
+    server.sql("FLUSH BINARY LOGS");
+    let files: Vec<String> = binlog_files(&server.binlog_dir())
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let dir = server.dir().to_path_buf();
+
+    // What mariadb-binlog does with the same binlog: row values with bytes below 0x20 as
+    // \xHH; statements as they are (raw ESC).
+    let reference = support::run(
+        Command::new(support::which("mariadb-binlog").unwrap())
+            .args(["--no-defaults", "-vv", "--base64-output=decode-rows"])
+            .args(&files),
+    );
+    assert_eq!(reference.code, 0, "{reference}");
+    assert!(
+        reference.stdout.contains(r"@2='red\x1b[31mx\x07\x00"),
+        "{reference}"
+    );
+    assert!(
+        reference.stdout.contains("'\x1b[32mQUERYSTMT"),
+        "{reference}"
+    );
+
+    let with = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend(files.iter().cloned());
+        v
+    };
+    let raw_control = |s: &str| {
+        s.chars()
+            .find(|&c| (c < ' ' && c != '\n') || ('\u{7f}'..='\u{9f}').contains(&c))
+    };
+    let mut errors = Vec::new();
+    let mut texts = Vec::new();
+    for args in [
+        with(&["binlog", "analyze", "--values"]),
+        with(&["binlog", "analyze", "--format", "csv"]),
+        with(&["binlog", "analyze", "--by", "transaction"]),
+        with(&[
+            "binlog",
+            "analyze",
+            "--by",
+            "transaction",
+            "--format",
+            "csv",
+        ]),
+        with(&["binlog", "analyze", "--summary"]),
+        with(&["binlog", "find", "--match", "QUERYSTMT"]),
+        with(&["binlog", "analyze", "--values", "--format", "json"]),
+        with(&["binlog", "analyze", "--summary", "--format", "json"]),
+    ] {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_ok_in(&dir, false, &a);
+        if let Some(c) = raw_control(&out.stdout) {
+            errors.push(format!(
+                "`{}` writes the raw control character {:?}:\n{}",
+                a[..a.len() - files.len()].join(" "),
+                c,
+                clip(&out.stdout, 6000)
+            ));
+        }
+        texts.push(out.stdout);
+    }
+    let out = run_ok_in(
+        &dir,
+        true,
+        &[
+            "--action",
+            "parse-binlogs",
+            "--backup-set",
+            "s",
+            "--bin-logs",
+            &files.join(","),
+        ],
+    );
+    if let Some(c) = raw_control(&out.stdout) {
+        errors.push(format!(
+            "parse-binlogs writes the raw control character {c:?}:\n{out}"
+        ));
+    }
+    let parse = out.stdout;
+
+    // Escaped, not dropped.
+    let text = &texts[0];
+    for want in [
+        r"after:  (1, 'red\x1b[31mx\x07\x00\x7fend')",
+        r"'\x1b[31mROWSTMT\x1b[0m \xc2\x9b1m'",
+        // (the text view puts a statement on one line: the carriage return is a space)
+        r"'\x1b[32mQUERYSTMT\x1b[0m spoof'",
+        r"za.t\x1b[1m",
+    ] {
+        if !text.contains(want) {
+            errors.push(format!(
+                "analyze --values does not show {want}:\n{}",
+                clip(text, 6000)
+            ));
+        }
+    }
+    if !texts[1].contains(r"\x1b[32mQUERYSTMT\x1b[0m\x0dspoof") {
+        errors.push(format!(
+            "csv does not show the escaped statement:\n{}",
+            texts[1]
+        ));
+    }
+    if !texts[4].contains(r"CREATE TABLE za.`t\x1b[1m`") {
+        errors.push(format!(
+            "--summary's DDL timeline lacks the escaped name:\n{}",
+            texts[4]
+        ));
+    }
+    if !parse.contains(r"\x1b[32mQUERYSTMT") {
+        errors.push(format!(
+            "parse-binlogs does not show the escaped statement:\n{parse}"
+        ));
+    }
+    // JSON keeps the exact text.
+    let events = parse_ndjson(&texts[6], Path::new("(json)"));
+    let has = |key: &str, want: &str| {
+        events.iter().any(|e| match &e[key] {
+            Value::String(s) => s.contains(want),
+            Value::Array(rows) => rows.iter().any(|r| {
+                r["after"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|c| c.as_str().is_some_and(|c| c.contains(want)))
+                })
+            }),
+            _ => false,
+        })
+    };
+    if !has("statement", "'\x1b[32mQUERYSTMT\x1b[0m\rspoof'") || !has("statement", "\u{9b}1m") {
+        errors.push("JSON statements do not keep the control characters".into());
+    }
+    if !has("values", "'red\x1b[31mx\x07\x00\x7fend'") {
+        errors.push(format!(
+            "JSON values do not keep the control characters:\n{}",
+            clip(&texts[6], 4000)
+        ));
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n\n"));
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Row,

@@ -1754,7 +1754,18 @@ fn fake_progress(target: &TestServer, manifest: &Value, items: &[&str]) {
         "{PROGRESS_DDL}; DELETE FROM zrm.restore_progress WHERE backup_id = {};",
         support::quote(id)
     );
-    for item in items {
+    // A real load first claims every database it writes (`database:<name>`).
+    let claims: Vec<String> = manifest["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("database:{}", d["name"].as_str().unwrap()))
+        .collect();
+    for item in items
+        .iter()
+        .copied()
+        .chain(claims.iter().map(String::as_str))
+    {
         sql.push_str(&format!(
             "INSERT INTO zrm.restore_progress (backup_id, item) VALUES ({}, {});",
             support::quote(id),

@@ -2,7 +2,12 @@
 //! filters, in text, NDJSON or CSV, and a summary (DML per table, activity per minute, the
 //! largest transactions, the DDL timeline). Streams: memory does not grow with the input,
 //! except for the bounded summary tables.
+//!
+//! What it prints never carries a password or a raw control byte: statements go through
+//! [`redact::mask_sql`] (filters match the statement as written), text and CSV through
+//! [`redact::escape_controls`], JSON through serde and [`redact::json_controls`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -16,6 +21,7 @@ use super::decode::EventData;
 use super::event::RowsKind;
 use super::rows::{RowChange, Value};
 use super::scan::EventInfo;
+use crate::redact::{self, escape_controls, mask_sql};
 
 /// Which events to show.
 #[derive(Debug, Default, Clone)]
@@ -113,7 +119,8 @@ pub struct EventJson<'a> {
     pub database: Option<&'a str>,
     pub table: Option<&'a str>,
     pub rows: Option<u64>,
-    pub statement: Option<&'a str>,
+    /// Passwords masked.
+    pub statement: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_file: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,7 +165,7 @@ pub fn event_json(e: &EventInfo) -> EventJson<'_> {
         database: e.database.as_deref(),
         table: e.table.as_deref(),
         rows: e.rows,
-        statement: e.statement.as_deref(),
+        statement: e.statement.as_deref().map(mask_sql),
         next_file: match &e.data {
             EventData::Rotate { next_file, .. } => Some(next_file.as_str()),
             _ => None,
@@ -174,12 +181,25 @@ pub enum OutputFormat {
     Csv,
 }
 
+/// A CSV field: control bytes (line breaks too) as `\xHH`, so that a record is one line;
+/// quoted when it holds a comma or a quote.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    let s = escape_controls(s);
+    if s.contains([',', '"']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
     }
+}
+
+/// Serialise one NDJSON line (C1 and DEL escaped too).
+fn write_json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    if let Cow::Owned(escaped) = redact::json_controls(&line) {
+        line = escaped;
+    }
+    line.push('\n');
+    out.write_all(line.as_bytes())
 }
 
 /// Cut a statement to one line of `width` characters.
@@ -215,10 +235,7 @@ impl<W: Write> EventPrinter<W> {
 
     pub fn print(&mut self, e: &EventInfo) -> std::io::Result<()> {
         match self.format {
-            OutputFormat::Json => {
-                serde_json::to_writer(&mut self.out, &event_json(e))?;
-                self.out.write_all(b"\n")
-            }
+            OutputFormat::Json => write_json_line(&mut self.out, &event_json(e)),
             OutputFormat::Csv => {
                 if !self.header_done {
                     self.header_done = true;
@@ -240,7 +257,7 @@ impl<W: Write> EventPrinter<W> {
                     csv_field(e.database.as_deref().unwrap_or("")),
                     csv_field(e.table.as_deref().unwrap_or("")),
                     e.rows.map(|r| r.to_string()).unwrap_or_default(),
-                    csv_field(e.statement.as_deref().unwrap_or(""))
+                    csv_field(&mask_sql(e.statement.as_deref().unwrap_or("")))
                 )
             }
             OutputFormat::Text => {
@@ -278,7 +295,7 @@ impl<W: Write> EventPrinter<W> {
                             .join(","),
                     ),
                     EventData::BinlogCheckpoint(f) => Some(format!("checkpoint {f}")),
-                    _ => e.statement.clone(),
+                    _ => e.statement.as_deref().map(|s| mask_sql(s).into_owned()),
                 };
                 if let Some(d) = detail {
                     let room = self
@@ -287,14 +304,16 @@ impl<W: Write> EventPrinter<W> {
                     line.push_str("  ");
                     line.push_str(&one_line(&d, room));
                 }
-                writeln!(self.out, "{line}")?;
+                writeln!(self.out, "{}", escape_controls(&line))?;
                 if let Some(values) = &e.values {
                     for r in values {
                         if let Some(b) = image(&r.before) {
-                            writeln!(self.out, "    before: ({})", b.join(", "))?;
+                            let b = b.join(", ");
+                            writeln!(self.out, "    before: ({})", escape_controls(&b))?;
                         }
                         if let Some(a) = image(&r.after) {
-                            writeln!(self.out, "    after:  ({})", a.join(", "))?;
+                            let a = a.join(", ");
+                            writeln!(self.out, "    after:  ({})", escape_controls(&a))?;
                         }
                     }
                 }
@@ -309,10 +328,7 @@ impl<W: Write> EventPrinter<W> {
         t.complete();
         let t = &t;
         match self.format {
-            OutputFormat::Json => {
-                serde_json::to_writer(&mut self.out, t)?;
-                self.out.write_all(b"\n")
-            }
+            OutputFormat::Json => write_json_line(&mut self.out, t),
             OutputFormat::Csv => {
                 if !self.header_done {
                     self.header_done = true;
@@ -357,7 +373,7 @@ impl<W: Write> EventPrinter<W> {
                     line.push_str("  ");
                     line.push_str(&one_line(stmt, room));
                 }
-                writeln!(self.out, "{line}")
+                writeln!(self.out, "{}", escape_controls(&line))
             }
         }
     }
@@ -392,7 +408,7 @@ pub struct TrxSummary {
 }
 
 impl TrxSummary {
-    /// Fill the display fields.
+    /// Fill the display fields (the statement with its passwords masked).
     pub fn complete(&mut self) {
         self.time = rfc3339(self.timestamp);
         if self.tables.is_empty() {
@@ -403,7 +419,7 @@ impl TrxSummary {
                 .collect();
         }
         if let Some(s) = self.statement.take() {
-            self.statement = Some(one_line(&s, Some(200)));
+            self.statement = Some(one_line(&mask_sql(&s), Some(200)));
         }
     }
 }
@@ -593,7 +609,7 @@ impl Summary {
                         pos: e.pos,
                         gtid: e.gtid.clone(),
                         database: e.database.clone(),
-                        statement: one_line(&q.statement, Some(300)),
+                        statement: one_line(&mask_sql(&q.statement), Some(300)),
                     });
                 } else {
                     self.ddl_dropped += 1;
@@ -761,7 +777,8 @@ impl Summary {
         if self.ddl_dropped > 0 {
             s.push_str(&format!("  … and {} more\n", self.ddl_dropped));
         }
-        s
+        // Names and statements come from the binlog: no control byte reaches the terminal.
+        redact::escape_controls_in_lines(&s).into_owned()
     }
 }
 

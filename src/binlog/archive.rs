@@ -67,6 +67,9 @@ pub struct Archiver<'r> {
     pub flavor: Flavor,
     pub compression: Compression,
     pub level: i32,
+    /// MySQL's `server_uuid`, recorded in each index so that two servers sharing a server id
+    /// are told apart.
+    pub server_uuid: Option<String>,
     /// The replication client's own server id (must differ from every real server's).
     pub client_server_id: u32,
     pub note: &'r (dyn Fn(&str) + Sync),
@@ -92,6 +95,7 @@ impl<'r> Archiver<'r> {
             set: set.name.clone(),
             conn: set.connection.clone(),
             server_id: facts.server_id,
+            server_uuid: facts.server_uuid.clone(),
             flavor: facts.flavor,
             compression,
             level,
@@ -155,7 +159,12 @@ impl<'r> Archiver<'r> {
         };
         let from = cheap.map_or(4, |(_, t)| t);
         let mut fetch = self.start_fetch_from(spool.path(), &i.file, from)?;
-        fetch.child.wait_for_exit()?;
+        let fetched = fetch.child.wait_for_exit();
+        // A file whose last event is torn makes every fetch of it fail at that event, after
+        // the bytes compared here.
+        if i.crash.as_ref().is_none_or(|c| c.torn_bytes == 0) {
+            fetched?;
+        }
         let path = spool.path().join(&i.file);
         let len = std::fs::metadata(&path)
             .map_err(|e| Error::io("stat", &path, e))?
@@ -194,9 +203,9 @@ impl<'r> Archiver<'r> {
                 continue;
             }
             if let Some(i) = idx::load(self.repo, &self.set, self.server_id, name)? {
-                if i.complete && i.end_pos == *size {
+                if i.complete && i.server_size() == *size {
                     newest_same = Some(i);
-                } else if i.complete && i.end_pos != *size {
+                } else if i.complete && i.server_size() != *size {
                     return Err(Error::Binlog(format!(
                         "binlog {name} of server {} is {size} bytes on the server but {} bytes in \
                          the archive: the server's binary logs were reset (RESET MASTER; MySQL 8.4+: RESET BINARY LOGS AND GTIDS) or \
@@ -220,14 +229,17 @@ impl<'r> Archiver<'r> {
     }
 
     /// Archive every closed binlog of the server that the archive lacks (or holds only in
-    /// part). Blocking.
+    /// part). A file that cannot be archived does not stop the later ones (the gap it leaves
+    /// is named, and the next run tries it again); the files that failed are the error, after
+    /// the others are stored. Blocking.
     pub fn catch_up(&self, server_files: &[(String, u64)]) -> Result<Vec<FileReport>> {
         self.check_conflicts(server_files)?;
         let closed = &server_files[..server_files.len().saturating_sub(1)];
         let spool = Self::spool_dir()?;
         let mut reports = Vec::new();
+        let mut failed: Vec<(String, Error)> = Vec::new();
         let purged = idx::purged_mark(self.repo, &self.set, self.server_id);
-        for (name, _) in closed {
+        for (name, size) in closed {
             // Purged on purpose: not fetched again while the server still holds it.
             if purged.as_deref().is_some_and(|p| {
                 idx::file_order(name).0 == idx::file_order(p).0
@@ -239,23 +251,113 @@ impl<'r> Archiver<'r> {
             if existing.as_ref().is_some_and(|i| i.complete) {
                 continue;
             }
-            let mut fetch = self.start_fetch(spool.path(), name, false)?;
-            let waited = fetch.child.wait_for_exit();
-            waited?;
-            let path = spool.path().join(name);
-            let mut a = FileArchiver::new(
-                self.repo,
-                &self.set,
-                self.server_id,
-                name,
-                self.compression,
-                self.level,
-            )?;
-            let bytes = a.archive_closed_file(&path)?;
-            let _ = std::fs::remove_file(&path);
-            reports.push(report(&a, bytes));
+            match self.archive_closed(spool.path(), name, *size) {
+                Ok(r) => reports.push(r),
+                Err(e) => {
+                    (self.note)(&format!("error: binlog {name} was not archived: {e}"));
+                    failed.push((name.clone(), e));
+                }
+            }
         }
-        Ok(reports)
+        if failed.is_empty() {
+            return Ok(reports);
+        }
+        let (first, _) = &failed[0];
+        let list = failed
+            .iter()
+            .map(|(n, e)| format!("{n}: {e}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(Error::Binlog(format!(
+            "{} of {} binlog file(s) could not be archived ({list}); {} other file(s) were \
+             archived. Until {first} is archived the archive has a gap there, and no restore \
+             replays past it; fix the cause and run `zrm binlog archive --set {}` again",
+            failed.len(),
+            failed.len() + reports.len(),
+            reports.len(),
+            self.set
+        )))
+    }
+
+    /// Fetch and archive one closed file of `size` bytes on the server.
+    fn archive_closed(&self, spool: &Path, name: &str, size: u64) -> Result<FileReport> {
+        let path = spool.join(name);
+        let _ = std::fs::remove_file(&path);
+        let mut fetch = self.start_fetch(spool, name, false)?;
+        let fetched = fetch.child.wait_for_exit();
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        // The client failing short of the server's size is a lost connection, or a torn last
+        // event that the server cannot send (a crash mid-write): ask again from where the copy
+        // ends. A torn event fails again at once; a lost connection carries on.
+        let torn_tail = match fetched {
+            Ok(_) => false,
+            Err(e) if len > 4 && len < size => {
+                if self.fails_again_at(name, len, size)? {
+                    true
+                } else {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let mut a = self.file_archiver(name)?;
+        let bytes = a.archive_closed_file(&path, file_archiver::ServerEnd { size, torn_tail })?;
+        let _ = std::fs::remove_file(&path);
+        if let Some(c) = &a.index.crash {
+            (self.note)(&format!(
+                "warning: binlog {name} {c}; archived up to {}",
+                a.index.end_pos
+            ));
+        }
+        Ok(report(&a, bytes))
+    }
+
+    /// The archiver of one file of this server.
+    fn file_archiver(&self, file: &str) -> Result<FileArchiver<'r>> {
+        let mut a = FileArchiver::new(
+            self.repo,
+            &self.set,
+            self.server_id,
+            file,
+            self.compression,
+            self.level,
+        )?;
+        if a.index.server_uuid.is_none() {
+            a.index.server_uuid = self.server_uuid.clone();
+        }
+        Ok(a)
+    }
+
+    /// Whether the server's `file` (closed, `size` bytes) really ends in a torn event at `pos`:
+    /// a second fetch from `pos` fails without delivering a single event while the server
+    /// answers and still lists the file, closed, at that size. A server that went away (a
+    /// crash, a restart, a lost network) is not a torn file: the fetch is retried next time.
+    fn fails_again_at(&self, file: &str, pos: u64, size: u64) -> Result<bool> {
+        let spool = Self::spool_dir()?;
+        let mut fetch = self.start_fetch_from(spool.path(), file, pos)?;
+        let failed = fetch.child.wait_for_exit().is_err();
+        let path = spool.path().join(file);
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        // The stream holds the magic and the format description before any event.
+        let head = file_archiver::head_end(&path);
+        if !failed || head.is_none_or(|h| len > h) {
+            return Ok(false);
+        }
+        let Ok(files) = self.server_files_now() else {
+            return Ok(false);
+        };
+        let k = files.iter().position(|(n, _)| n == file);
+        Ok(k.is_some_and(|k| k + 1 < files.len() && files[k].1 == size))
+    }
+
+    /// SHOW BINARY LOGS from blocking code (the archiver runs on a blocking thread).
+    fn server_files_now(&self) -> Result<Vec<(String, u64)>> {
+        tokio::runtime::Handle::current().block_on(async {
+            let mut s = crate::mysql::connect(&self.conn).await?;
+            let files = server_binlogs(&mut s).await;
+            s.close().await;
+            files
+        })
     }
 
     /// Stream the binlogs continuously, from where the archive ends, storing a durable segment
@@ -269,17 +371,13 @@ impl<'r> Archiver<'r> {
         let mut reports = self.catch_up(server_files)?;
         let mut current = self.start_file(server_files)?;
         let mut backoff = Duration::from_secs(1);
+        // Where the last stream failed inside a closed file: failing there twice is a torn
+        // last event (a crash mid-write), not a lost connection.
+        let mut failed_at: Option<(String, u64)> = None;
         while !stop.load(Ordering::SeqCst) {
             let spool = Self::spool_dir()?;
             let mut fetch = self.start_fetch(spool.path(), &current, true)?;
-            let mut a = FileArchiver::new(
-                self.repo,
-                &self.set,
-                self.server_id,
-                &current,
-                self.compression,
-                self.level,
-            )?;
+            let mut a = self.file_archiver(&current)?;
             let mut stored = 0u64;
             let started = Instant::now();
             let ended = loop {
@@ -287,8 +385,15 @@ impl<'r> Archiver<'r> {
                     break None;
                 }
                 let path = spool.path().join(&current);
+                // The client writes a file whole before it opens the next: a next file means
+                // the server moved on. Looked at before reading, so nothing is still coming.
+                let moved_on = later_file_in(spool.path(), &current);
                 a.advance(&path)?;
                 let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                if moved_on && !a.closed() && a.verified_end == len && len > 4 {
+                    // No ROTATE, yet the server went on to another file: it crashed here.
+                    a.mark_crashed(0);
+                }
                 if a.closed() && a.verified_end == len && len > 0 {
                     stored += a.finish(&path)?;
                     let _ = std::fs::remove_file(&path);
@@ -299,16 +404,17 @@ impl<'r> Archiver<'r> {
                         .next_file
                         .clone()
                         .unwrap_or_else(|| idx::next_name(&current).unwrap_or_default());
-                    (self.note)(&format!("archived {current} (complete); following {next}"));
+                    match &a.index.crash {
+                        Some(c) => (self.note)(&format!(
+                            "warning: binlog {current} {c}; archived up to {}; following {next}",
+                            a.index.end_pos
+                        )),
+                        None => {
+                            (self.note)(&format!("archived {current} (complete); following {next}"))
+                        }
+                    }
                     current = next;
-                    a = FileArchiver::new(
-                        self.repo,
-                        &self.set,
-                        self.server_id,
-                        &current,
-                        self.compression,
-                        self.level,
-                    )?;
+                    a = self.file_archiver(&current)?;
                     continue;
                 }
                 if a.pending() > 0
@@ -333,6 +439,25 @@ impl<'r> Archiver<'r> {
                     break;
                 }
                 Some(exit) => {
+                    let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    let torn = if a.closed() || a.verified_end != len {
+                        None
+                    } else {
+                        self.crash_end(&current, len, exit.is_err(), &mut failed_at)
+                    };
+                    if let Some(torn) = torn {
+                        a.mark_crashed(torn);
+                        a.finish(&path)?;
+                        let c = a.index.crash.clone().expect("marked crashed");
+                        let next = idx::next_name(&current).unwrap_or_default();
+                        (self.note)(&format!(
+                            "warning: binlog {current} {c}; archived up to {}; following {next}",
+                            a.index.end_pos
+                        ));
+                        reports.push(report(&a, 0));
+                        current = next;
+                        continue;
+                    }
                     let why = match exit {
                         Ok(_) => "the server closed the replication stream".to_string(),
                         Err(e) => e.to_string(),
@@ -354,6 +479,36 @@ impl<'r> Archiver<'r> {
             }
         }
         Ok(reports)
+    }
+
+    /// After a stream ended with `verified` bytes of `file` verified (all it delivered): the
+    /// torn bytes to leave out if the server has moved on from the file (it crashed there),
+    /// None while it may still come (the active file, an unreachable server, a first failure
+    /// short of the server's size).
+    fn crash_end(
+        &self,
+        file: &str,
+        verified: u64,
+        failed: bool,
+        failed_at: &mut Option<(String, u64)>,
+    ) -> Option<u64> {
+        let files = self.server_files_now().ok()?;
+        let k = files.iter().position(|(n, _)| n == file)?;
+        if k + 1 == files.len() || verified <= 4 {
+            return None;
+        }
+        let size = files[k].1;
+        if verified == size {
+            return Some(0);
+        }
+        if failed && verified < size {
+            let here = (file.to_string(), verified);
+            if failed_at.as_ref() == Some(&here) {
+                return Some(size - verified);
+            }
+            *failed_at = Some(here);
+        }
+        None
     }
 
     /// Where following starts: the file the archive holds in part, or the one after the last
@@ -395,6 +550,19 @@ fn report(a: &FileArchiver, bytes: u64) -> FileReport {
         events: a.index.events,
         transactions: a.index.transactions,
     }
+}
+
+/// Whether the client has started a file after `file` in the spool directory.
+fn later_file_in(spool: &Path, file: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(spool) else {
+        return false;
+    };
+    let here = idx::file_order(file);
+    entries.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let there = idx::file_order(&name);
+        there.0 == here.0 && there > here
+    })
 }
 
 /// A replication client id for a set: stable, and far from the small ids servers use.

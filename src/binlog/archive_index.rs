@@ -34,6 +34,9 @@ pub struct BinlogIndex {
     pub format_version: u32,
     pub file: String,
     pub server_id: u32,
+    /// MySQL's `server_uuid` (absent for MariaDB, and in indexes written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_uuid: Option<String>,
     /// The server closed the file (ROTATE or STOP seen): nothing will be added.
     pub complete: bool,
     /// The file's size archived so far (its size when complete).
@@ -67,12 +70,132 @@ pub struct BinlogIndex {
     pub tail_pos: Option<u64>,
     #[serde(default)]
     pub tail_sha256: Option<String>,
+    /// The file ended without ROTATE or STOP: its server crashed (or was killed) while
+    /// writing it, then started a new file. The server recovers from that; so does the
+    /// archive, which holds the file up to its last complete event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<CrashEnd>,
     pub archived_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// How a file cut by a server crash ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CrashEnd {
+    /// Bytes the server holds after the last complete event: a torn event, which the server
+    /// cannot send and zrm never applies.
+    pub torn_bytes: u64,
+    /// The start of a transaction the file never ends (no COMMIT or XID): the server rolled it
+    /// back when it recovered, so a replay stops before it.
+    pub incomplete_trx_at: Option<u64>,
+}
+
+impl std::fmt::Display for CrashEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ended without ROTATE or STOP (its server crashed)")?;
+        if self.torn_bytes > 0 {
+            write!(
+                f,
+                "; a torn last event of {} bytes is not archived",
+                self.torn_bytes
+            )?;
+        }
+        if let Some(p) = self.incomplete_trx_at {
+            write!(
+                f,
+                "; the transaction starting at {p} never committed and is not replayed"
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl BinlogIndex {
+    /// Where a replay of the whole file ends: before a transaction a crash left unfinished.
+    pub fn replay_end(&self) -> u64 {
+        self.crash
+            .as_ref()
+            .and_then(|c| c.incomplete_trx_at)
+            .unwrap_or(self.end_pos)
+    }
+
+    /// The file's size on its server (a torn event the archive lacks included).
+    pub fn server_size(&self) -> u64 {
+        self.end_pos + self.crash.as_ref().map_or(0, |c| c.torn_bytes)
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(self).expect("index serialises")
+    }
+
+    /// What an index stored as `<server_id>/<file>.json` says is checked before anything is
+    /// read, replayed or deleted by it: its file and server are the ones it is stored as,
+    /// every name is a binlog name, its objects are this file's own and its segments cover
+    /// `[0, end_pos)` without a hole. An archive that disagrees with itself is an error, never
+    /// a shorter restore.
+    pub fn validate(&self, file: &str, server_id: u32, what: &str) -> Result<()> {
+        let lie = |why: String| {
+            Err(Error::Repository(format!(
+                "{what} is inconsistent: {why}; zrm will not use it (it was changed or \
+                 damaged): archive the file again from the server (move the index aside and run \
+                 `zrm binlog archive`), or restore it from a replica of the repository"
+            )))
+        };
+        if self.file != file {
+            return lie(format!(
+                "it describes '{}', not {file}",
+                self.file.escape_default()
+            ));
+        }
+        if self.server_id != server_id {
+            return lie(format!(
+                "it belongs to server {}, not {server_id}",
+                self.server_id
+            ));
+        }
+        check_binlog_name(&self.file)?;
+        if let Some(n) = &self.next_file {
+            if check_binlog_name(n).is_err() {
+                return lie(format!(
+                    "its next file '{}' is not a binlog name",
+                    n.escape_default()
+                ));
+            }
+        }
+        let whole = object_name(&self.file, self.compression);
+        let mut at = 0;
+        for seg in &self.segments {
+            let own = seg.object == whole
+                || (seg.object.starts_with(&format!("{}.seg-", self.file))
+                    && crate::repo::is_plain_component(&seg.object));
+            if !own {
+                return lie(format!(
+                    "it lists an object '{}' that is not one of {file}'s",
+                    seg.object.escape_default()
+                ));
+            }
+            if seg.start != at || seg.end < seg.start {
+                return lie(format!(
+                    "its segments do not follow each other (bytes {}-{} after {at})",
+                    seg.start, seg.end
+                ));
+            }
+            at = seg.end;
+        }
+        if at != self.end_pos {
+            return lie(format!(
+                "its segments end at {at} but it says the archive holds {} bytes",
+                self.end_pos
+            ));
+        }
+        if self
+            .crash
+            .as_ref()
+            .and_then(|c| c.incomplete_trx_at)
+            .is_some_and(|p| p > self.end_pos)
+        {
+            return lie("its crash record points past its end".into());
+        }
+        Ok(())
     }
 
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self> {
@@ -148,12 +271,17 @@ pub fn load_all(repo: &Repository, set: &str, server_id: u32) -> Result<Vec<Binl
     let dir = server_dir(set, server_id);
     let mut out = Vec::new();
     for name in repo.backend().list(&dir)? {
-        if !name.ends_with(".json") || name.starts_with('.') {
+        let Some(file) = name
+            .strip_suffix(".json")
+            .filter(|_| !name.starts_with('.'))
+        else {
             continue;
-        }
+        };
         let rel = format!("{dir}/{name}");
         let what = format!("{}/{rel}", repo.describe());
-        out.push(BinlogIndex::from_json(&repo.read_small(&rel)?, &what)?);
+        let i = BinlogIndex::from_json(&repo.read_small(&rel)?, &what)?;
+        i.validate(file, server_id, &what)?;
+        out.push(i);
     }
     out.sort_by_key(|i| file_order(&i.file));
     Ok(out)
@@ -170,10 +298,9 @@ pub fn load(
         return Ok(None);
     }
     let what = format!("{}/{rel}", repo.describe());
-    Ok(Some(BinlogIndex::from_json(
-        &repo.read_small(&rel)?,
-        &what,
-    )?))
+    let i = BinlogIndex::from_json(&repo.read_small(&rel)?, &what)?;
+    i.validate(file, server_id, &what)?;
+    Ok(Some(i))
 }
 
 /// Verify an archived file: every stored object's SHA-256, and the original bytes' SHA-256
@@ -302,6 +429,7 @@ mod tests {
             format_version: INDEX_VERSION,
             file: file.into(),
             server_id: 1,
+            server_uuid: None,
             complete,
             end_pos: 100,
             sha256: None,
@@ -320,6 +448,7 @@ mod tests {
             head_sha256: None,
             tail_pos: None,
             tail_sha256: None,
+            crash: None,
             archived_at: chrono::Utc::now(),
         }
     }

@@ -47,6 +47,9 @@ pub struct FileArchiver<'r> {
     domains: BTreeMap<u32, MariaGtid>,
     /// A STOP event ended the file (server shutdown).
     stopped: bool,
+    /// The server ended the file by crashing (no ROTATE or STOP): the torn bytes after the
+    /// last complete event, which the archive does not hold.
+    crashed: Option<u64>,
     /// Where the format description ends, and where the last complete transaction starts.
     head_end: u64,
     last_trx_start: Option<u64>,
@@ -59,6 +62,7 @@ fn empty_index(file: &str, server_id: u32, compression: Compression) -> BinlogIn
         format_version: INDEX_VERSION,
         file: file.to_string(),
         server_id,
+        server_uuid: None,
         complete: false,
         end_pos: 0,
         sha256: None,
@@ -77,6 +81,7 @@ fn empty_index(file: &str, server_id: u32, compression: Compression) -> BinlogIn
         head_sha256: None,
         tail_pos: None,
         tail_sha256: None,
+        crash: None,
         archived_at: chrono::Utc::now(),
     }
 }
@@ -127,6 +132,7 @@ impl<'r> FileArchiver<'r> {
             scanner: Scanner::new(ScanOptions::default()),
             domains: BTreeMap::new(),
             stopped: false,
+            crashed: None,
             head_end: 0,
             last_trx_start: None,
             current_trx_start: None,
@@ -145,7 +151,19 @@ impl<'r> FileArchiver<'r> {
 
     /// The server closed the file and every byte of it is verified.
     pub fn closed(&self) -> bool {
-        self.index.next_file.is_some() || self.stopped
+        self.index.next_file.is_some() || self.stopped || self.crashed.is_some()
+    }
+
+    /// The server has moved on from this file without closing it (it crashed, then started a
+    /// new file): what is verified is all there is, but for `torn_bytes` of a last event
+    /// the server cannot send either.
+    pub fn mark_crashed(&mut self, torn_bytes: u64) {
+        self.crashed = Some(torn_bytes);
+    }
+
+    /// A transaction the verified part starts but does not end.
+    pub fn open_transaction(&self) -> Option<u64> {
+        self.current_trx_start
     }
 
     /// Verify what the spool copy holds beyond what was verified before. Returns whether
@@ -339,24 +357,16 @@ impl<'r> FileArchiver<'r> {
 
     /// A closed file not archived before, in one pass per core: one thread verifies every
     /// event, the other compresses and hashes the same bytes into a new object, which is
-    /// committed only if the verification succeeds. Returns the bytes stored.
-    pub fn archive_closed_file(&mut self, spool: &Path) -> Result<u64> {
+    /// committed only if the verification succeeds. `server` is how the server lists the file
+    /// (closed: a later file exists). Returns the bytes stored.
+    pub fn archive_closed_file(&mut self, spool: &Path, server: ServerEnd) -> Result<u64> {
         let len = std::fs::metadata(spool)
             .map_err(|e| Error::io("stat", spool, e))?
             .len();
-        let cut_short = |a: &Self| {
-            Error::Binlog(format!(
-                "binlog {} as fetched from the server ends at {len} bytes without a ROTATE or \
-                 STOP event (verified up to {}): it was cut short; not archived",
-                a.file, a.verified_end
-            ))
-        };
         if !self.index.segments.is_empty() {
             // Partly archived before (by --follow): verify the rest, then join.
             self.advance(spool)?;
-            if !self.closed() || self.verified_end != len {
-                return Err(cut_short(self));
-            }
+            self.settle_end(len, server)?;
             return self.finish(spool);
         }
         let object = idx::object_name(&self.file, self.compression);
@@ -371,10 +381,8 @@ impl<'r> FileArchiver<'r> {
         verified?;
         let (w, sha) =
             stored.map_err(|_| Error::Binlog("the compression thread failed".into()))??;
-        if !self.closed() || self.verified_end != len {
-            // Dropping `w` removes the object.
-            return Err(cut_short(self));
-        }
+        // Dropping `w` on an error removes the object.
+        self.settle_end(len, server)?;
         let stored = w.commit(len, &rel)?;
         self.index.segments = vec![Segment {
             object,
@@ -387,6 +395,31 @@ impl<'r> FileArchiver<'r> {
         self.index.end_pos = len;
         self.complete_index(spool, sha)?;
         Ok(len)
+    }
+
+    /// How a closed file fetched to `len` bytes ends: by ROTATE or STOP as usual; by a crash
+    /// when every fetched byte is a complete event and the server has no more to give (its
+    /// whole size, or all but a torn last event it could not send); else it was cut short.
+    fn settle_end(&mut self, len: u64, server: ServerEnd) -> Result<()> {
+        if self.verified_end == len && (self.index.next_file.is_some() || self.stopped) {
+            return Ok(());
+        }
+        if self.verified_end == len && len > 4 {
+            if len == server.size {
+                self.mark_crashed(0);
+                return Ok(());
+            }
+            if server.torn_tail && len < server.size {
+                self.mark_crashed(server.size - len);
+                return Ok(());
+            }
+        }
+        Err(Error::Binlog(format!(
+            "binlog {} as fetched from the server ends at {len} bytes (verified up to {}) while \
+             the server lists it with {} bytes: the transfer was cut short; not archived. Run \
+             `zrm binlog archive` again",
+            self.file, self.verified_end, server.size
+        )))
     }
 
     /// Feed the whole-file hash up to `to` from the spool copy.
@@ -480,6 +513,10 @@ impl<'r> FileArchiver<'r> {
         self.index.tail_pos = Some(tail);
         self.index.tail_sha256 = Some(hash_range(spool, tail, end)?);
         self.index.sha256 = Some(sha);
+        self.index.crash = self.crashed.map(|torn_bytes| idx::CrashEnd {
+            torn_bytes,
+            incomplete_trx_at: self.current_trx_start,
+        });
         self.index.complete = true;
         self.write_index()
     }
@@ -514,6 +551,16 @@ impl<'r> FileArchiver<'r> {
     }
 }
 
+/// How the server lists a closed file, for deciding how the fetched copy may end.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerEnd {
+    /// Its size in SHOW BINARY LOGS.
+    pub size: u64,
+    /// A second fetch from the end of the copy failed again without a byte: the server's file
+    /// ends in a torn event (a crash in the middle of a write).
+    pub torn_tail: bool,
+}
+
 /// Compress and hash spool bytes `[from, to)` into a new repository object, not yet committed
 /// (dropping the writer removes it). Returns the writer and the SHA-256 of the original bytes.
 fn compress_range(
@@ -537,6 +584,17 @@ fn compress_range(
         })
     })?;
     Ok((w, h.finish_hex()))
+}
+
+/// Where the first event (the format description) of a binlog copy ends, from its header; None
+/// while the copy is shorter than that.
+pub fn head_end(path: &Path) -> Option<u64> {
+    let mut head = [0u8; 17];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    let size = u32::from_le_bytes(head[13..17].try_into().ok()?);
+    let end = 4 + u64::from(size);
+    let len = std::fs::metadata(path).ok()?.len();
+    (len >= end).then_some(end)
 }
 
 /// SHA-256 of a binlog's head (magic and format description) without the fields a server

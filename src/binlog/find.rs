@@ -105,7 +105,8 @@ pub struct StopPoint {
     pub last_applied: Option<TrxRef>,
     /// The first transaction not applied (absent when the point is the end of the logs).
     pub first_excluded: Option<TrxRef>,
-    /// For `--match`: the statement that matched.
+    /// For `--match`: the statement that matched, its passwords masked (the regex is
+    /// matched against the statement as written).
     pub matched: Option<String>,
 }
 
@@ -174,7 +175,7 @@ impl Finder {
         }
         if let (Target::Match(re), None) = (&self.target, &self.matched_here) {
             if let Some(s) = e.statement.as_deref().filter(|s| re.is_match(s)) {
-                self.matched_here = Some(s.to_string());
+                self.matched_here = Some(crate::redact::mask_sql(s).into_owned());
             }
         }
         if let (Target::Gsn(g), None) = (&self.target, &self.matched_here) {

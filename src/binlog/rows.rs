@@ -645,42 +645,45 @@ fn decode_value(col: &Column, b: &[u8]) -> Value {
     }
 }
 
+/// TIME2 (MySQL 5.6.4+, MariaDB 10.1+): as MySQL's `my_time_packed_from_binary`, the bytes
+/// give one signed packed value `±(hh:mm:ss << 24 | microseconds)`; the sign applies to the
+/// whole value, so it is taken off before the fields are split (splitting a negative packed
+/// value shows `-00:00:00.000001` as `-00:00:01.000001`). With 1 to 4 digits the integer part
+/// is floored and the fraction stored as an unsigned byte or word counted down from the
+/// next second; both are read unsigned and combined as the server does.
 fn decode_time2(b: &[u8], fsp: u16) -> Value {
-    const OFS: i64 = 0x80_0000;
-    let (int, frac): (i64, i64) = match fsp {
-        0 => (be_uint(&b[..3]) as i64 - OFS, 0),
+    const INT_OFS: i64 = 0x80_0000;
+    const OFS: i64 = 0x8000_0000_0000;
+    let int = be_uint(&b[..3]) as i64 - INT_OFS;
+    let packed: i64 = match fsp {
+        0 => int << 24,
         1 | 2 => {
-            let mut i = be_uint(&b[..3]) as i64 - OFS;
-            let mut f = i64::from(b[3] as i8);
-            if i < 0 && f != 0 {
-                i += 1;
-                f -= 0x100;
+            let (mut int, mut frac) = (int, i64::from(b[3]));
+            if int < 0 && frac != 0 {
+                int += 1;
+                frac -= 0x100;
             }
-            (i, f * 10_000)
+            (int << 24) + frac * 10_000
         }
         3 | 4 => {
-            let mut i = be_uint(&b[..3]) as i64 - OFS;
-            let mut f = i64::from(i16::from_be_bytes([b[3], b[4]]));
-            if i < 0 && f != 0 {
-                i += 1;
-                f -= 0x10000;
+            let (mut int, mut frac) = (int, be_uint(&b[3..5]) as i64);
+            if int < 0 && frac != 0 {
+                int += 1;
+                frac -= 0x1_0000;
             }
-            (i, f * 100)
+            (int << 24) + frac * 100
         }
-        _ => {
-            let packed = be_uint(&b[..6]) as i64 - 0x8000_0000_0000;
-            (packed >> 24, packed % (1 << 24))
-        }
+        _ => be_uint(&b[..6]) as i64 - OFS,
     };
-    let neg = int < 0 || frac < 0;
-    let a = int.unsigned_abs();
+    let a = packed.unsigned_abs();
+    let hms = a >> 24;
     Value::Text(format!(
         "{}{:02}:{:02}:{:02}{}",
-        if neg { "-" } else { "" },
-        (a >> 12) % (1 << 10),
-        (a >> 6) % 64,
-        a % 64,
-        fmt_frac(frac.unsigned_abs(), fsp)
+        if packed < 0 { "-" } else { "" },
+        (hms >> 12) % (1 << 10),
+        (hms >> 6) % 64,
+        hms % 64,
+        fmt_frac(a % (1 << 24), fsp)
     ))
 }
 
@@ -739,6 +742,106 @@ fn decode_decimal(b: &[u8], precision: u8, scale: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// TIME2 as the server stores it (MySQL's `my_time_packed_to_binary`): the packed value
+    /// `±(hh:mm:ss << 24 | microseconds)`, its integer part (floored) in 3 bytes and its
+    /// fractional part (signed, truncated toward zero) in 0, 1, 2 or (with the integer part)
+    /// 6 bytes, offset so that the bytes sort as the values do.
+    fn time2_bytes(neg: bool, h: i64, m: i64, s: i64, micros: i64, fsp: u16) -> Vec<u8> {
+        let abs = (((h << 12) | (m << 6) | s) << 24) + micros;
+        let nr = if neg { -abs } else { abs };
+        let int = nr >> 24;
+        let frac = nr % (1 << 24);
+        let mut b = ((int + 0x80_0000) as u32).to_be_bytes()[1..].to_vec();
+        match fsp {
+            0 => {}
+            1 | 2 => b.push((frac / 10_000) as i8 as u8),
+            3 | 4 => b.extend(((frac / 100) as i16).to_be_bytes()),
+            _ => return ((nr + 0x8000_0000_0000) as u64).to_be_bytes()[2..].to_vec(),
+        }
+        b
+    }
+
+    #[test]
+    fn negative_fractional_time2_decodes_exactly() {
+        // (text, negative, h, m, s, microseconds)
+        let values: &[(bool, i64, i64, i64, i64)] = &[
+            (true, 0, 0, 0, 1),
+            (true, 12, 34, 56, 789_000),
+            (true, 838, 59, 59, 0),
+            (true, 0, 0, 1, 500_000),
+            (true, 0, 0, 0, 10_000),
+            (true, 0, 0, 1, 10_000),
+            (true, 0, 0, 0, 990_000),
+            (true, 0, 0, 1, 0),
+            (true, 838, 59, 59, 999_999),
+            (true, 0, 0, 0, 100),
+            (false, 0, 0, 0, 0),
+            (false, 0, 0, 0, 1),
+            (false, 12, 34, 56, 789_000),
+            (false, 838, 59, 59, 999_999),
+        ];
+        for fsp in 0..=6u16 {
+            let unit = 10i64.pow(6 - u32::from(fsp));
+            for &(neg, h, m, s, micros) in values {
+                if micros % unit != 0 {
+                    continue; // not a value of this precision
+                }
+                let digits = format!("{micros:06}");
+                let want = format!(
+                    "{}{h:02}:{m:02}:{s:02}{}{}",
+                    if neg && (h, m, s, micros) != (0, 0, 0, 0) {
+                        "-"
+                    } else {
+                        ""
+                    },
+                    if fsp > 0 { "." } else { "" },
+                    &digits[..usize::from(fsp)]
+                );
+                let col = Column {
+                    type_code: ty::TIME2,
+                    meta: fsp,
+                    nullable: true,
+                };
+                let b = time2_bytes(neg, h, m, s, micros, fsp);
+                assert_eq!(
+                    field_size(&col, &b).unwrap(),
+                    b.len(),
+                    "size of TIME({fsp})"
+                );
+                assert_eq!(
+                    decode_value(&col, &b),
+                    Value::Text(want.clone()),
+                    "TIME({fsp}) {want} stored as {}",
+                    hex::encode(&b)
+                );
+            }
+        }
+        // Bytes written by MariaDB 10.11 for TIME(6) '-00:00:00.000001' and TIME(2)
+        // '-00:00:00.01' (the layout the comment in MySQL's my_time.cc tabulates).
+        let t6 = Column {
+            type_code: ty::TIME2,
+            meta: 6,
+            nullable: true,
+        };
+        assert_eq!(
+            decode_value(&t6, &[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            Value::Text("-00:00:00.000001".into())
+        );
+        let t2 = Column {
+            type_code: ty::TIME2,
+            meta: 2,
+            nullable: true,
+        };
+        assert_eq!(
+            decode_value(&t2, &[0x7f, 0xff, 0xff, 0xff]),
+            Value::Text("-00:00:00.01".into())
+        );
+        assert_eq!(
+            decode_value(&t2, &[0x7f, 0xff, 0xfe, 0xf6]),
+            Value::Text("-00:00:01.10".into())
+        );
+    }
 
     #[test]
     fn decimal_sizes_and_values() {

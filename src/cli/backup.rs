@@ -167,6 +167,12 @@ async fn run_set(ctx: &Context, args: BackupArgs) -> Result<i32> {
         .iter()
         .flat_map(|d| d.tables.iter().filter_map(|t| t.rows))
         .sum();
+    crate::logfile::result(format!(
+        "backup {id} of set '{}': full, {}, {}",
+        set.name,
+        manifest.method,
+        human_bytes(manifest.total_stored_size())
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
     } else {
@@ -616,19 +622,17 @@ async fn select(s: &mut Session, set: &SetConfig, whole_server: bool) -> Result<
         }
         None => present,
     };
-    let (db_patterns, table_patterns): (Vec<&String>, Vec<&String>) =
-        set.exclude.iter().partition(|p| !p.contains('.'));
-    databases.retain(|d| !db_patterns.iter().any(|p| glob_match(p, d)));
+    let selection = crate::selection::Selection {
+        databases: None,
+        exclude: set.exclude.clone(),
+    };
+    databases.retain(|d| !selection.excludes_database(d));
     let mut ignore_tables = Vec::new();
     let mut tables = BTreeMap::new();
     for db in &databases {
         let mut kept = Vec::new();
         for t in mysql::facts::tables_of(s, db).await? {
-            let excluded = table_patterns.iter().any(|p| {
-                let (dbp, tp) = p.split_once('.').expect("partitioned on '.'");
-                glob_match(dbp, db) && glob_match(tp, &t)
-            });
-            if excluded {
+            if selection.excludes_table(db, &t) {
                 ignore_tables.push(format!("{db}.{t}"));
             } else {
                 kept.push(t);
@@ -648,22 +652,6 @@ async fn select(s: &mut Session, set: &SetConfig, whole_server: bool) -> Result<
         ignore_tables,
         tables,
     })
-}
-
-/// Shell-style `*` and `?` matching.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
 }
 
 /// Data size on the server, to give progress a total (the dump is roughly this size).
@@ -846,31 +834,30 @@ async fn incremental(
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
     let secs = started.elapsed().as_secs_f64();
+    // The range's own figures (its first file may start before it).
+    let (trx, bytes) = tokio::task::block_in_place(|| {
+        crate::restore::plan::range_figures(&repo, &set.name, &range, &start)
+    })?;
+    crate::logfile::result(format!(
+        "backup {id} of set '{}': level {} incremental on {}, {trx} transactions",
+        set.name, manifest.level, parent.id
+    ));
     if ctx.json() {
-        emit_json(&serde_json::json!({ "backup": manifest, "duration_s": secs }));
+        emit_json(&serde_json::json!({
+            "backup": manifest,
+            "duration_s": secs,
+            "transactions": trx,
+            "binlog_bytes": bytes,
+        }));
     } else {
-        let trx: u64 = range.iter().map(|i| i.transactions).sum();
         emit(&format!(
-            "backup {id} of set '{}': level {} incremental on {}, {} binlog file(s), {trx} transactions, {} in {secs:.1}s\nrange: {start} → {end}\n",
+            "backup {id} of set '{}': level {} incremental on {}, {} binlog file(s), {trx} transactions, {} of binlog in {secs:.1}s\nrange: {start} → {end}\n",
             set.name,
             manifest.level,
             parent.id,
             range.len(),
-            human_bytes(manifest.total_size()),
+            human_bytes(bytes),
         ));
     }
     replicate_after(ctx, config, &set.name, &id).map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("tmp_*", "tmp_x"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("tmp_*", "atmp_x"));
-    }
 }

@@ -9,7 +9,7 @@ use regex::Regex;
 use super::Context;
 use crate::binlog::analyze::{EventPrinter, Filters, OutputFormat, Summary, TrxGrouper};
 use crate::binlog::archive::{self, Archiver};
-use crate::binlog::archive_index::{self as idx, Gap};
+use crate::binlog::archive_index::Gap;
 use crate::binlog::find::{Finder, StopPoint, Target};
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
@@ -522,7 +522,8 @@ fn describe(p: &StopPoint) -> String {
         "restore with: --until-position {}:{}\n",
         p.file, p.pos
     ));
-    s
+    // The matched statement and the names come from the binlog.
+    crate::redact::escape_controls_in_lines(&s).into_owned()
 }
 
 async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {
@@ -620,98 +621,42 @@ async fn purge_cmd(ctx: &Context, a: PurgeArgs) -> Result<i32> {
     crate::repo::check_component("set name", &a.set)?;
     let set = config.resolve_set(&a.set, &Default::default())?;
     let repo = Repository::open(&config, false)?;
-    let mut s = mysql::connect(&set.connection).await?;
-    let facts = ServerFacts::gather(&mut s).await?;
-    let server_files = archive::server_binlogs(&mut s).await?;
-    let Some((active, _)) = server_files.last().cloned() else {
-        return Err(Error::Binlog("the server lists no binary logs".into()));
-    };
     let note = |m: &str| ctx.note(m);
-    let archiver = Archiver::for_set(&repo, &config, &set, &facts, &note);
-    // The first file that is not both archived complete (same size) and verified stops the
-    // purge there: PURGE BINARY LOGS TO removes only the files before it.
-    let mut stop_at = (
-        active.clone(),
-        "it is the file the server is writing".to_string(),
-    );
-    let mut safe = Vec::new();
-    for (name, size) in &server_files[..server_files.len() - 1] {
-        let why = match idx::load(&repo, &set.name, facts.server_id, name)? {
-            None => Some("it is not archived".to_string()),
-            Some(i) if !i.complete => Some(format!("it is archived only up to {}", i.end_pos)),
-            Some(i) if i.end_pos != *size => Some(format!(
-                "the archived copy has {} bytes, the server's {size}",
-                i.end_pos
-            )),
-            Some(i) => {
-                match tokio::task::block_in_place(|| idx::verify_archived(&repo, &set.name, &i)) {
-                    Err(e) => Some(format!("its archived copy failed verification: {e}")),
-                    // The server's file must still be the archived one (RESET MASTER can recreate
-                    // a file with the same name and size).
-                    Ok(()) => match tokio::task::block_in_place(|| archiver.matches_server(&i)) {
-                        Ok(true) => None,
-                        Ok(false) => Some(
-                            "the server's file differs from the archived one (RESET MASTER / RESET BINARY LOGS AND GTIDS?)"
-                                .into(),
-                        ),
-                        Err(e) => Some(format!("cannot compare it with the server's: {e}")),
-                    },
-                }
-            }
-        };
-        if let Some(why) = why {
-            stop_at = (name.clone(), why);
-            break;
-        }
-        safe.push(name.clone());
-    }
-    let mut kept_by_server: Vec<String> = Vec::new();
-    if !safe.is_empty() && !a.dry_run {
-        s.exec(&format!(
-            "PURGE BINARY LOGS TO {}",
-            mysql::conn::quote_str(&stop_at.0)
-        ))
-        .await
-        .map_err(|e| {
-            Error::Binlog(format!(
-                "{e} (PURGE needs the BINLOG ADMIN or SUPER privilege)"
-            ))
-        })?;
-        // The server may keep a file it still needs (without an error): report what is gone.
-        let after = archive::server_binlogs(&mut s).await?;
-        kept_by_server = safe
-            .iter()
-            .filter(|f| after.iter().any(|(n, _)| n == *f))
-            .cloned()
-            .collect();
-        safe.retain(|f| !kept_by_server.contains(f));
-    }
-    s.close().await;
+    let r = crate::binlog::purge::purge(crate::binlog::purge::PurgeRequest {
+        config: &config,
+        repo: &repo,
+        set: &set,
+        dry_run: a.dry_run,
+        note: &note,
+    })
+    .await?;
     if ctx.json() {
-        emit_json(&serde_json::json!({
-            "set": set.name,
-            "dry_run": a.dry_run,
-            "purged": if a.dry_run { Vec::new() } else { safe.clone() },
-            "would_purge": if a.dry_run { safe.clone() } else { Vec::new() },
-            "kept_from": stop_at.0,
-            "reason": stop_at.1,
-            "kept_by_server": kept_by_server,
-        }));
-    } else {
-        let verb = if a.dry_run { "would purge" } else { "purged" };
-        let mut out = if safe.is_empty() {
-            format!("set '{}': nothing to purge", set.name)
-        } else {
-            format!("set '{}': {verb} {}", set.name, safe.join(", "))
-        };
-        out.push_str(&format!("; kept {} and later: {}\n", stop_at.0, stop_at.1));
-        if !kept_by_server.is_empty() {
-            out.push_str(&format!(
-                "the server kept {} (still in use by it); a later purge removes them\n",
-                kept_by_server.join(", ")
-            ));
-        }
-        emit(&out);
+        emit_json(&r);
+        return Ok(0);
     }
+    let (verb, files) = if a.dry_run {
+        ("would purge", &r.would_purge)
+    } else {
+        ("purged", &r.purged)
+    };
+    let mut out = if files.is_empty() {
+        format!("set '{}': nothing to purge", r.set)
+    } else {
+        format!("set '{}': {verb} {}", r.set, files.join(", "))
+    };
+    out.push_str(&format!("; kept {} and later: {}\n", r.kept_from, r.reason));
+    for h in &r.shared_with {
+        out.push_str(&format!(
+            "set '{}' archives the same server and needs {} and later ({})\n",
+            h.set, h.file, h.why
+        ));
+    }
+    if !r.kept_by_server.is_empty() {
+        out.push_str(&format!(
+            "the server kept {} (still in use by it); a later purge removes them\n",
+            r.kept_by_server.join(", ")
+        ));
+    }
+    emit(&out);
     Ok(0)
 }

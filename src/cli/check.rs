@@ -125,6 +125,20 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
     check_server(&mut r, &config, &set).await;
 
     let failed = r.items.iter().any(|i| i.verdict == Verdict::Error);
+    crate::logfile::result(if failed {
+        format!(
+            "FAILED: set '{}' has problems to fix: {}",
+            set.name,
+            r.items
+                .iter()
+                .filter(|i| i.verdict == Verdict::Error)
+                .map(|i| format!("{}: {}", i.check, i.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    } else {
+        format!("OK: set '{}' is ready for backups", set.name)
+    });
     if ctx.json() {
         emit_json(&serde_json::json!({ "set": set.name, "ok": !failed, "checks": r.items }));
     } else {
@@ -393,64 +407,60 @@ async fn check_archive(
     facts: &crate::mysql::ServerFacts,
     s: &mut crate::mysql::Session,
 ) {
-    use crate::binlog::archive_index as idx;
-    let Ok(server_files) = crate::binlog::archive::server_binlogs(s).await else {
-        return;
+    use crate::binlog::coverage::{self, Level};
+    let server_files = match crate::binlog::archive::server_binlogs(s).await {
+        Ok(f) => f,
+        Err(e) => return r.add("binlog archive", Verdict::Error, e.to_string(), None),
     };
-    let indexes = crate::repo::Repository::open(config, false)
-        .and_then(|repo| idx::load_all(&repo, &set.name, facts.server_id))
-        .unwrap_or_default();
-    let Some(last) = indexes.last() else {
-        r.add(
-            "binlog archive",
-            Verdict::Warning,
-            "no binlog of this server is archived yet: point-in-time recovery needs them",
-            Some(format!(
-                "run `zrm binlog archive --set {0}` from cron, or `zrm binlog archive --set {0} --follow` as a service",
-                set.name
-            )),
-        );
-        return;
+    let indexes = crate::repo::Repository::open(config, false).and_then(|repo| {
+        tokio::task::block_in_place(|| {
+            crate::binlog::archive_index::load_all(&repo, &set.name, facts.server_id)
+        })
+    });
+    let c = match indexes {
+        Ok(indexes) => coverage::assess(&indexes, Some(&server_files), None),
+        Err(e) => {
+            return r.add(
+                "binlog archive",
+                Verdict::Error,
+                format!("the archive's indexes cannot be read: {e}"),
+                Some(format!(
+                    "`zrm verify --set {}` checks the archive",
+                    set.name
+                )),
+            )
+        }
     };
-    let gaps = idx::gaps(&indexes);
-    for g in &gaps {
-        r.add(
-            "binlog archive",
-            Verdict::Warning,
-            format!("gap: {g}"),
-            None,
-        );
+    let fix = format!(
+        "run `zrm binlog archive --set {0}` from cron, or `zrm binlog archive --set {0} --follow` as a service",
+        set.name
+    );
+    for k in &c.crashed {
+        r.add("binlog archive", Verdict::Info, k.clone(), None);
     }
-    // The first file the archive still needs from the server.
-    let needed = if last.complete {
-        last.next_file
-            .clone()
-            .or_else(|| idx::next_name(&last.file))
-    } else {
-        Some(last.file.clone())
-    };
-    let on_server = |f: &str| server_files.iter().any(|(n, _)| n == f);
-    match needed {
-        Some(n) if !on_server(&n) && server_files.first().is_some_and(|(f, _)| idx::file_order(f) > idx::file_order(&n)) => r.add(
+    match c.level {
+        Level::Ok | Level::Behind if c.archived_files == 0 => r.add(
+            "binlog archive",
+            Verdict::Warning,
+            format!(
+                "no binlog of this server is archived yet ({} closed file(s) on the server): \
+                 point-in-time recovery needs them",
+                c.unarchived.len()
+            ),
+            Some(fix),
+        ),
+        Level::Ok => r.add("binlog archive", Verdict::Ok, c.summary(), None),
+        Level::Behind | Level::Unknown => r.add(
+            "binlog archive",
+            Verdict::Warning,
+            c.warning(&set.name).unwrap_or_default(),
+            Some(fix),
+        ),
+        Level::Broken => r.add(
             "binlog archive",
             Verdict::Error,
-            format!(
-                "{n} was purged from the server before it was archived: the archive has a gap before {}",
-                server_files[0].0
-            ),
-            Some("take a full backup to start a new chain".into()),
-        ),
-        _ => r.add(
-            "binlog archive",
-            Verdict::Ok,
-            format!(
-                "{} files archived, up to {}:{}{}",
-                indexes.len(),
-                last.file,
-                last.end_pos,
-                last.last_event_time.map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default()
-            ),
-            None,
+            c.warning(&set.name).unwrap_or_default(),
+            Some("take a full backup to start a new chain, and keep the archive running".into()),
         ),
     }
 }

@@ -158,6 +158,16 @@ pub async fn backup(
         }
     }
     rec.max_lock_hold_ms = rec.shards.values().filter_map(|s| s.lock_hold_ms).max();
+    crate::logfile::result(
+        results
+            .iter()
+            .map(|r| match &r.result {
+                Ok((m, _)) => format!("{}: backup {}", r.set, m.id),
+                Err(e) => format!("{}: FAILED: {e}", r.set),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
     if failed == 0 {
         let repo = tokio::task::block_in_place(|| Repository::open(&config, true))?;
         // Ids are seconds: two cluster backups within one second must not share one.
@@ -368,7 +378,7 @@ pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> Result<i32> {
 }
 
 /// Marker schema and table on every shard (zrm's own small schema).
-pub const MARKER_SCHEMA: &str = "zrm_meta";
+pub const MARKER_SCHEMA: &str = crate::restore::target::ZRM_SCHEMA;
 
 async fn write_marker(set: &SetConfig, cluster: &str, name: &str) -> Result<()> {
     let mut s = mysql::connect(&set.connection).await?;

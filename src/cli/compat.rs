@@ -9,7 +9,8 @@
 //! says so.
 //!
 //! `--action parse-binlogs` runs the hidden `zrm binlog zrm-parse`, which prints ZRM's table
-//! (`Log filename | Log Position | Timestamp | Event Type | Event`) from zrm's binlog scanner.
+//! (`Log filename | Log Position | Timestamp | Event Type | Event`) from zrm's binlog scanner,
+//! passwords in statements masked and control bytes escaped (`crate::redact`).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -803,27 +804,45 @@ pub fn invoked_as_mysql_zrm(args: &[OsString]) -> bool {
         .is_some_and(|n| n == PROGRAM)
 }
 
+/// How the process ends without running a command: its exit code and, for a failure, the
+/// error it printed (for the log file's outcome line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub code: i32,
+    pub error: Option<String>,
+}
+
 /// `main`'s parser when invoked as `mysql-zrm`: the translated zrm command line, with the
-/// notes printed on stderr. `Err(code)`: the process is done (help printed, or an error
-/// reported on stderr) and exits with `code`.
-pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, i32> {
+/// notes printed on stderr. `Err(done)`: the process is done (help printed, or an error
+/// reported on stderr) and exits with `done.code`.
+pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, Done> {
     let Some(args) = args
         .iter()
         .skip(1)
         .map(|a| a.to_str().map(str::to_string))
         .collect::<Option<Vec<String>>>()
     else {
-        eprintln!("{PROGRAM}: error: an argument is not valid UTF-8");
-        return Err(2);
+        let error = "an argument is not valid UTF-8".to_string();
+        eprintln!("{PROGRAM}: error: {error}");
+        return Err(Done {
+            code: 2,
+            error: Some(error),
+        });
     };
     match translate(&args) {
         Err(e) => {
             eprintln!("{PROGRAM}: error: {e}");
-            Err(e.exit_code())
+            Err(Done {
+                code: e.exit_code(),
+                error: Some(e.to_string()),
+            })
         }
         Ok(Translated::Help) => {
             print!("{USAGE}");
-            Err(0)
+            Err(Done {
+                code: 0,
+                error: None,
+            })
         }
         Ok(Translated::Run { argv, notes }) => {
             // The global flags come first: `zrm [--config F] [-v] [-q] COMMAND …`.
@@ -848,7 +867,11 @@ pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, i32> {
             }
             Cli::try_parse_from(&argv).map_err(|e| {
                 let _ = e.print();
-                e.exit_code()
+                Done {
+                    code: e.exit_code(),
+                    error: (e.exit_code() != 0)
+                        .then(|| e.to_string().trim_start_matches("error: ").to_string()),
+                }
             })
         }
     }
@@ -961,15 +984,16 @@ impl<W: Write> ZrmTable<W> {
                 event = format!("use `{}`; {event}", q.database.replace('`', "``"));
             }
         }
-        writeln!(
-            self.out,
+        let line = format!(
             "{} | {} | {} | {} | {}",
             e.file,
             e.pos,
             time,
             e.type_name(),
             event
-        )
+        );
+        // Statements and names come from the binlog: no control byte reaches the terminal.
+        writeln!(self.out, "{}", crate::redact::escape_controls(&line))
     }
 
     /// The closing rule; gives the writer back.
@@ -1017,7 +1041,10 @@ fn event_text(e: &EventInfo) -> String {
                     RowsKind::Delete => format!("delete {n} {rows} from {}", table()),
                 }
             }
-            (None, Some(s)) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+            (None, Some(s)) => crate::redact::mask_sql(s)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             (None, None) if e.table.is_some() => format!("table {}", table()),
             (None, None) if e.type_code == crate::binlog::event::code::FORMAT_DESCRIPTION => {
                 "start of binlog (format description)".into()

@@ -69,7 +69,7 @@ pub enum Command {
     List(list::ListArgs),
     /// Show one backup's manifest
     Show(list::ShowArgs),
-    /// Restore a backup (and, later, replay binary logs to a point in time)
+    /// Restore a backup, then replay the archived binary logs to a point in time
     Restore(Box<restore::RestoreArgs>),
     /// Binary logs: archive, purge, analyze, find
     #[command(subcommand)]
@@ -182,7 +182,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Replicate(a) => replicate::run(&ctx, a).await,
         Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(c) => tokio::task::block_in_place(|| schedule::run(&ctx, c)),
-        Command::Report(a) => report::run(&ctx, a),
+        Command::Report(a) => report::run(&ctx, a).await,
     }
 }
 

@@ -196,9 +196,15 @@ async fn purge_set(
             _ => None,
         })
         .collect();
+    // A backup a restore is reading (a live lease) is kept like a pinned one.
+    let leases = tokio::task::block_in_place(|| crate::repo::lease::live(repo, set, !dry_run))?;
     let metas: Vec<BackupMeta> = manifests
         .iter()
-        .map(|m| Ok(BackupMeta::of(m, pinned(repo, set, &m.id)?)))
+        .map(|m| {
+            let mut meta = BackupMeta::of(m, pinned(repo, set, &m.id)?);
+            meta.leased = leases.iter().any(|l| l.backup == m.id);
+            Ok(meta)
+        })
         .collect::<Result<_>>()?;
     let bl: Vec<BinlogMeta> = binlogs
         .iter()
@@ -239,9 +245,27 @@ async fn purge_set(
         .collect();
     order.sort_by_key(|m| std::cmp::Reverse(m.level));
     for m in order {
+        // A restore may have started reading it since the plan was made.
+        let leased = tokio::task::block_in_place(|| crate::repo::lease::live(repo, set, false))?
+            .iter()
+            .any(|l| l.backup == m.id);
+        if leased {
+            continue;
+        }
         tokio::task::block_in_place(|| remove_manifest(repo, set, &m.id))?;
         if let Some(e) = m.physical.as_ref().and_then(|p| p.ebs.as_ref()) {
-            let gone = crate::engine::snapshot::ebs::delete_snapshots(e).await?;
+            let endpoint = config
+                .resolve_set(set, &Default::default())
+                .ok()
+                .and_then(|c| c.ebs.and_then(|e| e.endpoint));
+            let gone = crate::engine::snapshot::ebs::delete_backup_snapshots(
+                e,
+                set,
+                &m.id,
+                &repo.info.repository_id,
+                endpoint.as_deref(),
+            )
+            .await?;
             out.deleted_snapshots.extend(gone);
         }
         tokio::task::block_in_place(|| delete_backup_dir(repo, set, &m.id))?;
@@ -298,28 +322,13 @@ fn remove_manifest(repo: &Repository, set: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Delete what is left of a backup directory (its manifest is gone first), then the (local)
-/// directories; and its verify record and pin.
+/// Delete what is left of a backup directory (its manifest is gone first), hidden temporary
+/// files of an interrupted run included; and its verify record and pin. The id is a checked
+/// name, so the directory is this set's own.
 fn delete_backup_dir(repo: &Repository, set: &str, id: &str) -> Result<()> {
-    let dir = Repository::backup_dir(set, id);
-    let files = repo.backend().walk(&dir)?;
-    let mut dirs = BTreeSet::new();
-    for (f, _) in &files {
-        repo.backend().remove_file(f);
-        let mut p = f.as_str();
-        while let Some((parent, _)) = p.rsplit_once('/') {
-            if parent.len() < dir.len() {
-                break;
-            }
-            dirs.insert(parent.to_string());
-            p = parent;
-        }
-    }
-    // Deepest first.
-    for d in dirs.iter().rev() {
-        repo.backend().remove_empty_dir(d);
-    }
-    repo.backend().remove_empty_dir(&dir);
+    crate::repo::check_component("backup id", id)?;
+    repo.backend()
+        .remove_tree(&Repository::backup_dir(set, id))?;
     repo.backend()
         .remove_file(&super::verify::verify_record_path(set, id));
     repo.backend().remove_file(&pin_path(set, id));

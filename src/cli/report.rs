@@ -62,9 +62,11 @@ struct Data {
     /// Set → what its binlog archive spans.
     archive: BTreeMap<String, ArchiveSpan>,
     verifies: BTreeMap<(String, String), super::verify::VerifyRecord>,
+    /// Set → its archive against its server (sets of the configuration only).
+    coverage: BTreeMap<String, crate::binlog::coverage::Coverage>,
 }
 
-pub fn run(ctx: &Context, args: ReportArgs) -> Result<i32> {
+pub async fn run(ctx: &Context, args: ReportArgs) -> Result<i32> {
     let config = ctx.config()?;
     let repo = Repository::open(&config, false)?;
     let sets: Vec<String> = match &args.set {
@@ -89,10 +91,31 @@ pub fn run(ctx: &Context, args: ReportArgs) -> Result<i32> {
         .as_deref()
         .map(|t| crate::timeparse::parse_time(t, chrono::FixedOffset::east_opt(0).expect("UTC")))
         .transpose()?;
-    let data = load(&repo, &sets, since)?;
+    let mut data = tokio::task::block_in_place(|| load(&repo, &sets, since))?;
+    // Whether each set's archive reaches its server's current binlog: a report that says ok
+    // while the archive stalled would hide a shortened restore.
+    for set in &sets {
+        if let Ok(cfg) = config.resolve_set(set, &Default::default()) {
+            let c = crate::binlog::coverage::probe(&repo, &cfg).await;
+            data.coverage.insert(set.clone(), c);
+        }
+    }
+    let warnings: Vec<String> = data
+        .coverage
+        .iter()
+        .filter_map(|(set, c)| c.warning(set))
+        .collect();
     let t = view_table(&config, &repo, &data, args.view);
     match ctx.global.format {
-        Format::Text => emit(&table(&t.headers, &t.rows)),
+        Format::Text => {
+            let mut out = table(&t.headers, &t.rows);
+            if matches!(args.view, View::Status | View::RestorePoints) {
+                for w in &warnings {
+                    out.push_str(&format!("WARNING: {w}\n"));
+                }
+            }
+            emit(&out)
+        }
         Format::Json => {
             let rows: Vec<serde_json::Value> = t
                 .rows
@@ -107,9 +130,11 @@ pub fn run(ctx: &Context, args: ReportArgs) -> Result<i32> {
                     )
                 })
                 .collect();
-            emit_json(
-                &serde_json::json!({ "view": format!("{:?}", args.view).to_lowercase(), "rows": rows }),
-            );
+            emit_json(&serde_json::json!({
+                "view": format!("{:?}", args.view).to_lowercase(),
+                "rows": rows,
+                "warnings": warnings,
+            }));
         }
         Format::Csv => emit(&csv(&t)),
         Format::Html => emit(&html(&data, args.view, &t)),
@@ -122,6 +147,7 @@ fn load(repo: &Repository, sets: &[String], since: Option<DateTime<Utc>>) -> Res
         backups: BTreeMap::new(),
         archive: BTreeMap::new(),
         verifies: BTreeMap::new(),
+        coverage: BTreeMap::new(),
     };
     for set in sets {
         let mut list: Vec<Manifest> = catalog::list_set(repo, set)?
@@ -152,9 +178,19 @@ fn load(repo: &Repository, sets: &[String], since: Option<DateTime<Utc>>) -> Res
                 last: view.last_event(),
                 gaps: view.gaps.iter().map(|g| g.to_string()).collect(),
             },
-            Err(_) => ArchiveSpan {
+            Err(_)
+                if crate::binlog::archive_index::servers(repo, set)
+                    .is_ok_and(|ids| ids.is_empty()) =>
+            {
+                ArchiveSpan {
+                    last: None,
+                    gaps: Vec::new(),
+                }
+            }
+            // An archive that cannot be read is not an empty one.
+            Err(e) => ArchiveSpan {
                 last: None,
-                gaps: Vec::new(),
+                gaps: vec![format!("the archive cannot be read: {e}")],
             },
         };
         data.archive.insert(set.clone(), span);
@@ -206,11 +242,18 @@ fn view_table(config: &ConfigFile, repo: &Repository, d: &Data, view: View) -> T
                         last: archived,
                         gaps,
                     } = &d.archive[set];
+                    use crate::binlog::coverage::Level;
+                    let coverage = d.coverage.get(set).map(|c| c.level);
                     let status = match (last, gaps.is_empty()) {
                         (None, _) => "NO BACKUP".to_string(),
                         (_, false) => "GAP IN BINLOGS".to_string(),
+                        _ if coverage == Some(Level::Broken) => "BINLOG ARCHIVE BROKEN".into(),
+                        _ if coverage == Some(Level::Behind) => "BINLOG ARCHIVE BEHIND".into(),
                         (Some(_), true) if verify.is_some_and(|v| !v.ok) => {
                             "LAST VERIFY FAILED".to_string()
+                        }
+                        _ if coverage == Some(Level::Unknown) => {
+                            "ok (server not reached: archive not compared)".to_string()
                         }
                         _ => "ok".to_string(),
                     };

@@ -202,6 +202,18 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
     if let Some((file, pos)) = &resume {
         tokio::task::block_in_place(|| plan::resume_from(&repo, &mut plan, file, *pos))?;
     }
+    // Nothing may shorten a restore silently: what the replayed range lacks, and (for a
+    // restore to the end of the archive) whether the archive reaches the server's current
+    // binlog, are said before anything changes.
+    let mut warnings = plan.warnings.clone();
+    if matches!(until, Until::All) && !args.no_binlogs && resume.is_none() {
+        let coverage = crate::binlog::coverage::probe(&repo, &source).await;
+        warnings.extend(coverage.warning(&set_name));
+    }
+    for w in &warnings {
+        ctx.note(&format!("WARNING: {w}"));
+    }
+    plan.warnings = warnings;
     let manifest = plan.base_manifest.clone();
     if manifest.physical.is_some() && resume.is_none() {
         return run_physical(ctx, &args, &set_name, target_spec, &target, &repo, &plan).await;
@@ -246,9 +258,9 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
             )))
         }
     };
-    let databases = chosen_databases(&manifest, args.databases.as_deref())?;
+    let mut databases = chosen_databases(ctx, &manifest, args.databases.as_deref())?;
     // Replay covers what the restore covers: --databases, else what the backup selected.
-    let replay_scope = crate::restore::db_filter::Scope {
+    let replay_scope = crate::selection::Selection {
         databases: match (&args.databases, &manifest.selected_databases) {
             (None, None) => None,
             _ => Some(databases.iter().cloned().collect::<BTreeSet<_>>()),
@@ -265,21 +277,60 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
         )));
     }
     check_time_zone(&mut session, &manifest, &label, plan.files.is_empty()).await?;
-    let occupied = if resume.is_some() || args.resume_load {
+    // From here to the end, no other restore writes these databases on this target, and no
+    // purge deletes the backup being read.
+    let _target_lock = if args.dry_run {
+        None
+    } else {
+        Some(crate::restore::target::TargetLock::acquire(&conn, &label, &databases).await?)
+    };
+    let _lease = if args.dry_run {
+        None
+    } else {
+        Some(take_lease(&config, &set_name, &manifest.id)?)
+    };
+    let mut occupied = if resume.is_some() || args.resume_load {
         Vec::new() // the earlier run restored (part of) the base there
     } else {
         occupied_databases(&mut session, &databases).await?
     };
+    // zrm's own schema (checkpoint markers) on the target is the target's: kept as it is.
+    if let Some(k) = occupied
+        .iter()
+        .position(|o| o.name == crate::restore::target::ZRM_SCHEMA)
+    {
+        let o = occupied.remove(k);
+        databases.retain(|d| *d != o.name);
+        ctx.note(&format!(
+            "note: {} exists on {label}: kept as it is (zrm's own schema is never replaced)",
+            o.name
+        ));
+    }
     if !occupied.is_empty() && !args.replace {
+        // The databases may hold an interrupted load of this very backup: then the way on is
+        // to continue it.
+        let interrupted = manifest.method == Method::Logical
+            && logical::load::interrupted_load_of(&mut session, &manifest.id)
+                .await
+                .unwrap_or(false);
         session.close().await;
         let list = occupied
             .iter()
             .map(Occupied::describe)
             .collect::<Vec<_>>()
             .join(", ");
+        let way_on = if interrupted {
+            format!(
+                "they hold an interrupted load of backup {}: continue it with the same command \
+                 plus --resume-load, or start over with --replace",
+                manifest.id
+            )
+        } else {
+            "add --replace to drop and replace them, or restore elsewhere".to_string()
+        };
         return Err(Error::Restore(format!(
             "refusing to restore into {label}: these databases exist and are not empty: {list}; \
-             add --replace to drop and replace them, or restore elsewhere"
+             {way_on}"
         )));
     }
 
@@ -329,6 +380,13 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
         }
         if args.replace {
             for o in &occupied {
+                // Checked again where it matters: nothing above may have let one through.
+                if crate::restore::target::is_protected_schema(&o.name) {
+                    return Err(Error::Restore(format!(
+                        "refusing to drop {}: zrm never drops a system schema or its own",
+                        o.name
+                    )));
+                }
                 ctx.note(&format!(
                     "dropping database {} on {label} (--replace)",
                     o.name
@@ -340,6 +398,12 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
                     ))
                     .await?;
             }
+        }
+        if manifest.method != Method::Logical {
+            // A load of another kind replaces these databases too: an interrupted logical
+            // load into them must not be resumed on top of it.
+            let dbs: BTreeSet<String> = databases.iter().cloned().collect();
+            logical::load::forget_loads_into(&mut session, &dbs).await?;
         }
         session.close().await;
         let progress = ctx.progress.start(&format!("restore {}", manifest.id));
@@ -368,6 +432,20 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
                 resume: args.resume_load,
             };
             let out = logical::load::load(&repo, &job, progress.as_ref()).await;
+            // What a schema failure left on the target decides the way on.
+            let left_behind = match &out {
+                Err(f) if f.phase == logical::load::Phase::Schema => {
+                    match mysql::connect(&conn).await {
+                        Ok(mut s) => {
+                            let o = occupied_databases(&mut s, &databases).await;
+                            s.close().await;
+                            o.map(|o| !o.is_empty()).unwrap_or(true)
+                        }
+                        Err(_) => true,
+                    }
+                }
+                _ => false,
+            };
             out.map(|o| {
                 load_notes = o.notes.clone();
                 o.bytes
@@ -376,8 +454,13 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
                 (e @ Error::Usage(_), _) => e,
                 (e, logical::load::Phase::Schema) => Error::Restore(format!(
                     "{e}. The load of backup {} into {label} stopped while creating the \
-                     schema, before any data: fix the cause, then restore again with --replace",
-                    manifest.id
+                     schema, before any data: fix the cause, then {}",
+                    manifest.id,
+                    if left_behind {
+                        "restore again with --replace (it drops what this run created)"
+                    } else {
+                        "run the same command again (nothing was left on the target)"
+                    }
                 )),
                 (e, logical::load::Phase::Data) => Error::Restore(format!(
                     "{e}. The load of backup {} into {label} stopped; chunks already committed \
@@ -466,6 +549,7 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
             "consistent_point": manifest.consistent_point,
             "stop": plan.stop,
             "last_applied": last,
+            "warnings": plan.warnings,
         }));
     } else {
         let mut out = format!(
@@ -517,8 +601,33 @@ pub async fn run(ctx: &Context, mut args: RestoreArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn chosen_databases(m: &Manifest, wanted: Option<&[String]>) -> Result<Vec<String>> {
-    let present: Vec<String> = m.databases.iter().map(|d| d.name.clone()).collect();
+/// The databases to restore: those asked for, else the backup's; never a system schema
+/// (`mysql`, `sys`, …), whatever a manifest lists (zrm never writes one there: a manifest that
+/// does was changed).
+fn chosen_databases(ctx: &Context, m: &Manifest, wanted: Option<&[String]>) -> Result<Vec<String>> {
+    if let Some(w) = wanted {
+        if let Some(sys) = w
+            .iter()
+            .find(|d| crate::restore::target::is_system_schema(d))
+        {
+            return Err(Error::Usage(format!(
+                "--databases {sys}: zrm never restores over a system schema"
+            )));
+        }
+    }
+    let (system, present): (Vec<String>, Vec<String>) = m
+        .databases
+        .iter()
+        .map(|d| d.name.clone())
+        .partition(|d| crate::restore::target::is_system_schema(d));
+    if !system.is_empty() {
+        ctx.note(&format!(
+            "WARNING: backup {} lists system schema(s) {} (zrm never backs them up this way: \
+             its manifest was changed?); they are not restored and not dropped",
+            m.id,
+            system.join(", ")
+        ));
+    }
     match wanted {
         None => Ok(present),
         Some(w) => {
@@ -564,6 +673,23 @@ async fn check_time_zone(
          does not know that zone (no time zone tables): load them first, e.g. \
          `mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb mysql`; nothing was changed"
     )))
+}
+
+/// A reader's lease on the backup being restored, so that a purge meanwhile keeps it; then the
+/// manifest is read again (a purge that started before the lease may have taken it).
+fn take_lease(
+    config: &crate::config::ConfigFile,
+    set: &str,
+    id: &str,
+) -> Result<crate::repo::lease::Lease> {
+    let repo = std::sync::Arc::new(Repository::open(config, false)?);
+    let lease = crate::repo::lease::Lease::take(repo.clone(), set, id)?;
+    crate::catalog::find_backup(&repo, set, id).map_err(|e| {
+        Error::Restore(format!(
+            "backup {id} was deleted while the restore started ({e}); nothing was changed"
+        ))
+    })?;
+    Ok(lease)
 }
 
 /// Whether the target is the set's source server: the same endpoint, or (a socket and a TCP
@@ -1025,7 +1151,7 @@ async fn run_physical(
                 target_flavor: m.server.flavor,
                 source_flavor: m.server.flavor,
                 time_zone: m.server.session_time_zone.clone(),
-                scope: crate::restore::db_filter::Scope {
+                scope: crate::selection::Selection {
                     databases: None,
                     exclude: Vec::new(),
                 },

@@ -181,11 +181,43 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
             }],
         ));
     }
-    let ok = records.iter().all(|r| r.ok);
+    // The backups are whole; does the archive reach the server's current binlog? A broken
+    // archive fails the verify, one that lags behind or cannot be judged is said loudly.
+    let set_cfg = config.resolve_set(&args.set, &Default::default())?;
+    let coverage = crate::binlog::coverage::probe(&repo, &set_cfg).await;
+    let coverage_warning = coverage.warning(&args.set);
+    let ok =
+        records.iter().all(|r| r.ok) && coverage.level != crate::binlog::coverage::Level::Broken;
+    crate::logfile::result(format!(
+        "{}: {}{}",
+        if ok { "OK" } else { "FAILED" },
+        records
+            .iter()
+            .map(|r| {
+                if r.ok {
+                    format!("backup {} of set '{}' verified", r.backup, r.set)
+                } else {
+                    format!(
+                        "backup {} of set '{}' FAILED ({})",
+                        r.backup,
+                        r.set,
+                        r.failures.join("; ")
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        coverage_warning
+            .as_deref()
+            .map(|w| format!("; WARNING: {w}"))
+            .unwrap_or_default()
+    ));
     if ctx.json() {
         emit_json(&serde_json::json!({
             "set": args.set,
             "ok": ok,
+            "coverage": coverage,
+            "warnings": coverage_warning.iter().collect::<Vec<_>>(),
             "backups": records.iter().zip(&reports).map(|(r, (_, checks))| serde_json::json!({
                 "record": r, "checks": checks,
             })).collect::<Vec<_>>(),
@@ -220,6 +252,13 @@ pub async fn run(ctx: &Context, args: VerifyArgs) -> Result<i32> {
                 },
                 r.duration_s
             ));
+        }
+        match &coverage_warning {
+            Some(w) => out.push_str(&format!("WARNING: {w}\n")),
+            None => out.push_str(&format!(
+                "binlog archive: {}, up to the server's current binlog\n",
+                coverage.summary()
+            )),
         }
         emit(&out);
     }

@@ -121,4 +121,8 @@ impl Backend for EncryptedBackend {
     fn remove_empty_dir(&self, rel: &str) {
         self.inner.remove_empty_dir(rel)
     }
+
+    fn remove_tree(&self, rel: &str) -> Result<()> {
+        self.inner.remove_tree(rel)
+    }
 }

@@ -38,6 +38,37 @@ impl LocalBackend {
         self.root.join(rel)
     }
 
+    /// `rel` under the root, reached without a symbolic link: what zrm deletes must be the
+    /// repository's own (write access to a repository is not root on the host). `rel` must be
+    /// plain names joined by `/`.
+    fn confined(&self, rel: &str) -> Result<PathBuf> {
+        let mut p = self.root.clone();
+        for c in rel.split('/') {
+            if c.is_empty() || c == "." || c == ".." {
+                return Err(Error::Repository(format!(
+                    "refusing to touch '{}' in {}: not a plain path inside the repository",
+                    rel.escape_default(),
+                    self.root.display()
+                )));
+            }
+            p.push(c);
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::Repository(format!(
+                        "refusing to delete through {}: it is a symbolic link, and zrm never \
+                         deletes outside the repository. Replace the link by the directory \
+                         itself (mount a disk there if the repository spans disks)",
+                        p.display()
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(e) => return Err(Error::io("inspect", &p, e)),
+            }
+        }
+        Ok(self.root.join(rel))
+    }
+
     fn lock_named(&self, set: &str, file: &str, what: &'static str) -> Result<SetLock> {
         let dir = self.path(&format!("sets/{set}"));
         create_private_dirs(&dir)?;
@@ -178,6 +209,11 @@ impl Backend for LocalBackend {
     }
 
     fn walk(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+        // A walk names files to copy or delete: it starts nowhere a link leads (links inside
+        // are neither files nor directories to lstat, so they are left out).
+        if !rel.trim_end_matches('/').is_empty() {
+            self.confined(rel.trim_end_matches('/'))?;
+        }
         let mut out = Vec::new();
         let mut stack = vec![rel.trim_end_matches('/').to_string()];
         while let Some(dir) = stack.pop() {
@@ -219,11 +255,41 @@ impl Backend for LocalBackend {
     }
 
     fn remove_file(&self, rel: &str) {
-        let _ = fs::remove_file(self.path(rel));
+        match self.confined(rel) {
+            Ok(p) => {
+                let _ = fs::remove_file(p);
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
     }
 
     fn remove_empty_dir(&self, rel: &str) {
-        let _ = fs::remove_dir(self.path(rel));
+        match self.confined(rel) {
+            Ok(p) => {
+                let _ = fs::remove_dir(p);
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    fn remove_tree(&self, rel: &str) -> Result<()> {
+        let top = self.confined(rel)?;
+        // Depth first, by lstat: a link is removed as a link, never followed.
+        fn remove(p: &Path) -> io::Result<()> {
+            let m = fs::symlink_metadata(p)?;
+            if m.is_dir() {
+                for entry in fs::read_dir(p)? {
+                    remove(&entry?.path())?;
+                }
+                fs::remove_dir(p)
+            } else {
+                fs::remove_file(p)
+            }
+        }
+        match remove(&top) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("delete", &top, e)),
+            _ => Ok(()),
+        }
     }
 
     fn probe_writable(&self) -> Result<()> {

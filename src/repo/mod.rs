@@ -10,6 +10,7 @@
 
 pub mod crypt;
 pub mod encrypted;
+pub mod lease;
 pub mod local;
 pub mod lock;
 pub mod s3;
@@ -67,6 +68,29 @@ pub trait Backend: Send + Sync {
     /// Best-effort clean-up after a failed backup: remove a file / an empty directory.
     fn remove_file(&self, rel: &str);
     fn remove_empty_dir(&self, rel: &str);
+    /// Remove the directory `rel` with everything under it, hidden temporary files included
+    /// (for purge, under the set's lock: nothing writes there). Never follows a symbolic link,
+    /// so nothing outside the repository is ever touched.
+    fn remove_tree(&self, rel: &str) -> Result<()> {
+        let files = self.walk(rel)?;
+        let mut dirs = std::collections::BTreeSet::new();
+        for (f, _) in &files {
+            self.remove_file(f);
+            let mut p = f.as_str();
+            while let Some((parent, _)) = p.rsplit_once('/') {
+                if parent.len() < rel.len() {
+                    break;
+                }
+                dirs.insert(parent.to_string());
+                p = parent;
+            }
+        }
+        for d in dirs.iter().rev() {
+            self.remove_empty_dir(d);
+        }
+        self.remove_empty_dir(rel);
+        Ok(())
+    }
 }
 
 /// A repository: a backend plus the layout on top of it.
@@ -213,6 +237,17 @@ fn read_to_vec(mut r: Box<dyn Read + Send>, rel: &str) -> Result<Vec<u8>> {
     r.read_to_end(&mut v)
         .map_err(|e| Error::io("read", rel, e))?;
     Ok(v)
+}
+
+/// One component of a path read from a repository file (a manifest's file, an index's
+/// object): any name that stays where it is put, i.e. not empty, not `.` or `..`, and without a
+/// separator, NUL or control character.
+pub fn is_plain_component(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 255
+        && !name.chars().any(|c| c == '/' || c.is_control())
 }
 
 /// Set names and backup ids become path components: refuse anything that could escape.

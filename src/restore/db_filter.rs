@@ -15,45 +15,12 @@
 //! then fails on the target with a clear error rather than losing its in-scope rows).
 //! Transaction control and session state are always kept.
 
-use std::collections::BTreeSet;
-
 use regex::Regex;
 
 use crate::binlog::decode::EventData;
 use crate::binlog::scan::EventInfo;
 use crate::mysql::facts::SYSTEM_SCHEMAS;
-
-/// Which databases and tables a replay covers.
-#[derive(Debug, Clone)]
-pub struct Scope {
-    /// `None`: every database but the system schemas.
-    pub databases: Option<BTreeSet<String>>,
-    /// `db.table` globs (and `db` globs) left out, as in the set's `exclude`.
-    pub exclude: Vec<String>,
-}
-
-impl Scope {
-    pub fn database(&self, db: &str) -> bool {
-        match &self.databases {
-            Some(set) => set.contains(db),
-            None => !db.is_empty() && !SYSTEM_SCHEMAS.contains(&db),
-        }
-    }
-
-    pub fn table(&self, db: &str, table: &str) -> bool {
-        if !self.database(db) {
-            return false;
-        }
-        !self.exclude.iter().any(|p| match p.split_once('.') {
-            Some((dp, tp)) => glob(dp, db) && glob(tp, table),
-            None => glob(p, db),
-        })
-    }
-}
-
-fn glob(p: &str, s: &str) -> bool {
-    crate::cli::backup::glob_match(p, s)
-}
+use crate::selection::Selection;
 
 /// Statement patterns the filter needs, compiled once.
 pub struct Patterns {
@@ -95,7 +62,7 @@ fn is_account_statement(upper_start: &str) -> bool {
 
 /// Whether an event is in scope (`true` for everything that is neither a statement nor a row
 /// change: those are always replayed).
-pub fn keep_event(e: &EventInfo, scope: &Scope, p: &Patterns) -> bool {
+pub fn keep_event(e: &EventInfo, scope: &Selection, p: &Patterns) -> bool {
     if e.rows_kind.is_some() || e.type_code == crate::binlog::event::code::TABLE_MAP {
         return match (e.database.as_deref(), e.table.as_deref()) {
             (Some(d), Some(t)) => scope.table(d, t),
@@ -228,7 +195,7 @@ enum Mode {
 pub struct BlockFilter {
     /// Start positions of the events to drop, sorted.
     excluded: Vec<u64>,
-    scope: Scope,
+    scope: Selection,
     in_excluded: bool,
     mode: Mode,
     head: Vec<u8>,
@@ -237,7 +204,7 @@ pub struct BlockFilter {
 const PEEK: usize = 600;
 
 impl BlockFilter {
-    pub fn new(excluded: Vec<u64>, scope: Scope) -> Self {
+    pub fn new(excluded: Vec<u64>, scope: Selection) -> Self {
         BlockFilter {
             excluded,
             scope,
@@ -347,8 +314,8 @@ impl BlockFilter {
 mod tests {
     use super::*;
 
-    fn only(dbs: &[&str]) -> Scope {
-        Scope {
+    fn only(dbs: &[&str]) -> Selection {
+        Selection {
             databases: Some(dbs.iter().map(|s| s.to_string()).collect()),
             exclude: Vec::new(),
         }
@@ -381,7 +348,7 @@ mod tests {
 
     #[test]
     fn scope_of_tables() {
-        let s = Scope {
+        let s = Selection {
             databases: None,
             exclude: vec!["app.tmp_*".into(), "scratch".into()],
         };

@@ -63,6 +63,8 @@ pub struct Plan {
     pub transactions_exact: bool,
     /// Why there is nothing to replay, when there is nothing.
     pub note: Option<String>,
+    /// What the user must know about the replayed range (files a server crash cut).
+    pub warnings: Vec<String>,
 }
 
 fn order(file: &str, pos: u64) -> ((String, u64), u64) {
@@ -84,12 +86,70 @@ fn scan_file(repo: &Repository, input: &Input, from: u64, finder: &mut Finder) -
     Ok(())
 }
 
+/// Transactions that end in bytes `[from, to)` of an archived file (reads only that part).
+pub fn transactions_in(
+    repo: &Repository,
+    set: &str,
+    i: &BinlogIndex,
+    from: u64,
+    to: u64,
+) -> Result<u64> {
+    let mut reader = BinlogReader::new(input_of(set, i).open(Some(repo))?, i.file.clone())?;
+    if from > 4 {
+        reader.skip_to(from)?;
+    }
+    let mut n = 0;
+    Scanner::new(ScanOptions {
+        skip_annotations: true,
+        ..Default::default()
+    })
+    .scan(&mut reader, &mut |e| {
+        if e.end_pos > to {
+            return std::ops::ControlFlow::Break(());
+        }
+        if e.trx_end {
+            n += 1;
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(n)
+}
+
+/// What a binlog range from `start` over `files` (in order, the first holding `start`) holds:
+/// its transactions and its bytes.
+pub fn range_figures(
+    repo: &Repository,
+    set: &str,
+    files: &[BinlogIndex],
+    start: &ConsistentPoint,
+) -> Result<(u64, u64)> {
+    let (mut transactions, mut bytes) = (0, 0);
+    for i in files {
+        let from = if i.file == start.binlog_file {
+            start.binlog_pos.max(4)
+        } else {
+            4
+        };
+        let end = i.replay_end();
+        if end <= from {
+            continue;
+        }
+        bytes += end - from;
+        transactions += if from <= 4 {
+            i.transactions
+        } else {
+            transactions_in(repo, set, i, from, end)?
+        };
+    }
+    Ok((transactions, bytes))
+}
+
 /// The transaction that ends a file, from its index (for a point at a file's end).
 fn last_of(i: &BinlogIndex) -> TrxRef {
     TrxRef {
         file: i.file.clone(),
-        pos: i.end_pos,
-        end_pos: i.end_pos,
+        pos: i.tail_pos.unwrap_or(i.replay_end()).min(i.replay_end()),
+        end_pos: i.replay_end(),
         gtid: i.last_gtid.clone(),
         time: i
             .last_event_time
@@ -323,6 +383,7 @@ fn base_only(base: Manifest, why: &str) -> Plan {
         transactions: 0,
         transactions_exact: true,
         note: Some(why.to_string()),
+        warnings: Vec::new(),
     }
 }
 
@@ -495,18 +556,19 @@ fn build(
         )));
     }
     let mut files = Vec::new();
+    let mut notes = Vec::new();
     let mut transactions = 0;
-    let mut exact = true;
     for i in &range {
         let start = if i.file == cp.binlog_file {
             cp.binlog_pos
         } else {
             4
         };
+        // A file a crash cut ends, for a replay, before the transaction it never finished.
         let end = if i.file == stop.file {
             stop.pos
         } else {
-            i.end_pos
+            i.replay_end()
         };
         if end <= start {
             continue;
@@ -519,20 +581,21 @@ fn build(
             )));
         }
         // Whole files: the index's count; the stop file: counted by the scan that found the
-        // point; a partly replayed first file: proportional (said so).
+        // point; a partly replayed first file: counted by reading that part.
         if i.file == stop.file {
             transactions += stop_file_applied;
-        } else if start <= 4 && end == i.end_pos {
+        } else if start <= 4 && end == i.replay_end() {
             transactions += i.transactions;
         } else {
-            exact = false;
-            transactions += (i.transactions as f64 * (end - start) as f64 / i.end_pos.max(1) as f64)
-                .round() as u64;
+            transactions += transactions_in(repo, set, i, start, end)?;
+        }
+        if let Some(c) = &i.crash {
+            notes.push(format!("binlog {} {c}", i.file));
         }
         files.push(ReplayFile {
             file: i.file.clone(),
             start,
-            stop: (i.file == stop.file && stop.pos < i.end_pos).then_some(stop.pos),
+            stop: (end < i.end_pos).then_some(end),
             bytes: end - start,
             input: input_of(set, i),
             index: (*i).clone(),
@@ -563,8 +626,9 @@ fn build(
         files,
         bytes,
         transactions,
-        transactions_exact: exact,
+        transactions_exact: true,
         note: None,
+        warnings: notes,
     })
 }
 

@@ -15,7 +15,7 @@ use std::process::Stdio;
 
 use regex::Regex;
 
-use super::db_filter::{self, BlockFilter, Patterns, Scope, StatementGroups};
+use super::db_filter::{self, BlockFilter, Patterns, StatementGroups};
 use super::plan::ReplayFile;
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
@@ -28,6 +28,7 @@ use crate::mysql::gtid::{Gtid, GtidSet};
 use crate::mysql::tools;
 use crate::progress::Progress;
 use crate::repo::Repository;
+use crate::selection::Selection;
 
 /// How many recent `# at` markers are kept to map an error line back to an event.
 const MARKERS: usize = 200_000;
@@ -40,7 +41,7 @@ pub struct ReplayJob<'a> {
     /// `SET time_zone` for the session: the source server's zone.
     pub time_zone: Option<String>,
     /// What is replayed (see `db_filter`).
-    pub scope: Scope,
+    pub scope: Selection,
 }
 
 /// Where a failed replay stopped.
@@ -142,7 +143,7 @@ fn spool_and_scan(
     repo: &Repository,
     f: &ReplayFile,
     dir: &std::path::Path,
-    scope: &Scope,
+    scope: &Selection,
 ) -> Result<Spooled> {
     let path = dir.join(&f.file);
     let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
@@ -270,6 +271,7 @@ pub fn replay(
 ) -> Result<std::result::Result<u64, Stopped>> {
     let binlog_tool = tools::require(tools::binlog_names(job.source_flavor), job.source_flavor)?;
     let client_tool = tools::require(tools::client_names(job.target_flavor), job.target_flavor)?;
+    let packet = PacketLimit::raise(job.target);
     let options = ClientOptionFile::write(job.target)?;
     let mut gtid_target = match (job.source_flavor, job.target_flavor) {
         (Flavor::MySQL, Flavor::MySQL) => Some(GtidTarget::read(&client_tool, &options)?),
@@ -424,11 +426,96 @@ pub fn replay(
             };
             let f = &job.files[k];
             let resume_pos = transaction_start(repo, f, pos)?;
+            let message = match &packet {
+                PacketLimit::Kept { bytes, why } if message.contains("gone away") => format!(
+                    "{message} (the target's max_allowed_packet is {bytes} bytes and zrm could \
+                     not raise it: {why}; a transaction that changed many rows is sent as one \
+                     statement: run SET GLOBAL max_allowed_packet = 1073741824 on the target)"
+                ),
+                _ => message,
+            };
             Ok(Err(Stopped {
                 file: f.file.clone(),
                 resume_pos,
                 error: message,
             }))
+        }
+    }
+}
+
+/// The target's `max_allowed_packet` during a replay. `mariadb-binlog`/`mysqlbinlog` send all
+/// the row events of one statement as one `BINLOG '…'` statement, so a transaction that changed
+/// many rows needs a packet as large: the limit is raised to the protocol's 1 GiB for the
+/// replay (new sessions see it) and put back afterwards.
+enum PacketLimit {
+    /// Already 1 GiB, or the target could not be asked.
+    Enough,
+    Raised {
+        conn: ConnectionConfig,
+        old: u64,
+    },
+    Kept {
+        bytes: u64,
+        why: String,
+    },
+}
+
+const MAX_PACKET: u64 = 1 << 30;
+
+impl PacketLimit {
+    fn raise(target: &ConnectionConfig) -> PacketLimit {
+        let asked = tokio::runtime::Handle::current().block_on(async {
+            let mut s = crate::mysql::connect(target).await?;
+            let now: u64 = s
+                .value("SELECT @@GLOBAL.max_allowed_packet")
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(MAX_PACKET);
+            let r = if now >= MAX_PACKET {
+                PacketLimit::Enough
+            } else {
+                match s
+                    .exec(&format!("SET GLOBAL max_allowed_packet = {MAX_PACKET}"))
+                    .await
+                {
+                    Ok(()) => PacketLimit::Raised {
+                        conn: target.clone(),
+                        old: now,
+                    },
+                    Err(e) => PacketLimit::Kept {
+                        bytes: now,
+                        why: e.to_string(),
+                    },
+                }
+            };
+            s.close().await;
+            Ok::<_, Error>(r)
+        });
+        let limit = asked.unwrap_or(PacketLimit::Enough);
+        if let PacketLimit::Kept { bytes, why } = &limit {
+            tracing::warn!(
+                "the target's max_allowed_packet is {bytes} bytes and zrm could not raise it \
+                 for the replay ({why}): a replayed statement larger than that will fail"
+            );
+        }
+        limit
+    }
+}
+
+impl Drop for PacketLimit {
+    fn drop(&mut self) {
+        if let PacketLimit::Raised { conn, old } = self {
+            let put_back = tokio::runtime::Handle::current().block_on(async {
+                let mut s = crate::mysql::connect(conn).await?;
+                let r = s
+                    .exec(&format!("SET GLOBAL max_allowed_packet = {old}"))
+                    .await;
+                s.close().await;
+                r
+            });
+            if let Err(e) = put_back {
+                tracing::warn!("could not set the target's max_allowed_packet back to {old}: {e}");
+            }
         }
     }
 }

@@ -106,6 +106,73 @@ fn parse_url(spec: &str, rest: &str, config: &ConfigFile) -> Result<Target> {
     })
 }
 
+/// zrm's own schema on a server (cluster checkpoint markers).
+pub const ZRM_SCHEMA: &str = "zrm_meta";
+
+/// The server's own schemas: never restored from a backup, never dropped.
+pub fn is_system_schema(db: &str) -> bool {
+    crate::mysql::facts::SYSTEM_SCHEMAS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(db))
+}
+
+/// What a restore never drops: the system schemas and zrm's own.
+pub fn is_protected_schema(db: &str) -> bool {
+    is_system_schema(db) || db == ZRM_SCHEMA
+}
+
+/// Named locks on the target server, one per database a restore writes, held on a connection
+/// of their own for the whole restore: a second restore into the same database refuses at once
+/// instead of dropping the databases under the first. The server releases them when the
+/// connection ends, a killed zrm included.
+pub struct TargetLock {
+    _session: crate::mysql::Session,
+}
+
+impl TargetLock {
+    pub async fn acquire(
+        conn: &crate::config::ConnectionConfig,
+        label: &str,
+        databases: &[String],
+    ) -> crate::error::Result<TargetLock> {
+        use crate::mysql::conn::quote_str;
+        let mut s = crate::mysql::connect(conn).await?;
+        for db in databases {
+            let name = quote_str(&lock_name(db));
+            let got = s.value(&format!("SELECT GET_LOCK({name}, 0)")).await?;
+            if got.as_deref() == Some("1") {
+                continue;
+            }
+            let holder = s
+                .value(&format!(
+                    "SELECT CONCAT('connection ', ID, ' of ', USER, '@', HOST, ', for ', TIME, \
+                     's') FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK({name})"
+                ))
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "another session".into());
+            s.close().await;
+            return Err(crate::error::Error::Restore(format!(
+                "another restore is writing database {db} on {label} ({holder}): two restores \
+                 into one database would destroy each other's work; nothing was changed. Wait \
+                 for it to finish (or stop it), then run this one again"
+            )));
+        }
+        Ok(TargetLock { _session: s })
+    }
+}
+
+/// A server lock name (at most 64 characters) for restores into `db`.
+fn lock_name(db: &str) -> String {
+    let name = format!("zrm_restore.{db}");
+    if name.chars().count() <= 64 {
+        name
+    } else {
+        format!("zrm_restore.{:08x}", crc32fast::hash(db.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

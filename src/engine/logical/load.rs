@@ -425,6 +425,11 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
             return Err(nothing_to_resume());
         }
     }
+    if !job.resume {
+        // This load takes its databases over: an interrupted load of another backup into them
+        // can no longer be resumed.
+        forget_loads_into(s, &job.databases).await?;
+    }
     s.exec("CREATE DATABASE IF NOT EXISTS `zrm`").await?;
     s.exec(&format!(
         "CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (\
@@ -437,10 +442,14 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
     .await?;
     let id = quote_str(job.backup_id);
     if !job.resume {
+        // Each database is claimed by a row of its own.
         s.exec(&format!(
             "DELETE FROM {PROGRESS_TABLE} WHERE backup_id = {id}"
         ))
         .await?;
+        for db in &job.databases {
+            mark_done(s, job.backup_id, &database_item(db)).await?;
+        }
         return Ok(BTreeSet::new());
     }
     let rows = s
@@ -448,12 +457,91 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
             "SELECT item FROM {PROGRESS_TABLE} WHERE backup_id = {id}"
         ))
         .await?;
-    let done: BTreeSet<String> = rows.into_iter().filter_map(|r| r[0].clone()).collect();
+    let mut done: BTreeSet<String> = rows.into_iter().filter_map(|r| r[0].clone()).collect();
+    // The interrupted load must still own every database it resumes: after another restore
+    // into one of them, skipping "done" chunks would leave that backup's rows half replaced.
+    let lost: Vec<&String> = job
+        .databases
+        .iter()
+        .filter(|db| !done.contains(&database_item(db)))
+        .collect();
+    done.retain(|i| !i.starts_with(DATABASE_ITEM));
     if done.is_empty() {
         finish_progress(s, job.backup_id).await?;
         return Err(nothing_to_resume());
     }
+    if !lost.is_empty() {
+        return Err(Error::Usage(format!(
+            "--resume-load: the interrupted load of backup {} no longer owns {} on the target \
+             (another restore replaced it since, or it was not part of that load); resuming \
+             would mix two backups. Restore backup {} again with --replace",
+            job.backup_id,
+            lost.iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            job.backup_id
+        )));
+    }
     Ok(done)
+}
+
+/// Whether the target holds an interrupted load of `backup_id` (chunks or schema recorded), so
+/// that `--resume-load` can continue it.
+pub async fn interrupted_load_of(s: &mut Session, backup_id: &str) -> Result<bool> {
+    let exists = s
+        .value(
+            "SELECT COUNT(*) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = 'zrm' AND TABLE_NAME = 'restore_progress'",
+        )
+        .await?;
+    if exists.as_deref() != Some("1") {
+        return Ok(false);
+    }
+    let n = s
+        .value(&format!(
+            "SELECT COUNT(*) FROM {PROGRESS_TABLE} WHERE backup_id = {} AND item NOT LIKE 'database:%'",
+            quote_str(backup_id)
+        ))
+        .await?;
+    Ok(n.is_some_and(|n| n != "0"))
+}
+
+/// Progress rows that claim a database for the load of one backup.
+const DATABASE_ITEM: &str = "database:";
+
+fn database_item(db: &str) -> String {
+    format!("{DATABASE_ITEM}{db}")
+}
+
+/// Another restore (of any method) is about to replace `databases` on the target: forget every
+/// interrupted logical load that had claimed one of them, so it cannot be resumed on top.
+pub async fn forget_loads_into(s: &mut Session, databases: &BTreeSet<String>) -> Result<()> {
+    let exists = s
+        .value(
+            "SELECT COUNT(*) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = 'zrm' AND TABLE_NAME = 'restore_progress'",
+        )
+        .await?;
+    if exists.as_deref() != Some("1") {
+        return Ok(());
+    }
+    let mut owners = BTreeSet::new();
+    for db in databases {
+        for r in s
+            .rows(&format!(
+                "SELECT backup_id FROM {PROGRESS_TABLE} WHERE item = {}",
+                quote_str(&database_item(db))
+            ))
+            .await?
+        {
+            owners.extend(r.into_iter().flatten());
+        }
+    }
+    for owner in owners {
+        finish_progress(s, &owner).await?;
+    }
+    Ok(())
 }
 
 async fn mark_done(s: &mut Session, id: &str, item: &str) -> Result<()> {

@@ -488,6 +488,65 @@ pub async fn delete_snapshots(record: &EbsRecord) -> Result<Vec<String>> {
     Ok(deleted)
 }
 
+/// The snapshots of a backup that purge is deleting, whose record comes from a manifest in the
+/// repository: only snapshots tagged as this repository's, this set's and this backup's are
+/// deleted, through the endpoint of the set's configuration (never one a manifest names), so a
+/// changed manifest cannot aim purge at another snapshot or send credentials elsewhere.
+pub async fn delete_backup_snapshots(
+    record: &EbsRecord,
+    set: &str,
+    backup_id: &str,
+    repository: &str,
+    endpoint: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut checked = record.clone();
+    checked.endpoint = endpoint.map(str::to_string);
+    let mut refused = Vec::new();
+    let owned = |tags: &[Tag]| {
+        let tag = |k: &str| {
+            tags.iter()
+                .find(|t| t.key() == Some(k))
+                .and_then(|t| t.value())
+        };
+        tag("zrm:repository") == Some(repository)
+            && tag("zrm:set") == Some(set)
+            && tag("zrm:backup-id") == Some(backup_id)
+    };
+    let mut regions: Vec<(String, String)> = record
+        .snapshots
+        .iter()
+        .map(|s| (record.region.clone(), s.snapshot_id.clone()))
+        .collect();
+    regions.extend(
+        record
+            .copies
+            .iter()
+            .filter(|c| !c.snapshot_id.is_empty())
+            .map(|c| (c.region.clone(), c.snapshot_id.clone())),
+    );
+    for (region, id) in &regions {
+        let (client, _) = client(Some(region), endpoint).await?;
+        match client.describe_snapshots().snapshot_ids(id).send().await {
+            Ok(o) => {
+                if !o.snapshots().first().is_some_and(|s| owned(s.tags())) {
+                    refused.push(id.clone());
+                }
+            }
+            Err(e) if e.code() == Some("InvalidSnapshot.NotFound") => {}
+            Err(e) => return Err(aws_error("DescribeSnapshots", id, &e)),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Error::Backup(format!(
+            "backup {backup_id} of set '{set}' names EBS snapshot(s) {} that are not tagged as \
+             this repository's snapshots of that backup: none of its snapshots was deleted. Its \
+             manifest was changed or belongs elsewhere; check it before deleting anything",
+            refused.join(", ")
+        )));
+    }
+    delete_snapshots(&checked).await
+}
+
 /// The state of each snapshot of a backup (`completed`, `pending`, `error`, or `missing`).
 pub async fn snapshot_states(record: &EbsRecord) -> Result<Vec<(String, String)>> {
     let (client, _) = client(Some(&record.region), record.endpoint.as_deref()).await?;
