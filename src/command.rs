@@ -1,12 +1,24 @@
 //! Every external command zrm runs is built and started here: its argv is logged (argv never
-//! holds a secret: passwords travel in a private option file), it dies with zrm
-//! (`PR_SET_PDEATHSIG`), and its failure is reported with the tail of its stderr.
+//! holds a secret: passwords travel in a private option file), it dies with zrm, and its
+//! failure is reported with the tail of its stderr.
+//!
+//! Dying with zrm: children are forked by one thread that lives as long as the process
+//! ([`spawn_tied`]), with `PR_SET_PDEATHSIG` — the kernel signals the child when the thread
+//! that forked it ends, so forking from a worker thread that may retire would kill tools in
+//! mid-run, and a killed zrm (even kill -9) takes its tools down. On SIGINT/SIGTERM a running
+//! tool is stopped (and waited for) before zrm removes the directories it writes into; a
+//! [`RunningTool`] dropped without being waited for is stopped too.
 
 use std::ffi::OsString;
 use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::cleanup::Guard;
 
 use crate::error::{Error, Result};
 use crate::mysql::tools::Tool;
@@ -50,25 +62,18 @@ impl ToolCommand {
 
     pub fn spawn(mut self, stdin: Stdio, stdout: Stdio) -> Result<RunningTool> {
         tracing::debug!("running: {}", self.display());
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to signal the child
-        // when the thread that spawned it exits, so no tool outlives a killed zrm.
-        unsafe {
-            self.cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let mut child = self
-            .cmd
-            .stdin(stdin)
-            .stdout(stdout)
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::Tool {
-                tool: self.name.clone(),
-                status: "could not start".into(),
-                stderr: e.to_string(),
-            })?;
+        self.cmd.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
+        let mut child = spawn_tied(self.cmd, libc::SIGTERM).map_err(|e| Error::Tool {
+            tool: self.name.clone(),
+            status: "could not start".into(),
+            stderr: e.to_string(),
+        })?;
+        let stop = Some(stop_guard(
+            &child,
+            format!("stop {} (pid {})", self.name, child.id()),
+            libc::SIGTERM,
+            Duration::from_secs(5),
+        ));
         let mut err = child.stderr.take().expect("stderr is piped");
         let stderr = std::thread::spawn(move || {
             let mut tail: Vec<u8> = Vec::new();
@@ -89,6 +94,7 @@ impl ToolCommand {
             name: self.name,
             child,
             stderr: Some(stderr),
+            stop,
         })
     }
 }
@@ -138,10 +144,141 @@ fn readable(stderr: &str) -> String {
     out.join("\n")
 }
 
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Start `cmd` so that it receives `death_signal` when zrm dies, however it dies.
+///
+/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child ends, so every child is
+/// forked by one thread that lives as long as the process.
+pub fn spawn_tied(mut cmd: Command, death_signal: libc::c_int) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let parent = std::process::id();
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // zrm may have died before prctl took effect: then nobody would signal us.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("zrm-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the spawner thread");
+        Mutex::new(tx)
+    });
+    let (tx, rx) = mpsc::channel();
+    spawner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((cmd, tx))
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
+
+/// A process handle that cannot name another process once this one is gone (pid reuse):
+/// signalling through it after the child was reaped does nothing.
+pub struct ProcessHandle {
+    pid: u32,
+    pidfd: Option<OwnedFd>,
+}
+
+impl ProcessHandle {
+    pub fn of(child: &Child) -> ProcessHandle {
+        Self::of_pid(child.id())
+    }
+
+    /// The handle of a child known by its pid (one not yet waited for).
+    pub fn of_pid(pid: u32) -> ProcessHandle {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        let pidfd = (fd >= 0).then(|| {
+            // SAFETY: a descriptor the kernel just gave us, owned by nobody else.
+            unsafe { OwnedFd::from_raw_fd(fd as i32) }
+        });
+        ProcessHandle { pid, pidfd }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        match &self.pidfd {
+            // SAFETY: pidfd_send_signal on a descriptor we own; no siginfo.
+            Some(fd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            },
+            // Kernels before 5.3: plain kill (our own child, normally not yet reaped).
+            // SAFETY: kill(2) with a pid and a signal number.
+            None => unsafe {
+                libc::kill(self.pid as libc::pid_t, sig);
+            },
+        }
+    }
+
+    /// Wait up to `timeout` for the process to end; whether it did.
+    pub fn wait_exit(&self, timeout: Duration) -> bool {
+        let Some(fd) = &self.pidfd else {
+            std::thread::sleep(timeout.min(Duration::from_millis(500)));
+            return false;
+        };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: poll on one descriptor we own; a pidfd is readable once the process ended.
+        unsafe { libc::poll(&mut p, 1, ms) > 0 }
+    }
+
+    /// `sig`, then up to `grace` for it to end, then SIGKILL (and a moment for it to die).
+    pub fn stop(&self, sig: libc::c_int, grace: Duration) {
+        self.signal(sig);
+        if !self.wait_exit(grace) {
+            self.signal(libc::SIGKILL);
+            self.wait_exit(Duration::from_secs(5));
+        }
+    }
+}
+
+/// A guard that stops `child` on SIGINT/SIGTERM (see [`ProcessHandle::stop`]). Disarm it
+/// once the child has been waited for: dropped, it stops the child.
+pub fn stop_guard(child: &Child, what: String, sig: libc::c_int, grace: Duration) -> Guard {
+    stop_pid_guard(child.id(), what, sig, grace)
+}
+
+/// [`stop_guard`] for a child known by its pid (a `tokio::process::Child`).
+pub fn stop_pid_guard(pid: u32, what: String, sig: libc::c_int, grace: Duration) -> Guard {
+    let handle = Arc::new(ProcessHandle::of_pid(pid));
+    Guard::register(what, move || handle.stop(sig, grace))
+}
+
 pub struct RunningTool {
     pub name: String,
     child: Child,
     stderr: Option<JoinHandle<String>>,
+    /// Stops the tool on SIGINT/SIGTERM; disarmed once it has been waited for.
+    stop: Option<Guard>,
 }
 
 impl RunningTool {
@@ -170,6 +307,7 @@ impl RunningTool {
             status: "wait failed".into(),
             stderr: e.to_string(),
         })?;
+        self.reaped();
         let stderr = self
             .stderr
             .take()
@@ -198,6 +336,7 @@ impl RunningTool {
         match self.child.try_wait() {
             Ok(None) => None,
             Ok(Some(status)) => {
+                self.reaped();
                 let stderr = self
                     .stderr
                     .take()
@@ -231,10 +370,29 @@ impl RunningTool {
     pub fn kill(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.reaped();
         self.stderr
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default()
+    }
+
+    /// The child has been waited for: nothing is left to stop.
+    fn reaped(&mut self) {
+        if let Some(g) = self.stop.take() {
+            g.disarm();
+        }
+    }
+}
+
+impl Drop for RunningTool {
+    fn drop(&mut self) {
+        // Given up without a wait (an error elsewhere): stop it rather than leave it running.
+        if let Some(g) = self.stop.take() {
+            g.disarm();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

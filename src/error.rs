@@ -8,7 +8,7 @@
 //! * exit 1 — the command ran and failed (everything else).
 //!
 //! Errors never carry a password: connection details are printed as `user@host:port`.
-//! Library code returns [`Error`]; only `main.rs` uses `anyhow`.
+//! Every fallible function returns [`Error`]; `main.rs` maps it to an exit code.
 
 use std::path::{Path, PathBuf};
 
@@ -24,10 +24,6 @@ pub enum Error {
     /// The command line asks for something impossible or contradictory.
     #[error("{0}")]
     Usage(String),
-
-    /// A command or method that the contract names but this version does not implement yet.
-    #[error("{what}: not built yet in zrm {version}; {instead}", version = env!("CARGO_PKG_VERSION"))]
-    NotBuilt { what: String, instead: String },
 
     /// A file system operation failed on a named path.
     #[error("{action} {path}: {source}")]
@@ -93,13 +89,6 @@ impl Error {
             action,
             path: path.as_ref().to_path_buf(),
             source,
-        }
-    }
-
-    pub fn not_built(what: impl Into<String>, instead: impl Into<String>) -> Self {
-        Error::NotBuilt {
-            what: what.into(),
-            instead: instead.into(),
         }
     }
 }

@@ -26,8 +26,8 @@ pub struct HookEnv<'a> {
 }
 
 fn run(which: &str, cmd: &str, env: &HookEnv, extra: &[(&str, String)]) -> Result<()> {
-    let out = Command::new("sh")
-        .arg("-c")
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
         .arg(cmd)
         .env("ZRM_SET", &env.set.name)
         .env("ZRM_LEVEL", env.level)
@@ -35,7 +35,11 @@ fn run(which: &str, cmd: &str, env: &HookEnv, extra: &[(&str, String)]) -> Resul
         .env("ZRM_CONFIG", env.config)
         .envs(extra.iter().map(|(k, v)| (*k, v)))
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // A hook does not outlive zrm either.
+    let out = crate::command::spawn_tied(sh, libc::SIGTERM)
+        .and_then(|c| c.wait_with_output())
         .map_err(|e| Error::io("run the hook", "sh", e))?;
     if out.status.success() {
         return Ok(());

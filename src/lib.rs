@@ -26,6 +26,7 @@ pub mod repo;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod scratch;
 pub mod secret;
 pub mod selection;
 pub mod timeparse;

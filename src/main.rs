@@ -9,11 +9,11 @@ use clap::Parser;
 fn main() {
     let started = std::time::Instant::now();
     let args: Vec<OsString> = std::env::args_os().collect();
-    let (code, error, config) = run(&args);
     let argv: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let (code, error, config) = run(&args);
     let config = config.or_else(|| zrm::logfile::config_arg(&argv));
     zrm::logfile::record_outcome(
         &argv,
@@ -61,13 +61,25 @@ fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
             return (1, Some(error), config);
         }
     };
-    // A panic still gets its outcome line (then ends the process as a panic does).
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(zrm::cli::run(cli))
-    }));
+    // The command runs as a task of its own, so that an interruption is seen at once even
+    // while the command blocks; a panic still gets its outcome line.
+    let ran = runtime.block_on(async {
+        let command = tokio::spawn(zrm::cli::run(cli));
+        tokio::select! {
+            // A command that ends while a signal is handled (often failing because of it) ends
+            // as the interruption does, once its clean-up is done.
+            r = command => if zrm::cleanup::interrupted() {
+                Err(zrm::cleanup::until_interrupted().await)
+            } else {
+                Ok(r)
+            },
+            interrupted = zrm::cleanup::until_interrupted() => Err(interrupted),
+        }
+    });
     let outcome = match ran {
-        Ok(Ok(code)) => (code, None, config),
-        Ok(Err(e)) => {
+        Err((code, message)) => (code, Some(message), config),
+        Ok(Ok(Ok(code))) => (code, None, config),
+        Ok(Ok(Err(e))) => {
             eprintln!("zrm: error: {e}");
             if json {
                 zrm::output::emit_json(
@@ -76,11 +88,15 @@ fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
             }
             (e.exit_code(), Some(e.to_string()), config)
         }
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
+        Ok(Err(join)) => {
+            let what = join
+                .try_into_panic()
+                .ok()
+                .and_then(|p| {
+                    p.downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                })
                 .unwrap_or_default();
             (101, Some(format!("zrm panicked: {what}")), config)
         }

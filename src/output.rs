@@ -28,28 +28,22 @@ pub fn terminal_width() -> Option<usize> {
     (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
-/// While set, `emit` writes nothing: a command running another one inside (verify runs a
-/// restore) prints only its own result.
-static SUPPRESSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set once stdout's reader has gone away (`zrm list | head -1`): the rest of the output is
+/// dropped and the command ends as it would have (a closed pipe is not an error, and clean-up
+/// still runs: nothing here exits the process).
+static READER_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Runs `f` with command results suppressed (notes on stderr still appear).
-pub async fn suppressed<F: std::future::Future>(f: F) -> F::Output {
-    SUPPRESSED.store(true, std::sync::atomic::Ordering::SeqCst);
-    let r = f.await;
-    SUPPRESSED.store(false, std::sync::atomic::Ordering::SeqCst);
-    r
-}
-
-/// Write to stdout; exit 0 at once if the reader has gone away.
+/// Write to stdout; nothing more once the reader has gone away.
 pub fn emit(text: &str) {
-    if SUPPRESSED.load(std::sync::atomic::Ordering::SeqCst) {
+    use std::sync::atomic::Ordering;
+    if READER_GONE.load(Ordering::SeqCst) {
         return;
     }
     let mut out = std::io::stdout().lock();
     let r = out.write_all(text.as_bytes()).and_then(|_| out.flush());
     if let Err(e) = r {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            READER_GONE.store(true, Ordering::SeqCst);
         }
     }
 }

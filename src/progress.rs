@@ -82,3 +82,27 @@ impl ProgressPolicy {
         }
     }
 }
+
+/// What a long operation tells the person running it, whoever that is: notes (warnings, what
+/// was dropped, what to do next) and progress bars. The command line shows them on a terminal;
+/// a cluster restore prefixes each shard's notes with the shard; verify's test restore keeps
+/// its own.
+pub trait Reporter: Send + Sync {
+    fn note(&self, msg: &str);
+    fn progress(&self, what: &str) -> Box<dyn Progress>;
+}
+
+/// Notes prefixed with a name (a shard's), no progress bars (several operations run at once).
+pub struct Prefixed<'a> {
+    pub inner: &'a dyn Reporter,
+    pub prefix: String,
+}
+
+impl Reporter for Prefixed<'_> {
+    fn note(&self, msg: &str) {
+        self.inner.note(&format!("{}{msg}", self.prefix));
+    }
+    fn progress(&self, _: &str) -> Box<dyn Progress> {
+        Box::new(Silent)
+    }
+}

@@ -36,24 +36,6 @@ impl fmt::Display for Secret {
     }
 }
 
-/// A temporary directory only zrm's user can enter (0700, whatever the umask): for option
-/// files with passwords and for spooled binlogs, which hold row data.
-pub fn private_tempdir(prefix: &str) -> Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .map_err(|e| {
-            Error::io(
-                "create a private temporary directory in",
-                std::env::temp_dir(),
-                e,
-            )
-        })?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| Error::io("restrict", dir.path(), e))?;
-    Ok(dir)
-}
-
 /// Refuse a secret file that group or others may read.
 pub fn check_private(path: &Path, what: &str) -> Result<()> {
     let meta = std::fs::metadata(path)

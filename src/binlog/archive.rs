@@ -144,8 +144,8 @@ impl<'r> Archiver<'r> {
         })
     }
 
-    fn spool_dir() -> Result<tempfile::TempDir> {
-        crate::secret::private_tempdir("zrm-binlog-spool-")
+    fn spool_dir() -> Result<crate::scratch::ScratchDir> {
+        crate::scratch::ScratchDir::new("spool")
     }
 
     /// Whether the server's file is still the one archived: its head (format description,

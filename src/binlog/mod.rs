@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod archive;
 pub mod archive_index;
 pub mod bytes;
+pub mod coordinates;
 pub mod coverage;
 pub mod decode;
 pub mod event;

@@ -547,27 +547,15 @@ async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {
     let archiver = Archiver::for_set(&repo, &config, &set, &facts, &note);
     let started = std::time::Instant::now();
     let reports = if a.follow {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        tokio::spawn(async move {
-            if let Ok(mut term) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            } else {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
+        // SIGINT/SIGTERM is the normal way to stop following: what was received is stored
+        // and the report printed; a second signal interrupts (clean-up, 130/143).
+        let stop = crate::cleanup::StopOnSignal::new();
         ctx.note(&format!(
             "following the binlogs of set '{}' (server {}); stop with Ctrl-C or SIGTERM",
             set.name, facts.server_id
         ));
         let interval = std::time::Duration::from_secs(a.interval.max(1));
-        tokio::task::block_in_place(|| archiver.follow(&server_files, interval, &stop))?
+        tokio::task::block_in_place(|| archiver.follow(&server_files, interval, &stop.flag))?
     } else {
         tokio::task::block_in_place(|| archiver.catch_up(&server_files))?
     };

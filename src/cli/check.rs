@@ -412,11 +412,14 @@ async fn check_archive(
         Ok(f) => f,
         Err(e) => return r.add("binlog archive", Verdict::Error, e.to_string(), None),
     };
-    let indexes = crate::repo::Repository::open(config, false).and_then(|repo| {
-        tokio::task::block_in_place(|| {
+    let indexes = match crate::repo::Repository::open(config, false) {
+        Ok(repo) => tokio::task::block_in_place(|| {
             crate::binlog::archive_index::load_all(&repo, &set.name, facts.server_id)
-        })
-    });
+        }),
+        // Before the first backup there is no repository: nothing is archived yet.
+        Err(e) if crate::repo::is_missing_repository(&e) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    };
     let c = match indexes {
         Ok(indexes) => coverage::assess(&indexes, Some(&server_files), None),
         Err(e) => {

@@ -7,17 +7,21 @@
 //! target, own failure), `parallel` at a time. The summary shows each shard's stop point, the
 //! commit time of its last applied transaction, and the skew between shards.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::restore::RestoreArgs;
 use super::Context;
+use crate::binlog::coordinates::BinlogCoordinates;
 use crate::binlog::find::StopPoint;
 use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 use crate::output::{emit, emit_json};
+use crate::progress::Reporter;
 use crate::repo::Repository;
+use crate::restore::execute::{self, RestoreReport, RestoreRequest};
+use crate::restore::plan::Until;
+use crate::restore::target::Target;
 
 /// A set's `--until-gsn` / `--until-checkpoint` as `FILE:POS` for `--until-position`, or `None`
 /// when the point is past everything archived (replay it all). Blocking parts run in place.
@@ -27,7 +31,7 @@ pub fn resolve_point(
     set: &str,
     cluster: Option<&str>,
     args: &RestoreArgs,
-) -> Result<Option<String>> {
+) -> Result<Option<BinlogCoordinates>> {
     if let Some(n) = args.until_gsn {
         let p = tokio::task::block_in_place(|| {
             super::binlog::gsn_stop_point(ctx, config, set, cluster, n)
@@ -69,12 +73,15 @@ pub fn resolve_point(
                  (it was taken when the set was not in the cluster)"
             ))
         })?;
-        return Ok(Some(format!(
-            "{}:{}",
-            shard.point.binlog_file, shard.point.binlog_pos
+        return Ok(Some(BinlogCoordinates::new(
+            shard.point.binlog_file.clone(),
+            shard.point.binlog_pos,
         )));
     }
-    Ok(args.until_position.clone())
+    args.until_position
+        .as_deref()
+        .map(|p| BinlogCoordinates::parse("--until-position", p))
+        .transpose()
 }
 
 /// Shards that found no GSN above `n` although their archive ends before another shard passed
@@ -112,20 +119,37 @@ fn lagging_archives(
     Ok(lagging)
 }
 
-/// A GSN stop point as `FILE:POS` for `--until-position`; `None`: nothing above the GSN was
-/// found, replay everything.
-fn gsn_position(p: &StopPoint) -> Option<String> {
+/// A GSN stop point as a position to stop at; `None`: nothing above the GSN was found, replay
+/// everything.
+fn gsn_position(p: &StopPoint) -> Option<BinlogCoordinates> {
     p.first_excluded
         .as_ref()
-        .map(|_| format!("{}:{}", p.file, p.pos))
+        .map(|_| BinlogCoordinates::new(p.file.clone(), p.pos))
 }
 
 struct ShardRun {
     set: String,
     target: String,
     until: Option<String>,
-    outcome: Result<serde_json::Value>,
+    outcome: Result<RestoreReport>,
     secs: f64,
+}
+
+/// A shard's notes, prefixed with the shard (several restores write at once); no bars.
+struct ShardNotes {
+    prefix: String,
+    quiet: bool,
+}
+
+impl Reporter for ShardNotes {
+    fn note(&self, msg: &str) {
+        if !self.quiet {
+            crate::logfile::note(&format!("{}{msg}", self.prefix));
+        }
+    }
+    fn progress(&self, _: &str) -> Box<dyn crate::progress::Progress> {
+        Box::new(crate::progress::Silent)
+    }
 }
 
 pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32> {
@@ -213,82 +237,86 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
         )));
     }
 
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Restore(format!("cannot find zrm's own executable: {e}")))?;
     let parallel = cfg.parallel.unwrap_or(sets.len()).max(1);
     let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let config = Arc::new(config);
+    let quiet = ctx.global.quiet;
     let started = Instant::now();
-    let runs = plans.into_iter().map(|(set, target, until)| {
+    // Each shard is a restore of its own, on a task of its own (its blocking parts then never
+    // hold up another shard), with its notes prefixed by the shard.
+    let mut tasks = Vec::new();
+    for (set, target, until) in plans {
         let gate = gate.clone();
-        let exe = exe.clone();
-        let config_path = config.source.clone();
-        async move {
-            let _permit = gate.acquire().await.expect("never closed");
-            let mut cmd = tokio::process::Command::new(&exe);
-            cmd.arg("--config")
-                .arg(&config_path)
-                .args(["--format", "json", "--no-progress", "restore", "--set"])
-                .arg(&set)
-                .arg("--target")
-                .arg(&target);
-            if let Some(p) = &until {
-                cmd.arg("--until-position").arg(p);
-            } else if let Some(t) = &args.until_time {
-                cmd.arg("--until-time").arg(t);
-            }
-            if args.replace {
-                cmd.arg("--replace");
-            }
-            if args.dry_run {
-                cmd.arg("--dry-run");
-            }
-            if let Some(n) = args.parallel {
-                cmd.arg("--parallel").arg(n.to_string());
-            }
-            if args.start_server {
-                cmd.arg("--start-server");
-            }
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true);
-            let t0 = Instant::now();
-            let outcome = match cmd.output().await {
-                Ok(out) => {
-                    let json: Option<serde_json::Value> = serde_json::from_slice(&out.stdout).ok();
-                    if out.status.success() {
-                        json.ok_or_else(|| {
-                            Error::Restore("the shard's restore printed no result".into())
-                        })
-                    } else {
-                        let msg = json
-                            .as_ref()
-                            .and_then(|j| j["error"].as_str().map(str::to_string))
-                            .unwrap_or_else(|| {
-                                String::from_utf8_lossy(&out.stderr).trim().to_string()
-                            });
-                        Err(Error::Restore(msg))
+        let config = config.clone();
+        let until_time = args.until_time.clone();
+        let until_text = until.as_ref().map(|p| p.to_string()).or(until_time.clone());
+        let mut req = match Target::parse(&target, &config) {
+            Ok(t) => RestoreRequest::new(&set, t, &target),
+            Err(e) => {
+                tasks.push(tokio::spawn(async move {
+                    ShardRun {
+                        set,
+                        target,
+                        until: until_text,
+                        outcome: Err(e),
+                        secs: 0.0,
                     }
-                }
-                Err(e) => Err(Error::Restore(format!("cannot run {}: {e}", exe.display()))),
-            };
+                }));
+                continue;
+            }
+        };
+        req.replace = args.replace;
+        req.dry_run = args.dry_run;
+        req.parallel = args.parallel;
+        req.start_server = args.start_server;
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.expect("never closed");
+            let t0 = Instant::now();
+            let outcome = async {
+                req.until = match (until, &until_time) {
+                    (Some(p), _) => Until::Position(p),
+                    (None, Some(t)) => {
+                        Until::Time(crate::restore::plan::time_in_source_zone(&config, &set, t)?)
+                    }
+                    (None, None) => Until::All,
+                };
+                req.until_flags = match &req.until {
+                    Until::Position(p) => format!(" --until-position '{p}'"),
+                    Until::Time(_) => format!(
+                        " --until-time '{}'",
+                        until_time.as_deref().unwrap_or_default()
+                    ),
+                    _ => String::new(),
+                };
+                let ui = ShardNotes {
+                    prefix: format!("[{set}] "),
+                    quiet,
+                };
+                execute::execute(&config, req, &ui).await
+            }
+            .await;
             ShardRun {
                 set,
                 target,
-                until: until.or_else(|| args.until_time.clone()),
+                until: until_text,
                 outcome,
                 secs: t0.elapsed().as_secs_f64(),
             }
-        }
-    });
-    let results = futures_util::future::join_all(runs).await;
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(
+            t.await
+                .map_err(|e| Error::Restore(format!("a shard's restore task failed: {e}")))?,
+        );
+    }
     let wall = started.elapsed().as_secs_f64();
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
 
     // The commit time of each shard's last applied transaction, and the spread.
     let last_time = |r: &ShardRun| -> Option<chrono::DateTime<chrono::FixedOffset>> {
-        let v = r.outcome.as_ref().ok()?;
-        let t = v["last_applied"]["time"].as_str()?;
+        let t = &r.outcome.as_ref().ok()?.last_applied()?.time;
         chrono::DateTime::parse_from_rfc3339(t).ok()
     };
     let times: Vec<_> = results.iter().filter_map(last_time).collect();
@@ -310,7 +338,7 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
             "shards": results.iter().map(|r| match &r.outcome {
                 Ok(v) => serde_json::json!({
                     "set": r.set, "target": r.target, "status": "ok", "until": r.until,
-                    "stop": v.get("stop"), "last_applied": v.get("last_applied"),
+                    "stop": v.stop(), "last_applied": v.last_applied(),
                     "duration_s": r.secs, "restore": v,
                 }),
                 Err(e) => serde_json::json!({

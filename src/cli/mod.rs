@@ -149,11 +149,27 @@ impl Context {
     }
 }
 
+impl crate::progress::Reporter for Context {
+    fn note(&self, msg: &str) {
+        Context::note(self, msg)
+    }
+    fn progress(&self, what: &str) -> Box<dyn crate::progress::Progress> {
+        self.progress.start(what)
+    }
+}
+
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Every command: SIGINT/SIGTERM run the clean-ups, say what was left, exit 130/143.
+    crate::cleanup::install();
+    crate::cleanup::on_interrupt(on_interrupt(&cli.command));
     let ctx = Context {
         progress: ProgressPolicy::from_flags(cli.global.quiet, cli.global.no_progress),
         global: cli.global,
     };
+    // What killed zrm runs left in the temporary directories (cheap when there is nothing).
+    for note in tokio::task::block_in_place(crate::scratch::sweep) {
+        ctx.note(&note);
+    }
     let plain = [Format::Text, Format::Json];
     match &cli.command {
         Command::Binlog(_) | Command::Report(_) => {}
@@ -183,6 +199,49 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(c) => tokio::task::block_in_place(|| schedule::run(&ctx, c)),
         Command::Report(a) => report::run(&ctx, a).await,
+    }
+}
+
+/// What the message after SIGINT/SIGTERM says: what was interrupted and the state it leaves.
+fn on_interrupt(command: &Command) -> String {
+    match command {
+        Command::Backup(_) => "the backup was interrupted; no manifest was written, so it does \
+             not exist; a directory it left (`zrm list --all` shows it as interrupted) goes at \
+             the next `zrm purge` of the set"
+            .into(),
+        Command::Binlog(binlog::BinlogCommand::Archive(_)) => "binlog archiving was \
+             interrupted; what was stored before is complete and verified (a file's index is \
+             written after its data), and the next `zrm binlog archive` goes on from there"
+            .into(),
+        Command::Binlog(binlog::BinlogCommand::Purge(_)) => "binlog purge was interrupted; \
+             the server purged at most the files that are archived and verified"
+            .into(),
+        Command::Restore(_) => "the restore was interrupted; a server target holds a partial \
+             restore (restore again with --replace, or continue a logical load with \
+             --resume-load); a datadir target was left untouched (the files are extracted \
+             aside and renamed into place only at the end)"
+            .into(),
+        Command::Verify(_) => "verify was interrupted; nothing was recorded for the backup \
+             being checked, and the repository is unchanged"
+            .into(),
+        Command::Purge(_) => "purge was interrupted; each backup is deleted manifest first, so \
+             every backup still listed is whole; the next purge finishes the rest"
+            .into(),
+        Command::Replicate(_) => "replicate was interrupted; the replica holds only complete \
+             backups (a manifest is copied after all its files), and the next replicate goes \
+             on from there"
+            .into(),
+        Command::Checkpoint(_) => "the checkpoint was interrupted; it is recorded only once \
+             every shard's point is read, and the shards' read locks ended with zrm's connections"
+            .into(),
+        Command::Check(_) => "check was interrupted; it changes nothing".into(),
+        Command::List(_) | Command::Show(_) | Command::Report(_) => {
+            "interrupted; it only reads, nothing changed".into()
+        }
+        Command::Binlog(_) => "interrupted; it only reads, nothing changed".into(),
+        Command::Pin(_) | Command::Unpin(_) | Command::Key(_) | Command::Schedule(_) => {
+            "interrupted".into()
+        }
     }
 }
 

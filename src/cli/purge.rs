@@ -82,8 +82,8 @@ pub async fn run(ctx: &Context, args: PurgeArgs) -> Result<i32> {
     };
     let repo = match tokio::task::block_in_place(|| Repository::open(&config, false)) {
         Ok(r) => r,
-        Err(Error::Repository(m)) if m.starts_with("no zrm repository") => {
-            ctx.note(&m);
+        Err(e) if crate::repo::is_missing_repository(&e) => {
+            ctx.note(&e.to_string());
             return Ok(0);
         }
         Err(e) => return Err(e),

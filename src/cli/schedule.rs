@@ -402,15 +402,19 @@ fn run_now(ctx: &Context, a: RunArgs) -> Result<i32> {
     ));
     let mut child = std::process::Command::new(&program);
     child.args(&argv);
-    // SAFETY: prctl is async-signal-safe; the backup dies with this zrm, as every tool does.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        child.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
-    let status = child.status().map_err(|e| Error::Tool {
+    // The backup dies with this zrm, as every tool does; SIGINT/SIGTERM reach it too.
+    let status = crate::command::spawn_tied(child, libc::SIGTERM).and_then(|mut c| {
+        let stop = crate::command::stop_guard(
+            &c,
+            format!("interrupt the scheduled backup of set '{}'", entry.set),
+            libc::SIGTERM,
+            std::time::Duration::from_secs(120),
+        );
+        let status = c.wait();
+        stop.disarm();
+        status
+    });
+    let status = status.map_err(|e| Error::Tool {
         tool: program.clone(),
         status: "could not start".into(),
         stderr: format!(

@@ -460,7 +460,7 @@ async fn test_restore(
         );
     }
     let physical = m.physical.is_some();
-    let scratch = match tempfile::Builder::new().prefix("zrm-verify-").tempdir() {
+    let scratch = match crate::scratch::ScratchDir::new("verify") {
         Ok(d) => d,
         Err(e) => {
             return fail(
@@ -496,9 +496,17 @@ async fn test_restore(
         label: "zrm's throwaway server".into(),
         conn: server.conn().clone(),
     };
+    let quiet = crate::progress::Prefixed {
+        inner: ctx,
+        prefix: "test restore: ".into(),
+    };
     if !physical {
-        let args = restore_args(m, &target, None);
-        let r = crate::output::suppressed(super::restore::run(ctx, args)).await;
+        let r = crate::restore::execute::execute(
+            config,
+            test_restore_request(m, &target, None),
+            &quiet,
+        )
+        .await;
         if let Err(e) = r {
             let _ = server.shutdown().await;
             return fail("test restore", e.to_string());
@@ -515,12 +523,12 @@ async fn test_restore(
     let compared = compare(config, m, server.conn(), checks).await;
     if binlogs && compared {
         if let Some(cp) = &m.consistent_point {
-            let args = restore_args(
-                m,
-                &target,
-                Some(format!("{}:{}", cp.binlog_file, cp.binlog_pos)),
+            let at = crate::binlog::coordinates::BinlogCoordinates::new(
+                cp.binlog_file.clone(),
+                cp.binlog_pos,
             );
-            let r = crate::output::suppressed(super::restore::run(ctx, args)).await;
+            let req = test_restore_request(m, &target, Some(at));
+            let r = crate::restore::execute::execute(config, req, &quiet).await;
             checks.push(Check {
                 what: "binlog replay".into(),
                 ok: r.is_ok(),
@@ -539,37 +547,18 @@ async fn test_restore(
     checks.iter().all(|c| c.ok)
 }
 
-fn restore_args(
+/// The restore of backup `m` into verify's throwaway server; with `resume`, only the replay
+/// of the archived binlogs from there.
+fn test_restore_request(
     m: &Manifest,
     target: &crate::restore::target::Target,
-    resume: Option<String>,
-) -> super::restore::RestoreArgs {
-    super::restore::RestoreArgs {
-        set: Some(m.set.clone()),
-        cluster: None,
-        target_map: Vec::new(),
-        backup: Some(m.id.clone()),
-        target: Some("throwaway".into()),
-        databases: None,
-        replace: false,
-        dry_run: false,
-        until_time: None,
-        until_position: None,
-        until_gtid: None,
-        until_gsn: None,
-        until_checkpoint: None,
-        inclusive: false,
-        no_binlogs: resume.is_none(),
-        resume,
-        resume_load: false,
-        parallel: None,
-        no_defer_indexes: false,
-        start_server: false,
-        attach_to: None,
-        device: None,
-        internal_target: Some(target.clone()),
-        log_bin: false,
-    }
+    resume: Option<crate::binlog::coordinates::BinlogCoordinates>,
+) -> crate::restore::execute::RestoreRequest {
+    let mut req = crate::restore::execute::RestoreRequest::new(&m.set, target.clone(), "throwaway");
+    req.backup = Some(m.id.clone());
+    req.no_binlogs = resume.is_none();
+    req.resume = resume;
+    req
 }
 
 /// Row counts (every method that recorded them) and checksums (logical) against the server.
@@ -676,10 +665,7 @@ async fn recompute_checksums(
     layout: &crate::engine::logical::LogicalLayout,
     conn: &crate::config::ConnectionConfig,
 ) -> Result<BTreeMap<(String, String), String>> {
-    let scratch = tempfile::Builder::new()
-        .prefix("zrm-verify-dump-")
-        .tempdir()
-        .map_err(|e| Error::io("create a directory in", std::env::temp_dir(), e))?;
+    let scratch = crate::scratch::ScratchDir::new("verify-dump")?;
     let repo = Arc::new(tokio::task::block_in_place(|| {
         Repository::open_at(
             &crate::config::RepoLocation::Local(scratch.path().to_path_buf()),

@@ -239,6 +239,12 @@ fn read_to_vec(mut r: Box<dyn Read + Send>, rel: &str) -> Result<Vec<u8>> {
     Ok(v)
 }
 
+/// Whether `e` says the repository does not exist yet (the first backup creates it), as
+/// opposed to one that cannot be read.
+pub fn is_missing_repository(e: &Error) -> bool {
+    matches!(e, Error::Repository(m) if m.starts_with("no zrm repository"))
+}
+
 /// One component of a path read from a repository file (a manifest's file, an index's
 /// object): any name that stays where it is put, i.e. not empty, not `.` or `..`, and without a
 /// separator, NUL or control character.

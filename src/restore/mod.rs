@@ -6,6 +6,7 @@
 //! its manifest before the first change on the target.
 
 pub mod db_filter;
+pub mod execute;
 pub mod physical;
 pub mod plan;
 pub mod replay;

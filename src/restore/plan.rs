@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::binlog::archive_index::{self as idx, BinlogIndex};
+use crate::binlog::coordinates::BinlogCoordinates;
 use crate::binlog::find::{Finder, StopPoint, Target, TrxRef};
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
@@ -25,10 +26,7 @@ pub enum Until {
     /// Everything archived.
     All,
     Time(DateTime<Utc>),
-    Position {
-        file: String,
-        pos: u64,
-    },
+    Position(BinlogCoordinates),
     Gtid(String),
 }
 
@@ -187,6 +185,17 @@ pub fn source_zone(repo: &Repository, set: &str) -> chrono::FixedOffset {
         .unwrap_or_else(crate::timeparse::utc)
 }
 
+/// A time as the user wrote it (`--until-time`), in the set's source zone unless it carries an
+/// offset.
+pub fn time_in_source_zone(
+    config: &crate::config::ConfigFile,
+    set: &str,
+    text: &str,
+) -> Result<DateTime<Utc>> {
+    let repo = Repository::open(config, false)?;
+    crate::timeparse::parse_time(text, source_zone(&repo, set))
+}
+
 /// The latest commit time of the transactions before `cp` in its (archived) file: what a
 /// backup's data reaches in time.
 fn last_commit_before(
@@ -331,7 +340,7 @@ pub fn base_only_plan(repo: &Repository, set: &str, backup: Option<&str>) -> Res
 fn target_before(base: &Manifest, cp: &ConsistentPoint, until: &Until) -> Option<String> {
     match until {
         Until::All => None,
-        Until::Position { file, pos } => {
+        Until::Position(BinlogCoordinates { file, pos }) => {
             (order(file, *pos) < order(&cp.binlog_file, cp.binlog_pos)).then(|| {
                 format!(
                     "its consistent point {}:{} is after {file}:{pos}",
@@ -415,7 +424,7 @@ fn resolve_stop(
                 .unwrap_or(indexes.len() - 1);
             (k, Target::Time(ts))
         }
-        Until::Position { file, pos } => {
+        Until::Position(BinlogCoordinates { file, pos }) => {
             let k = indexes
                 .iter()
                 .position(|i| i.file == *file)
@@ -633,7 +642,8 @@ fn build(
 }
 
 /// Replay positions for `--resume FILE:POS`: the plan's files from that point on.
-pub fn resume_from(repo: &Repository, plan: &mut Plan, file: &str, pos: u64) -> Result<()> {
+pub fn resume_from(repo: &Repository, plan: &mut Plan, at: &BinlogCoordinates) -> Result<()> {
+    let (file, pos) = (at.file.as_str(), at.pos);
     let k = plan
         .files
         .iter()

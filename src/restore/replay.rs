@@ -282,7 +282,7 @@ pub fn replay(
         .args(["--binary-mode", "--batch", "--max-allowed-packet=1G"])
         .spawn(Stdio::piped(), Stdio::null())?;
     let mut stdin = std::io::BufWriter::with_capacity(1 << 20, client.take_stdin());
-    let spool = crate::secret::private_tempdir("zrm-replay-")?;
+    let spool = crate::scratch::ScratchDir::new("replay")?;
     let mut tracker = Tracker::new();
     let mut preamble = String::new();
     if let Some(tz) = &job.time_zone {

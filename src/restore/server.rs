@@ -6,6 +6,12 @@
 //! runs no event, and is entered through a temporary account with a random password, created
 //! at start-up by an `--init-file` (0600, removed once the server is up) and dropped before
 //! shutdown: no password of the restored grant tables is needed, and nothing of zrm stays.
+//!
+//! It never outlives zrm: started with `PR_SET_PDEATHSIG` from zrm's spawner thread (SIGTERM,
+//! a clean shutdown, for a datadir that is the restore's target; SIGKILL for a test restore's
+//! throwaway data), stopped and waited for on SIGINT/SIGTERM before its directories go, and
+//! its pid is recorded in its run directory so that the next zrm run stops it should it
+//! survive anyway (a server that switched to another user loses the death signal).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -14,11 +20,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::catalog::Flavor;
+use crate::command::spawn_tied;
 use crate::config::{ConnectionConfig, DEFAULT_PORT};
 use crate::engine::snapshot::runner::find_program;
 use crate::error::{Error, Result};
 use crate::mysql;
 use crate::mysql::tools;
+use crate::scratch::ScratchDir;
 use crate::secret::Secret;
 
 const START_TIMEOUT: Duration = Duration::from_secs(600);
@@ -27,12 +35,13 @@ const ACCOUNT: &str = "zrm_restore";
 
 pub struct ThrowawayServer {
     child: Option<Child>,
+    /// Stops the server on SIGINT/SIGTERM; disarmed once it has been stopped.
+    stop: Option<crate::cleanup::Guard>,
     /// A datadir zrm made itself (`fresh`), removed with the server.
-    scratch: Option<tempfile::TempDir>,
-    run_dir: tempfile::TempDir,
+    _scratch: Option<ScratchDir>,
+    run_dir: ScratchDir,
     datadir: PathBuf,
     conn: ConnectionConfig,
-    _guard: crate::cleanup::Guard,
 }
 
 impl ThrowawayServer {
@@ -42,6 +51,17 @@ impl ThrowawayServer {
         flavor: Flavor,
         datadir: &Path,
         options: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        Self::start_on(flavor, datadir, options, None).await
+    }
+
+    /// Start on `datadir`; `scratch`: zrm's own throwaway directory holding it (its data may
+    /// be lost: the server is killed rather than shut down if zrm dies).
+    async fn start_on(
+        flavor: Flavor,
+        datadir: &Path,
+        options: &BTreeMap<String, String>,
+        scratch: Option<ScratchDir>,
     ) -> Result<Self> {
         let binary = match tools::locate(tools::server_names(flavor), flavor) {
             tools::Lookup::Found(t) => t.path,
@@ -54,10 +74,7 @@ impl ThrowawayServer {
             }
         };
         // A short path: a unix socket path must fit in 108 bytes.
-        let run_dir = tempfile::Builder::new()
-            .prefix("zrm-srv-")
-            .tempdir_in("/tmp")
-            .map_err(|e| Error::io("create a run directory in", "/tmp", e))?;
+        let run_dir = ScratchDir::new_in(&crate::scratch::short_root(), "srv")?;
         let tmp = run_dir.path().join("tmp");
         std::fs::create_dir(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
         let socket = run_dir.path().join("s.sock");
@@ -125,20 +142,36 @@ impl ThrowawayServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         tracing::debug!("starting {:?}", cmd);
-        let child = cmd.spawn().map_err(|e| Error::io("start", &binary, e))?;
-        let pid = child.id() as i32;
-        let guard = crate::cleanup::Guard::register(
-            format!("stop the server started on {}", datadir.display()),
-            move || {
-                // SAFETY: signalling our own child by pid.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
+        let disposable = scratch.is_some();
+        let death = if disposable {
+            libc::SIGKILL
+        } else {
+            libc::SIGTERM
+        };
+        let child = spawn_tied(cmd, death).map_err(|e| Error::io("start", &binary, e))?;
+        // Before anything can fail: a server the guard or a later sweep can find and stop.
+        let stop = crate::command::stop_guard(
+            &child,
+            format!(
+                "stop the server (pid {}) started on {}",
+                child.id(),
+                datadir.display()
+            ),
+            libc::SIGTERM,
+            // Its own data: a clean shutdown, however long; throwaway data: not long.
+            if disposable {
+                Duration::from_secs(10)
+            } else {
+                STOP_TIMEOUT
             },
         );
+        for dir in std::iter::once(&run_dir).chain(scratch.as_ref()) {
+            dir.record_server(child.id())?;
+        }
         let mut server = ThrowawayServer {
             child: Some(child),
-            scratch: None,
+            stop: Some(stop),
+            _scratch: scratch,
             run_dir,
             datadir: datadir.to_path_buf(),
             conn: ConnectionConfig {
@@ -148,7 +181,6 @@ impl ThrowawayServer {
                 user: ACCOUNT.into(),
                 password: Some(Secret::new(password)),
             },
-            _guard: guard,
         };
         let ready = server.wait_ready(&err_log).await;
         let _ = std::fs::remove_file(&init);
@@ -159,10 +191,7 @@ impl ThrowawayServer {
     /// A new, empty server of `flavor` in a temporary directory (removed when it is dropped),
     /// for a test restore (`verify --restore`).
     pub async fn fresh(flavor: Flavor) -> Result<Self> {
-        let scratch = tempfile::Builder::new()
-            .prefix("zrm-verify-")
-            .tempdir()
-            .map_err(|e| Error::io("create a directory in", std::env::temp_dir(), e))?;
+        let scratch = ScratchDir::new("verify")?;
         let data = scratch.path().join("data");
         let user = if unsafe { libc::geteuid() } == 0 {
             "root".to_string()
@@ -201,21 +230,23 @@ impl ThrowawayServer {
                 cmd
             }
         };
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| Error::io("run", Path::new(cmd.get_program()), e))?;
+        let program = PathBuf::from(cmd.get_program());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Dies with zrm too; what it leaves in `scratch` goes with it (or at the next run).
+        let out = spawn_tied(cmd, libc::SIGKILL)
+            .and_then(|c| c.wait_with_output())
+            .map_err(|e| Error::io("run", &program, e))?;
         if !out.status.success() {
             return Err(Error::Restore(format!(
                 "{} failed ({}): {}",
-                Path::new(cmd.get_program()).display(),
+                program.display(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        let mut server = Self::start(flavor, &data, &BTreeMap::new()).await?;
-        server.scratch = Some(scratch);
-        Ok(server)
+        Self::start_on(flavor, &data, &BTreeMap::new(), Some(scratch)).await
     }
 
     /// How to connect: the temporary account over the private socket.
@@ -274,6 +305,7 @@ impl ThrowawayServer {
         if let Some(mut child) = self.child.take() {
             loop {
                 if let Ok(Some(status)) = child.try_wait() {
+                    self.stopped();
                     if !status.success() {
                         return Err(Error::Restore(format!(
                             "the server on {} stopped with {status}; its error log ends \
@@ -287,6 +319,7 @@ impl ThrowawayServer {
                 if started.elapsed() > STOP_TIMEOUT {
                     let _ = child.kill();
                     let _ = child.wait();
+                    self.stopped();
                     return Err(Error::Restore(format!(
                         "the server on {} did not stop within {} s and was killed; InnoDB \
                          recovers on the next start",
@@ -301,16 +334,26 @@ impl ThrowawayServer {
     }
 }
 
+impl ThrowawayServer {
+    /// The server process has been waited for: nothing is left to stop.
+    fn stopped(&mut self) {
+        if let Some(g) = self.stop.take() {
+            g.disarm();
+        }
+    }
+}
+
 impl Drop for ThrowawayServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SAFETY: signalling our own child; SIGTERM is a clean shutdown for mariadbd.
+            // SAFETY: signalling our own child, not yet reaped; SIGTERM is a clean shutdown.
             unsafe {
                 libc::kill(child.id() as i32, libc::SIGTERM);
             }
             let _ = child.wait();
         }
-        // `scratch` (a fresh server's datadir) goes with the server.
+        self.stopped();
+        // Then `scratch` (a fresh server's datadir) and the run directory go.
     }
 }
 
