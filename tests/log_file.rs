@@ -3,14 +3,12 @@
 //! password: failures before the configuration is loaded (usage errors, an unknown key) and
 //! commands that never load it included.
 
-mod common;
 mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::SERVER_TOOLS;
-use support::{Output, TestServer};
+use support::{Flavor, Output, TestServer};
 
 /// The server's root password and a wrong one: neither may ever reach the log.
 const PASSWORD: &str = "Zq7#LogPw'x\"distinct";
@@ -48,7 +46,7 @@ fn stderr_error(out: &Output) -> Option<String> {
 /// Regression (issue 14, item 14): after ten failed commands the log file held none of them.
 #[test]
 fn log_file_records_every_command_outcome_without_secrets() {
-    if !support::require_tools(SERVER_TOOLS) {
+    if !support::available(Flavor::MariaDB) {
         return;
     }
     let mut server = TestServer::start();
@@ -58,7 +56,7 @@ fn log_file_records_every_command_outcome_without_secrets() {
     let d = dir.path();
     let good_pw = support::write_password_file(d, PASSWORD);
     let wrong_pw = d.join("wrong.pass");
-    common::write_private(&wrong_pw, WRONG);
+    support::write_private(&wrong_pw, WRONG.as_bytes());
     let log = d.join("zrm.log");
     let body = format!(
         "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\nlog_file = \"zrm.log\"\n\n\

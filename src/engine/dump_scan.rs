@@ -57,9 +57,12 @@ pub struct DumpScanner {
     in_body: bool,
     /// mariadb-dump's trailer, where it writes the GTID position.
     at_footer: bool,
+    /// A MySQL GTID set that goes on over the next lines (one UUID per line).
+    gtid_open: Option<String>,
     facts: DumpFacts,
     re_coords: Regex,
     re_gtid: Regex,
+    re_gtid_open: Regex,
     re_use: Regex,
     re_insert: Regex,
 }
@@ -80,6 +83,7 @@ impl DumpScanner {
             table: String::new(),
             in_body: false,
             at_footer: false,
+            gtid_open: None,
             facts: DumpFacts::default(),
             re_coords: Regex::new(
                 r"^-- CHANGE (?:MASTER|REPLICATION SOURCE) TO (?:MASTER|SOURCE)_LOG_FILE='([^']+)', (?:MASTER|SOURCE)_LOG_POS=(\d+)",
@@ -87,6 +91,10 @@ impl DumpScanner {
             .expect("valid regex"),
             re_gtid: Regex::new(
                 r"^(?:-- )?(?:/\* )?SET (?:GLOBAL gtid_slave_pos|@@GLOBAL\.GTID_PURGED)=(?:/\*!80000 '\+'\*/ )?'\+?([^']*)'",
+            )
+            .expect("valid regex"),
+            re_gtid_open: Regex::new(
+                r"^(?:/\* )?SET @@GLOBAL\.GTID_PURGED=(?:/\*!80000 '\+'\*/ )?'\+?([^']*,)\s*$",
             )
             .expect("valid regex"),
             re_use: Regex::new(r"^USE `((?:[^`]|``)+)`;").expect("valid regex"),
@@ -183,7 +191,22 @@ impl DumpScanner {
                     // like them inside a routine body later must not count.
                     self.in_body = true;
                 }
-                if let Some(c) = self.re_use.captures(text) {
+                if let Some(mut set) = self.gtid_open.take() {
+                    // The rest of a GTID set printed over several lines.
+                    match text.find('\'') {
+                        Some(end) => {
+                            set.push_str(text[..end].trim());
+                            if self.facts.gtid.is_none() {
+                                self.facts.gtid = Some(set);
+                            }
+                        }
+                        None if set.len() < MAX_LINE => {
+                            set.push_str(text.trim());
+                            self.gtid_open = Some(set);
+                        }
+                        None => {}
+                    }
+                } else if let Some(c) = self.re_use.captures(text) {
                     self.database = c[1].replace("``", "`");
                     self.facts.rows.entry(self.database.clone()).or_default();
                 } else if let Some(c) = self.re_coords.captures(text) {
@@ -197,6 +220,10 @@ impl DumpScanner {
                     // inside a routine body, i.e. at the top or after the last database.
                     if self.facts.gtid.is_none() && (!self.in_body || self.at_footer) {
                         self.facts.gtid = Some(c[1].to_string());
+                    }
+                } else if let Some(c) = self.re_gtid_open.captures(text) {
+                    if self.facts.gtid.is_none() && (!self.in_body || self.at_footer) {
+                        self.gtid_open = Some(c[1].to_string());
                     }
                 } else if text.starts_with("-- The deferred gtid setting for slave") {
                     self.at_footer = true;
@@ -275,6 +302,31 @@ INSERT INTO `e``mpty` VALUES (1,'(');\n\
             Some("cf7f6c0d-f11f-11f1-9ff7-02fc00000001:1-3")
         );
         assert_eq!(f.binlog_pos, Some(820));
+    }
+
+    /// A server that has executed GTIDs of several sources: MySQL's mysqldump prints one
+    /// UUID per line (zrm recorded no GTID set at all).
+    #[test]
+    fn mysql_gtid_set_over_several_lines() {
+        let dump = "/* SET @@GLOBAL.GTID_PURGED='+3e11fa47-71ca-11e1-9e33-c80aa9429562:5,\n\
+cf7f6c0d-f11f-11f1-9ff7-02fc00000001:1-3038:mytag:1';*/\n\
+-- CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='mysql-bin.000001', SOURCE_LOG_POS=820;\n";
+        for chunk in [1, 5, 4096] {
+            let mut s = DumpScanner::new();
+            for c in dump.as_bytes().chunks(chunk) {
+                s.feed(c);
+            }
+            let f = s.finish();
+            assert_eq!(
+                f.gtid.as_deref(),
+                Some(
+                    "3e11fa47-71ca-11e1-9e33-c80aa9429562:5,\
+                     cf7f6c0d-f11f-11f1-9ff7-02fc00000001:1-3038:mytag:1"
+                ),
+                "chunk {chunk}"
+            );
+            assert_eq!(f.binlog_pos, Some(820));
+        }
     }
 
     #[test]

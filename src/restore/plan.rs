@@ -456,6 +456,21 @@ fn resolve_stop(
                 ))
             })?;
             let inside = |i: &BinlogIndex| {
+                // MySQL: in the executed set at the file's end and not in its Previous_gtids
+                // (a file may hold several streams: sources, tags).
+                if let (Some(one), Some(end)) = (
+                    crate::mysql::gtid::Gtid::parse(g),
+                    i.gtid_state_at_end
+                        .as_deref()
+                        .and_then(|t| crate::mysql::gtid::GtidSet::parse(t).ok()),
+                ) {
+                    let before = i
+                        .gtid_state_at_start
+                        .as_deref()
+                        .and_then(|t| crate::mysql::gtid::GtidSet::parse(t).ok())
+                        .unwrap_or_default();
+                    return end.contains(&one) && !before.contains(&one);
+                }
                 let a = i.first_gtid.as_deref().and_then(gtid_key);
                 let b = i.last_gtid.as_deref().and_then(gtid_key);
                 matches!((a, b), (Some(a), Some(b)) if a.0 == key.0 && b.0 == key.0 && a.1 <= key.1 && key.1 <= b.1)

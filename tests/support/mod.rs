@@ -44,9 +44,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub mod btrfs;
 pub mod faulty;
 pub mod moto;
 mod server;
+pub mod types;
 
 pub(crate) use server::{free_port, spawn_tied};
 #[allow(unused_imports)]
@@ -509,7 +511,19 @@ pub fn checksums(server: &TestServer, db: &str) -> Vec<(String, String)> {
 /// whatever the storage layout.
 pub fn content_checksum(server: &TestServer, db: &str, table: &str) -> String {
     use sha2::{Digest, Sha256};
-    let text = server.sql(&format!("SELECT * FROM `{db}`.`{table}`"));
+    // Every column by name: `SELECT *` leaves out MySQL's invisible columns.
+    let columns: Vec<String> = server
+        .sql(&format!(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{db}' \
+             AND TABLE_NAME = '{table}' ORDER BY ORDINAL_POSITION"
+        ))
+        .lines()
+        .map(|c| format!("`{}`", c.replace('`', "``")))
+        .collect();
+    let text = server.sql(&format!(
+        "SELECT {} FROM `{db}`.`{table}`",
+        columns.join(", ")
+    ));
     let mut rows: Vec<&str> = text.lines().collect();
     rows.sort_unstable();
     let mut h = Sha256::new();
