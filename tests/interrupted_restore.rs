@@ -5,27 +5,23 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::{backup_ids, json, run_zrm as zrm, zrm_ok, Flavor, TestServer};
+use support::{
+    backup_ids, finish, json, run_zrm as zrm, spawn_zrm, wait_for, zrm_ok, Flavor, TestServer,
+};
 
 /// `src` with 120,000 rows in 1 MiB chunks (a load of several seconds), `dst` empty.
 fn setup(flavor: Flavor, defaults: &str) -> (tempfile::TempDir, TestServer, TestServer, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let src = TestServer::of(flavor);
     let dst = TestServer::of(flavor);
-    src.sql(
-        "CREATE DATABASE r; \
-         CREATE TABLE r.b (id INT PRIMARY KEY, pad VARCHAR(200)); \
-         CREATE TABLE r.digit (n INT); \
-         INSERT INTO r.digit VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9); \
-         INSERT INTO r.b SELECT x, CONCAT(SHA2(x, 256), SHA2(x, 224)) FROM \
-           (SELECT 1 + a.n + 10 * b.n + 100 * c.n + 1000 * d.n + 10000 * e.n + 100000 * f.n AS x \
-            FROM r.digit a, r.digit b, r.digit c, r.digit d, r.digit e, r.digit f) AS s \
-         WHERE x <= 120000",
-    );
+    src.sql(&format!(
+        "CREATE DATABASE r; CREATE TABLE r.b (id INT PRIMARY KEY, pad VARCHAR(200)); \
+         INSERT INTO r.b SELECT seq, CONCAT(SHA2(seq, 256), SHA2(seq, 224)) FROM {}",
+        src.seq(120_000)
+    ));
     let body = format!(
         "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\nchunk_size_mb = 1\n{defaults}\n\
          [sets.src]\nsocket = \"{}\"\n\n[sets.dst]\nsocket = \"{}\"\n",
@@ -36,39 +32,11 @@ fn setup(flavor: Flavor, defaults: &str) -> (tempfile::TempDir, TestServer, Test
     (dir, src, dst, config)
 }
 
-fn spawn(config: &Path, args: &[&str]) -> Child {
-    support::zrm()
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn chunks_loaded(dst: &TestServer) -> usize {
     dst.try_sql("SELECT COUNT(*) FROM zrm.restore_progress WHERE item LIKE 'data/%'")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-fn finish(child: Child) -> support::Output {
-    let out = child.wait_with_output().unwrap();
-    support::Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 flavor_tests! {
@@ -93,8 +61,8 @@ fn resume_load_after_another_backup_was_restored_in_between_refuses(flavor: Flav
         "--parallel",
         "1",
     ];
-    let mut child = spawn(&config, &restore_a);
-    wait_for("two chunks of backup A on the target", || {
+    let mut child = spawn_zrm(&config, &restore_a);
+    wait_for("two chunks of backup A on the target", 90, || {
         chunks_loaded(&dst) >= 2
     });
     child.kill().unwrap();
@@ -158,8 +126,8 @@ fn a_second_restore_into_the_same_database_refuses_while_the_first_runs(flavor: 
         "--parallel",
         "1",
     ];
-    let first = spawn(&config, &args);
-    wait_for("the first restore to load a chunk", || {
+    let first = spawn_zrm(&config, &args);
+    wait_for("the first restore to load a chunk", 90, || {
         chunks_loaded(&dst) >= 1
     });
     let mut second = args.to_vec();
@@ -192,7 +160,7 @@ fn purge_keeps_the_backup_a_restore_is_reading(flavor: Flavor) {
     std::thread::sleep(Duration::from_secs(1));
     zrm_ok(&config, &["backup", "--set", "src"]);
     let old = backup_ids(&config, "src")[0].clone();
-    let reader = spawn(
+    let reader = spawn_zrm(
         &config,
         &[
             "restore",
@@ -207,7 +175,7 @@ fn purge_keeps_the_backup_a_restore_is_reading(flavor: Flavor) {
             "1",
         ],
     );
-    wait_for("the restore to read the old backup", || {
+    wait_for("the restore to read the old backup", 90, || {
         chunks_loaded(&dst) >= 1
     });
     let out = zrm_ok(&config, &["purge", "--set", "src", "--format", "json"]);

@@ -5,51 +5,30 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
-use support::{json, run_zrm as zrm, zrm_ok, Output, TestServer};
+use support::{finish, json, run_zrm as zrm, signal, wait_for, zrm_ok, TestServer};
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn spawn(config: &Path, args: &[&str], tmpdir: &Path) -> Child {
+/// zrm in the background with its own TMPDIR (where it spools).
+fn spawn_in(config: &Path, args: &[&str], tmpdir: &Path) -> std::process::Child {
     support::zrm()
         .arg("--config")
         .arg(config)
         .args(args)
         .env("TMPDIR", tmpdir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
 }
 
-fn finish(child: Child) -> Output {
-    let out = child.wait_with_output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// `n` rows of about 250 bytes in `db.big`, made by SQL both flavors run.
+/// `n` rows of about 250 bytes in `db.big`.
 fn fill(server: &TestServer, db: &str, n: u32) {
     server.sql(&format!(
         "CREATE DATABASE IF NOT EXISTS {db}; \
          CREATE TABLE {db}.big (id INT PRIMARY KEY, pad VARCHAR(255)); \
-         CREATE TABLE {db}.digit (n INT); \
-         INSERT INTO {db}.digit VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9); \
-         INSERT INTO {db}.big SELECT x, CONCAT(SHA2(x, 256), SHA2(x, 512), SHA2(x, 224)) FROM \
-           (SELECT 1 + a.n + 10 * b.n + 100 * c.n + 1000 * d.n + 10000 * e.n + 100000 * f.n AS x \
-            FROM {db}.digit a, {db}.digit b, {db}.digit c, {db}.digit d, {db}.digit e, \
-                 {db}.digit f) AS s WHERE x <= {n}"
+         INSERT INTO {db}.big SELECT seq, CONCAT(SHA2(seq, 256), SHA2(seq, 512), SHA2(seq, 224)) \
+         FROM {}",
+        server.seq(u64::from(n))
     ));
 }
 
@@ -74,9 +53,9 @@ fn the_source_killed_during_a_backup_then_everything_recovers(flavor: Flavor) {
 
     // Once the dump has written a chunk, zrm is frozen (SIGSTOP), the server killed, and zrm
     // let go: it meets a dead server in the middle of its dump, whatever the flavor's lock.
-    let backup = spawn(&config, &["backup", "--set", "src"], tmp.path());
+    let backup = spawn_in(&config, &["backup", "--set", "src"], tmp.path());
     let backups = dir.path().join("repo/sets/src/backups");
-    wait_for("the first chunk of d.big", || {
+    wait_for("the first chunk of d.big", 90, || {
         walk(&backups)
             .iter()
             .any(|(name, _)| name.contains("d.big."))
@@ -129,13 +108,13 @@ fn the_source_killed_during_a_binlog_archive_then_the_next_archive_completes_it(
     fill(&src, "d", 200_000);
     src.sql("UPDATE d.big SET pad = REVERSE(pad); FLUSH BINARY LOGS");
 
-    let archive = spawn(&config, &["binlog", "archive", "--set", "src"], tmp.path());
+    let archive = spawn_in(&config, &["binlog", "archive", "--set", "src"], tmp.path());
     let spool_growing = || {
         walk(tmp.path())
             .iter()
             .any(|(name, size)| name.starts_with("mysql-bin.") && *size > 1 << 20)
     };
-    wait_for("the binlog to stream into the spool", spool_growing);
+    wait_for("the binlog to stream into the spool", 90, spool_growing);
     src.kill9();
     let out = finish(archive);
     assert_eq!(
@@ -173,12 +152,12 @@ fn the_target_killed_during_a_restore_then_resume_load_completes_it(flavor: Flav
     fill(&src, "d", 120_000);
     let config = config(dir.path(), &src, &dst);
     zrm_ok(&config, &["backup", "--set", "src"]);
-    let restore = spawn(
+    let restore = spawn_in(
         &config,
         &["restore", "--set", "src", "--target", "dst"],
         tmp.path(),
     );
-    wait_for("two chunks on the target", || {
+    wait_for("two chunks on the target", 90, || {
         dst.try_sql("SELECT COUNT(*) FROM zrm.restore_progress WHERE item LIKE 'data/%'")
             .ok()
             .and_then(|n| n.parse::<u32>().ok())
@@ -215,13 +194,6 @@ fn the_target_killed_during_a_restore_then_resume_load_completes_it(flavor: Flav
         src.sql("SELECT COUNT(*), SUM(CRC32(pad)) FROM d.big")
     );
 }
-}
-
-fn signal(child: &Child, sig: libc::c_int) {
-    // SAFETY: kill(2) on a child we have not reaped.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, sig);
-    }
 }
 
 /// Every file under `dir`: (name, size).

@@ -423,6 +423,53 @@ pub fn config_with(dir: &Path, sets: &[(&str, &TestServer)], defaults: &str) -> 
     write_config(dir, &body)
 }
 
+/// `zrm --config CONFIG ARGS…` started in the background, stdout and stderr piped (collect them
+/// with [`finish`]).
+pub fn spawn_zrm(config: &Path, args: &[&str]) -> std::process::Child {
+    zrm()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start zrm {args:?}: {e}"))
+}
+
+/// Wait for a child from [`spawn_zrm`] and collect what it printed.
+pub fn finish(child: std::process::Child) -> Output {
+    let out = child.wait_with_output().expect("waiting for zrm");
+    use std::os::unix::process::ExitStatusExt;
+    Output {
+        code: out
+            .status
+            .code()
+            .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0)),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Send `sig` to a child that has not been reaped.
+pub fn signal(child: &std::process::Child, sig: libc::c_int) {
+    // SAFETY: kill(2) on a child we have not reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, sig);
+    }
+}
+
+/// Poll `ok` every 20 ms until it holds; panics naming `what` after `secs` seconds.
+pub fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Runs zrm with a config; returns the output (never panics on failure).
 pub fn run_zrm(config: &Path, args: &[&str]) -> Output {
     let mut cmd = zrm();
