@@ -269,6 +269,9 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
         req.dry_run = args.dry_run;
         req.parallel = args.parallel;
         req.start_server = args.start_server;
+        req.log_bin = args.log_bin;
+        req.applier = args.applier.into();
+        req.replay_lanes = args.replay_lanes.max(1);
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("never closed");
             let t0 = Instant::now();

@@ -98,5 +98,7 @@ fn request(ctx: &Context, config: &ConfigFile, args: &RestoreArgs) -> Result<Res
     req.attach_to = args.attach_to.clone();
     req.device = args.device.clone();
     req.log_bin = args.log_bin;
+    req.applier = args.applier.into();
+    req.replay_lanes = args.replay_lanes.max(1);
     Ok(req)
 }

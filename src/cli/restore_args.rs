@@ -82,8 +82,30 @@ pub struct RestoreArgs {
     /// ebs backups: the device name for --attach-to (default: the source volume's)
     #[arg(long, value_name = "DEVICE", requires = "attach_to")]
     pub device: Option<String>,
-    /// Write the loaded data to the target's binary log (off by default, so a restore does
-    /// not replicate; the account then needs no SUPER / BINLOG ADMIN)
+    /// Write the loaded data and the replayed binlogs to the target's binary log (off by
+    /// default, so a restore does not replicate)
     #[arg(long)]
     pub log_bin: bool,
+    /// Who applies the binlogs: zrm (its own parallel applier; statements and DDL go through
+    /// the client) or client (`mysqlbinlog | mysql`, one session)
+    #[arg(long, value_enum, default_value = "zrm", value_name = "zrm|client")]
+    pub applier: ApplierArg,
+    /// Connections of zrm's applier
+    #[arg(long, value_name = "N", default_value_t = crate::restore::execute::DEFAULT_REPLAY_LANES)]
+    pub replay_lanes: usize,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ApplierArg {
+    Zrm,
+    Client,
+}
+
+impl From<ApplierArg> for crate::restore::execute::Applier {
+    fn from(a: ApplierArg) -> Self {
+        match a {
+            ApplierArg::Zrm => crate::restore::execute::Applier::Zrm,
+            ApplierArg::Client => crate::restore::execute::Applier::Client,
+        }
+    }
 }

@@ -26,8 +26,9 @@ use crate::mysql::{self, ServerFacts};
 use crate::output::human_bytes;
 use crate::progress::Reporter;
 use crate::repo::Repository;
+use crate::restore::applier::{self, ApplyJob, ApplyStats};
 use crate::restore::plan::{self, Plan, Until};
-use crate::restore::replay::{self, ReplayJob};
+use crate::restore::replay::{self, ReplayJob, Stopped};
 use crate::restore::target::Target;
 
 /// What to restore, and how.
@@ -66,7 +67,25 @@ pub struct RestoreRequest {
     pub device: Option<String>,
     /// Keep the target's binary log on for the load and replay.
     pub log_bin: bool,
+    /// Who applies the binlogs: zrm's own parallel applier or the client pipeline.
+    pub applier: Applier,
+    /// Connections of zrm's applier.
+    pub replay_lanes: usize,
 }
+
+/// Who applies the archived binlogs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applier {
+    /// zrm's own: row events applied natively on several connections (`restore::applier`).
+    #[default]
+    Zrm,
+    /// `mysqlbinlog | mysql`, one session.
+    Client,
+}
+
+/// Lanes of zrm's applier when the request does not say.
+pub const DEFAULT_REPLAY_LANES: usize = 4;
 
 impl RestoreRequest {
     /// A request with the defaults of the command line.
@@ -91,6 +110,8 @@ impl RestoreRequest {
             attach_to: None,
             device: None,
             log_bin: false,
+            applier: Applier::Zrm,
+            replay_lanes: DEFAULT_REPLAY_LANES,
         }
     }
 
@@ -178,6 +199,8 @@ pub struct ServerRestore {
     pub consistent_point: Option<ConsistentPoint>,
     pub stop: Option<StopPoint>,
     pub last_applied: Option<TrxRef>,
+    /// What zrm's applier did (none with the client pipeline).
+    pub applier: Option<ApplyStats>,
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub resumed: bool,
@@ -578,6 +601,7 @@ pub async fn execute(
     }
     let base_secs = started.elapsed().as_secs_f64();
 
+    let mut applied = None;
     if !plan.files.is_empty() {
         let job = ReplayJob {
             files: &plan.files,
@@ -586,24 +610,37 @@ pub async fn execute(
             source_flavor: manifest.server.flavor,
             time_zone: manifest.server.session_time_zone.clone(),
             scope: replay_scope.clone(),
+            log_bin: req.log_bin,
         };
         let progress = ui.progress("replay binlogs");
         progress.set_total(Some(plan.bytes));
-        let r = tokio::task::block_in_place(|| replay::replay(&repo, &job, progress.as_ref()));
+        let r = tokio::task::block_in_place(|| {
+            run_replay(
+                &repo,
+                &job,
+                &req,
+                &manifest.id,
+                resume.is_some(),
+                progress.as_ref(),
+            )
+        });
         progress.finish();
-        if let Err(stopped) = r? {
-            let again = format!(
-                "{} --backup {} --resume {}:{}",
-                req.again(),
-                manifest.id,
-                stopped.file,
-                stopped.resume_pos
-            );
-            return Err(Error::Restore(format!(
+        match r? {
+            Ok(stats) => applied = stats,
+            Err(stopped) => {
+                let again = format!(
+                    "{} --backup {} --resume {}:{}",
+                    req.again(),
+                    manifest.id,
+                    stopped.file,
+                    stopped.resume_pos
+                );
+                return Err(Error::Restore(format!(
                 "binlog replay stopped at the transaction starting at {}:{}: {}. Every \
                  transaction before it is applied on {label}. Fix the cause, then continue with: {again}",
                 stopped.file, stopped.resume_pos, stopped.error
             )));
+            }
         }
     }
     let secs = started.elapsed().as_secs_f64();
@@ -621,6 +658,7 @@ pub async fn execute(
         consistent_point: manifest.consistent_point.clone(),
         stop: plan.stop.clone(),
         last_applied: last,
+        applier: applied,
         warnings: plan.warnings.clone(),
         resumed: resume.is_some(),
         note: plan.note.clone(),
@@ -989,10 +1027,13 @@ async fn physical(
                     databases: None,
                     exclude: Vec::new(),
                 },
+                log_bin: false,
             };
             let progress = ui.progress("replay binlogs");
             progress.set_total(Some(plan.bytes));
-            let r = tokio::task::block_in_place(|| replay::replay(repo, &job, progress.as_ref()));
+            let r = tokio::task::block_in_place(|| {
+                run_replay(repo, &job, req, &m.id, false, progress.as_ref())
+            });
             progress.finish();
             let outcome = r.and_then(|r| {
                 r.map_err(|stopped| {
@@ -1236,6 +1277,15 @@ impl std::fmt::Display for ServerRestore {
             self.replayed_files.len(),
             self.duration_s - self.base_duration_s
         )?;
+        if let Some(a) = &self.applier {
+            if let Some(at) = &a.resumed_at {
+                writeln!(
+                    f,
+                    "  continued after {at}, the target's own record of its last commit"
+                )?;
+            }
+            writeln!(f, "  {a}")?;
+        }
         match &self.last_applied {
             Some(t) => writeln!(f, "last transaction applied: {}", applied(t))?,
             None => writeln!(
@@ -1373,4 +1423,27 @@ impl std::fmt::Display for RestoredDatadir {
         }
         writeln!(f, "{}", self.next)
     }
+}
+
+/// Replay through zrm's applier, or the client pipeline when asked or when the two servers
+/// are of different flavors (row events of one flavor are not applied by the other).
+fn run_replay(
+    repo: &Repository,
+    job: &ReplayJob,
+    req: &RestoreRequest,
+    backup_id: &str,
+    resume: bool,
+    progress: &dyn crate::progress::Progress,
+) -> Result<std::result::Result<Option<ApplyStats>, Stopped>> {
+    if req.applier == Applier::Client || job.source_flavor != job.target_flavor {
+        return Ok(replay::replay(repo, job, progress)?.map(|_| None));
+    }
+    let apply = ApplyJob {
+        replay: job,
+        backup_id,
+        lanes: req.replay_lanes.max(1),
+        log_bin: req.log_bin,
+        resume,
+    };
+    Ok(applier::apply(repo, &apply, progress)?.map(Some))
 }

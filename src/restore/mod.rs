@@ -5,6 +5,7 @@
 //! restores over the source server without `--replace`, and checks every backup file against
 //! its manifest before the first change on the target.
 
+pub mod applier;
 pub mod db_filter;
 pub mod execute;
 pub mod physical;

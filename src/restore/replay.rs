@@ -42,6 +42,9 @@ pub struct ReplayJob<'a> {
     pub time_zone: Option<String>,
     /// What is replayed (see `db_filter`).
     pub scope: Selection,
+    /// Write the replay into the target's binary log (`--log-bin`); off by default, as for
+    /// the load of the base.
+    pub log_bin: bool,
 }
 
 /// Where a failed replay stopped.
@@ -285,6 +288,9 @@ pub fn replay(
     let spool = crate::scratch::ScratchDir::new("replay")?;
     let mut tracker = Tracker::new();
     let mut preamble = String::new();
+    if !job.log_bin {
+        preamble.push_str("SET SESSION sql_log_bin = 0;\n");
+    }
     if let Some(tz) = &job.time_zone {
         preamble.push_str(&format!(
             "SET time_zone = {};\n",
@@ -447,7 +453,7 @@ pub fn replay(
 /// the row events of one statement as one `BINLOG '…'` statement, so a transaction that changed
 /// many rows needs a packet as large: the limit is raised to the protocol's 1 GiB for the
 /// replay (new sessions see it) and put back afterwards.
-enum PacketLimit {
+pub(crate) enum PacketLimit {
     /// Already 1 GiB, or the target could not be asked.
     Enough,
     Raised {
@@ -463,7 +469,7 @@ enum PacketLimit {
 const MAX_PACKET: u64 = 1 << 30;
 
 impl PacketLimit {
-    fn raise(target: &ConnectionConfig) -> PacketLimit {
+    pub(crate) fn raise(target: &ConnectionConfig) -> PacketLimit {
         let asked = tokio::runtime::Handle::current().block_on(async {
             let mut s = crate::mysql::connect(target).await?;
             let now: u64 = s

@@ -1,0 +1,161 @@
+//! One connection of the applier. It applies a batch of row transactions as one target
+//! transaction, then waits for its turn: batches commit in the source's order, each with the
+//! applier's progress row updated in the same transaction. So at any moment the target holds
+//! exactly the transactions up to the recorded position, whatever stops zrm.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use mysql_async::prelude::Queryable;
+use tokio::sync::{mpsc, watch};
+
+use super::units::{RowTrx, TrxGtid};
+use crate::mysql::conn::quote_str;
+use crate::mysql::Session;
+
+/// Consecutive row transactions applied and committed together.
+pub struct Batch {
+    pub seq: u64,
+    /// The file's format description event (a session must run it before row events).
+    pub fde: Arc<Vec<u8>>,
+    pub trxs: Vec<RowTrx>,
+    /// Give the target the source's GTID (then the batch holds one transaction).
+    pub keep_gtid: bool,
+    /// Where the batch ends: `UPDATE` of the progress row.
+    pub progress_sql: String,
+}
+
+pub enum LaneReport {
+    Done {
+        seq: u64,
+        busy: Duration,
+    },
+    Failed {
+        seq: u64,
+        code: Option<u16>,
+        message: String,
+    },
+}
+
+pub struct Lane {
+    pub session: Session,
+    pub fde: Option<Arc<Vec<u8>>>,
+    /// A MySQL target: a `BINLOG` of a format description leaves `gtid_next` at
+    /// NOT_YET_DETERMINED (the next transaction would become ANONYMOUS, refused with
+    /// `gtid_mode = ON`), so it is set back to AUTOMATIC.
+    pub mysql: bool,
+}
+
+async fn exec(session: &mut Session, sql: &str) -> Result<(), (Option<u16>, String)> {
+    session.conn.query_drop(sql).await.map_err(|e| match e {
+        mysql_async::Error::Server(se) => (Some(se.code), se.message),
+        other => (None, other.to_string()),
+    })
+}
+
+fn binlog_statement(events: &[u8]) -> String {
+    let mut sql = String::with_capacity(events.len() * 4 / 3 + 16);
+    sql.push_str("BINLOG '");
+    base64::engine::general_purpose::STANDARD.encode_string(events, &mut sql);
+    sql.push('\'');
+    sql
+}
+
+impl Lane {
+    async fn apply(
+        &mut self,
+        b: &Batch,
+        turn: &watch::Sender<u64>,
+    ) -> Result<Duration, (Option<u16>, String)> {
+        let started = Instant::now();
+        if self.fde.as_ref().is_none_or(|f| f != &b.fde) {
+            exec(&mut self.session, &binlog_statement(&b.fde)).await?;
+            if self.mysql {
+                exec(&mut self.session, "SET gtid_next = 'AUTOMATIC'").await?;
+            }
+            self.fde = Some(b.fde.clone());
+        }
+        if b.keep_gtid {
+            match b.trxs.first().and_then(|t| t.gtid.as_ref()) {
+                Some(TrxGtid::Mysql(g)) => {
+                    exec(
+                        &mut self.session,
+                        &format!("SET gtid_next = {}", quote_str(g)),
+                    )
+                    .await?
+                }
+                Some(TrxGtid::Maria {
+                    domain,
+                    server_id,
+                    seq,
+                }) => {
+                    exec(
+                        &mut self.session,
+                        &format!(
+                            "SET @@session.gtid_domain_id = {domain}, @@session.server_id = \
+                             {server_id}, @@session.gtid_seq_no = {seq}"
+                        ),
+                    )
+                    .await?
+                }
+                None => {}
+            }
+        }
+        exec(&mut self.session, "START TRANSACTION").await?;
+        for t in &b.trxs {
+            if !t.events.is_empty() {
+                exec(&mut self.session, &binlog_statement(&t.events)).await?;
+            }
+        }
+        let busy = started.elapsed();
+        // Commit in the source's order: every earlier batch first.
+        let mut rx = turn.subscribe();
+        if rx.wait_for(|next| *next == b.seq).await.is_err() {
+            return Err((None, "the applier stopped".into()));
+        }
+        exec(&mut self.session, &b.progress_sql).await?;
+        exec(&mut self.session, "COMMIT").await?;
+        if b.keep_gtid
+            && matches!(
+                b.trxs.first().and_then(|t| t.gtid.as_ref()),
+                Some(TrxGtid::Mysql(_))
+            )
+        {
+            exec(&mut self.session, "SET gtid_next = 'AUTOMATIC'").await?;
+        }
+        turn.send_replace(b.seq + 1);
+        Ok(busy)
+    }
+}
+
+/// Apply batches until the channel closes or one fails (the lane then stops: its
+/// transaction stays open until the coordinator kills the connection).
+pub async fn run(
+    mut lane: Lane,
+    mut batches: mpsc::Receiver<Batch>,
+    reports: mpsc::UnboundedSender<(usize, LaneReport)>,
+    turn: Arc<watch::Sender<u64>>,
+    id: usize,
+) {
+    while let Some(b) = batches.recv().await {
+        match lane.apply(&b, &turn).await {
+            Ok(busy) => {
+                let _ = reports.send((id, LaneReport::Done { seq: b.seq, busy }));
+            }
+            Err((code, message)) => {
+                let _ = reports.send((
+                    id,
+                    LaneReport::Failed {
+                        seq: b.seq,
+                        code,
+                        message,
+                    },
+                ));
+                // Keep the session (and its open transaction) until the coordinator kills it.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+    lane.session.close().await;
+}
