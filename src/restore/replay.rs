@@ -282,7 +282,14 @@ pub fn replay(
     };
     let mut client = ToolCommand::new(&client_tool)
         .arg(format!("--defaults-file={}", options.path().display()))
-        .args(["--binary-mode", "--batch", "--max-allowed-packet=1G"])
+        // LOAD DATA in STATEMENT format comes out of mysqlbinlog as LOAD DATA LOCAL INFILE of
+        // a file it wrote: the client must be allowed to send it.
+        .args([
+            "--binary-mode",
+            "--batch",
+            "--max-allowed-packet=1G",
+            "--local-infile=1",
+        ])
         .spawn(Stdio::piped(), Stdio::null())?;
     let mut stdin = std::io::BufWriter::with_capacity(1 << 20, client.take_stdin());
     let spool = crate::scratch::ScratchDir::new("replay")?;

@@ -7,7 +7,7 @@
 //! - Parallel by dependency: a transaction goes to a free lane only when its write set (the
 //!   keys of its rows; whole tables without a usable key; foreign-key families) meets no
 //!   batch still in flight. Anything else (statements, DDL, non-transactional tables, LOAD
-//!   DATA, XA, compressed payloads, transactions over 64 MiB) is a barrier: every lane
+//!   DATA, XA, compressed payloads, transactions over 16 MiB) is a barrier: every lane
 //!   commits, then that range of the file goes through the client pipeline
 //!   (`restore::replay`), never silently, and the report counts it.
 //! - Fewer commits: consecutive transactions share one target commit (bounded), unless the
@@ -53,6 +53,9 @@ const BATCH_TRXS: usize = 64;
 const BATCH_BYTES: usize = 4 << 20;
 /// After a conflict, this many units run on one lane before lanes run side by side again.
 const SERIAL_UNITS: u64 = 2_000;
+/// Row events held by batches in flight, at most (with their base64 text on the lanes, and
+/// the batch being gathered, the applier stays well under 256 MiB).
+const IN_FLIGHT_BYTES: usize = 48 << 20;
 /// A lane waiting for a row lock longer than this is a dependency zrm did not see.
 const LOCK_WAIT_SECS: u32 = 20;
 
@@ -221,7 +224,8 @@ struct Pass {
     handles: Vec<tokio::task::JoinHandle<()>>,
     conn_ids: Vec<u32>,
     idle: Vec<usize>,
-    in_flight: BTreeMap<u64, WriteSet>,
+    in_flight: BTreeMap<u64, (WriteSet, usize)>,
+    in_flight_bytes: usize,
     reports: mpsc::UnboundedReceiver<(usize, LaneReport)>,
     turn: Arc<watch::Sender<u64>>,
     next_seq: u64,
@@ -240,6 +244,7 @@ impl Pass {
             conn_ids: Vec::new(),
             idle: Vec::new(),
             in_flight: BTreeMap::new(),
+            in_flight_bytes: 0,
             reports,
             turn,
             next_seq: 0,
@@ -272,7 +277,9 @@ impl Pass {
         let got = self.rt.block_on(self.reports.recv());
         match got {
             Some((lane, LaneReport::Done { seq, busy })) => {
-                self.in_flight.remove(&seq);
+                if let Some((_, bytes)) = self.in_flight.remove(&seq) {
+                    self.in_flight_bytes -= bytes;
+                }
                 self.idle.push(lane);
                 self.busy += busy;
                 self.commits += 1;
@@ -295,16 +302,19 @@ impl Pass {
         ws: WriteSet,
         serial: bool,
     ) -> std::result::Result<(), PassFail> {
+        let bytes: usize = batch.trxs.iter().map(|t| t.events.len()).sum();
         while self.idle.is_empty()
             || (serial && !self.in_flight.is_empty())
-            || self.in_flight.values().any(|w| w.meets(&ws))
+            || (!self.in_flight.is_empty() && self.in_flight_bytes + bytes > IN_FLIGHT_BYTES)
+            || self.in_flight.values().any(|(w, _)| w.meets(&ws))
         {
             self.wait_one()?;
         }
         batch.seq = self.next_seq;
         self.next_seq += 1;
         let lane = self.idle.pop().expect("an idle lane");
-        self.in_flight.insert(batch.seq, ws);
+        self.in_flight.insert(batch.seq, (ws, bytes));
+        self.in_flight_bytes += bytes;
         let sender = self.senders[lane].clone();
         if self.rt.block_on(sender.send(batch)).is_err() {
             return Err(PassFail {

@@ -21,7 +21,7 @@ use crate::selection::Selection;
 
 /// A transaction larger than this is not held in memory: it goes through the client
 /// pipeline, which streams it.
-pub const MAX_NATIVE_BYTES: usize = 64 << 20;
+pub const MAX_NATIVE_BYTES: usize = 16 << 20;
 
 /// The GTID a transaction carries, to keep on the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,7 +334,7 @@ fn step(
                 return Ok(None);
             };
             if o.events.len() + ev.bytes.len() > MAX_NATIVE_BYTES {
-                o.refuse("a transaction larger than 64 MiB (streamed by the client pipeline)");
+                o.refuse("a transaction larger than 16 MiB (streamed by the client pipeline)");
                 return Ok(None);
             }
             let keys = schema.table(&tm.database, &tm.table);
