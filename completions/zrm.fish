@@ -124,6 +124,9 @@ complete -c zrm -n "__fish_zrm_using_subcommand restore" -l resume -d 'Continue 
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l parallel -d 'Connections for a logical load (default: the set\'s `parallel`)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l attach-to -d 'ebs backups: attach the new volume to this instance id' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l device -d 'ebs backups: the device name for --attach-to (default: the source volume\'s)' -r
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l applier -d 'Who applies the binlogs: zrm (its own parallel applier; statements and DDL go through the client) or client (`mysqlbinlog | mysql`, one session)' -r -f -a "zrm\t''
+client\t''"
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l replay-lanes -d 'Connections of zrm\'s applier' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -s c -l config -d 'Configuration file (default: $ZRM_CONFIG, then /etc/zrm/zrm.toml)' -r -F
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l format -d 'Output format: human text, or one JSON document on stdout (csv: binlog analyze, report; html: report)' -r -f -a "text\t''
 json\t''
@@ -136,7 +139,7 @@ complete -c zrm -n "__fish_zrm_using_subcommand restore" -l no-binlogs -d 'Resto
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l resume-load -d 'Continue an interrupted load of a logical backup: chunks the target already committed are skipped, then the binlogs are replayed as asked'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l no-defer-indexes -d 'Create secondary indexes with the tables instead of after the data (logical backups)'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l start-server -d 'Snapshot backups into datadir:PATH: start a throwaway server on the rebuilt directory, replay the binary logs into it, and shut it down cleanly'
-complete -c zrm -n "__fish_zrm_using_subcommand restore" -l log-bin -d 'Write the loaded data to the target\'s binary log (off by default, so a restore does not replicate; the account then needs no SUPER / BINLOG ADMIN)'
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l log-bin -d 'Write the loaded data and the replayed binlogs to the target\'s binary log (off by default, so a restore does not replicate)'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -s v -l verbose -d 'More detail on stderr (-vv for debugging)'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal)'
