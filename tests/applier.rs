@@ -190,6 +190,13 @@ fn tables_without_a_key_and_ddl_in_the_middle(flavor: Flavor) {
         "the DDL went through the client pipeline:\n{out}"
     );
     assert_same(&d.src, &d.dst, &["d"], &out);
+    // The plan shows the lanes and the barriers (the ALTER and the CREATE TABLE).
+    let plan = zrm_ok(
+        d.config(),
+        &["restore", "--set", "src", "--target", "dst", "--replace", "--dry-run"],
+    );
+    assert!(plan.stdout.contains("applier: zrm, 4 lane(s)"), "{plan}");
+    assert!(plan.stdout.contains("barrier mysql-bin."), "{plan}");
 }
 }
 
@@ -339,5 +346,36 @@ fn the_client_pipeline_gives_the_same_result(flavor: Flavor) {
     let out = d.replay(&["--applier", "client"]);
     assert!(!out.stdout.contains("applied by zrm"), "{out}");
     assert_same(&d.src, &d.dst, &["c"], &out);
+}
+}
+
+flavor_tests! {
+fn events_stay_disabled_during_the_replay(flavor: Flavor) {
+    let d = Drill::of(
+        flavor,
+        "CREATE DATABASE ev; CREATE TABLE ev.t (id INT PRIMARY KEY); \
+         CREATE EVENT ev.later ON SCHEDULE AT '2037-12-31 00:00:00' ON COMPLETION PRESERVE \
+         ENABLE DO INSERT INTO ev.t VALUES (1);",
+    );
+    d.src.sql("INSERT INTO ev.t VALUES (2); CREATE DATABASE late; CREATE TABLE late.t (id INT)");
+    backup(d.config(), &["--set", "src", "--level", "1"]);
+    let status = |s: &TestServer| {
+        s.sql("SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'ev'")
+    };
+    // A replay that stops (the target already has `late`) leaves the event disabled and
+    // says so.
+    d.dst.sql("CREATE DATABASE late");
+    let out = support::run_zrm(d.config(), &["restore", "--set", "src", "--target", "dst"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("`ev`.`later`"), "the event is named:\n{out}");
+    assert_eq!(status(&d.dst), "DISABLED", "{out}");
+    // A complete replay enables it again.
+    d.dst.sql("DROP DATABASE late");
+    let out = zrm_ok(
+        d.config(),
+        &["restore", "--set", "src", "--target", "dst", "--replace"],
+    );
+    assert_eq!(status(&d.dst), "ENABLED", "{out}");
+    assert_same(&d.src, &d.dst, &["ev", "late"], &out);
 }
 }

@@ -183,6 +183,8 @@ pub struct PlannedRestore {
     pub bytes: u64,
     pub consistent_point: Option<ConsistentPoint>,
     pub plan: Plan,
+    /// What zrm's applier will do with the replay (none with the client pipeline).
+    pub applier: Option<applier::Survey>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -441,7 +443,18 @@ pub async fn execute(
         } else {
             Vec::new()
         };
+        let survey = if req.applier == Applier::Zrm
+            && !plan.files.is_empty()
+            && manifest.server.flavor == facts.flavor
+        {
+            Some(tokio::task::block_in_place(|| {
+                applier::survey(&repo, &plan.files, &replay_scope, req.replay_lanes.max(1))
+            })?)
+        } else {
+            None
+        };
         return Ok(RestoreReport::Planned(PlannedRestore {
+            applier: survey,
             dry_run: true,
             backup: manifest.id.clone(),
             set: manifest.set.clone(),
@@ -473,6 +486,7 @@ pub async fn execute(
     let started = Instant::now();
     let mut loaded = 0;
     let mut load_notes = Vec::new();
+    let mut disabled_events: Vec<String> = Vec::new();
     if resume.is_none() {
         // Check every file before the first change on the target: a damaged backup must not
         // cost the user the databases that --replace would drop. (A logical load also checks
@@ -539,6 +553,7 @@ pub async fn execute(
                 defer_indexes: req.defer_indexes,
                 log_bin: req.log_bin,
                 resume: req.resume_load,
+                disable_events: !plan.files.is_empty(),
             };
             let out = logical::load::load(&repo, &job, progress.as_ref()).await;
             // What a schema failure left on the target decides the way on.
@@ -557,6 +572,7 @@ pub async fn execute(
             };
             out.map(|o| {
                 load_notes = o.notes.clone();
+                disabled_events = o.disabled_events.clone();
                 o.bytes
             })
             .map_err(|f| match (f.error, f.phase) {
@@ -635,13 +651,30 @@ pub async fn execute(
                     stopped.file,
                     stopped.resume_pos
                 );
+                let events = if disabled_events.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " Events {} were created disabled so that they do not run during the \
+                         replay: once it is complete, enable them with ALTER EVENT … ENABLE.",
+                        disabled_events.join(", ")
+                    )
+                };
                 return Err(Error::Restore(format!(
                 "binlog replay stopped at the transaction starting at {}:{}: {}. Every \
-                 transaction before it is applied on {label}. Fix the cause, then continue with: {again}",
+                 transaction before it is applied on {label}. Fix the cause, then continue with: {again}.{events}",
                 stopped.file, stopped.resume_pos, stopped.error
             )));
             }
         }
+    }
+    if !disabled_events.is_empty() {
+        // The replay is complete: the events run again, as they did on the source.
+        let mut s = mysql::connect(&conn).await?;
+        for e in &disabled_events {
+            s.exec(&format!("ALTER EVENT {e} ENABLE")).await?;
+        }
+        s.close().await;
     }
     let secs = started.elapsed().as_secs_f64();
     let last = plan.stop.as_ref().and_then(|s| s.last_applied.clone());
@@ -1169,7 +1202,11 @@ impl std::fmt::Display for PlannedRestore {
                 }
             }
         }
-        write_replay_plan(f, p)
+        write_replay_plan(f, p)?;
+        if let Some(s) = &self.applier {
+            write!(f, "{s}")?;
+        }
+        Ok(())
     }
 }
 

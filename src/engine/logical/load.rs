@@ -59,6 +59,9 @@ pub struct LoadJob<'a> {
     pub log_bin: bool,
     /// Continue an interrupted load: skip what `zrm.restore_progress` records as done.
     pub resume: bool,
+    /// A binlog replay follows: enabled events are created disabled (they would fire during
+    /// the replay) and listed in the outcome, for the restore to enable afterwards.
+    pub disable_events: bool,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -71,6 +74,8 @@ pub struct LoadOutcome {
     pub mode: String,
     pub deferred_index_tables: usize,
     pub notes: Vec<String>,
+    /// Events created disabled (`db.name`, quoted) that were enabled in the backup.
+    pub disabled_events: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -309,6 +314,17 @@ async fn load_phases(
                 if job.resume {
                     drop_object(&mut control, o).await?;
                 }
+                if kind == Kind::Events && job.disable_events {
+                    if let Some(disabled) = disabled_event(o) {
+                        run_object(&mut control, &disabled).await?;
+                        outcome.disabled_events.push(format!(
+                            "{}.{}",
+                            quote_ident(o.header.db.as_deref().unwrap_or_default()),
+                            quote_ident(&o.header.name)
+                        ));
+                        continue;
+                    }
+                }
                 run_object(&mut control, o).await?;
             }
         }
@@ -328,6 +344,29 @@ async fn load_phases(
     finish_progress(&mut control, job.backup_id).await?;
     control.close().await;
     Ok(outcome)
+}
+
+/// An enabled event's definition made to create it disabled: `SHOW CREATE EVENT` writes the
+/// status right after `ON COMPLETION [NOT] PRESERVE`, before the body. `None` when the event
+/// is not enabled (or the text is not in that form: then it is created as it was).
+fn disabled_event(o: &Object) -> Option<Object> {
+    let text = std::str::from_utf8(&o.statement).ok()?;
+    let at = ["PRESERVE ENABLE", "PRESERVE\nENABLE"]
+        .iter()
+        .filter_map(|p| text.find(p))
+        .min()?;
+    let body = text.find(" DO ").unwrap_or(text.len());
+    if at > body {
+        return None;
+    }
+    let enable = at + text[at..].find("ENABLE")?;
+    let mut d = o.clone();
+    let mut stmt = String::with_capacity(text.len() + 1);
+    stmt.push_str(&text[..enable]);
+    stmt.push_str("DISABLE");
+    stmt.push_str(&text[enable + "ENABLE".len()..]);
+    d.statement = stmt.into_bytes();
+    Some(d)
 }
 
 fn object_key(o: &Object) -> String {
@@ -1297,7 +1336,38 @@ impl InsertBuilder {
 
 #[cfg(test)]
 mod tests {
-    use super::InsertBuilder;
+    use super::{disabled_event, InsertBuilder};
+
+    #[test]
+    fn enabled_events_are_created_disabled_and_others_as_they_were() {
+        use crate::engine::logical::schema::Object;
+        let ev = |text: &str| Object::new("event", Some("d"), "e", text.as_bytes().to_vec());
+        let on = ev(
+            "CREATE DEFINER=`root`@`localhost` EVENT `e` ON SCHEDULE EVERY 1 SECOND \
+                     STARTS '2026-12-06 00:00:00' ON COMPLETION NOT PRESERVE ENABLE DO INSERT \
+                     INTO t VALUES ('PRESERVE ENABLE')",
+        );
+        let d = disabled_event(&on).expect("an enabled event");
+        let text = String::from_utf8(d.statement).unwrap();
+        assert!(text.contains("NOT PRESERVE DISABLE DO"), "{text}");
+        assert!(
+            text.ends_with("VALUES ('PRESERVE ENABLE')"),
+            "the body is untouched: {text}"
+        );
+        let off = ev(
+            "CREATE EVENT `e` ON SCHEDULE EVERY 1 SECOND ON COMPLETION PRESERVE \
+                      DISABLE DO INSERT INTO t VALUES ('PRESERVE ENABLE')",
+        );
+        assert!(
+            disabled_event(&off).is_none(),
+            "a disabled event stays as it is"
+        );
+        let replica = ev(
+            "CREATE EVENT `e` ON SCHEDULE EVERY 1 SECOND ON COMPLETION PRESERVE \
+                          DISABLE ON SLAVE DO SELECT 1",
+        );
+        assert!(disabled_event(&replica).is_none());
+    }
 
     #[test]
     fn inserts_escape_and_split_on_rows() {

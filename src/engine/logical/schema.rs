@@ -45,7 +45,7 @@ pub struct Object {
 }
 
 impl Object {
-    fn new(object: &str, db: Option<&str>, name: &str, statement: Vec<u8>) -> Object {
+    pub(crate) fn new(object: &str, db: Option<&str>, name: &str, statement: Vec<u8>) -> Object {
         Object {
             header: Header {
                 object: object.into(),

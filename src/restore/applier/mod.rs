@@ -829,3 +829,87 @@ fn run_pipeline(
         }
     }
 }
+
+/// What the applier will do with a replay, for `restore --dry-run`: how many row
+/// transactions go to the lanes, and which ranges go through the client pipeline (each a
+/// barrier: every lane commits first). Read without the target's schema, so changes to
+/// non-transactional tables are counted with the lanes here.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Survey {
+    pub lanes: usize,
+    pub row_transactions: u64,
+    pub barriers: Vec<Barrier>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Barrier {
+    pub file: String,
+    pub start: u64,
+    pub end: u64,
+    pub units: u64,
+    pub why: String,
+}
+
+pub fn survey(
+    repo: &Repository,
+    files: &[super::plan::ReplayFile],
+    scope: &crate::selection::Selection,
+    lanes: usize,
+) -> Result<Survey> {
+    let schema = Schema::default();
+    let mut out = Survey {
+        lanes,
+        ..Survey::default()
+    };
+    for f in files {
+        let reader =
+            BinlogReader::new(f.input.open(Some(repo))?, f.file.clone()).map_err(Error::from)?;
+        let mut units = Units::new(reader, f.start, f.stop, scope.clone());
+        while let Some(unit) = units.next_unit(&schema)? {
+            match unit {
+                Unit::Rows(_) => out.row_transactions += 1,
+                Unit::Pipeline { start, end, why } => match out.barriers.last_mut() {
+                    Some(b) if b.file == f.file && b.end == start => {
+                        b.end = end;
+                        b.units += 1;
+                        if !b.why.contains(why) {
+                            b.why = format!("{}; {why}", b.why);
+                        }
+                    }
+                    _ => out.barriers.push(Barrier {
+                        file: f.file.clone(),
+                        start,
+                        end,
+                        units: 1,
+                        why: why.to_string(),
+                    }),
+                },
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl std::fmt::Display for Survey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "  applier: zrm, {} lane(s): {} row transaction(s) in parallel by write set, {} \
+             barrier(s) through the client pipeline",
+            self.lanes,
+            self.row_transactions,
+            self.barriers.len()
+        )?;
+        for b in self.barriers.iter().take(20) {
+            writeln!(
+                f,
+                "    barrier {}:{}-{} ({} transaction(s)): {}",
+                b.file, b.start, b.end, b.units, b.why
+            )?;
+        }
+        if self.barriers.len() > 20 {
+            writeln!(f, "    … and {} more", self.barriers.len() - 20)?;
+        }
+        Ok(())
+    }
+}
