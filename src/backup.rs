@@ -22,6 +22,7 @@ use crate::engine::logical::{self, LogicalLayout};
 use crate::engine::snapshot::{self, PhysicalLayout};
 use crate::engine::{incremental, mysqldump};
 use crate::error::{Error, Result};
+use crate::manifest::Flavor;
 use crate::mysql::{self, ServerFacts, Session};
 use crate::output::human_bytes;
 use crate::progress::Reporter;
@@ -219,6 +220,7 @@ pub(crate) async fn take_full(
         ui.progress(&format!("backup {}", set.name)).into();
     progress.set_total(estimate);
     let codec = (compression, level);
+    let replica = from_replica(ui, set, facts).await?;
     let outcome = match set.method {
         Method::Logical => {
             full_logical(
@@ -258,6 +260,25 @@ pub(crate) async fn take_full(
         }
     };
     progress.finish();
+    let replica = match replica {
+        None => None,
+        Some(FromReplica { mut record, paused }) => {
+            if let Some(p) = paused {
+                if let Err(e) = p.resume().await {
+                    ui.note(&format!(
+                        "warning: the replica's SQL thread could not be started again ({e}): \
+                         start it by hand (START REPLICA SQL_THREAD)"
+                    ));
+                }
+            } else if let Ok(o) = &outcome {
+                // The GTID state at the backup's own consistent point holds every source
+                // transaction the replica had applied: the source's point, exactly.
+                record.source_gtid_set =
+                    o.consistent_point.as_ref().and_then(|c| c.gtid_set.clone());
+            }
+            Some(record)
+        }
+    };
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -345,6 +366,7 @@ pub(crate) async fn take_full(
         },
         logical: outcome.logical.clone(),
         physical: outcome.physical.clone(),
+        replica,
     };
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
@@ -764,6 +786,7 @@ async fn incremental(
         exclude: parent.exclude.clone(),
         logical: None,
         physical: None,
+        replica: None,
     };
     let dir = Repository::backup_dir(&set.name, &id);
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
@@ -826,7 +849,26 @@ impl std::fmt::Display for BackupReport {
                     m.consistent_point
                         .as_ref()
                         .map_or("none (binary logging is off)".to_string(), |p| p.to_string()),
-                )
+                )?;
+                if let Some(r) = &m.replica {
+                    let at = match (&r.source_binlog_file, r.source_binlog_pos) {
+                        (Some(file), Some(pos)) => format!("{file}:{pos}"),
+                        _ => "its GTID state".to_string(),
+                    };
+                    writeln!(
+                        f,
+                        "taken from a replica of {} (behind by {}{}): the source at {at}{}",
+                        r.source,
+                        r.seconds_behind
+                            .map_or("an unknown time".to_string(), |s| format!("{s} s")),
+                        if r.paused { ", SQL thread paused" } else { "" },
+                        r.source_gtid_set
+                            .as_deref()
+                            .map(|g| format!(" ({g})"))
+                            .unwrap_or_default()
+                    )?;
+                }
+                Ok(())
             }
             BackupReport::Incremental(i) => writeln!(
                 f,
@@ -868,4 +910,106 @@ impl std::fmt::Display for BackupReport {
             ),
         }
     }
+}
+
+/// A backup of a replica: what it records of the source, and the paused SQL thread to start
+/// again.
+struct FromReplica {
+    record: crate::mysql::replica::ReplicaRecord,
+    paused: Option<crate::mysql::replica::PausedReplica>,
+}
+
+/// When the set's server is a replica: refuse it if it is unfit (its SQL thread stopped on
+/// an error, or lagging beyond `max_replica_lag`), or with `replica_pause` stop its SQL
+/// thread for the backup and record the source's exact coordinates. Otherwise the source's
+/// point is the GTID state at the backup's consistent point, which needs the replica's GTIDs
+/// to hold the source's transactions.
+async fn from_replica(
+    ui: &dyn Reporter,
+    set: &SetConfig,
+    facts: &ServerFacts,
+) -> Result<Option<FromReplica>> {
+    use crate::mysql::replica::{self, PausedReplica, ReplicaRecord};
+    let mut s = crate::mysql::connect(&set.connection).await?;
+    let channels = replica::status(&mut s).await?;
+    let Some(r) = channels.first().cloned() else {
+        s.close().await;
+        return Ok(None);
+    };
+    if channels.len() > 1 {
+        ui.note(&format!(
+            "note: {} replicates from {} sources; the backup records the first ({})",
+            s.server,
+            channels.len(),
+            r.source
+        ));
+    }
+    if set.replica_pause {
+        let paused = PausedReplica::pause(&mut s, &set.connection, facts.flavor).await?;
+        let now = replica::status(&mut s)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or(r.clone());
+        let gtid_sql = match facts.flavor {
+            Flavor::MySQL => "SELECT REPLACE(@@GLOBAL.gtid_executed, '\\n', '')",
+            Flavor::MariaDB => "SELECT @@GLOBAL.gtid_slave_pos",
+        };
+        let gtid = s.value(gtid_sql).await?.filter(|g| !g.is_empty());
+        s.close().await;
+        ui.note(&format!(
+            "note: the replica's SQL thread is stopped for the backup (replica_pause) at \
+             {}:{} of its source {}",
+            now.source_file, now.source_pos, now.source
+        ));
+        return Ok(Some(FromReplica {
+            record: ReplicaRecord {
+                source: now.source.clone(),
+                source_binlog_file: Some(now.source_file.clone()),
+                source_binlog_pos: Some(now.source_pos),
+                source_gtid_set: gtid,
+                seconds_behind: r.seconds_behind,
+                paused: true,
+            },
+            paused: Some(paused),
+        }));
+    }
+    let server = s.server.clone();
+    let gtids_hold_source = match facts.flavor {
+        Flavor::MySQL => facts.gtid_mode == "ON",
+        Flavor::MariaDB => s
+            .value("SELECT @@GLOBAL.log_slave_updates")
+            .await?
+            .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("ON")),
+    };
+    s.close().await;
+    replica::check_health(&r, &server, set.max_replica_lag)?;
+    if !gtids_hold_source {
+        return Err(Error::Backup(format!(
+            "{server} is a replica of {}, and its {} does not hold the source's transactions, \
+             so the backup could not say where in the source's history it is; set \
+             replica_pause = true for this set (the SQL thread is stopped for the backup and \
+             the source's coordinates recorded), or enable {}",
+            r.source,
+            match facts.flavor {
+                Flavor::MySQL => "GTID state (gtid_mode is not ON)",
+                Flavor::MariaDB => "binary log (log_slave_updates is OFF)",
+            },
+            match facts.flavor {
+                Flavor::MySQL => "gtid_mode = ON",
+                Flavor::MariaDB => "log_slave_updates",
+            }
+        )));
+    }
+    Ok(Some(FromReplica {
+        record: ReplicaRecord {
+            source: r.source.clone(),
+            source_binlog_file: None,
+            source_binlog_pos: None,
+            source_gtid_set: None,
+            seconds_behind: r.seconds_behind,
+            paused: false,
+        },
+        paused: None,
+    }))
 }

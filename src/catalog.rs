@@ -192,6 +192,7 @@ mod tests {
             exclude: vec!["app.tmp_*".into()],
             logical: None,
             physical: None,
+            replica: None,
         }
     }
 

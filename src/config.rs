@@ -160,6 +160,12 @@ set_keys! {
     metrics_file: PathBuf,
     /// Also write the log (with timestamps) to this file.
     log_file: PathBuf,
+    /// When the server is a replica: the most seconds it may lag behind its source for a
+    /// backup (default 300).
+    max_replica_lag: u64,
+    /// When the server is a replica: stop its SQL thread for the backup (exact source
+    /// coordinates, no lag check; started again afterwards).
+    replica_pause: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -304,9 +310,12 @@ pub struct SetConfig {
     pub post_backup: Option<String>,
     pub metrics_file: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
+    pub max_replica_lag: u64,
+    pub replica_pause: bool,
 }
 
 /// Built-in defaults, the lowest layer.
+pub const DEFAULT_MAX_REPLICA_LAG_S: u64 = 300;
 pub const DEFAULT_METHOD: Method = Method::Logical;
 pub const DEFAULT_LOCK_TIMEOUT_S: u64 = 60;
 pub const DEFAULT_COMPRESSION_LEVEL: i32 = 1;
@@ -672,6 +681,8 @@ impl ConfigFile {
             post_backup: o.post_backup,
             metrics_file: o.metrics_file.map(|p| self.resolve_path(&p)),
             log_file: o.log_file.map(|p| self.resolve_path(&p)),
+            max_replica_lag: o.max_replica_lag.unwrap_or(DEFAULT_MAX_REPLICA_LAG_S),
+            replica_pause: o.replica_pause.unwrap_or(false),
         })
     }
 

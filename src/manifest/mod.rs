@@ -94,6 +94,9 @@ pub struct Manifest {
     /// For snapshot backups (lvm, btrfs, ebs): the snapshot, its lock and its copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical: Option<physical::PhysicalLayout>,
+    /// Taken from a replica: where in its source's history the backup is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<crate::mysql::replica::ReplicaRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
