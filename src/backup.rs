@@ -216,8 +216,11 @@ pub(crate) async fn take_full(
     let dir = Repository::backup_dir(&set.name, &id);
     let start_time = chrono::Utc::now();
     let started = Instant::now();
-    let progress: std::sync::Arc<dyn crate::progress::Progress> =
-        ui.progress(&format!("backup {}", set.name)).into();
+    let bar = ui.progress(&format!("backup {}", set.name));
+    let progress: std::sync::Arc<dyn crate::progress::Progress> = match set.max_rate {
+        Some(rate) => std::sync::Arc::new(crate::progress::Throttled::new(bar, rate)),
+        None => bar.into(),
+    };
     progress.set_total(estimate);
     let codec = (compression, level);
     let replica = from_replica(ui, set, facts).await?;

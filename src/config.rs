@@ -166,6 +166,9 @@ set_keys! {
     /// When the server is a replica: stop its SQL thread for the backup (exact source
     /// coordinates, no lag check; started again afterwards).
     replica_pause: bool,
+    /// MiB per second a backup may read from the server (and so compress and upload), and a
+    /// binlog archive may copy; default unlimited.
+    max_rate: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -312,6 +315,8 @@ pub struct SetConfig {
     pub log_file: Option<PathBuf>,
     pub max_replica_lag: u64,
     pub replica_pause: bool,
+    /// MiB/s; `None`: unlimited.
+    pub max_rate: Option<f64>,
 }
 
 /// Built-in defaults, the lowest layer.
@@ -683,6 +688,16 @@ impl ConfigFile {
             log_file: o.log_file.map(|p| self.resolve_path(&p)),
             max_replica_lag: o.max_replica_lag.unwrap_or(DEFAULT_MAX_REPLICA_LAG_S),
             replica_pause: o.replica_pause.unwrap_or(false),
+            max_rate: match o.max_rate {
+                Some(r) if !(r > 0.0 && r.is_finite()) => {
+                    return Err(Error::Config(format!(
+                        "{}: [sets.{name}] max_rate = {r}: give MiB per second, more than 0 \
+                         (leave it out for no limit)",
+                        self.source.display()
+                    )))
+                }
+                r => r,
+            },
         })
     }
 

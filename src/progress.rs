@@ -106,3 +106,54 @@ impl Reporter for Prefixed<'_> {
         Box::new(Silent)
     }
 }
+
+/// A [`Progress`] that also holds the work it counts to a rate (`max_rate`): every byte a
+/// backup reads passes through its progress, so sleeping here when ahead of the rate throttles
+/// the reading itself and everything downstream of it (compression, upload), leaving the
+/// server its I/O.
+pub struct Throttled {
+    inner: Box<dyn Progress>,
+    bytes_per_s: f64,
+    started: std::time::Instant,
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl Throttled {
+    pub fn new(inner: Box<dyn Progress>, mib_per_s: f64) -> Throttled {
+        Throttled {
+            inner,
+            bytes_per_s: (mib_per_s * 1048576.0).max(1.0),
+            started: std::time::Instant::now(),
+            done: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress for Throttled {
+    fn set_total(&self, total: Option<u64>) {
+        self.inner.set_total(total);
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.inner.advance(bytes);
+        let done = self
+            .done
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
+            + bytes;
+        let due = std::time::Duration::from_secs_f64(done as f64 / self.bytes_per_s);
+        let Some(ahead) = due.checked_sub(self.started.elapsed()) else {
+            return;
+        };
+        // Called from blocking code and from async tasks alike: on a multi-threaded runtime
+        // the worker hands its other tasks over while this one sleeps.
+        let sleep = || std::thread::sleep(ahead);
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(sleep),
+            _ => sleep(),
+        }
+    }
+
+    fn finish(&self) {
+        self.inner.finish();
+    }
+}

@@ -1,7 +1,7 @@
 //! The S3 backend (AWS or any S3-compatible store): the same tree of relative paths as a local
 //! repository, as objects under `s3://bucket/prefix/`.
 //!
-//! * Writes stream as multipart uploads: memory is bounded by `PART_SIZE × (MAX_IN_FLIGHT + 1)`
+//! * Writes stream as multipart uploads: memory is bounded by `IN_FLIGHT_BYTES` plus one part
 //!   per file, whatever its size. Nothing is visible until the upload completes (a small file
 //!   is one PutObject at commit); an uncommitted writer aborts its upload.
 //! * Reads stream too, and a connection lost mid-object resumes with a ranged GET from the
@@ -39,8 +39,17 @@ pub fn part_size(n: i32) -> usize {
     PART_SIZE << ((n.max(1) as usize - 1) / 1000).min(6)
 }
 
-/// Parts of one file uploading at once.
-pub const MAX_IN_FLIGHT: usize = 3;
+/// Parts of one file uploading at once (as many as boto3's default transfer threads), while
+/// their bytes stay within [`IN_FLIGHT_BYTES`].
+pub const MAX_IN_FLIGHT: usize = 10;
+/// Bytes of one file's parts uploading at once, at most: with 8 MiB parts that is 10 parts;
+/// the larger parts of very large files go fewer at a time, so memory stays bounded.
+pub const IN_FLIGHT_BYTES: usize = 96 << 20;
+
+/// Parts of size `part` that may upload at once.
+fn in_flight_cap(part: usize) -> usize {
+    (IN_FLIGHT_BYTES / part.max(1)).clamp(1, MAX_IN_FLIGHT)
+}
 /// Attempts per request (the first try and the retries).
 pub const MAX_ATTEMPTS: u32 = 10;
 /// Resumptions of one download after broken connections.
@@ -839,7 +848,8 @@ impl S3Writer {
     fn send_part(&mut self, data: Vec<u8>) -> Result<()> {
         self.start_upload()?;
         let upload = self.upload.as_mut().expect("started");
-        while upload.in_flight.len() >= MAX_IN_FLIGHT {
+        let cap = in_flight_cap(data.len());
+        while upload.in_flight.len() >= cap {
             let oldest = upload.in_flight.pop_front().expect("non-empty");
             upload.done.push(wait_part(oldest)?);
         }
