@@ -112,6 +112,8 @@ complete -c zrm -n "__fish_zrm_using_subcommand show" -s h -l help -d 'Print hel
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l set -d 'The backup set whose backups are restored' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l cluster -d 'Restore every shard of a cluster, in parallel, each to its own coordinates of one logical point (--until-gsn, --until-checkpoint or --until-time)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l target-map -d 'With --cluster: the target of each shard, shard=TARGET,… (default: the cluster\'s `restore_targets`)' -r
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l plan-out -d 'With --cluster: resolve every shard\'s stop point and write one plan per shard into DIR (DIR/CLUSTER.SET.json) instead of restoring; run each with --plan on the shard\'s host' -r -F
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l plan -d 'Carry out one shard\'s plan written by --plan-out (with this host\'s configuration)' -r -F
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l backup -d 'The backup id (default: the latest full backup)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l target -d 'Where to restore: a set name, mysql://user@host:port, or datadir:/path' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l databases -d 'Restore only these databases (comma-separated)' -r

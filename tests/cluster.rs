@@ -394,3 +394,61 @@ fn a_shard_down_fails_the_coordinated_backup_and_locks_nothing(flavor: Flavor) {
     }
 }
 }
+
+flavor_tests! {
+fn plans_written_centrally_run_as_separate_processes(flavor: Flavor) {
+    let c = cluster(flavor, true);
+    let states: States = Arc::default();
+    run_writer(&refs(&c.shards), 1..=15, &[], &states);
+    zrm_ok(&c.config, &["backup", "--cluster", "app"]);
+    run_writer(&refs(&c.shards), 16..=40, &[30], &states);
+    archive_all(&c);
+
+    // Resolved here, once; nothing is restored.
+    let plans = c.dir.path().join("plans");
+    let out = zrm_ok(
+        &c.config,
+        &[
+            "restore",
+            "--cluster",
+            "app",
+            "--until-gsn",
+            "30",
+            "--plan-out",
+            plans.to_str().unwrap(),
+        ],
+    );
+    assert!(out.stdout.contains("zrm restore --plan"), "{out}");
+    for t in &c.targets {
+        let dbs = t.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'app'");
+        assert_eq!(dbs.trim(), "0", "--plan-out restores nothing");
+    }
+    // Each plan runs as its own process, all at once, as each shard's host would run it.
+    let children: Vec<_> = SHARDS
+        .iter()
+        .map(|s| {
+            let file = plans.join(format!("app.{s}.json"));
+            assert!(file.exists(), "{}", file.display());
+            support::spawn_zrm(
+                &c.config,
+                &["restore", "--plan", file.to_str().unwrap(), "--format", "json"],
+            )
+        })
+        .collect();
+    for child in children {
+        let out = support::finish(child);
+        assert_eq!(out.code, 0, "{out}");
+        assert!(json(&out)["restored"].is_string(), "{out}");
+    }
+    let states = states.lock().unwrap().clone();
+    assert_targets_at(&c, &states[&30], "plans to GSN 30");
+
+    // A plan is read like user input: a set name that walks out of the repository is refused.
+    let bad = plans.join("bad.json");
+    let text = std::fs::read_to_string(plans.join("app.s1.json")).unwrap();
+    std::fs::write(&bad, text.replace("\"set\": \"s1\"", "\"set\": \"../s1\"")).unwrap();
+    let out = zrm(&c.config, &["restore", "--plan", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("set name in the plan"), "{out}");
+}
+}

@@ -3,8 +3,9 @@
 //!
 //! The point is resolved per shard by zrm before anything runs (a GSN to the start of the first
 //! transaction writing a larger one, a checkpoint to its recorded position, a time as it is);
-//! then each shard's restore runs as its own `zrm restore --set S` process (own lock, own
-//! target, own failure), `parallel` at a time. The summary shows each shard's stop point, the
+//! then each shard's restore runs as a task of its own calling `restore::execute` (own lock,
+//! own target, own failure), `parallel` at a time — or, with `--plan-out DIR`, each shard's
+//! resolved restore is written as a plan for `restore --plan` on the shard's host. The summary shows each shard's stop point, the
 //! commit time of its last applied transaction, and the skew between shards.
 
 use std::sync::Arc;
@@ -237,6 +238,10 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
         )));
     }
 
+    if let Some(dir) = &args.plan_out {
+        return write_plans(ctx, &config, cluster, plans, args, dir);
+    }
+
     let parallel = cfg.parallel.unwrap_or(sets.len()).max(1);
     let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
     let config = Arc::new(config);
@@ -402,4 +407,77 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
         emit(&out);
     }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// `--plan-out DIR`: every shard's resolved restore as a plan file, nothing restored.
+fn write_plans(
+    ctx: &Context,
+    config: &ConfigFile,
+    cluster: &str,
+    plans: Vec<(String, String, Option<BinlogCoordinates>)>,
+    args: &RestoreArgs,
+    dir: &std::path::Path,
+) -> Result<i32> {
+    use crate::restore::shard_plan::{ShardPlan, FORMAT};
+    let point = match (&args.until_gsn, &args.until_checkpoint, &args.until_time) {
+        (Some(n), _, _) => format!("--until-gsn {n}"),
+        (_, Some(c), _) => format!("--until-checkpoint {c}"),
+        (_, _, Some(t)) => format!("--until-time '{t}'"),
+        _ => String::new(),
+    };
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for (set, target, until) in plans {
+        let until_time = match (&until, &args.until_time) {
+            (None, Some(t)) => Some(crate::restore::plan::time_in_source_zone(config, &set, t)?),
+            _ => None,
+        };
+        out.push(ShardPlan {
+            format: FORMAT.to_string(),
+            cluster: cluster.to_string(),
+            set,
+            target,
+            point: point.clone(),
+            until_position: until,
+            until_time,
+            replace: args.replace,
+            start_server: args.start_server,
+            parallel: args.parallel,
+            applier: args.applier.into(),
+            replay_lanes: args.replay_lanes.max(1),
+            log_bin: args.log_bin,
+            resolved_at: now,
+        });
+    }
+    let written = ShardPlan::write_all(&out, dir)?;
+    if ctx.json() {
+        emit_json(&serde_json::json!({
+            "cluster": cluster,
+            "point": point,
+            "plans": out,
+            "files": written,
+        }));
+    } else {
+        let mut text = format!(
+            "{} shard plan(s) of cluster '{cluster}' to {point}, written to {}:\n",
+            out.len(),
+            dir.display()
+        );
+        for (p, f) in out.iter().zip(&written) {
+            let at = match (&p.until_position, &p.until_time) {
+                (Some(c), _) => c.to_string(),
+                (None, Some(t)) => t.to_rfc3339(),
+                (None, None) => "the end of its archive".to_string(),
+            };
+            text.push_str(&format!(
+                "  {}: {} → {}, stop at {at}\n",
+                f.display(),
+                p.set,
+                p.target
+            ));
+        }
+        text.push_str("run each on its shard's host: zrm restore --plan FILE");
+        emit(&text);
+    }
+    Ok(0)
 }

@@ -16,7 +16,10 @@ pub async fn run(ctx: &Context, args: RestoreArgs) -> Result<i32> {
         return super::cluster_restore::run(ctx, &cluster, &args).await;
     }
     let config = ctx.config()?;
-    let req = request(ctx, &config, &args)?;
+    let req = match &args.plan {
+        Some(file) => crate::restore::shard_plan::ShardPlan::read(file)?.request(&config)?,
+        None => request(ctx, &config, &args)?,
+    };
     let report = execute::execute(&config, req, ctx).await?;
     if ctx.json() {
         emit_json(&report);

@@ -6,7 +6,11 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The backup set whose backups are restored
-    #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
+    #[arg(
+        long,
+        required_unless_present_any = ["cluster", "plan"],
+        conflicts_with_all = ["cluster", "plan"]
+    )]
     pub set: Option<String>,
     /// Restore every shard of a cluster, in parallel, each to its own coordinates of one
     /// logical point (--until-gsn, --until-checkpoint or --until-time)
@@ -21,6 +25,18 @@ pub struct RestoreArgs {
         requires = "cluster"
     )]
     pub target_map: Vec<String>,
+    /// With --cluster: resolve every shard's stop point and write one plan per shard into
+    /// DIR (DIR/CLUSTER.SET.json) instead of restoring; run each with --plan on the shard's
+    /// host
+    #[arg(long, value_name = "DIR", requires = "cluster")]
+    pub plan_out: Option<std::path::PathBuf>,
+    /// Carry out one shard's plan written by --plan-out (with this host's configuration)
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["cluster", "target", "until", "backup", "databases"]
+    )]
+    pub plan: Option<std::path::PathBuf>,
     /// The backup id (default: the latest full backup)
     #[arg(long)]
     pub backup: Option<String>,

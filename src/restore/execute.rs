@@ -74,7 +74,7 @@ pub struct RestoreRequest {
 }
 
 /// Who applies the archived binlogs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Applier {
     /// zrm's own: row events applied natively on several connections (`restore::applier`).

@@ -12,4 +12,5 @@ pub mod physical;
 pub mod plan;
 pub mod replay;
 pub mod server;
+pub mod shard_plan;
 pub mod target;
