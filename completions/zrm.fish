@@ -142,6 +142,7 @@ complete -c zrm -n "__fish_zrm_using_subcommand restore" -l resume-load -d 'Cont
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l no-defer-indexes -d 'Create secondary indexes with the tables instead of after the data (logical backups)'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l start-server -d 'Snapshot backups into datadir:PATH: start a throwaway server on the rebuilt directory, replay the binary logs into it, and shut it down cleanly'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l log-bin -d 'Write the loaded data and the replayed binlogs to the target\'s binary log (off by default, so a restore does not replicate)'
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l skip-gtids -d 'Replay without the source\'s GTIDs (MySQL): the target gives the transactions its own (or none), and zrm\'s applier lets them share commits, which is much faster on a target that would take every source GTID with one commit each'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -s q -l quiet -d 'Only errors on stderr'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -s v -l verbose -d 'More detail on stderr (-vv for debugging)'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal)'

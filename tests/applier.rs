@@ -379,3 +379,34 @@ fn events_stay_disabled_during_the_replay(flavor: Flavor) {
     assert_same(&d.src, &d.dst, &["ev", "late"], &out);
 }
 }
+
+#[test]
+fn mysql_skip_gtids_shares_commits_and_keeps_no_source_gtid() {
+    let d = Drill::of(
+        Flavor::MySQL,
+        "CREATE DATABASE sg; CREATE TABLE sg.t (id INT PRIMARY KEY, v INT);",
+    );
+    let mut sql = String::new();
+    for i in 0..300 {
+        sql.push_str(&format!("INSERT INTO sg.t VALUES ({i}, {i});\n"));
+    }
+    script(&d.src, &sql);
+    let uuid = d.src.server_uuid().unwrap();
+    let out = d.replay(&["--skip-gtids"]);
+    applied_by_zrm(&out);
+    assert_same(&d.src, &d.dst, &["sg"], &out);
+    // 300 transactions in far fewer commits (they would each take one with their GTID).
+    let commits: u64 = out
+        .stdout
+        .split(" commits")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no commit count in {out}"));
+    assert!(commits < 50, "{commits} commits\n{out}");
+    let executed = d.dst.gtid_executed();
+    assert!(
+        !executed.contains(&uuid),
+        "no source GTID on the target: {executed}\n{out}"
+    );
+}

@@ -277,6 +277,7 @@ pub async fn run(ctx: &Context, cluster: &str, args: &RestoreArgs) -> Result<i32
         req.log_bin = args.log_bin;
         req.applier = args.applier.into();
         req.replay_lanes = args.replay_lanes.max(1);
+        req.skip_gtids = args.skip_gtids;
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("never closed");
             let t0 = Instant::now();
@@ -446,6 +447,7 @@ fn write_plans(
             applier: args.applier.into(),
             replay_lanes: args.replay_lanes.max(1),
             log_bin: args.log_bin,
+            skip_gtids: args.skip_gtids,
             resolved_at: now,
         });
     }

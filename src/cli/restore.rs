@@ -103,5 +103,6 @@ fn request(ctx: &Context, config: &ConfigFile, args: &RestoreArgs) -> Result<Res
     req.log_bin = args.log_bin;
     req.applier = args.applier.into();
     req.replay_lanes = args.replay_lanes.max(1);
+    req.skip_gtids = args.skip_gtids;
     Ok(req)
 }

@@ -106,6 +106,11 @@ pub struct RestoreArgs {
     /// the client) or client (`mysqlbinlog | mysql`, one session)
     #[arg(long, value_enum, default_value = "zrm", value_name = "zrm|client")]
     pub applier: ApplierArg,
+    /// Replay without the source's GTIDs (MySQL): the target gives the transactions its own
+    /// (or none), and zrm's applier lets them share commits, which is much faster on a target
+    /// that would take every source GTID with one commit each
+    #[arg(long)]
+    pub skip_gtids: bool,
     /// Connections of zrm's applier
     #[arg(long, value_name = "N", default_value_t = crate::restore::execute::DEFAULT_REPLAY_LANES)]
     pub replay_lanes: usize,

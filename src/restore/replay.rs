@@ -45,6 +45,8 @@ pub struct ReplayJob<'a> {
     /// Write the replay into the target's binary log (`--log-bin`); off by default, as for
     /// the load of the base.
     pub log_bin: bool,
+    /// Replay without the source's GTIDs (`--skip-gtids`).
+    pub skip_gtids: bool,
 }
 
 /// Where a failed replay stopped.
@@ -327,7 +329,9 @@ pub fn replay(
                 gtids,
             } = spool_and_scan(repo, f, spool.path(), &job.scope)?;
             let mut cmd = ToolCommand::new(&binlog_tool).arg("--no-defaults");
-            if let Some(t) = gtid_target.as_mut() {
+            if job.skip_gtids && job.source_flavor == Flavor::MySQL {
+                cmd = cmd.arg("--skip-gtids");
+            } else if let Some(t) = gtid_target.as_mut() {
                 let first = t.skipped_because.is_none();
                 if t.skip_gtids(&f.file, &gtids) {
                     cmd = cmd.arg("--skip-gtids");

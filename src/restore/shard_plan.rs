@@ -41,6 +41,8 @@ pub struct ShardPlan {
     pub applier: Applier,
     pub replay_lanes: usize,
     pub log_bin: bool,
+    #[serde(default)]
+    pub skip_gtids: bool,
     pub resolved_at: DateTime<Utc>,
 }
 
@@ -121,6 +123,7 @@ impl ShardPlan {
         req.applier = self.applier;
         req.replay_lanes = self.replay_lanes.max(1);
         req.log_bin = self.log_bin;
+        req.skip_gtids = self.skip_gtids;
         Ok(req)
     }
 }

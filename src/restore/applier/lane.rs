@@ -116,6 +116,8 @@ impl Lane {
         }
         exec(&mut self.session, &b.progress_sql).await?;
         exec(&mut self.session, "COMMIT").await?;
+        // The next batch may commit now: resetting gtid_next is this session's own business.
+        turn.send_replace(b.seq + 1);
         if b.keep_gtid
             && matches!(
                 b.trxs.first().and_then(|t| t.gtid.as_ref()),
@@ -124,7 +126,6 @@ impl Lane {
         {
             exec(&mut self.session, "SET gtid_next = 'AUTOMATIC'").await?;
         }
-        turn.send_replace(b.seq + 1);
         Ok(busy)
     }
 }

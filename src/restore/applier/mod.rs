@@ -69,6 +69,9 @@ pub struct ApplyJob<'a> {
     /// Continue an interrupted replay (the files start at the given resume point; the
     /// target's progress row may say it got further).
     pub resume: bool,
+    /// Replay without the source's GTIDs (`--skip-gtids`): transactions share commits and
+    /// take none of the source's GTIDs.
+    pub skip_gtids: bool,
 }
 
 /// What the applier did.
@@ -517,6 +520,7 @@ pub fn apply(
         }
     }
     let mut policy = match (job.replay.source_flavor, job.replay.target_flavor) {
+        _ if job.skip_gtids => GtidPolicy::Batch,
         (Flavor::MySQL, Flavor::MySQL) => {
             let row = rt.block_on(
                 ctl.rows("SELECT @@GLOBAL.gtid_mode, REPLACE(@@GLOBAL.gtid_executed, '\\n', '')"),
@@ -811,6 +815,7 @@ fn run_pipeline(
         time_zone: job.replay.time_zone.clone(),
         scope: job.replay.scope.clone(),
         log_bin: job.log_bin,
+        skip_gtids: job.skip_gtids,
     };
     match replay::replay(repo, &sub_job, &Silent)? {
         Ok(_) => {
