@@ -48,18 +48,28 @@
 #      --coordinated` (BENCH_CLUSTER_RUNS backups idle and as many under load) and `zrm restore
 #      --cluster app --until-time` against the three single-shard restores in turn; its section
 #      and one row of "Goals at a glance" go into the report (~7 min at full scale, ~1 min small),
-#  13. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
+#  13. Oracle MySQL 9.7: `scripts/bench_mysql.sh` with this run's zrm binary, on MySQL 9.7 servers
+#      of its own (from `scripts/mysql-chroot.sh`): the logical engine's dump and load against
+#      `mysqldump --single-transaction | zstd -3` and `mysql < dump.sql` (and mydumper/myloader)
+#      on the dataset of step 8, and the replay of zrm's parallel applier against
+#      `mysqlbinlog FILES | mysql` on `oltp_write_only` binlogs written by 2 threads (plus one run
+#      each of `--replay-lanes 2, 4, 8` and `--applier client`); its section and six rows of
+#      "Goals at a glance" go into the report, "not measured" if the script fails (~4 min small,
+#      ~25 min at full scale),
+#  14. writes docs/BENCHMARKS.md (BENCH_OUT overrides the path).
 #
 # Other knobs: BENCH_RUNS=N (default 3), BENCH_PITR_RUNS=N (runs of the replay comparison, each
 # with freshly reloaded targets; default BENCH_RUNS), BENCH_LOGICAL_RUNS=N (runs of each dump and
-# load of step 8; default BENCH_RUNS), BENCH_NO_BUILD=1 (use target/release/zrm as it is),
+# load of step 8; default BENCH_RUNS), BENCH_NO_BUILD=1 (use target/release/zrm, under $CARGO_TARGET_DIR if set, as it is),
 # BENCH_REV=COMMIT (build that commit from a clean `git archive` export instead of the working
 # tree), BENCH_KEEP=1 (leave the temp dir), BENCH_TMPDIR=DIR (parent of the temp dir; default /var/tmp,
 # which is on disk, unlike a tmpfs /tmp), BENCH_NO_SNAPSHOT=1 (skip step 10), and step 10's own
 # knobs (BENCH_SNAPSHOT_RUNS, BENCH_SNAPSHOT_COPY_RUNS, BENCH_IMAGE_GIB: see scripts/bench_snapshot.sh),
 # BENCH_NO_S3=1 (skip step 11; its knobs: BENCH_S3_FILE_MIB, see scripts/bench_s3.sh),
 # BENCH_NO_CLUSTER=1 (skip step 12; its knobs: BENCH_CLUSTER_RUNS, BENCH_CLUSTER_LOAD_S, see
-# scripts/bench_cluster.sh). Steps 11 and 12 run BENCH_RUNS times what they run "3 times".
+# scripts/bench_cluster.sh), BENCH_NO_MYSQL=1 (skip step 13; its knobs: BENCH_MYSQL_REPLAY_RUNS,
+# BENCH_MYSQL_BINLOG_MIB, BENCH_MYSQL_LANES, see scripts/bench_mysql.sh). Steps 11, 12 and 13 run
+# BENCH_RUNS times what they run "3 times".
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -209,7 +219,7 @@ if [ -n "${BENCH_REV:-}" ]; then
     ZRM_DIRTY=" (\`BENCH_REV=$BENCH_REV\`: that commit exported with \`git archive\` and built alone)"
 elif [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
     step "Using target/release/zrm as it is (BENCH_NO_BUILD=1)"
-    BUILT="$ROOT/target/release/zrm"
+    BUILT="${CARGO_TARGET_DIR:-$ROOT/target}/release/zrm"
     ZRM_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
     ZRM_DIRTY=" (HEAD when the script ran; \`BENCH_NO_BUILD=1\`: target/release/zrm as found, whatever it was built from)"
 else
@@ -221,7 +231,7 @@ else
         die "cargo build --release failed (set BENCH_NO_BUILD=1 to bench the binary that is there)"
     fi
     say "built in $(($(date +%s) - t0)) s"
-    BUILT="$ROOT/target/release/zrm"
+    BUILT="${CARGO_TARGET_DIR:-$ROOT/target}/release/zrm"
     ZRM_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
     if [ -n "$(git status --porcelain -- src tests Cargo.toml Cargo.lock 2>/dev/null)" ]; then
         ZRM_DIRTY=" plus uncommitted changes in src/ or tests/ (the working tree was built as it was)"
@@ -693,7 +703,8 @@ rm -rf "$LSRC" "$LTGT" "$WORK/repo-lbench" "$WORK/lmydumper" "$WORK/lbench.sql" 
 # --no-binlogs, untimed) and then `mariadb-binlog FILES | mariadb` from the backup's consistent
 # point. Both targets are fresh servers of the same configuration, reloaded (--replace) before
 # every run; the order of the two alternates between runs.
-PITR_TSV="$WORK/pitr.tsv" # run, wall s, base_duration_s, duration_s of each zrm run
+PITR_TSV="$WORK/pitr.tsv" # run, wall s, base_duration_s, duration_s, then the applier's lanes,
+# target commits, transactions sent to the client pipeline, conflicts and parallelism, of each zrm run
 : >"$PITR_TSV"
 pitr_fail() { PITR_STATUS=$1; warn "point-in-time restore not measured: $1"; }
 
@@ -706,8 +717,9 @@ pitr_zrm() { # RUN
     fi
     wall=$(awk -F'\t' -v r="$run" '$1 == "pitr-zrm" && $2 == r { print $3 }' "$TIMES")
     base=$(jq -r .base_duration_s "$out") dur=$(jq -r .duration_s "$out")
-    printf '%s\t%s\t%s\t%s\n' "$run" "$wall" "$base" "$dur" >>"$PITR_TSV"
-    say "[pitr-zrm] run $run: base $(calc "$base") s, replay $(calc "$dur - $base") s (duration_s - base_duration_s)"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$run" "$wall" "$base" "$dur" \
+        "$(jq -r '[.applier.lanes // "client", .applier.commits // "", .applier.pipeline_units // "", .applier.conflicts // "", .applier.parallelism // ""] | @tsv' "$out")" >>"$PITR_TSV"
+    say "[pitr-zrm] run $run: base $(calc "$base") s, replay $(calc "$dur - $base") s (duration_s - base_duration_s); applier: $(jq -c '.applier // "client pipeline"' "$out")"
 }
 pitr_baseline() { # RUN
     local run=$1
@@ -951,7 +963,28 @@ else
     fi
 fi
 
-# --- 13. the report --------------------------------------------------------------------------
+# --- 13. Oracle MySQL 9.7 --------------------------------------------------------------------------
+
+# scripts/bench_mysql.sh, with this run's zrm binary, on MySQL 9.7 servers of its own (it stops
+# them); its section and its goal rows go into the report, "not measured" if it fails (no chroot
+# and not root, zrm failing).
+MYSQL_MD="$WORK/mysql.md" MYSQL_GOALS="$WORK/mysql-goals.md" MYSQL_STATUS=measured
+if [ "${BENCH_NO_MYSQL:-0}" = 1 ]; then
+    MYSQL_STATUS="skipped (\`BENCH_NO_MYSQL=1\`)"
+else
+    step "Oracle MySQL 9.7: scripts/bench_mysql.sh (log: $WORK/mysql.log)"
+    if ! BENCH_SCALE="$SCALE" BENCH_RUNS="$RUNS" BENCH_ZRM="$ZRM" BENCH_ZRM_DESC="commit \`$ZRM_COMMIT\`$ZRM_DIRTY, built by \`scripts/bench.sh\`" \
+        BENCH_MYSQL_OUT="$MYSQL_MD" BENCH_MYSQL_GOALS="$MYSQL_GOALS" \
+        bash "$ROOT/scripts/bench_mysql.sh" 2> >(tee "$WORK/mysql.log" >&2); then
+        MYSQL_STATUS="\`scripts/bench_mysql.sh\` failed: $(grep '^error:' "$WORK/mysql.log" | tail -n 1 | sed 's/^error: //')"
+        warn "MySQL 9.7 not measured: $MYSQL_STATUS"
+    elif [ ! -s "$MYSQL_MD" ] || [ ! -s "$MYSQL_GOALS" ]; then
+        MYSQL_STATUS="\`scripts/bench_mysql.sh\` wrote no section"
+        warn "MySQL 9.7 not measured: $MYSQL_STATUS"
+    fi
+fi
+
+# --- 14. the report --------------------------------------------------------------------------
 
 step "Writing $OUT"
 mib() { calc "$1 / 1048576" "${2:-%.1f}"; }
@@ -981,8 +1014,9 @@ if [ "$PITR_DONE" = 1 ]; then
     R_REPLAY=$(awk -v r="$R_REPLAY_RAW" 'BEGIN { if (r == "n/a") print r; else printf "%.3f", r }')
     PITR_MIB=$(calc "$PITR_BYTES / 1048576" %.6f)
     PITR_BASELINE_MIB=$(calc "$PITR_BASELINE_BYTES / 1048576" %.6f)
+    R_LOAD_REPLAY=$(awk -v a="$LOAD_SECS" -v b="$Z_REPLAY" 'BEGIN { if (b > 0) printf "%.9f", a / b; else print "n/a" }')
 else
-    Z_REPLAY=n/a B_REPLAY=n/a R_REPLAY=n/a R_REPLAY_RAW=n/a
+    Z_REPLAY=n/a B_REPLAY=n/a R_REPLAY=n/a R_REPLAY_RAW=n/a R_LOAD_REPLAY=n/a
 fi
 if [ "$CHAIN_STATUS" = measured ]; then
     CHAIN_T=$(med_secs chain-plan-time) CHAIN_P=$(med_secs chain-plan-pos)
@@ -1074,6 +1108,8 @@ mkdir -p "$(dirname "$OUT")"
     fi
     if [ "$PITR_DONE" = 1 ]; then
         echo "| point-in-time replay at least as fast as \`mariadb-binlog \\| mariadb\` | zrm ${Z_REPLAY} s, baseline ${B_REPLAY} s: baseline/zrm = ${R_REPLAY}× | $(goal "$R_REPLAY_RAW" ">=" 1) |"
+        echo "| zrm's replay (parallel applier) ≥ 3× faster than \`mariadb-binlog \\| mariadb\` | baseline/zrm = ${R_REPLAY}×; zrm peak RSS $(max_rss_mib pitr-zrm) MiB | $(goal "$R_REPLAY_RAW" ">=" 3) |"
+        echo "| zrm's replay faster than the load that wrote the binlogs ($LOAD_THREADS threads) | load/replay = $(show3 "$R_LOAD_REPLAY")× ($LOAD_SECS s / $Z_REPLAY s) | $(goal "$R_LOAD_REPLAY" ">=" 1.000000001) |"
         echo "| both replays end with the same data (\`CHECKSUM TABLE\`) | $PITR_SUMS | $([ "$PITR_SUMS" = MATCH ] && echo "**MET**" || echo "**NOT MET**") |"
     else
         echo "| point-in-time replay at least as fast as \`mariadb-binlog \\| mariadb\` | not measured: $PITR_STATUS | NOT MEASURED |"
@@ -1105,6 +1141,11 @@ mkdir -p "$(dirname "$OUT")"
         cat "$CLUSTER_GOALS"
     else
         echo "| coordinated cluster backup (3 shards): longest shard's lock hold (\`max_lock_hold_ms\`, median) ≤ 100 ms, idle | not measured: $CLUSTER_STATUS | NOT MEASURED |"
+    fi
+    if [ "$MYSQL_STATUS" = measured ]; then
+        cat "$MYSQL_GOALS"
+    else
+        echo "| MySQL 9.7: logical dump, load and replay against MySQL's own tools | not measured: $MYSQL_STATUS | NOT MEASURED |"
     fi
     echo
     echo "## Setup"
@@ -1366,14 +1407,19 @@ mkdir -p "$(dirname "$OUT")"
         echo "| goal | measured (medians) | status |"
         echo "|---|---|---|"
         echo "| zrm's replay at least as fast as the v1 baseline \`mariadb-binlog \\| mariadb\` | baseline/zrm = ${R_REPLAY}× (above 1: zrm faster) | $(goal "$R_REPLAY_RAW" ">=" 1) |"
+        echo "| zrm's replay (parallel applier) ≥ 3× faster than the baseline | baseline/zrm = ${R_REPLAY}× | $(goal "$R_REPLAY_RAW" ">=" 3) |"
+        echo "| zrm's replay faster than the load that wrote the binlogs | load ($LOAD_THREADS threads) $LOAD_SECS s / replay $Z_REPLAY s = $(show3 "$R_LOAD_REPLAY")× | $(goal "$R_LOAD_REPLAY" ">=" 1.000000001) |"
         echo
-        echo "Both replay the same range with one \`mariadb\` client session fed by \`mariadb-binlog\`: zrm"
-        echo "first unpacks each archived (zstd) file into a private spool directory, runs"
-        echo "\`mariadb-binlog\` with the start and stop positions of its plan, and follows the \`# at\`"
-        echo "markers it streams to the client (\`--binary-mode --batch\`); the baseline reads the server's own"
+        echo "zrm replays with its own applier (\`restore::applier\`, the default): it reads the archived"
+        echo "binlogs itself and applies each row transaction as \`BINLOG\` statements on several connections"
+        echo "(lanes) by write set, several transactions per target commit, in source order; statements and"
+        echo "DDL go through \`mariadb-binlog | mariadb\` for their range. What it reported, run by run (lanes,"
+        echo "target commits, transactions sent to the client pipeline, conflicts, average lanes busy):"
+        echo "$(awk -F'\t' '{ printf "%srun %s: %s lanes, %s commits, %s via the pipeline, %s conflicts, parallelism %.1f", (NR > 1 ? "; " : ""), $1, $5, $6, $7, $8, $9 }' "$PITR_TSV")."
+        echo "The baseline is one \`mariadb\` client session fed by \`mariadb-binlog\` from the server's own"
         echo "binlog files (in the page cache). The baseline's MiB/s counts its $PITR_BASELINE_BYTES bytes (to the"
         echo "end of the file); transactions/s uses zrm's planned count for both. Peak RSS is the largest"
-        echo "single process (for zrm: zrm, \`mariadb-binlog\` or the client)."
+        echo "single process (for zrm: zrm, or a \`mariadb-binlog\` or client it runs for pipeline ranges)."
         echo
         echo "\`CHECKSUM TABLE\` of every sbtest table after the last run, zrm's target against the"
         echo "baseline's: **$PITR_SUMS**; zrm's target against the source server (whose data is as of the"
@@ -1449,6 +1495,14 @@ mkdir -p "$(dirname "$OUT")"
         echo "**Not measured:** $CLUSTER_STATUS."
     fi
     echo
+    if [ "$MYSQL_STATUS" = measured ]; then
+        cat "$MYSQL_MD"
+    else
+        echo "## Oracle MySQL 9.7"
+        echo
+        echo "**Not measured:** $MYSQL_STATUS."
+    fi
+    echo
     echo "## Reproduce"
     echo
     echo '```'
@@ -1470,4 +1524,5 @@ else
 fi
 say "S3 and encryption: $([ "$S3_STATUS" = measured ] && awk -F'|' '{ gsub(/^ +| +$|\*/, "", $3); gsub(/^ +| +$|\*/, "", $4); printf "upload peak RSS %s (%s)", $3, $4 }' "$S3_GOALS" || echo "$S3_STATUS")"
 say "sharded clusters: $([ "$CLUSTER_STATUS" = measured ] && awk -F'|' '{ gsub(/^ +| +$|\*/, "", $3); gsub(/^ +| +$|\*/, "", $4); printf "coordinated lock hold idle %s (%s)", $3, $4 }' "$CLUSTER_GOALS" || echo "$CLUSTER_STATUS")"
+say "MySQL 9.7 goals: $([ "$MYSQL_STATUS" = measured ] && awk -F'|' '{ gsub(/^ +| +$|\*/, "", $4); printf "%s%s", (NR > 1 ? ", " : ""), $4 }' "$MYSQL_GOALS" || echo "$MYSQL_STATUS")"
 say "report: $OUT"

@@ -72,7 +72,7 @@ bench_zrm() {
         ZRM_DESC="${BENCH_ZRM_DESC:-the binary BENCH_ZRM=$BENCH_ZRM, HEAD $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown) when the script ran}"
     elif [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
         step "Using target/release/zrm as it is (BENCH_NO_BUILD=1)"
-        BUILT="$ROOT/target/release/zrm"
+        BUILT="${CARGO_TARGET_DIR:-$ROOT/target}/release/zrm"
         ZRM_DESC="HEAD \`$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)\` when the script ran (\`BENCH_NO_BUILD=1\`: target/release/zrm as found, whatever it was built from)"
     else
         step "Building zrm (cargo build --release)"
@@ -84,7 +84,7 @@ bench_zrm() {
             die "cargo build --release failed (set BENCH_NO_BUILD=1 to bench the binary that is there)"
         fi
         say "built in $(($(date +%s) - t0)) s"
-        BUILT="$ROOT/target/release/zrm"
+        BUILT="${CARGO_TARGET_DIR:-$ROOT/target}/release/zrm"
     fi
     [ -x "$BUILT" ] || die "$BUILT is missing"
     # shellcheck disable=SC2034 # read by the sourcing script
