@@ -66,7 +66,7 @@ complete -c zrm -n "__fish_zrm_using_subcommand check" -s v -l verbose -d 'More 
 complete -c zrm -n "__fish_zrm_using_subcommand check" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal)'
 complete -c zrm -n "__fish_zrm_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zrm -n "__fish_zrm_using_subcommand backup" -l set -d 'The backup set' -r
-complete -c zrm -n "__fish_zrm_using_subcommand backup" -l cluster -d 'Back up every set of a cluster, in parallel (the cluster\'s `parallel`)' -r
+complete -c zrm -n "__fish_zrm_using_subcommand backup" -l cluster -d 'Back up every set of a cluster, in parallel (the cluster\'s `parallel`); with --level 1|auto every shard\'s incremental' -r
 complete -c zrm -n "__fish_zrm_using_subcommand backup" -l level -d '0 = full, 1 = incremental (binary logs since the last backup), auto = full if none usable' -r -f -a "0\t''
 1\t''
 auto\t''"
