@@ -117,7 +117,7 @@ complete -c zrm -n "__fish_zrm_using_subcommand restore" -l target -d 'Where to 
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l databases -d 'Restore only these databases (comma-separated)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-time -d 'Apply every transaction committed at or before this time (the server\'s zone unless an offset is given)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-position -d 'Stop before the transaction that starts at FILE:POS' -r
-complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-gtid -d 'Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n)' -r
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-gtid -d 'Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n), or apply exactly a GTID set (MySQL uuid:1-N,…; MariaDB d-s-n,d-s-n for several domains)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-gsn -d 'Apply every transaction before the first that writes a global sequence number above N (the cluster\'s `gsn` table)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-checkpoint -d 'Stop at a named checkpoint of the set\'s cluster (`zrm checkpoint`)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l resume -d 'Continue an interrupted replay from FILE:POS (the base is not restored again)' -r
