@@ -9,6 +9,7 @@ pub mod facts;
 pub mod gtid;
 pub mod lock;
 pub mod privileges;
+pub mod replication;
 pub mod tools;
 pub mod wire;
 
