@@ -132,6 +132,9 @@ fn a_gtid_set_stop_point_applies_exactly_the_set(flavor: Flavor) {
         t4.gtid,
         t3.executed
     );
+    // And with t4 itself: the state right after t4.
+    let with_t4 = found["gtid_set_inclusive"].as_str().unwrap_or_default().to_string();
+    assert!(same_set(&with_t4, &t4.executed), "{with_t4} vs {}\n{found:#}", t4.executed);
     let text = zrm_ok(&config, &["binlog", "find", "--set", "src", "--gtid", &t4.gtid]);
     assert!(text.stdout.contains("GTID set:"), "{text}");
     assert!(text.stdout.contains("--until-gtid '"), "{text}");
@@ -191,6 +194,10 @@ fn a_gtid_set_stop_point_applies_exactly_the_set(flavor: Flavor) {
     let out = restore(&config, &["--replace", "--until-gtid", &t2.executed]);
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(checksums(&dst, "app"), t2.checksums, "--until-gtid {}", t2.executed);
+    // The set binlog find gave with t4 applied: the state after t4.
+    let out = restore(&config, &["--replace", "--until-gtid", &with_t4]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(checksums(&dst, "app"), t4.checksums, "--until-gtid {with_t4}");
     // And the whole archive as a set.
     let out = restore(&config, &["--replace", "--until-gtid", &t5.executed]);
     assert_eq!(out.code, 0, "{out}");

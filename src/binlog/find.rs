@@ -117,6 +117,10 @@ pub struct StopPoint {
     /// transaction), when it is tracked: `restore --until-gtid SET` with it stops here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gtid_set: Option<GtidState>,
+    /// The same set with the first excluded transaction too (the `--inclusive` point), when
+    /// there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtid_set_inclusive: Option<GtidState>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -251,7 +255,21 @@ impl Finder {
         self.executed.clone()
     }
 
-    fn stop_before(&mut self, file: &Arc<str>, pos: u64, trx: TrxRef, matched: Option<String>) {
+    fn stop_before(
+        &mut self,
+        file: &Arc<str>,
+        pos: u64,
+        trx: TrxRef,
+        matched: Option<String>,
+        any: Option<&AnyGtid>,
+    ) {
+        let gtid_set_inclusive = match (self.state(), any) {
+            (Some(mut s), Some(g)) => {
+                s.insert(g);
+                Some(s)
+            }
+            _ => None,
+        };
         self.found = Some(StopPoint {
             file: file.to_string(),
             pos,
@@ -261,6 +279,7 @@ impl Finder {
             first_excluded: Some(trx),
             matched,
             gtid_set: self.state(),
+            gtid_set_inclusive,
         });
     }
 
@@ -347,9 +366,10 @@ impl Finder {
                     first_excluded: None,
                     matched,
                     gtid_set: self.state(),
+                    gtid_set_inclusive: None,
                 });
             } else {
-                self.stop_before(&file, start, trx, matched);
+                self.stop_before(&file, start, trx, matched, any.as_ref());
             }
             return ControlFlow::Break(());
         }
@@ -385,6 +405,7 @@ impl Finder {
                 first_excluded: None,
                 matched: None,
                 gtid_set,
+                gtid_set_inclusive: None,
             }),
             _ => None,
         }

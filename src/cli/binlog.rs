@@ -541,6 +541,11 @@ fn describe(p: &StopPoint) -> String {
     if let Some(set) = p.gtid_set.as_ref().filter(|s| !s.is_empty()) {
         s.push_str(&format!("          or:  --until-gtid '{set}'\n"));
     }
+    if let Some(set) = &p.gtid_set_inclusive {
+        s.push_str(&format!(
+            "with the first excluded transaction applied too: --until-gtid '{set}'\n"
+        ));
+    }
     // The matched statement and the names come from the binlog.
     crate::redact::escape_controls_in_lines(&s).into_owned()
 }

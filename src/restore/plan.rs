@@ -573,6 +573,7 @@ fn resolve_stop(
             first_excluded: None,
             matched: None,
             gtid_set: None,
+            gtid_set_inclusive: None,
         },
     };
     if stop.last_applied.is_none() && pick > 0 {
@@ -649,6 +650,7 @@ fn resolve_set_stop(
         first_excluded: None,
         matched: None,
         gtid_set: Some(executed.clone()),
+        gtid_set_inclusive: None,
     });
     let missing = want.beyond(&executed);
     if missing.is_empty() {
