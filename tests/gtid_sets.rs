@@ -172,6 +172,11 @@ fn a_gtid_set_stop_point_applies_exactly_the_set(flavor: Flavor) {
     assert!(out.stderr.contains("nothing was restored"), "{out}");
     assert_eq!(dst.sql("SELECT id FROM app.sentinel"), "7", "nothing changed");
 
+    // --inclusive names one transaction: with a set it is a usage error.
+    let out = restore(&config, &["--replace", "--until-gtid", &t3.executed, "--inclusive"]);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("a GTID set already names every transaction"), "{out}");
+
     // Nonsense is a usage error that says what a set looks like.
     let out = restore(&config, &["--replace", "--until-gtid", "0-1-2,zz"]);
     assert_eq!(out.code, 2, "{out}");

@@ -659,7 +659,7 @@ fn resolve_set_stop(
     // Not every transaction of the set comes before the stop: find where the first one is.
     let Some(x) = stop.first_excluded.clone() else {
         return Err(Error::Restore(format!(
-            "--until-gtid {want}: the archive after backup's consistent point ({}:{}) ends at \
+            "--until-gtid {want}: the archive after the base backup's consistent point ({}:{}) ends at \
              {}:{} without {missing}, which the set holds: nothing was restored. Archive the \
              binlogs (`zrm binlog archive --set {set}`), or leave those transactions out of \
              the set",
