@@ -66,7 +66,7 @@ complete -c zrm -n "__fish_zrm_using_subcommand check" -s v -l verbose -d 'More 
 complete -c zrm -n "__fish_zrm_using_subcommand check" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal)'
 complete -c zrm -n "__fish_zrm_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zrm -n "__fish_zrm_using_subcommand backup" -l set -d 'The backup set' -r
-complete -c zrm -n "__fish_zrm_using_subcommand backup" -l cluster -d 'Back up every set of a cluster, in parallel (the cluster\'s `parallel`)' -r
+complete -c zrm -n "__fish_zrm_using_subcommand backup" -l cluster -d 'Back up every set of a cluster, in parallel (the cluster\'s `parallel`); with --level 1|auto every shard\'s incremental' -r
 complete -c zrm -n "__fish_zrm_using_subcommand backup" -l level -d '0 = full, 1 = incremental (binary logs since the last backup), auto = full if none usable' -r -f -a "0\t''
 1\t''
 auto\t''"
@@ -119,7 +119,7 @@ complete -c zrm -n "__fish_zrm_using_subcommand restore" -l target -d 'Where to 
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l databases -d 'Restore only these databases (comma-separated)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-time -d 'Apply every transaction committed at or before this time (the server\'s zone unless an offset is given)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-position -d 'Stop before the transaction that starts at FILE:POS' -r
-complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-gtid -d 'Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n)' -r
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-gtid -d 'Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n), or apply exactly a GTID set (MySQL uuid:1-N,…; MariaDB d-s-n,d-s-n for several domains)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-gsn -d 'Apply every transaction before the first that writes a global sequence number above N (the cluster\'s `gsn` table)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-checkpoint -d 'Stop at a named checkpoint of the set\'s cluster (`zrm checkpoint`)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l resume -d 'Continue an interrupted replay from FILE:POS (the base is not restored again)' -r

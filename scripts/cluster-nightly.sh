@@ -63,9 +63,10 @@ case "$step" in
     nightly)
         for set in $(shards); do
             zrm_json binlog archive --set "$set" || failed=1
-            # auto: an incremental on the last backup, or a full one if none can follow.
-            zrm_json backup --set "$set" --level auto || failed=1
         done
+        # auto: every shard's incremental on its last backup (a full one where none can
+        # follow), one cluster record when all succeed.
+        zrm_json backup --cluster "$cluster" --level auto || failed=1
         ;;
     checkpoint)
         zrm_json checkpoint --cluster "$cluster" --name "hourly-$(date -u +%Y%m%dT%H%MZ)" || failed=1

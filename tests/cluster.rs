@@ -24,14 +24,19 @@ struct Cluster {
 
 /// Three shards of `flavor`, and three restore targets when `with_targets`.
 fn cluster(flavor: Flavor, with_targets: bool) -> Cluster {
+    cluster_of(flavor, 3, with_targets)
+}
+
+/// `n` shards (s1…) of `flavor`, and as many restore targets (t1…) when `with_targets`.
+fn cluster_of(flavor: Flavor, n: usize, with_targets: bool) -> Cluster {
     let start = |n: usize| -> Vec<TestServer> {
         let handles: Vec<_> = (0..n)
             .map(|_| thread::spawn(move || TestServer::of(flavor)))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     };
-    let shards = start(3);
-    let targets = start(if with_targets { 3 } else { 0 });
+    let shards = start(n);
+    let targets = start(if with_targets { n } else { 0 });
     let dir = tempfile::tempdir().unwrap();
     let mut body = String::from(
         "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\nparallel = 2\nlock_timeout = 10\n",
@@ -50,10 +55,21 @@ fn cluster(flavor: Flavor, with_targets: bool) -> Cluster {
             t.socket().display()
         ));
     }
-    body.push_str(
-        "\n[clusters.app]\nsets = [\"s1\", \"s2\", \"s3\"]\ngsn = { table = \"app.gsn\", column = \"seq\" }\n\
-         restore_targets = { s1 = \"t1\", s2 = \"t2\", s3 = \"t3\" }\n",
-    );
+    let names = &SHARDS[..n];
+    body.push_str(&format!(
+        "\n[clusters.app]\nsets = [{}]\ngsn = {{ table = \"app.gsn\", column = \"seq\" }}\n\
+         restore_targets = {{ {} }}\n",
+        names
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+        names
+            .iter()
+            .map(|s| format!("{s} = \"t{}\"", &s[1..]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     let config = support::write_config(dir.path(), &body);
     for s in &shards {
         s.sql(&format!(
@@ -450,5 +466,121 @@ fn plans_written_centrally_run_as_separate_processes(flavor: Flavor) {
     let out = zrm(&c.config, &["restore", "--plan", bad.to_str().unwrap()]);
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("set name in the plan"), "{out}");
+}
+}
+
+flavor_tests! {
+fn cluster_incrementals_record_every_shard_and_restore_to_one_gsn(flavor: Flavor) {
+    let c = cluster_of(flavor, 2, true);
+    let shards = refs(&c.shards);
+    let states: States = Default::default();
+    let v = json(&zrm_ok(
+        &c.config,
+        &["backup", "--cluster", "app", "--format", "json"],
+    ));
+    assert_eq!(v["record"]["shards"]["s1"]["level"], 0, "{v:#}");
+    run_writer(&shards, 1..=20, &[10, 20], &states);
+
+    // Every shard's incremental, one cluster record listing both.
+    let out = zrm_ok(
+        &c.config,
+        &["backup", "--cluster", "app", "--level", "1", "--format", "json"],
+    );
+    let v = json(&out);
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(v["level"], "1");
+    for set in ["s1", "s2"] {
+        let shard = &v["record"]["shards"][set];
+        assert_eq!(shard["level"], 1, "{set}: {v:#}");
+        assert!(shard["parent_id"].is_string(), "{set}: {v:#}");
+        let s = v["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["set"] == set)
+            .unwrap();
+        assert_eq!((&s["status"], &s["level"]), (&"ok".into(), &1.into()), "{s}");
+    }
+    assert_eq!(cluster_records(c.dir.path()), 2);
+    // The text report names each shard and its level.
+    run_writer(&shards, 21..=30, &[25, 30], &states);
+    let out = zrm_ok(&c.config, &["backup", "--cluster", "app", "--level", "auto"]);
+    assert!(out.stdout.contains("level auto"), "{out}");
+    for set in ["s1", "s2"] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(set) && l.contains(" 2 ") && l.ends_with("ok")),
+            "{set} as a level 2 incremental: {out}"
+        );
+    }
+    assert_eq!(cluster_records(c.dir.path()), 3);
+    run_writer(&shards, 31..=40, &[35], &states);
+    // The cron script's nightly step: each shard's binlogs archived, then the cluster's
+    // incrementals.
+    let out = support::run(
+        std::process::Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster-nightly.sh"))
+            .args(["nightly", "app"])
+            .env("ZRM", env!("CARGO_BIN_EXE_zrm"))
+            .env("ZRM_CONFIG", &c.config)
+            .env("ZRM_LOG_DIR", c.dir.path().join("logs")),
+    );
+    assert!(out.success(), "cluster-nightly.sh nightly: {out}");
+    assert_eq!(cluster_records(c.dir.path()), 4);
+    run_writer(&shards, 41..=45, &[], &states);
+    archive_all(&c);
+
+    // A GSN inside the first incremental's range, one after the last, one in the open archive.
+    let states = states.lock().unwrap().clone();
+    for n in [10u64, 25, 35] {
+        let out = zrm(
+            &c.config,
+            &[
+                "restore",
+                "--cluster",
+                "app",
+                "--until-gsn",
+                &n.to_string(),
+                "--replace",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(out.code, 0, "restore to GSN {n}: {out}");
+        assert_targets_at(&c, &states[&n], &format!("GSN {n} after cluster incrementals"));
+    }
+    // --coordinated is a cut of full backups: with an incremental level it is refused.
+    let out = zrm(
+        &c.config,
+        &["backup", "--cluster", "app", "--coordinated", "--level", "1"],
+    );
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("Leave --coordinated out"), "{out}");
+}
+}
+
+flavor_tests! {
+fn a_failed_shard_incremental_fails_the_cluster_backup_by_name(flavor: Flavor) {
+    let mut c = cluster_of(flavor, 2, false);
+    zrm_ok(&c.config, &["backup", "--cluster", "app"]);
+    transaction(&refs(&c.shards), 1);
+    c.shards[1].stop();
+    let out = zrm(
+        &c.config,
+        &["backup", "--cluster", "app", "--level", "1"],
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stdout.contains("1 shard(s) failed (s2): no cluster backup was recorded"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("s2") && l.contains("FAILED")),
+        "{out}"
+    );
+    assert_eq!(cluster_records(c.dir.path()), 1, "only the full backup's record");
 }
 }

@@ -17,7 +17,8 @@ pub struct BackupArgs {
     /// The backup set
     #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
     pub set: Option<String>,
-    /// Back up every set of a cluster, in parallel (the cluster's `parallel`)
+    /// Back up every set of a cluster, in parallel (the cluster's `parallel`); with --level
+    /// 1|auto every shard's incremental
     #[arg(long)]
     pub cluster: Option<String>,
     /// 0 = full, 1 = incremental (binary logs since the last backup), auto = full if none usable
@@ -80,15 +81,21 @@ pub async fn run(ctx: &Context, args: BackupArgs) -> Result<i32> {
 }
 
 async fn run_set(ctx: &Context, args: BackupArgs) -> Result<i32> {
+    let level = match args.level.as_str() {
+        "1" => Level::Incremental,
+        "auto" => Level::Auto,
+        _ => Level::Full,
+    };
     if let Some(cluster) = &args.cluster {
-        if args.level != "0" || args.method.is_some() || args.dry_run {
+        if args.method.is_some() || args.dry_run {
             return Err(Error::Usage(
-                "backup --cluster takes full backups with each set's own method: --level, \
-                 --method and --dry-run go with --set"
+                "backup --cluster takes each set's own method and has no dry run: --method and \
+                 --dry-run go with --set"
                     .into(),
             ));
         }
-        return super::cluster::backup(ctx, cluster, args.coordinated, args.comment.clone()).await;
+        return super::cluster::backup(ctx, cluster, level, args.coordinated, args.comment.clone())
+            .await;
     }
     let config = ctx.config()?;
     let set_name = args
@@ -97,11 +104,6 @@ async fn run_set(ctx: &Context, args: BackupArgs) -> Result<i32> {
         .expect("clap requires --set without --cluster");
     crate::repo::check_component("set name", &set_name)?;
     let set = config.resolve_set(&set_name, &super::method_override(args.method))?;
-    let level = match args.level.as_str() {
-        "1" => Level::Incremental,
-        "auto" => Level::Auto,
-        _ => Level::Full,
-    };
     let report = backup::take(
         &config,
         BackupRequest {

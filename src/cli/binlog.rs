@@ -154,6 +154,8 @@ pub(super) struct Resolved {
     /// The zone of times given without an offset: the set's server's (as `restore` reads
     /// them), UTC for plain files.
     pub(super) zone: chrono::FixedOffset,
+    /// The executed GTIDs where the inputs start, when that is a backup's point (`--backup`).
+    start_gtids: Option<String>,
 }
 
 pub(super) fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
@@ -163,10 +165,12 @@ pub(super) fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
         let repo = Repository::open(&config, false)?;
         let view = sources::archived(&repo, set)?;
         let mut inputs = view.inputs;
+        let mut start_gtids = None;
         if let Some(id) = &s.backup {
             let m = crate::catalog::find_backup(&repo, set, id)?;
             let (from, to) = sources::backup_range(&m)?;
             inputs = sources::restrict(inputs, &from, to.as_ref());
+            start_gtids = from.gtid_set.clone();
         }
         for g in &view.gaps {
             ctx.note(&format!("warning: gap in the archive of set '{set}': {g}"));
@@ -177,6 +181,7 @@ pub(super) fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
             inputs,
             gaps: view.gaps,
             zone,
+            start_gtids,
         });
     }
     if s.files.is_empty() {
@@ -189,6 +194,7 @@ pub(super) fn resolve(ctx: &Context, s: &Sources) -> Result<Resolved> {
         inputs: s.files.iter().cloned().map(Input::from_path).collect(),
         gaps: Vec::new(),
         zone: utc(),
+        start_gtids: None,
     })
 }
 
@@ -367,13 +373,22 @@ fn find(ctx: &Context, a: FindArgs) -> Result<i32> {
         }
     };
     let mut finder = Finder::new(target.clone());
+    // The executed GTID set at the point: from a backup's state when one is named, else from
+    // the first file's Previous_gtids / GTID list.
+    finder.track_gtids(
+        files
+            .start_gtids
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .and_then(|t| crate::mysql::gtid::GtidState::parse(t).ok()),
+    );
     scan_all(&files, ScanOptions::default(), &mut |e| finder.push(&e))?;
     let Some(point) = finder.finish() else {
         return Err(Error::Binlog(match target {
             Target::Time(_) => "no transaction in these binlogs: nothing to stop at".into(),
             Target::Gtid(g) => format!("no transaction with GTID {g} in these binlogs"),
             Target::Match(re) => format!("no statement matches /{re}/ in these binlogs"),
-            Target::Position { .. } | Target::End | Target::Gsn(_) => {
+            Target::Position { .. } | Target::End | Target::Gsn(_) | Target::InSet(_) => {
                 "no transaction in these binlogs".into()
             }
         }));
@@ -516,10 +531,21 @@ fn describe(p: &StopPoint) -> String {
         )),
         None => s.push_str("  first excluded: none (the point is the end of the binlogs read)\n"),
     }
+    if let Some(set) = &p.gtid_set {
+        s.push_str(&format!("  GTID set:       {set}\n"));
+    }
     s.push_str(&format!(
         "restore with: --until-position {}:{}\n",
         p.file, p.pos
     ));
+    if let Some(set) = p.gtid_set.as_ref().filter(|s| !s.is_empty()) {
+        s.push_str(&format!("          or:  --until-gtid '{set}'\n"));
+    }
+    if let Some(set) = &p.gtid_set_inclusive {
+        s.push_str(&format!(
+            "with the first excluded transaction applied too: --until-gtid '{set}'\n"
+        ));
+    }
     // The matched statement and the names come from the binlog.
     crate::redact::escape_controls_in_lines(&s).into_owned()
 }

@@ -251,6 +251,21 @@ async fn check_server(r: &mut Report, config: &crate::config::ConfigFile, set: &
             Some("enable enforce_gtid_consistency and gtid_mode = ON".into()),
         ),
     }
+    match crate::mysql::replication::ReplicationState::gather(&mut s, facts.flavor).await {
+        Ok(state) => {
+            use crate::mysql::replication::Severity;
+            for f in state.findings(facts.flavor) {
+                let verdict = match f.severity {
+                    Severity::Ok => Verdict::Ok,
+                    Severity::Info => Verdict::Info,
+                    Severity::Warning => Verdict::Warning,
+                    Severity::Error => Verdict::Error,
+                };
+                r.add(&f.check, verdict, f.detail, f.fix);
+            }
+        }
+        Err(e) => r.add("replication", Verdict::Warning, e.to_string(), None),
+    }
     r.add("datadir", Verdict::Info, facts.datadir.clone(), None);
     r.add(
         "time zone",

@@ -2,14 +2,14 @@
 //! (and the cluster restore in `cluster_restore.rs`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 
 use super::Context;
-use crate::cluster::cut::Cut;
-use crate::cluster::record::{self, Checkpoint, CheckpointShard, ClusterBackup, ShardBackup};
-use crate::config::{ClusterConfig, ConfigFile, SetConfig};
+use crate::backup::Level;
+use crate::cluster::backup::{ClusterBackupRequest, ShardResult};
+use crate::cluster::record::{self, Checkpoint, CheckpointShard};
 use crate::error::{Error, Result};
 use crate::mysql::lock::{self, LockKind, LockRequest};
 use crate::mysql::{self, ServerFacts};
@@ -17,38 +17,7 @@ use crate::output::{emit, emit_json, human_bytes};
 use crate::progress::ProgressPolicy;
 use crate::repo::Repository;
 
-/// The cluster's definition and its sets, resolved.
-pub fn resolve(config: &ConfigFile, name: &str) -> Result<(ClusterConfig, Vec<SetConfig>)> {
-    crate::repo::check_component("cluster name", name)?;
-    let cluster = config.clusters.get(name).cloned().ok_or_else(|| {
-        Error::Usage(format!(
-            "no cluster '{name}' in {} (clusters: {})",
-            config.source.display(),
-            if config.clusters.is_empty() {
-                "none".to_string()
-            } else {
-                config
-                    .clusters
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        ))
-    })?;
-    if cluster.sets.is_empty() {
-        return Err(Error::Config(format!(
-            "{}: [clusters.{name}] lists no sets",
-            config.source.display()
-        )));
-    }
-    let sets = cluster
-        .sets
-        .iter()
-        .map(|s| config.resolve_set(s, &Default::default()))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((cluster, sets))
-}
+pub use crate::cluster::backup::resolve;
 
 /// A context for work running in parallel: no progress bars (they would fight on a terminal).
 fn quiet_context(ctx: &Context) -> Context {
@@ -58,194 +27,103 @@ fn quiet_context(ctx: &Context) -> Context {
     }
 }
 
-/// One shard's outcome.
-struct ShardResult {
-    set: String,
-    result: Result<(crate::catalog::Manifest, f64)>,
-}
-
+/// `backup --cluster C [--coordinated] [--level 0|1|auto]`: the library's cluster backup, and
+/// its per-shard report.
 pub async fn backup(
     ctx: &Context,
     name: &str,
+    level: Level,
     coordinated: bool,
     comment: Option<String>,
 ) -> Result<i32> {
-    let config = ctx.config()?;
-    let (cluster, sets) = resolve(&config, name)?;
-    let started = chrono::Utc::now();
-    let n = sets.len();
-    // A coordinated cut runs every shard at once; otherwise `parallel` bounds it.
-    let parallel = if coordinated {
-        n
-    } else {
-        cluster.parallel.unwrap_or(n).max(1)
-    };
-    let cut = coordinated.then(|| {
-        let longest = sets
-            .iter()
-            .map(|s| s.lock_timeout)
-            .max()
-            .unwrap_or_default();
-        Arc::new(Cut::new(n, longest + Duration::from_secs(30)))
-    });
-    // One repository for all shards, created (if new) once, before they start.
-    tokio::task::block_in_place(|| Repository::open(&config, true))?;
-    // Each shard in its own task: a shard's blocking work (a copy out of a snapshot, waiting
-    // for EBS) must never hold up another shard that still has to release its lock.
-    let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
-    let config = Arc::new(config);
-    let runs = sets.iter().map(|set| {
-        let cut = cut.clone();
-        let gate = gate.clone();
-        let quiet = quiet_context(ctx);
-        let config = config.clone();
-        let comment = comment.clone();
-        let set = set.clone();
-        tokio::spawn(async move {
-            let _permit = gate.acquire().await.expect("never closed");
-            let result = crate::backup::full_backup(
-                &quiet,
-                &config,
-                &set,
-                comment,
-                cut.clone().map(|c| (c, set.name.clone())),
-            )
-            .await;
-            if let (Err(e), Some(c)) = (&result, &cut) {
-                c.fail(&set.name, &e.to_string());
-            }
-            ShardResult {
-                set: set.name.clone(),
-                result,
-            }
-        })
-    });
-    let results: Vec<ShardResult> = futures_util::future::join_all(runs)
-        .await
-        .into_iter()
-        .zip(&sets)
-        .map(|(r, set)| {
-            r.unwrap_or_else(|e| ShardResult {
-                set: set.name.clone(),
-                result: Err(Error::Backup(format!("the shard's task failed: {e}"))),
-            })
-        })
-        .collect();
-    let failed = results.iter().filter(|r| r.result.is_err()).count();
-
-    let mut rec = ClusterBackup {
+    let config = Arc::new(ctx.config()?);
+    let req = ClusterBackupRequest {
         cluster: name.to_string(),
-        id: crate::catalog::new_backup_id(started),
+        level,
         coordinated,
-        start_time: started,
-        end_time: chrono::Utc::now(),
-        shards: Default::default(),
-        max_lock_hold_ms: None,
+        comment,
     };
-    for r in &results {
-        if let Ok((m, secs)) = &r.result {
-            rec.shards.insert(
-                r.set.clone(),
-                ShardBackup {
-                    backup_id: m.id.clone(),
-                    method: m.method,
-                    consistent_point: m.consistent_point.clone(),
-                    lock_hold_ms: m.read_lock_ms,
-                    duration_s: *secs,
-                    size: m.total_stored_size(),
-                },
-            );
-        }
-    }
-    rec.max_lock_hold_ms = rec.shards.values().filter_map(|s| s.lock_hold_ms).max();
+    let report = crate::cluster::backup::take(config, req, Arc::new(quiet_context(ctx))).await?;
     crate::logfile::result(
-        results
+        report
+            .shards
             .iter()
-            .map(|r| match &r.result {
-                Ok((m, _)) => format!("{}: backup {}", r.set, m.id),
-                Err(e) => format!("{}: FAILED: {e}", r.set),
+            .map(|s| match &s.result {
+                ShardResult::Ok { backup_id, .. } => format!("{}: backup {backup_id}", s.set),
+                ShardResult::Failed { error } => format!("{}: FAILED: {error}", s.set),
             })
             .collect::<Vec<_>>()
             .join("; "),
     );
-    if failed == 0 {
-        let repo = tokio::task::block_in_place(|| Repository::open(&config, true))?;
-        // Ids are seconds: two cluster backups within one second must not share one.
-        while tokio::task::block_in_place(|| {
-            repo.backend().exists(&record::backup_path(name, &rec.id))
-        })? {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            rec.id = crate::catalog::new_backup_id(chrono::Utc::now());
-        }
-        tokio::task::block_in_place(|| {
-            record::write(&repo, &record::backup_path(name, &rec.id), &rec)
-        })?;
-    }
-
+    let failures = report.failures();
     if ctx.json() {
-        emit_json(&serde_json::json!({
-            "cluster": name,
-            "coordinated": coordinated,
-            "ok": failed == 0,
-            "record": (failed == 0).then_some(&rec),
-            "shards": results.iter().map(|r| match &r.result {
-                Ok((m, secs)) => serde_json::json!({
-                    "set": r.set, "status": "ok", "backup_id": m.id, "method": m.method,
-                    "duration_s": secs, "size": m.total_stored_size(),
-                    "lock_hold_ms": m.read_lock_ms, "consistent_point": m.consistent_point,
-                }),
-                Err(e) => serde_json::json!({ "set": r.set, "status": "failed", "error": e.to_string() }),
-            }).collect::<Vec<_>>(),
-        }));
+        emit_json(&report);
     } else {
+        let n = report.shards.len();
         let mut out = format!(
-            "{} backup of cluster '{name}' ({n} shard(s)):\n  {:<16} {:<17} {:<10} {:>8} {:>11} {:>8}  status\n",
+            "{} backup of cluster '{name}' ({n} shard(s), level {}):\n  {:<16} {:<17} {:>5} {:<10} {:>8} {:>11} {:>8}  status\n",
             if coordinated { "coordinated" } else { "parallel" },
+            report.level,
             "shard",
             "backup",
+            "level",
             "method",
             "seconds",
             "size",
             "lock ms"
         );
-        for r in &results {
-            match &r.result {
-                Ok((m, secs)) => out.push_str(&format!(
-                    "  {:<16} {:<17} {:<10} {:>8.1} {:>11} {:>8}  ok\n",
-                    r.set,
-                    m.id,
-                    m.method.to_string(),
-                    secs,
-                    human_bytes(m.total_stored_size()),
-                    m.read_lock_ms.map_or("-".into(), |l| l.to_string())
+        for s in &report.shards {
+            match &s.result {
+                ShardResult::Ok {
+                    backup_id,
+                    level,
+                    method,
+                    duration_s,
+                    size,
+                    lock_hold_ms,
+                    ..
+                } => out.push_str(&format!(
+                    "  {:<16} {:<17} {:>5} {:<10} {:>8.1} {:>11} {:>8}  ok\n",
+                    s.set,
+                    backup_id,
+                    level,
+                    method.to_string(),
+                    duration_s,
+                    human_bytes(*size),
+                    lock_hold_ms.map_or("-".into(), |l| l.to_string())
                 )),
-                Err(e) => out.push_str(&format!(
-                    "  {:<16} {:<17} {:<10} {:>8} {:>11} {:>8}  FAILED: {e}\n",
-                    r.set, "-", "-", "-", "-", "-"
+                ShardResult::Failed { error } => out.push_str(&format!(
+                    "  {:<16} {:<17} {:>5} {:<10} {:>8} {:>11} {:>8}  FAILED: {error}\n",
+                    s.set, "-", "-", "-", "-", "-", "-"
                 )),
             }
         }
-        if failed == 0 {
-            out.push_str(&format!(
+        match &report.record {
+            Some(rec) => out.push_str(&format!(
                 "cluster backup {} recorded{}\n",
                 rec.id,
                 rec.max_lock_hold_ms
                     .map(|m| format!("; longest lock hold {m} ms"))
                     .unwrap_or_default()
-            ));
-        } else {
-            out.push_str(&format!(
-                "{failed} shard(s) failed: no cluster backup was recorded{}\n",
+            )),
+            None => out.push_str(&format!(
+                "{} shard(s) failed ({}): no cluster backup was recorded{}\n",
+                failures.len(),
+                failures
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if coordinated {
                     " (a coordinated cut is all or nothing: every shard's lock was released)"
                 } else {
                     ""
                 }
-            ));
+            )),
         }
         emit(&out);
     }
-    Ok(if failed == 0 { 0 } else { 1 })
+    Ok(if report.ok { 0 } else { 1 })
 }
 
 #[derive(Debug, Args)]

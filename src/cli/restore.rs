@@ -64,7 +64,7 @@ fn request(ctx: &Context, config: &ConfigFile, args: &RestoreArgs) -> Result<Res
     req.until = match (&args.until_time, position, &args.until_gtid) {
         (Some(t), _, _) => Until::Time(crate::restore::plan::time_in_source_zone(config, &set, t)?),
         (_, Some(p), _) => Until::Position(p),
-        (_, _, Some(g)) => Until::Gtid(g.clone()),
+        (_, _, Some(g)) => Until::from_gtid_text(g)?,
         _ => Until::All,
     };
     for (flag, v) in [

@@ -59,8 +59,9 @@ pub struct RestoreArgs {
     /// Stop before the transaction that starts at FILE:POS
     #[arg(long, value_name = "FILE:POS", group = "until")]
     pub until_position: Option<String>,
-    /// Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n)
-    #[arg(long, value_name = "GTID", group = "until")]
+    /// Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n), or apply
+    /// exactly a GTID set (MySQL uuid:1-N,…; MariaDB d-s-n,d-s-n for several domains)
+    #[arg(long, value_name = "GTID|SET", group = "until")]
     pub until_gtid: Option<String>,
     /// Apply every transaction before the first that writes a global sequence number above N
     /// (the cluster's `gsn` table)

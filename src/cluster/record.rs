@@ -26,6 +26,12 @@ pub struct ClusterBackup {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ShardBackup {
     pub backup_id: String,
+    /// 0 for a full backup, n+1 for an incremental (records before incrementals: 0).
+    #[serde(default)]
+    pub level: u32,
+    /// An incremental's parent backup of the same set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
     pub method: crate::config::Method,
     pub consistent_point: Option<ConsistentPoint>,
     pub lock_hold_ms: Option<u64>,

@@ -90,6 +90,27 @@ impl Session {
         Ok(rows.into_iter().map(row_to_text).collect())
     }
 
+    /// All rows, each as column name → text (`None` for NULL): for statements whose columns
+    /// differ between flavors and versions (`SHOW REPLICA STATUS`), read by name.
+    pub async fn named_rows(
+        &mut self,
+        query: &str,
+    ) -> Result<Vec<std::collections::BTreeMap<String, Option<String>>>> {
+        let r: std::result::Result<Vec<Row>, _> = self.conn.query(query).await;
+        let rows = r.map_err(|e| self.err(query, e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let names: Vec<String> = row
+                    .columns_ref()
+                    .iter()
+                    .map(|c| c.name_str().into_owned())
+                    .collect();
+                names.into_iter().zip(row_to_text(row)).collect()
+            })
+            .collect())
+    }
+
     /// The first column of the first row, as text.
     pub async fn value(&mut self, query: &str) -> Result<Option<String>> {
         Ok(self

@@ -10,6 +10,7 @@ pub mod gtid;
 pub mod lock;
 pub mod privileges;
 pub mod replica;
+pub mod replication;
 pub mod tools;
 pub mod wire;
 

@@ -283,7 +283,13 @@ pub async fn execute(
     }
     if req.inclusive && !matches!(req.until, Until::Position(_) | Until::Gtid(_)) {
         return Err(Error::Usage(
-            "--inclusive goes with --until-position or --until-gtid".into(),
+            if matches!(req.until, Until::GtidSet(_)) {
+                "--inclusive goes with --until-position or a single --until-gtid GTID: a GTID set \
+                 already names every transaction to apply"
+            } else {
+                "--inclusive goes with --until-position or --until-gtid"
+            }
+            .into(),
         ));
     }
     let source = config.resolve_set(set_name, &Default::default())?;

@@ -5,19 +5,22 @@
 //! left to `--stop-datetime`. The chain from the base's consistent point to the stop point
 //! must be continuous: a missing file or range is refused by name, and nothing is replayed
 //! past a gap. Planning reads the archive indexes and scans only the file holding the stop
-//! point, so it stays fast however long the chain.
+//! point, so it stays fast however long the chain; a GTID-set stop point (apply exactly a set)
+//! reads from the base's point to the stop, skipping whole files whose index shows every
+//! transaction in the set, and refuses a set that is not a prefix of the binlog order.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::binlog::archive_index::{self as idx, BinlogIndex};
 use crate::binlog::coordinates::BinlogCoordinates;
-use crate::binlog::find::{Finder, StopPoint, Target, TrxRef};
+use crate::binlog::find::{gtid_of, Finder, StopPoint, Target, TrxRef};
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
 use crate::binlog::sources::Input;
 use crate::catalog::{self, CatalogEntry, ConsistentPoint, Manifest};
 use crate::error::{Error, Result};
+use crate::mysql::gtid::GtidState;
 use crate::repo::Repository;
 
 /// Where to stop.
@@ -27,7 +30,38 @@ pub enum Until {
     All,
     Time(DateTime<Utc>),
     Position(BinlogCoordinates),
+    /// Stop before this one transaction (`--inclusive`: after it).
     Gtid(String),
+    /// Apply exactly the transactions of this set: stop before the first one not in it, which
+    /// must come after every one in it (the set a prefix of the binlog order).
+    GtidSet(GtidState),
+}
+
+impl Until {
+    /// `--until-gtid TEXT`: one GTID (`uuid[:tag]:n`, `d-s-n`) keeps its meaning (stop before
+    /// it); a set (`uuid[:tag]:1-N,…`, or several MariaDB domains `d-s-n,d-s-n`) means "apply
+    /// exactly these transactions".
+    pub fn from_gtid_text(text: &str) -> Result<Until> {
+        let t = text.trim();
+        if crate::mysql::gtid::Gtid::parse(t).is_some()
+            || crate::mysql::gtid::parse_maria_gtid(t).is_some()
+        {
+            return Ok(Until::Gtid(t.to_string()));
+        }
+        let set = GtidState::parse(t).map_err(|e| {
+            Error::Usage(format!(
+                "--until-gtid {t}: {e}. Write one GTID (MySQL uuid:42 or uuid:tag:42, MariaDB \
+                 0-1-42) to stop before it, or a set (MySQL uuid:1-42,uuid2:1-7; MariaDB \
+                 0-1-42,2-1-7) to apply exactly its transactions"
+            ))
+        })?;
+        if set.is_empty() {
+            return Err(Error::Usage(format!(
+                "--until-gtid '{text}' names no transaction: write a GTID or a GTID set"
+            )));
+        }
+        Ok(Until::GtidSet(set))
+    }
 }
 
 /// One binlog to replay, from `start` to `stop` (None: to its end).
@@ -377,6 +411,20 @@ fn target_before(base: &Manifest, cp: &ConsistentPoint, until: &Until) -> Option
                 .any(|(s, m)| s == stream && m >= n);
             covered.then(|| format!("it already holds GTID {g}"))
         }
+        Until::GtidSet(want) => {
+            let text = cp.gtid_set.as_deref().unwrap_or_default();
+            match want.parse_like(text) {
+                Ok(state) if state.is_subset(want) => None,
+                Ok(state) => Some(format!(
+                    "its GTID state is not contained in the set: it also holds {}",
+                    state.beyond(want)
+                )),
+                Err(_) => Some(format!(
+                    "its GTID state '{text}' is not a {} GTID set",
+                    want.flavor_name()
+                )),
+            }
+        }
     }
 }
 
@@ -414,6 +462,7 @@ fn resolve_stop(
         }
     };
     let (pick, target) = match until {
+        Until::GtidSet(want) => return resolve_set_stop(repo, set, cp, indexes, want),
         Until::All => (indexes.len() - 1, Target::End),
         Until::Time(t) => {
             let ts = t.timestamp();
@@ -523,6 +572,8 @@ fn resolve_stop(
             last_applied: None,
             first_excluded: None,
             matched: None,
+            gtid_set: None,
+            gtid_set_inclusive: None,
         },
     };
     if stop.last_applied.is_none() && pick > 0 {
@@ -539,6 +590,187 @@ fn resolve_stop(
         }
     }
     Ok((stop, applied))
+}
+
+/// The stop point of a GTID set: before the first transaction after `cp` that is not in
+/// `want`. Refused, before anything changes, when the set is not a prefix of the binlog order
+/// (a transaction outside it comes before one inside it) or holds transactions the archive
+/// does not have. Reads the files from the base's point to the stop point, except whole files
+/// whose index shows every transaction in the set.
+fn resolve_set_stop(
+    repo: &Repository,
+    set: &str,
+    cp: &ConsistentPoint,
+    indexes: &[BinlogIndex],
+    want: &GtidState,
+) -> Result<(StopPoint, u64)> {
+    let from = |i: &BinlogIndex| {
+        if i.file == cp.binlog_file {
+            cp.binlog_pos
+        } else {
+            4
+        }
+    };
+    let base = want
+        .parse_like(cp.gtid_set.as_deref().unwrap_or_default())
+        .unwrap_or_else(|_| want.empty_like());
+    let mut finder = Finder::new(Target::InSet(std::sync::Arc::new(want.clone())));
+    finder.track_gtids(Some(base));
+    let mut stop_file_applied = 0;
+    let mut stop_k = indexes.len() - 1;
+    for (k, i) in indexes.iter().enumerate() {
+        if k + 1 < indexes.len() && whole_file_in(i, want) {
+            let state = i.gtid_state_at_end.as_deref().map(|t| want.parse_like(t));
+            finder.skip_file(
+                last_of(i),
+                i.transactions,
+                state.and_then(|s| s.ok()).as_ref(),
+            );
+            continue;
+        }
+        let before = finder.applied;
+        scan_file(repo, &input_of(set, i), from(i), &mut finder)?;
+        if finder.found.is_some() {
+            stop_file_applied = finder.applied - before;
+            stop_k = k;
+            break;
+        }
+        stop_file_applied = finder.applied - before;
+    }
+    let executed = finder
+        .executed()
+        .cloned()
+        .unwrap_or_else(|| want.empty_like());
+    let stop = finder.finish().unwrap_or_else(|| StopPoint {
+        file: indexes[stop_k].file.clone(),
+        pos: from(&indexes[stop_k]),
+        gtid: None,
+        time: None,
+        last_applied: None,
+        first_excluded: None,
+        matched: None,
+        gtid_set: Some(executed.clone()),
+        gtid_set_inclusive: None,
+    });
+    let missing = want.beyond(&executed);
+    if missing.is_empty() {
+        return Ok((stop, stop_file_applied));
+    }
+    // Not every transaction of the set comes before the stop: find where the first one is.
+    let Some(x) = stop.first_excluded.clone() else {
+        return Err(Error::Restore(format!(
+            "--until-gtid {want}: the archive after the base backup's consistent point ({}:{}) ends at \
+             {}:{} without {missing}, which the set holds: nothing was restored. Archive the \
+             binlogs (`zrm binlog archive --set {set}`), or leave those transactions out of \
+             the set",
+            cp.binlog_file, cp.binlog_pos, stop.file, stop.pos
+        )));
+    };
+    let after = first_in_set_after(repo, set, &indexes[stop_k..], &x, want)?;
+    let x_name = format!(
+        "{}:{}{}",
+        x.file,
+        x.pos,
+        x.gtid
+            .as_deref()
+            .map(|g| format!(" (GTID {g})"))
+            .unwrap_or_else(|| " (no GTID)".into())
+    );
+    Err(Error::Restore(match after {
+        Some(y) => format!(
+            "--until-gtid {want} is not a prefix of the binlog order: the transaction at \
+             {x_name} is not in the set but comes before {}:{}{}, which is; zrm replays the \
+             binlogs in order and never skips a transaction, so nothing was restored. Restore \
+             to just before it with --until-position {}:{} (the set {} there), or add it to \
+             the set",
+            y.file,
+            y.pos,
+            y.gtid
+                .as_deref()
+                .map(|g| format!(" (GTID {g})"))
+                .unwrap_or_default(),
+            x.file,
+            x.pos,
+            stop.gtid_set
+                .as_ref()
+                .map(|s| format!("is {s}"))
+                .unwrap_or_else(|| "ends".into()),
+        ),
+        None => format!(
+            "--until-gtid {want}: the archive after the base backup has no transaction {missing} \
+             of the set (the first transaction outside the set is at {x_name}): nothing was \
+             restored. Archive the binlogs (`zrm binlog archive --set {set}`), or leave those \
+             transactions out of the set"
+        ),
+    }))
+}
+
+/// Every transaction of a complete file is in `want`, by its index: the executed state at its
+/// end is in the set and (MySQL) every one of its transactions has a GTID of its own.
+fn whole_file_in(i: &BinlogIndex, want: &GtidState) -> bool {
+    let parse = |t: Option<&str>| t.and_then(|t| want.parse_like(t).ok());
+    let (Some(end), start) = (
+        parse(i.gtid_state_at_end.as_deref()),
+        parse(i.gtid_state_at_start.as_deref()),
+    ) else {
+        return false;
+    };
+    if !i.complete || i.crash.is_some() || !end.is_subset(want) {
+        return false;
+    }
+    match (&end, start) {
+        (GtidState::MySql(e), Some(GtidState::MySql(s))) => {
+            e.difference(&s).count() == i.transactions
+        }
+        (GtidState::MariaDb(_), _) => true,
+        _ => false,
+    }
+}
+
+/// The first transaction in `want` after transaction `x` (in `files`, the first holding `x`).
+fn first_in_set_after(
+    repo: &Repository,
+    set: &str,
+    files: &[BinlogIndex],
+    x: &TrxRef,
+    want: &GtidState,
+) -> Result<Option<TrxRef>> {
+    for (k, i) in files.iter().enumerate() {
+        let from = if k == 0 { x.end_pos } else { 4 };
+        let mut found: Option<TrxRef> = None;
+        let mut reader = BinlogReader::new(input_of(set, i).open(Some(repo))?, i.file.clone())?;
+        if from > 4 {
+            reader.skip_to(from)?;
+        }
+        let mut start: Option<(u64, Option<crate::mysql::gtid::AnyGtid>)> = None;
+        Scanner::new(ScanOptions {
+            skip_annotations: true,
+            ..Default::default()
+        })
+        .scan(&mut reader, &mut |e| {
+            if e.trx_start {
+                start = Some((e.pos, gtid_of(&e)));
+            }
+            if e.trx_end {
+                let (pos, g) = start.take().unwrap_or((e.pos, gtid_of(&e)));
+                if g.as_ref().is_some_and(|g| want.contains(g)) {
+                    found = Some(TrxRef {
+                        file: i.file.clone(),
+                        pos,
+                        end_pos: e.end_pos,
+                        gtid: g.map(|g| g.to_string()),
+                        time: String::new(),
+                    });
+                    return std::ops::ControlFlow::Break(());
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        })?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -826,6 +826,63 @@ impl TestServer {
         }
     }
 
+    /// Makes this server a replica of `primary`, with GTID auto-positioning from the primary's
+    /// first binlog, and returns once both replication threads run and it has applied all the
+    /// primary had executed. The primary gets an account `zrm_repl` (REPLICATION SLAVE); MySQL
+    /// 9.7 replicates with `CHANGE REPLICATION SOURCE TO … SOURCE_AUTO_POSITION = 1,
+    /// GET_SOURCE_PUBLIC_KEY = 1` (caching_sha2_password over plain TCP), MariaDB with `CHANGE
+    /// MASTER TO … MASTER_USE_GTID = slave_pos`. Reusable by any test that needs a replica.
+    pub fn replicate_from(&self, primary: &TestServer) {
+        assert_eq!(
+            self.flavor(),
+            primary.flavor(),
+            "a replica of the same flavor"
+        );
+        primary.sql(
+            "CREATE USER IF NOT EXISTS 'zrm_repl'@'%' IDENTIFIED BY 'repl-pw';\n\
+             GRANT REPLICATION SLAVE ON *.* TO 'zrm_repl'@'%'",
+        );
+        let port = primary.port();
+        match self.flavor() {
+            Flavor::MySQL => self.sql(&format!(
+                "CHANGE REPLICATION SOURCE TO SOURCE_HOST = '127.0.0.1', SOURCE_PORT = {port}, \
+                 SOURCE_USER = 'zrm_repl', SOURCE_PASSWORD = 'repl-pw', SOURCE_AUTO_POSITION = 1, \
+                 GET_SOURCE_PUBLIC_KEY = 1;\nSTART REPLICA"
+            )),
+            Flavor::MariaDB => self.sql(&format!(
+                "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {port}, \
+                 MASTER_USER = 'zrm_repl', MASTER_PASSWORD = 'repl-pw', \
+                 MASTER_USE_GTID = slave_pos;\nSTART SLAVE"
+            )),
+        };
+        self.wait_replicated(primary);
+    }
+
+    /// Waits (up to 60 s) until this replica has applied everything `primary` has executed;
+    /// panics with the replica's status otherwise.
+    pub fn wait_replicated(&self, primary: &TestServer) {
+        let executed = primary.gtid_executed();
+        let waited = match self.flavor() {
+            Flavor::MySQL => self.sql(&format!(
+                "SELECT WAIT_FOR_EXECUTED_GTID_SET({}, 60)",
+                quote(&executed)
+            )),
+            Flavor::MariaDB => self.sql(&format!(
+                "SELECT MASTER_GTID_WAIT({}, 60)",
+                quote(&executed)
+            )),
+        };
+        if waited.trim() != "0" {
+            panic!(
+                "the replica on port {} did not catch up with {executed} (port {}):\n{}\n{}",
+                self.port(),
+                primary.port(),
+                self.sql("SHOW REPLICA STATUS"),
+                self.err_log_tail(20)
+            );
+        }
+    }
+
     /// `@@server_uuid` (MySQL), or `None` on MariaDB.
     pub fn server_uuid(&self) -> Option<String> {
         match self.flavor() {
