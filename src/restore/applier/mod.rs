@@ -179,7 +179,7 @@ impl MysqlGtids {
                 self.skipping = true;
                 tracing::warn!(
                     "replaying {gtid} and every later transaction without the source's GTIDs: \
-                     the target had already executed it (an earlier restore?), which MySQL \
+                     the target had already executed it (the source itself, or an earlier restore?), which MySQL \
                      would have skipped silently; the transactions take new GTIDs of the target"
                 );
                 false
@@ -683,7 +683,13 @@ fn run_pass(
         };
         let reader =
             BinlogReader::new(f.input.open(Some(repo))?, f.file.clone()).map_err(Error::from)?;
-        let mut units = Units::new(reader, start, f.stop, job.replay.scope.clone());
+        let mut units = Units::new(
+            reader,
+            start,
+            f.stop,
+            job.replay.scope.clone(),
+            job.replay.rename.clone(),
+        );
         let mut fde: Option<Arc<Vec<u8>>> = None;
         let mut gather = Gather::new();
         // A run of units for the client pipeline: [start, end).
@@ -811,6 +817,7 @@ fn run_pipeline(
         time_zone: job.replay.time_zone.clone(),
         scope: job.replay.scope.clone(),
         log_bin: job.log_bin,
+        rename: job.replay.rename.clone(),
     };
     match replay::replay(repo, &sub_job, &Silent)? {
         Ok(_) => {
