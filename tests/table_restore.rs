@@ -236,6 +236,8 @@ flavor_tests! {
         assert!(out.stderr.contains("holds no such table") && out.stderr.contains("t1, t2, t3"), "{out}");
         let out = run_zrm(&config, &["restore", "--set", "src", "--target", "dst", "--tables", "t1"]);
         assert!(out.stderr.contains("db.table"), "{out}");
+        let before_trigger = src.binlog_position();
+        let app_then = checksums(&src, "app");
         // A trigger on t1 writes t3 (not restored) in the same row block: the client pipeline
         // cannot split it and refuses before anything changes; zrm's applier takes t1's rows.
         src.sql("CREATE TRIGGER app.tr AFTER INSERT ON app.t1 FOR EACH ROW UPDATE app.t3 SET x = x + 1; \
@@ -264,5 +266,24 @@ flavor_tests! {
             checksums(&src, "app").into_iter().filter(|(t, _)| t == "t1" || t == "t2").collect::<Vec<_>>(),
             "{out}"
         );
+
+        // A whole database under another name: its tables and their changes, no view; the
+        // trigger statement names app itself, so the range holding it is refused.
+        let out = run_zrm(&config, &["restore", "--set", "src", "--target", "dst", "--rename-database", "app=app_copy"]);
+        assert!(!out.success(), "{out}");
+        assert!(out.stderr.contains("names database `app` itself"), "{out}");
+        assert_eq!(tables_of(&dst, "app_copy"), Vec::<String>::new(), "{out}");
+        let until = format!("{}:{}", before_trigger.0, before_trigger.1);
+        let out = zrm_ok(&config, &["restore", "--set", "src", "--target", "dst", "--rename-database", "app=app_copy", "--until-position", &until]);
+        assert_eq!(checksums(&dst, "app_copy"), app_then, "{out}");
+        assert_eq!(tables_of(&dst, "app_copy"), vec!["t1", "t2", "t3"], "no view\n{out}");
+        assert!(out.stderr.contains("not restored"), "{out}");
+        assert_eq!(dst.sql("SELECT a FROM app.keep"), "5", "{out}");
+
+        // mysqldump backups: refused, with the reason.
+        backup(&config, &["--set", "src", "--method", "mysqldump"]);
+        let out = run_zrm(&config, &["restore", "--set", "src", "--target", "dst", "--tables", "app.t1", "--no-binlogs"]);
+        assert!(!out.success(), "{out}");
+        assert!(out.stderr.contains("mysqldump backup"), "{out}");
     }
 }
