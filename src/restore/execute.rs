@@ -477,6 +477,18 @@ pub async fn execute(
                 exists.join(", ")
             )));
         }
+        if req.log_bin && facts.flavor == crate::manifest::Flavor::MariaDB {
+            // MariaDB's replay keeps each transaction's GTID (domain-server-sequence): the
+            // source's binary log would hold its own GTIDs a second time, and its replicas
+            // would skip or refuse them.
+            session.close().await;
+            return Err(Error::Usage(format!(
+                "--log-bin into the source server of set '{set_name}': the replayed \
+                 transactions would be written to its binary log with the GTIDs it already \
+                 wrote, which its replicas skip or refuse. Restore without --log-bin (the copy \
+                 then stays on this server only)"
+            )));
+        }
     }
     check_time_zone(&mut session, &manifest, &label, plan.files.is_empty()).await?;
     // From here to the end, no other restore writes these databases on this target, and no
@@ -499,12 +511,24 @@ pub async fn execute(
         let existing =
             crate::restore::tables::existing_tables(&mut session, tables, &req.rename).await?;
         if !existing.is_empty() && !req.replace {
+            let interrupted = logical::load::interrupted_load_of(&mut session, &manifest.id)
+                .await
+                .unwrap_or(false);
             session.close().await;
             let list: Vec<String> = existing.iter().map(|(d, t)| format!("{d}.{t}")).collect();
+            let resume_hint = if interrupted {
+                format!(
+                    " (if they hold an interrupted load of backup {}, continue it with the \
+                     same command plus --resume-load)",
+                    manifest.id
+                )
+            } else {
+                String::new()
+            };
             return Err(Error::Restore(format!(
                 "refusing to restore into {label}: these tables exist: {}; add --replace to \
                  drop and replace them (only them), restore under another database name \
-                 (--rename-database), or restore elsewhere",
+                 (--rename-database), or restore elsewhere{resume_hint}",
                 list.join(", ")
             )));
         }
