@@ -395,7 +395,10 @@ fn step(
             match open {
                 Some(o) => {
                     o.refuse(why);
-                    if t == code::XA_PREPARE {
+                    // Both end their transaction: an XA PREPARE, and MySQL's compressed
+                    // payload (its BEGIN … XID are inside it; nothing follows but the next
+                    // GTID, which the last transaction of a range never sees).
+                    if t == code::XA_PREPARE || t == code::TRANSACTION_PAYLOAD {
                         return Ok(open.take().map(|o| o.finish(end)));
                     }
                     Ok(None)
