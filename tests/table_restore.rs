@@ -299,3 +299,45 @@ flavor_tests! {
         assert!(out.stderr.contains("mysqldump backup"), "{out}");
     }
 }
+
+flavor_tests! {
+    fn compressed_transactions_in_a_table_restore(flavor: Flavor) {
+        if flavor != support::Flavor::MySQL {
+            return; // MySQL's transaction payloads (binlog_transaction_compression)
+        }
+        let src = TestServer::of(flavor);
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_for(dir.path(), &[("src", &src)]);
+        src.sql(SETUP);
+        backup(&config, &["--set", "src"]);
+        // Compressed, the last transaction of the file too: both appliers apply it.
+        src.sql("SET SESSION binlog_transaction_compression = ON; \
+                 INSERT INTO app.t1 VALUES (4, 40, 'four'); UPDATE app.t1 SET v = v + 1; \
+                 FLUSH BINARY LOGS");
+        zrm_ok(&config, &["binlog", "archive", "--set", "src"]);
+        let app_before = checksums(&src, "app");
+        let expected = t1_rows(&src, "app");
+        for (new, applier) in [("app_z", "zrm"), ("app_c", "client")] {
+            let out = zrm_ok(
+                &config,
+                &["restore", "--set", "src", "--target", "src", "--tables", "app.t1",
+                  "--rename-database", &format!("app={new}"), "--applier", applier],
+            );
+            assert_eq!(checksums(&src, "app"), app_before, "app changed\n{out}");
+            assert_eq!(t1_rows(&src, new), expected, "{out}");
+        }
+        // A compressed transaction that also changes t2: the tool replays it whole, so a
+        // table restore of t1 refuses it before anything changes.
+        src.sql("SET SESSION binlog_transaction_compression = ON; \
+                 BEGIN; UPDATE app.t1 SET v = 0; UPDATE app.t2 SET w = 0; COMMIT; FLUSH BINARY LOGS");
+        zrm_ok(&config, &["binlog", "archive", "--set", "src"]);
+        let out = run_zrm(
+            &config,
+            &["restore", "--set", "src", "--target", "src", "--tables", "app.t1",
+              "--rename-database", "app=app_x"],
+        );
+        assert!(!out.success(), "{out}");
+        assert!(out.stderr.contains("compressed transaction") && out.stderr.contains("nothing was changed"), "{out}");
+        assert_eq!(tables_of(&src, "app_x"), Vec::<String>::new());
+    }
+}

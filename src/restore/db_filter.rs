@@ -213,6 +213,9 @@ pub struct StatementGroups {
     /// The first statement whose row events are partly in scope and partly not (a trigger,
     /// a multi-table UPDATE): kept whole, so a table restore must refuse it.
     pub mixed: Option<u64>,
+    /// The end of the first MySQL compressed transaction payload holding rows out of scope:
+    /// the client tool replays a payload whole, so a table restore must refuse it too.
+    pub unsplit_payload: Option<u64>,
     /// A MySQL GTID event whose transaction has shown no statement yet.
     gtid_event: Option<u64>,
     pub excluded: Vec<u64>,
@@ -225,6 +228,10 @@ impl StatementGroups {
         // prints it at the payload's end, where the next event starts too): a compressed
         // transaction is replayed whole.
         if e.pos == e.end_pos {
+            let row_part = e.rows_kind.is_some() || e.type_code == code::TABLE_MAP;
+            if row_part && !kept && self.unsplit_payload.is_none() {
+                self.unsplit_payload = Some(e.pos);
+            }
             return;
         }
         let row_part = e.rows_kind.is_some() || e.type_code == code::TABLE_MAP;

@@ -166,7 +166,7 @@ fn spool_and_scan(
         let patterns = Patterns::default();
         let mut refused = None;
         scanner.scan(&mut reader, &mut |e| {
-            if e.pos >= f.start && f.stop.is_none_or(|s| e.pos < s) {
+            if in_range(&e, f) {
                 let keep = db_filter::keep_event(&e, scope, &patterns);
                 if keep {
                     if let Some(err) = renamed_statement(&e, rename, &patterns) {
@@ -200,12 +200,26 @@ fn spool_and_scan(
     if let (Some(pos), true) = (groups.mixed, scope.is_table_restore()) {
         return Err(mixed_block(&f.file, pos));
     }
+    if let (Some(pos), true) = (groups.unsplit_payload, scope.is_table_restore()) {
+        return Err(unsplit_payload(&f.file, pos));
+    }
     groups.excluded.sort_unstable();
     Ok(Spooled {
         path,
         excluded: groups.excluded,
         gtids,
     })
+}
+
+/// Whether an event is in the file's replayed range. The events inside a MySQL compressed
+/// payload are reported at the payload's end (`pos` = `end_pos`), which is also where the
+/// range stops when the payload is its last transaction.
+fn in_range(e: &crate::binlog::scan::EventInfo, f: &ReplayFile) -> bool {
+    if e.pos == e.end_pos {
+        e.pos > f.start && f.stop.is_none_or(|s| e.pos <= s)
+    } else {
+        e.pos >= f.start && f.stop.is_none_or(|s| e.pos < s)
+    }
 }
 
 /// A replayed statement that names a database restored under another name: refused, because
@@ -246,7 +260,7 @@ pub fn check_replay(
     whole_pipeline: bool,
 ) -> Result<()> {
     let mixed_matters = whole_pipeline && scope.is_table_restore();
-    if rename.is_empty() && !mixed_matters {
+    if rename.is_empty() && !scope.is_table_restore() {
         return Ok(());
     }
     let patterns = Patterns::default();
@@ -256,7 +270,7 @@ pub fn check_replay(
         let mut groups = StatementGroups::default();
         let mut refused = None;
         scanner.scan(&mut reader, &mut |e| {
-            if e.pos >= f.start && f.stop.is_none_or(|s| e.pos < s) {
+            if in_range(&e, f) {
                 let keep = db_filter::keep_event(&e, scope, &patterns);
                 if keep {
                     refused = renamed_statement(&e, rename, &patterns);
@@ -275,8 +289,21 @@ pub fn check_replay(
         if let (Some(pos), true) = (groups.mixed, mixed_matters) {
             return Err(mixed_block(&f.file, pos));
         }
+        if let (Some(pos), true) = (groups.unsplit_payload, scope.is_table_restore()) {
+            return Err(unsplit_payload(&f.file, pos));
+        }
     }
     Ok(())
+}
+
+/// A MySQL compressed transaction payload holding rows of tables that are not restored.
+fn unsplit_payload(file: &str, end: u64) -> Error {
+    Error::Restore(format!(
+        "the compressed transaction (binlog_transaction_compression) ending at {file}:{end} \
+         changes tables that are not restored; the binlog tool replays such a transaction \
+         whole, and zrm never applies another table's rows. Add those tables to --tables, or \
+         restore to a point before it"
+    ))
 }
 
 /// A block of row events the client pipeline cannot split (see `StatementGroups::mixed`).
