@@ -1359,7 +1359,7 @@ _zrm() {
             return 0
             ;;
         zrm__subcmd__restore)
-            opts="-c -q -v -h --set --cluster --target-map --plan-out --plan --backup --target --databases --replace --dry-run --until-time --until-position --until-gtid --until-gsn --until-checkpoint --inclusive --no-binlogs --resume --resume-load --parallel --no-defer-indexes --start-server --attach-to --device --log-bin --applier --skip-gtids --replay-lanes --config --format --quiet --verbose --no-progress --help"
+            opts="-c -q -v -h --set --cluster --target-map --plan-out --plan --backup --target --databases --tables --rename-database --replace --dry-run --until-time --until-position --until-gtid --until-gsn --until-checkpoint --inclusive --no-binlogs --resume --resume-load --parallel --no-defer-indexes --start-server --attach-to --device --log-bin --applier --skip-gtids --replay-lanes --config --format --quiet --verbose --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1394,6 +1394,14 @@ _zrm() {
                     return 0
                     ;;
                 --databases)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tables)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rename-database)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -117,6 +117,8 @@ complete -c zrm -n "__fish_zrm_using_subcommand restore" -l plan -d 'Carry out o
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l backup -d 'The backup id (default: the latest full backup)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l target -d 'Where to restore: a set name, mysql://user@host:port, or datadir:/path' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l databases -d 'Restore only these databases (comma-separated)' -r
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l tables -d 'Restore only these tables, db.table (comma-separated; logical backups): their schema, their data and the binlog changes to them; nothing else of their databases is touched' -r
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l rename-database -d 'Restore database OLD under the name NEW (repeatable, or comma-separated; logical backups): its tables are created in NEW and its binlog changes applied to NEW, never to OLD' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-time -d 'Apply every transaction committed at or before this time (the server\'s zone unless an offset is given)' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-position -d 'Stop before the transaction that starts at FILE:POS' -r
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l until-gtid -d 'Stop before the transaction with this GTID (MariaDB d-s-n, MySQL uuid:n), or apply exactly a GTID set (MySQL uuid:1-N,…; MariaDB d-s-n,d-s-n for several domains)' -r
@@ -134,7 +136,7 @@ complete -c zrm -n "__fish_zrm_using_subcommand restore" -l format -d 'Output fo
 json\t''
 csv\t'Only where a command says so (binlog analyze, report)'
 html\t'Only for `report`'"
-complete -c zrm -n "__fish_zrm_using_subcommand restore" -l replace -d 'Allow replacing databases that exist on the target (they are dropped first)'
+complete -c zrm -n "__fish_zrm_using_subcommand restore" -l replace -d 'Allow replacing databases that exist on the target (they are dropped first; with --tables, only those tables are)'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l dry-run -d 'Print the plan and change nothing'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l inclusive -d 'Include the transaction at the UNTIL point (--until-position, --until-gtid)'
 complete -c zrm -n "__fish_zrm_using_subcommand restore" -l no-binlogs -d 'Restore the backup alone, replaying no binary log'

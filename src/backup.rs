@@ -631,6 +631,7 @@ async fn select(s: &mut Session, set: &SetConfig, whole_server: bool) -> Result<
     let selection = crate::selection::Selection {
         databases: None,
         exclude: set.exclude.clone(),
+        tables: None,
     };
     databases.retain(|d| !selection.excludes_database(d));
     let mut ignore_tables = Vec::new();

@@ -1,7 +1,8 @@
 //! Which databases and tables an operation covers: a set's `databases` (or every database but
 //! the system schemas) less its `exclude` patterns, where a pattern without a dot leaves out
 //! databases (`tmp_*`) and one with a dot leaves out tables (`app.cache_*`). One type and one
-//! rule for what a backup takes and what a replay applies, so the two never disagree.
+//! rule for what a backup takes and what a replay applies, so the two never disagree. A table
+//! restore (`restore --tables db.t`) narrows it further to the tables it names.
 
 use std::collections::BTreeSet;
 
@@ -14,6 +15,9 @@ pub struct Selection {
     pub databases: Option<BTreeSet<String>>,
     /// `db` and `db.table` glob patterns left out.
     pub exclude: Vec<String>,
+    /// `Some`: only these `(db, table)` are covered (a table restore); their databases are
+    /// the covered databases.
+    pub tables: Option<BTreeSet<(String, String)>>,
 }
 
 impl Selection {
@@ -23,12 +27,26 @@ impl Selection {
             Some(set) => set.contains(db),
             None => !db.is_empty() && !SYSTEM_SCHEMAS.contains(&db),
         };
-        named && !self.excludes_database(db)
+        let holds_table = match &self.tables {
+            Some(t) => t.iter().any(|(d, _)| d == db),
+            None => true,
+        };
+        named && holds_table && !self.excludes_database(db)
     }
 
     /// Whether table `db.table` is covered.
     pub fn table(&self, db: &str, table: &str) -> bool {
-        self.database(db) && !self.excludes_table(db, table)
+        self.database(db)
+            && !self.excludes_table(db, table)
+            && self
+                .tables
+                .as_ref()
+                .is_none_or(|t| t.contains(&(db.to_string(), table.to_string())))
+    }
+
+    /// Whether only some tables are covered (a table restore).
+    pub fn is_table_restore(&self) -> bool {
+        self.tables.is_some()
     }
 
     /// A `db` pattern leaves the whole database out.
@@ -80,6 +98,7 @@ mod tests {
         let s = Selection {
             databases: None,
             exclude: vec!["tmp_*".into(), "app.cache_*".into()],
+            tables: None,
         };
         assert!(!s.database("tmp_1"), "a db pattern excludes the database");
         assert!(s.database("app"));
@@ -89,5 +108,19 @@ mod tests {
             !s.database("mysql"),
             "system schemas are never covered by default"
         );
+    }
+
+    #[test]
+    fn a_table_restore_covers_its_tables_only() {
+        let s = Selection {
+            databases: Some(["app".to_string()].into()),
+            exclude: Vec::new(),
+            tables: Some([("app".to_string(), "t1".to_string())].into()),
+        };
+        assert!(s.table("app", "t1"));
+        assert!(!s.table("app", "t2"));
+        assert!(!s.table("other", "t1"));
+        assert!(s.database("app"));
+        assert!(!s.database("other"));
     }
 }

@@ -58,6 +58,55 @@ pub struct TableMap {
     pub columns: Vec<Column>,
 }
 
+/// A TABLE_MAP event as stored (common header, body, and its CRC32 when the file has
+/// checksums) with its database name replaced by `new_db`: the event's size (and the next
+/// position it records, so that its start stays where it was) follow the new length, and the
+/// checksum is computed again. How a table restore into another database name
+/// (`--rename-database`) sends row events to the new database; the rows events that follow
+/// name the table by id only.
+pub fn rename_table_map(
+    event: &[u8],
+    fde: &FormatDescription,
+    new_db: &str,
+) -> Result<Vec<u8>, String> {
+    use super::event::{code, ChecksumAlg, CHECKSUM_LEN, HEADER_LEN};
+    if new_db.is_empty() || new_db.len() > 64 {
+        return Err(format!(
+            "database name `{new_db}` cannot stand in a table map (1 to 64 bytes)"
+        ));
+    }
+    let tail = if fde.checksum == ChecksumAlg::Crc32 {
+        CHECKSUM_LEN
+    } else {
+        0
+    };
+    let at = HEADER_LEN + fde.post_header(code::TABLE_MAP, 8);
+    let short = || "a table map shorter than its database name".to_string();
+    let old_len = usize::from(*event.get(at).ok_or_else(short)?);
+    let rest = at + 1 + old_len;
+    if rest >= event.len().saturating_sub(tail) || event.len() < HEADER_LEN + tail {
+        return Err(short());
+    }
+    let mut out = Vec::with_capacity(event.len() + new_db.len());
+    out.extend_from_slice(&event[..at]);
+    out.push(new_db.len() as u8);
+    out.extend_from_slice(new_db.as_bytes());
+    out.extend_from_slice(&event[rest..event.len() - tail]);
+    let size = u32::try_from(out.len() + tail).map_err(|_| short())?;
+    let old_size = u32::from_le_bytes(event[9..13].try_into().expect("4 bytes"));
+    let old_next = u32::from_le_bytes(event[13..17].try_into().expect("4 bytes"));
+    out[9..13].copy_from_slice(&size.to_le_bytes());
+    if old_next != 0 {
+        let next = old_next.wrapping_sub(old_size).wrapping_add(size);
+        out[13..17].copy_from_slice(&next.to_le_bytes());
+    }
+    if tail > 0 {
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+    }
+    Ok(out)
+}
+
 /// The table id at the start of a TABLE_MAP body.
 pub fn table_id_of(body: &[u8], fde: &FormatDescription) -> Result<u64, Short> {
     table_id(
@@ -742,6 +791,55 @@ fn decode_decimal(b: &[u8], precision: u8, scale: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_renamed_table_map_keeps_its_table_and_a_valid_checksum() {
+        use crate::binlog::event::{code, ChecksumAlg, EventHeader, HEADER_LEN};
+        let fde = FormatDescription {
+            binlog_version: 4,
+            server_version: "10.11.19-MariaDB".into(),
+            header_len: HEADER_LEN as u8,
+            post_header_len: Vec::new(),
+            checksum: ChecksumAlg::Crc32,
+            mariadb: true,
+        };
+        let mut body = vec![42, 0, 0, 0, 0, 0, 1, 0];
+        body.push(3);
+        body.extend_from_slice(b"app\0");
+        body.push(2);
+        body.extend_from_slice(b"t1\0");
+        body.extend_from_slice(&[1, ty::LONG, 0, 0]);
+        let size = (HEADER_LEN + body.len() + 4) as u32;
+        let mut ev = Vec::new();
+        ev.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        ev.push(code::TABLE_MAP);
+        ev.extend_from_slice(&7u32.to_le_bytes());
+        ev.extend_from_slice(&size.to_le_bytes());
+        ev.extend_from_slice(&(1000 + size).to_le_bytes());
+        ev.extend_from_slice(&0u16.to_le_bytes());
+        ev.extend_from_slice(&body);
+        let crc = crc32fast::hash(&ev);
+        ev.extend_from_slice(&crc.to_le_bytes());
+
+        let out = rename_table_map(&ev, &fde, "app_restored").unwrap();
+        let head = EventHeader::parse(out[..HEADER_LEN].try_into().unwrap());
+        assert_eq!(head.event_size as usize, out.len());
+        assert_eq!(
+            head.log_pos,
+            1000 + head.event_size,
+            "the start stays where it was"
+        );
+        let (data, stored) = out.split_at(out.len() - 4);
+        assert_eq!(crc32fast::hash(data).to_le_bytes(), stored);
+        let tm = parse_table_map(&out[HEADER_LEN..out.len() - 4], &fde).unwrap();
+        assert_eq!(
+            (tm.table_id, tm.database.as_str(), tm.table.as_str()),
+            (42, "app_restored", "t1")
+        );
+        assert_eq!(tm.columns.len(), 1);
+        assert!(rename_table_map(&ev, &fde, "").is_err());
+        assert!(rename_table_map(&ev[..HEADER_LEN + 9], &fde, "x").is_err());
+    }
 
     /// TIME2 as the server stores it (MySQL's `my_time_packed_to_binary`): the packed value
     /// `±(hh:mm:ss << 24 | microseconds)`, its integer part (floored) in 3 bytes and its

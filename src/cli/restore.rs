@@ -86,6 +86,12 @@ fn request(ctx: &Context, config: &ConfigFile, args: &RestoreArgs) -> Result<Res
     req.inclusive = args.inclusive;
     req.backup = args.backup.clone();
     req.databases = args.databases.clone();
+    req.tables = args
+        .tables
+        .as_deref()
+        .map(crate::restore::tables::parse_tables)
+        .transpose()?;
+    req.rename = crate::restore::tables::parse_renames(&args.rename_database)?;
     req.replace = args.replace;
     req.dry_run = args.dry_run;
     req.no_binlogs = args.no_binlogs;

@@ -34,7 +34,15 @@ pub struct RestoreArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["cluster", "target", "until", "backup", "databases"]
+        conflicts_with_all = [
+            "cluster",
+            "target",
+            "until",
+            "backup",
+            "databases",
+            "tables",
+            "rename_database"
+        ]
     )]
     pub plan: Option<std::path::PathBuf>,
     /// The backup id (default: the latest full backup)
@@ -46,7 +54,27 @@ pub struct RestoreArgs {
     /// Restore only these databases (comma-separated)
     #[arg(long, value_delimiter = ',')]
     pub databases: Option<Vec<String>>,
-    /// Allow replacing databases that exist on the target (they are dropped first)
+    /// Restore only these tables, db.table (comma-separated; logical backups): their schema,
+    /// their data and the binlog changes to them; nothing else of their databases is touched
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "DB.TABLE,…",
+        conflicts_with_all = ["databases", "cluster"]
+    )]
+    pub tables: Option<Vec<String>>,
+    /// Restore database OLD under the name NEW (repeatable, or comma-separated; logical
+    /// backups): its tables are created in NEW and its binlog changes applied to NEW, never to
+    /// OLD
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "OLD=NEW",
+        conflicts_with = "cluster"
+    )]
+    pub rename_database: Vec<String>,
+    /// Allow replacing databases that exist on the target (they are dropped first; with
+    /// --tables, only those tables are)
     #[arg(long)]
     pub replace: bool,
     /// Print the plan and change nothing

@@ -14,6 +14,17 @@
 //! them is in scope (a statement that also writes outside the scope, through a trigger say,
 //! then fails on the target with a clear error rather than losing its in-scope rows).
 //! Transaction control and session state are always kept.
+//!
+//! A table restore (`--tables db.t`) narrows this: row events of other tables are dropped, DDL
+//! is kept only when the table it creates, alters or drops is restored, and any other statement
+//! only when it names a restored table (bare names resolve in its default database). A
+//! statement that names a restored table and another one is kept, and fails on the target (the
+//! other table is not there) rather than being half applied.
+//!
+//! A restore into another database name (`--rename-database old=new`) must never write into
+//! `old`: the binlog tool rewrites the default database and the table maps (`--rewrite-db`),
+//! but not a name written in a statement's text, so [`names_renamed_database`] finds every kept
+//! statement that names `old` itself (`old.t`, `DROP DATABASE old`), and the restore refuses it.
 
 use regex::Regex;
 
@@ -26,6 +37,12 @@ use crate::selection::Selection;
 pub struct Patterns {
     qualified: Regex,
     ddl_table: Regex,
+    /// `name` or `db.name`, backquoted or bare.
+    reference: Regex,
+    /// `DATABASE name` / `SCHEMA name` (CREATE, ALTER, DROP).
+    database_ddl: Regex,
+    /// CREATE, ALTER or DROP of a trigger, view, routine or event.
+    object_ddl: Regex,
 }
 
 impl Default for Patterns {
@@ -37,8 +54,59 @@ impl Default for Patterns {
                 r"(?i)^\s*(?:CREATE|ALTER|DROP|TRUNCATE|RENAME)\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))\s*(?:\.\s*(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+)))?",
             )
             .expect("valid regex"),
+            reference: Regex::new(
+                r"(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))(?:\s*\.\s*(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+)))?",
+            )
+            .expect("valid regex"),
+            database_ddl: Regex::new(
+                r"(?i)\b(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))",
+            )
+            .expect("valid regex"),
+            object_ddl: Regex::new(
+                r"(?is)^\s*(?:CREATE|ALTER|DROP)\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?(?:DEFINER\s*=\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s@]+)(?:\s*@\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|\S+))?\s+)?(?:SQL\s+SECURITY\s+\w+\s+)?(?:AGGREGATE\s+)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(?:TRIGGER|VIEW|PROCEDURE|FUNCTION|EVENT)\b",
+            )
+            .expect("valid regex"),
         }
     }
+}
+
+fn unquote(m: Option<regex::Match>) -> Option<String> {
+    m.map(|m| m.as_str().replace("``", "`"))
+}
+
+/// Whether a statement names one of the restored tables: `t` (in its default database
+/// `default_db`) or `db.t`.
+fn names_restored_table(stmt: &str, default_db: &str, scope: &Selection, p: &Patterns) -> bool {
+    p.reference.captures_iter(stmt).any(|c| {
+        let first = unquote(c.get(1).or_else(|| c.get(2)));
+        let second = unquote(c.get(3).or_else(|| c.get(4)));
+        match (first, second) {
+            (Some(db), Some(t)) => scope.table(&db, &t) || scope.table(default_db, &db),
+            (Some(t), None) => scope.table(default_db, &t),
+            _ => false,
+        }
+    })
+}
+
+/// The database among `renamed` (the old names of `--rename-database`) that a statement
+/// names in its text, as a qualifier (`old.t`) or as the database of a database statement
+/// (`DROP DATABASE old`): such a statement would reach the live `old`, whatever its default
+/// database is rewritten to.
+pub fn names_renamed_database<'a>(
+    stmt: &str,
+    renamed: impl IntoIterator<Item = &'a String>,
+    p: &Patterns,
+) -> Option<String> {
+    let named: Vec<String> = p
+        .qualified
+        .captures_iter(stmt)
+        .chain(p.database_ddl.captures_iter(stmt))
+        .filter_map(|c| unquote(c.get(1).or_else(|| c.get(2))))
+        .collect();
+    renamed
+        .into_iter()
+        .find(|old| named.iter().any(|n| n.eq_ignore_ascii_case(old)))
+        .cloned()
 }
 
 fn is_account_statement(upper_start: &str) -> bool {
@@ -106,6 +174,16 @@ pub fn keep_event(e: &EventInfo, scope: &Selection, p: &Patterns) -> bool {
         if !table.is_empty() && scope.database(&db) && !scope.table(&db, &table) {
             return false;
         }
+        if scope.is_table_restore() {
+            return !table.is_empty() && scope.table(&db, &table);
+        }
+    }
+    if scope.is_table_restore() {
+        // Only what names a restored table; never a database statement, and never a
+        // trigger, view, routine or event (a table restore brings back tables only).
+        return p.database_ddl.find(stmt).is_none()
+            && !p.object_ddl.is_match(stmt)
+            && names_restored_table(stmt, &q.database, scope, p);
     }
     let named: Vec<String> = p
         .qualified
@@ -131,6 +209,13 @@ pub fn keep_event(e: &EventInfo, scope: &Selection, p: &Patterns) -> bool {
 pub struct StatementGroups {
     pending: Vec<u64>,
     any_kept: bool,
+    any_dropped: bool,
+    /// The first statement whose row events are partly in scope and partly not (a trigger,
+    /// a multi-table UPDATE): kept whole, so a table restore must refuse it.
+    pub mixed: Option<u64>,
+    /// The end of the first MySQL compressed transaction payload holding rows out of scope:
+    /// the client tool replays a payload whole, so a table restore must refuse it too.
+    pub unsplit_payload: Option<u64>,
     /// A MySQL GTID event whose transaction has shown no statement yet.
     gtid_event: Option<u64>,
     pub excluded: Vec<u64>,
@@ -143,6 +228,10 @@ impl StatementGroups {
         // prints it at the payload's end, where the next event starts too): a compressed
         // transaction is replayed whole.
         if e.pos == e.end_pos {
+            let row_part = e.rows_kind.is_some() || e.type_code == code::TABLE_MAP;
+            if row_part && !kept && self.unsplit_payload.is_none() {
+                self.unsplit_payload = Some(e.pos);
+            }
             return;
         }
         let row_part = e.rows_kind.is_some() || e.type_code == code::TABLE_MAP;
@@ -170,6 +259,7 @@ impl StatementGroups {
         self.gtid_event = None;
         self.pending.push(e.pos);
         self.any_kept |= kept;
+        self.any_dropped |= !kept;
         if e.stmt_end {
             self.flush();
         }
@@ -178,9 +268,12 @@ impl StatementGroups {
     pub fn flush(&mut self) {
         if !self.any_kept {
             self.excluded.append(&mut self.pending);
+        } else if self.any_dropped && self.mixed.is_none() {
+            self.mixed = self.pending.first().copied();
         }
         self.pending.clear();
         self.any_kept = false;
+        self.any_dropped = false;
     }
 }
 
@@ -196,6 +289,8 @@ pub struct BlockFilter {
     /// Start positions of the events to drop, sorted.
     excluded: Vec<u64>,
     scope: Selection,
+    /// `--rename-database`, new name → old: the tool prints `use `new`` for `old`'s.
+    renamed_from: std::collections::BTreeMap<String, String>,
     in_excluded: bool,
     mode: Mode,
     head: Vec<u8>,
@@ -204,10 +299,15 @@ pub struct BlockFilter {
 const PEEK: usize = 600;
 
 impl BlockFilter {
-    pub fn new(excluded: Vec<u64>, scope: Selection) -> Self {
+    pub fn new(
+        excluded: Vec<u64>,
+        scope: Selection,
+        rename: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
         BlockFilter {
             excluded,
             scope,
+            renamed_from: rename.iter().map(|(o, n)| (n.clone(), o.clone())).collect(),
             in_excluded: false,
             mode: Mode::LineStart,
             head: Vec::new(),
@@ -235,7 +335,14 @@ impl BlockFilter {
             let text = String::from_utf8_lossy(rest);
             if let Some(end) = text.find("`/*!*/;").or_else(|| text.rfind('`')) {
                 let db = text[..end].replace("``", "`");
-                return self.scope.database(&db);
+                return match self.renamed_from.get(&db) {
+                    Some(old) => self.scope.database(old),
+                    // A database restored under another name is never the session's.
+                    None => {
+                        self.scope.database(&db)
+                            && !self.renamed_from.values().any(|old| *old == db)
+                    }
+                };
             }
         }
         if !self.in_excluded {
@@ -318,6 +425,7 @@ mod tests {
         Selection {
             databases: Some(dbs.iter().map(|s| s.to_string()).collect()),
             exclude: Vec::new(),
+            tables: None,
         }
     }
 
@@ -325,7 +433,7 @@ mod tests {
     fn drops_excluded_statements_keeps_session_state() {
         let text = "DELIMITER /*!*/;\n# at 4\n#t Start\n# at 100\n#t Query\nSET TIMESTAMP=1/*!*/;\nuse `two`/*!*/;\nCREATE TABLE x (a INT)\n/*!*/;\n# at 200\n#t Query\nuse `one`/*!*/;\nCREATE TABLE y (a INT)\n/*!*/;\n# End of log file\nROLLBACK /* added by mysqlbinlog */;\n";
         for chunk in [1, 7, 4096] {
-            let mut f = BlockFilter::new(vec![100], only(&["one"]));
+            let mut f = BlockFilter::new(vec![100], only(&["one"]), &Default::default());
             let mut out = Vec::new();
             for c in text.as_bytes().chunks(chunk) {
                 f.process(c, &mut out);
@@ -346,11 +454,91 @@ mod tests {
         }
     }
 
+    fn query(db: &str, stmt: &str) -> EventInfo {
+        EventInfo {
+            file: "f".into(),
+            pos: 4,
+            end_pos: 100,
+            timestamp: 0,
+            type_code: crate::binlog::event::code::QUERY,
+            server_id: 1,
+            gtid: None,
+            database: None,
+            table: None,
+            rows: None,
+            rows_kind: None,
+            statement: Some(stmt.into()),
+            data: EventData::Query(crate::binlog::decode::Query {
+                database: db.into(),
+                statement: stmt.into(),
+                error_code: 0,
+                exec_time: 0,
+            }),
+            values: None,
+            trx_start: true,
+            trx_end: true,
+            rolled_back: false,
+            stmt_end: false,
+        }
+    }
+
+    #[test]
+    fn a_table_restore_replays_what_names_its_tables() {
+        let s = Selection {
+            databases: Some(["app".to_string()].into()),
+            exclude: Vec::new(),
+            tables: Some([("app".to_string(), "t1".to_string())].into()),
+        };
+        let p = Patterns::default();
+        let keep = |db: &str, stmt: &str| keep_event(&query(db, stmt), &s, &p);
+        assert!(keep("app", "ALTER TABLE t1 ADD COLUMN c INT"));
+        assert!(keep("other", "ALTER TABLE `app`.`t1` ADD COLUMN c INT"));
+        assert!(!keep("app", "ALTER TABLE t2 ADD COLUMN c INT"));
+        assert!(!keep("app", "CREATE TABLE t3 LIKE t1"));
+        assert!(!keep("app", "DROP DATABASE app"));
+        assert!(keep("app", "UPDATE t1 SET a = 1"));
+        assert!(keep("app", "INSERT INTO `t1` SELECT * FROM t2"));
+        assert!(!keep("app", "UPDATE t2 SET a = 1"));
+        assert!(!keep("other", "UPDATE t1 SET a = 1"));
+        assert!(keep("app", "BEGIN"));
+        assert!(!keep(
+            "app",
+            "CREATE DEFINER=`root`@`localhost` TRIGGER tr AFTER INSERT ON t1 FOR EACH ROW SET @a = 1"
+        ));
+        assert!(!keep("app", "CREATE OR REPLACE ALGORITHM=UNDEFINED DEFINER=`u`@`%` SQL SECURITY DEFINER VIEW v AS SELECT * FROM t1"));
+        assert!(!keep("app", "DROP TRIGGER IF EXISTS tr"));
+        assert!(!keep(
+            "app",
+            "CREATE DEFINER='root'@'localhost' PROCEDURE p() UPDATE t1 SET a = 1"
+        ));
+    }
+
+    #[test]
+    fn statements_that_name_a_renamed_database_are_found() {
+        let p = Patterns::default();
+        let old = ["app".to_string()];
+        let names = |stmt: &str| names_renamed_database(stmt, &old, &p);
+        assert_eq!(names("UPDATE app.t1 SET a = 1").as_deref(), Some("app"));
+        assert_eq!(
+            names("UPDATE `app` . `t1` SET a = 1").as_deref(),
+            Some("app")
+        );
+        assert_eq!(
+            names("DROP DATABASE IF EXISTS `app`").as_deref(),
+            Some("app")
+        );
+        assert_eq!(names("create schema APP").as_deref(), Some("app"));
+        assert_eq!(names("UPDATE t1 SET a = 'app'"), None);
+        assert_eq!(names("UPDATE t1 SET t1.a = 1"), None);
+        assert_eq!(names("UPDATE app2.t1 SET a = 1"), None);
+    }
+
     #[test]
     fn scope_of_tables() {
         let s = Selection {
             databases: None,
             exclude: vec!["app.tmp_*".into(), "scratch".into()],
+            tables: None,
         };
         assert!(s.table("app", "orders"));
         assert!(!s.table("app", "tmp_1"));

@@ -10,7 +10,7 @@
 //! files and the archived binlogs it will replay; it holds named locks on the target's databases
 //! and a lease on the backup for its whole run. It never drops a system schema.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -47,6 +47,10 @@ pub struct RestoreRequest {
     pub until_flags: String,
     /// Only these databases.
     pub databases: Option<Vec<String>>,
+    /// Only these tables `(db, table)`: a table restore (logical backups).
+    pub tables: Option<Vec<(String, String)>>,
+    /// Restore database `old` (key) as `new` (value): its tables and its changes.
+    pub rename: BTreeMap<String, String>,
     /// Drop databases that exist on the target.
     pub replace: bool,
     pub dry_run: bool,
@@ -102,6 +106,8 @@ impl RestoreRequest {
             inclusive: false,
             until_flags: String::new(),
             databases: None,
+            tables: None,
+            rename: BTreeMap::new(),
             replace: false,
             dry_run: false,
             no_binlogs: false,
@@ -128,6 +134,18 @@ impl RestoreRequest {
         );
         if let Some(dbs) = &self.databases {
             s.push_str(&format!(" --databases '{}'", dbs.join(",")));
+        }
+        if let Some(tables) = &self.tables {
+            let list: Vec<String> = tables.iter().map(|(d, t)| format!("{d}.{t}")).collect();
+            s.push_str(&format!(" --tables '{}'", list.join(",")));
+        }
+        if !self.rename.is_empty() {
+            let list: Vec<String> = self
+                .rename
+                .iter()
+                .map(|(o, n)| format!("{o}={n}"))
+                .collect();
+            s.push_str(&format!(" --rename-database '{}'", list.join(",")));
         }
         s
     }
@@ -181,6 +199,12 @@ pub struct PlannedRestore {
     pub method: Method,
     pub target: String,
     pub databases: Vec<String>,
+    /// A table restore: its tables, `db.table` as in the backup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<String>>,
+    /// Databases restored under another name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub renamed: BTreeMap<String, String>,
     pub drop_first: Vec<String>,
     pub resume: bool,
     pub files: Vec<FileEntry>,
@@ -197,6 +221,12 @@ pub struct ServerRestore {
     pub set: String,
     pub target: String,
     pub databases: Vec<String>,
+    /// A table restore: its tables, `db.table` as in the backup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<String>>,
+    /// Databases restored under another name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub renamed: BTreeMap<String, String>,
     pub bytes: u64,
     pub base_duration_s: f64,
     pub replayed_bytes: u64,
@@ -343,6 +373,16 @@ pub async fn execute(
             manifest.id, manifest.method
         )));
     }
+    if (req.tables.is_some() || !req.rename.is_empty()) && manifest.method != Method::Logical {
+        return Err(Error::Usage(format!(
+            "--tables and --rename-database restore from logical backups (zrm loads each \
+             table's own schema and chunks); backup {} is a {} backup, one dump stream that \
+             creates and fills whole databases under their own names. Restore it whole into a \
+             scratch server and copy the table from there, or restore from a logical backup \
+             (method = \"logical\")",
+            manifest.id, manifest.method
+        )));
+    }
     let (label, conn) = match target {
         Target::Server { label, conn } => (label, conn),
         Target::Ebs(_) => {
@@ -369,23 +409,98 @@ pub async fn execute(
             )))
         }
     };
-    let mut databases = chosen_databases(ui, &manifest, req.databases.as_deref())?;
-    // Replay covers what the restore covers: --databases, else what the backup selected.
+    if req.tables.is_some() && req.databases.is_some() {
+        return Err(Error::Usage(
+            "--tables names the databases of its tables: leave --databases out".into(),
+        ));
+    }
+    // A table restore covers the databases of its tables.
+    let wanted: Option<Vec<String>> = match &req.tables {
+        Some(t) => {
+            let mut dbs: Vec<String> = t.iter().map(|(d, _)| d.clone()).collect();
+            dbs.dedup();
+            dbs.sort();
+            dbs.dedup();
+            Some(dbs)
+        }
+        None => req.databases.clone(),
+    };
+    let mut databases = chosen_databases(ui, &manifest, wanted.as_deref())?;
+    crate::restore::tables::check_against_backup(
+        &manifest,
+        req.tables.as_deref(),
+        &req.rename,
+        &databases,
+    )?;
+    // Replay covers what the restore covers: --tables, --databases, else what the backup
+    // selected.
     let replay_scope = crate::selection::Selection {
-        databases: match (&req.databases, &manifest.selected_databases) {
+        databases: match (&wanted, &manifest.selected_databases) {
             (None, None) => None,
             _ => Some(databases.iter().cloned().collect::<BTreeSet<_>>()),
         },
         exclude: manifest.exclude.clone(),
+        tables: req
+            .tables
+            .as_ref()
+            .map(|t| t.iter().cloned().collect::<BTreeSet<_>>()),
     };
+    // The databases as the target will hold them.
+    let target_name = |d: &String| req.rename.get(d).unwrap_or(d).clone();
     let mut session = mysql::connect(&conn).await?;
     let facts = ServerFacts::gather(&mut session).await?;
-    if is_source_server(&conn, &facts, &source.connection).await && !req.replace {
-        session.close().await;
-        return Err(Error::Restore(format!(
-            "the target {label} is the source server of set '{set_name}': restoring there \
-             overwrites live data; if that is really what you want, add --replace"
-        )));
+    if !req.replace && is_source_server(&conn, &facts, &source.connection).await {
+        // Beside the live data, under new names that do not exist there yet, a restore into
+        // the source changes nothing of what it had.
+        let renamed: Vec<String> = databases
+            .iter()
+            .filter(|d| req.rename.contains_key(*d))
+            .map(target_name)
+            .collect();
+        let not_renamed: Vec<&String> = databases
+            .iter()
+            .filter(|d| !req.rename.contains_key(*d))
+            .collect();
+        if !not_renamed.is_empty() {
+            session.close().await;
+            let list: Vec<&str> = not_renamed.iter().map(|d| d.as_str()).collect();
+            return Err(Error::Restore(format!(
+                "the target {label} is the source server of set '{set_name}': restoring {} \
+                 there overwrites live data. To bring data back beside the live databases, \
+                 restore each under a new name (--rename-database {}={}_restored); to \
+                 overwrite them, add --replace",
+                list.join(", "),
+                list[0],
+                list[0]
+            )));
+        }
+        let exists = if resume.is_some() || req.resume_load {
+            Vec::new() // the interrupted run created them
+        } else {
+            crate::restore::tables::existing_databases(&mut session, &renamed).await?
+        };
+        if !exists.is_empty() {
+            session.close().await;
+            return Err(Error::Restore(format!(
+                "the target {label} is the source server of set '{set_name}', and {} exists \
+                 there: a restore into the source goes only into databases that do not exist \
+                 yet. Pick another name with --rename-database, or drop {} first",
+                exists.join(", "),
+                exists.join(", ")
+            )));
+        }
+        if req.log_bin && facts.flavor == crate::manifest::Flavor::MariaDB {
+            // MariaDB's replay keeps each transaction's GTID (domain-server-sequence): the
+            // source's binary log would hold its own GTIDs a second time, and its replicas
+            // would skip or refuse them.
+            session.close().await;
+            return Err(Error::Usage(format!(
+                "--log-bin into the source server of set '{set_name}': the replayed \
+                 transactions would be written to its binary log with the GTIDs it already \
+                 wrote, which its replicas skip or refuse. Restore without --log-bin (the copy \
+                 then stays on this server only)"
+            )));
+        }
     }
     check_time_zone(&mut session, &manifest, &label, plan.files.is_empty()).await?;
     // From here to the end, no other restore writes these databases on this target, and no
@@ -393,17 +508,49 @@ pub async fn execute(
     let _target_lock = if req.dry_run {
         None
     } else {
-        Some(crate::restore::target::TargetLock::acquire(&conn, &label, &databases).await?)
+        let names: Vec<String> = databases.iter().map(target_name).collect();
+        Some(crate::restore::target::TargetLock::acquire(&conn, &label, &names).await?)
     };
     let _lease = if req.dry_run {
         None
     } else {
         Some(take_lease(config, set_name, &manifest.id)?)
     };
-    let mut occupied = if resume.is_some() || req.resume_load {
+    // A table restore touches its tables only: they must not exist (or, with --replace,
+    // they are dropped first); the rest of their databases stays as it is.
+    let mut drop_tables = Vec::new();
+    if let (Some(tables), None, false) = (&req.tables, &resume, req.resume_load) {
+        let existing =
+            crate::restore::tables::existing_tables(&mut session, tables, &req.rename).await?;
+        if !existing.is_empty() && !req.replace {
+            let interrupted = logical::load::interrupted_load_of(&mut session, &manifest.id)
+                .await
+                .unwrap_or(false);
+            session.close().await;
+            let list: Vec<String> = existing.iter().map(|(d, t)| format!("{d}.{t}")).collect();
+            let resume_hint = if interrupted {
+                format!(
+                    " (if they hold an interrupted load of backup {}, continue it with the \
+                     same command plus --resume-load)",
+                    manifest.id
+                )
+            } else {
+                String::new()
+            };
+            return Err(Error::Restore(format!(
+                "refusing to restore into {label}: these tables exist: {}; add --replace to \
+                 drop and replace them (only them), restore under another database name \
+                 (--rename-database), or restore elsewhere{resume_hint}",
+                list.join(", ")
+            )));
+        }
+        drop_tables = existing;
+    }
+    let mut occupied = if resume.is_some() || req.resume_load || req.tables.is_some() {
         Vec::new() // the earlier run restored (part of) the base there
     } else {
-        occupied_databases(&mut session, &databases).await?
+        let names: Vec<String> = databases.iter().map(target_name).collect();
+        occupied_databases(&mut session, &names).await?
     };
     // zrm's own schema (checkpoint markers) on the target is the target's: kept as it is.
     if let Some(k) = occupied
@@ -449,7 +596,11 @@ pub async fn execute(
     if req.dry_run {
         session.close().await;
         let drop_first = if req.replace {
-            occupied.iter().map(|o| o.name.clone()).collect()
+            occupied
+                .iter()
+                .map(|o| o.name.clone())
+                .chain(drop_tables.iter().map(|(d, t)| format!("{d}.{t}")))
+                .collect()
         } else {
             Vec::new()
         };
@@ -471,6 +622,8 @@ pub async fn execute(
             method: manifest.method,
             target: label,
             databases,
+            tables: table_names(&req),
+            renamed: req.rename.clone(),
             drop_first,
             resume: resume.is_some(),
             files: manifest.files.clone(),
@@ -493,6 +646,19 @@ pub async fn execute(
             ))
         })?;
     }
+    // A renamed restore must never reach the live database, and a table restore never
+    // another table: what the replay cannot keep apart is found now, before anything changes.
+    let whole_pipeline = req.applier == Applier::Client || manifest.server.flavor != facts.flavor;
+    tokio::task::block_in_place(|| {
+        replay::check_replay(
+            &repo,
+            &plan.files,
+            &replay_scope,
+            &req.rename,
+            whole_pipeline,
+        )
+    })
+    .map_err(|e| Error::Restore(format!("{e}; nothing was changed on the target")))?;
     let started = Instant::now();
     let mut loaded = 0;
     let mut load_notes = Vec::new();
@@ -502,7 +668,7 @@ pub async fn execute(
         // cost the user the databases that --replace would drop. (A logical load also checks
         // each chunk as it streams and rolls it back on a mismatch, so without anything to
         // drop it skips this extra pass.)
-        let drops = req.replace && !occupied.is_empty();
+        let drops = req.replace && (!occupied.is_empty() || !drop_tables.is_empty());
         if manifest.method == Method::Mysqldump || drops {
             for f in &manifest.files {
                 let rel = format!("{backup_dir}/{}", f.path);
@@ -528,6 +694,16 @@ pub async fn execute(
                     .exec(&format!(
                         "DROP DATABASE {}",
                         mysql::conn::quote_ident(&o.name)
+                    ))
+                    .await?;
+            }
+            for (db, t) in &drop_tables {
+                ui.note(&format!("dropping table {db}.{t} on {label} (--replace)"));
+                session
+                    .exec(&format!(
+                        "DROP TABLE {}.{}",
+                        mysql::conn::quote_ident(db),
+                        mysql::conn::quote_ident(t)
                     ))
                     .await?;
             }
@@ -558,7 +734,9 @@ pub async fn execute(
                 compression: manifest.compression,
                 backup_dir: backup_dir.clone(),
                 databases: databases.iter().cloned().collect(),
-                users: req.databases.is_none(),
+                tables: replay_scope.tables.clone(),
+                rename: req.rename.clone(),
+                users: req.databases.is_none() && req.tables.is_none() && req.rename.is_empty(),
                 parallel,
                 defer_indexes: req.defer_indexes,
                 log_bin: req.log_bin,
@@ -638,6 +816,7 @@ pub async fn execute(
             scope: replay_scope.clone(),
             log_bin: req.log_bin,
             skip_gtids: req.skip_gtids,
+            rename: req.rename.clone(),
         };
         let progress = ui.progress("replay binlogs");
         progress.set_total(Some(plan.bytes));
@@ -694,6 +873,8 @@ pub async fn execute(
         set: set_name.clone(),
         target: label,
         databases,
+        tables: table_names(&req),
+        renamed: req.rename.clone(),
         bytes: loaded,
         base_duration_s: base_secs,
         replayed_bytes: plan.bytes,
@@ -707,6 +888,13 @@ pub async fn execute(
         resumed: resume.is_some(),
         note: plan.note.clone(),
     }))
+}
+
+/// A table restore's tables as `db.table`.
+fn table_names(req: &RestoreRequest) -> Option<Vec<String>> {
+    req.tables
+        .as_ref()
+        .map(|t| t.iter().map(|(d, t)| format!("{d}.{t}")).collect())
 }
 
 /// The databases to restore: those asked for, else the backup's; never a system schema
@@ -908,10 +1096,12 @@ async fn physical(
     let target_spec = &req.target_spec;
     let m = &plan.base_manifest;
     let layout = m.physical.as_ref().expect("checked by the caller");
-    if req.databases.is_some() {
+    if req.databases.is_some() || req.tables.is_some() || !req.rename.is_empty() {
         return Err(Error::Usage(format!(
-            "backup {} is a {} snapshot of the whole server: --databases cannot pick from it; \
-             restore it whole, or use a logical backup",
+            "backup {} is a {} snapshot of the whole server's data directory: --databases, \
+             --tables and --rename-database cannot pick from it or rename inside it; restore it \
+             whole (into datadir:, then copy the table out of that server), or use a logical \
+             backup",
             m.id, m.method
         )));
     }
@@ -1067,10 +1257,8 @@ async fn physical(
                 target_flavor: m.server.flavor,
                 source_flavor: m.server.flavor,
                 time_zone: m.server.session_time_zone.clone(),
-                scope: crate::selection::Selection {
-                    databases: None,
-                    exclude: Vec::new(),
-                },
+                scope: crate::selection::Selection::default(),
+                rename: Default::default(),
                 log_bin: false,
                 skip_gtids: req.skip_gtids,
             };
@@ -1188,6 +1376,15 @@ impl std::fmt::Display for PlannedRestore {
                 m.start_time.format("%Y-%m-%d %H:%M:%S UTC"),
                 self.databases.join(", ")
             )?;
+            if let Some(t) = &self.tables {
+                writeln!(f, "  tables only: {}", t.join(", "))?;
+            }
+            for (old, new) in &self.renamed {
+                writeln!(
+                    f,
+                    "  database {old} restored as {new} (its changes applied to {new})"
+                )?;
+            }
             if !self.drop_first.is_empty() {
                 writeln!(
                     f,
@@ -1197,14 +1394,33 @@ impl std::fmt::Display for PlannedRestore {
             }
             match &m.logical {
                 Some(l) => {
-                    let chunks: usize = l.tables.iter().map(|t| t.chunks.len()).sum();
-                    let rows: u64 = l.tables.iter().map(|t| t.rows).sum();
+                    let chosen: Vec<_> = l
+                        .tables
+                        .iter()
+                        .filter(|t| self.databases.contains(&t.database))
+                        .filter(|t| {
+                            self.tables.as_ref().is_none_or(|names| {
+                                names.contains(&format!("{}.{}", t.database, t.name))
+                            })
+                        })
+                        .collect();
+                    let chunks: usize = chosen.iter().map(|t| t.chunks.len()).sum();
+                    let rows: u64 = chosen.iter().map(|t| t.rows).sum();
+                    // A table restore: the uncompressed bytes of its chunks.
+                    let bytes: u64 = match &self.tables {
+                        None => m.total_size(),
+                        Some(_) => chosen
+                            .iter()
+                            .flat_map(|t| t.chunks.iter())
+                            .map(|c| c.bytes)
+                            .sum(),
+                    };
                     writeln!(
                         f,
                         "  load {} schema file(s), then {chunks} data chunk(s) of {} tables ({rows} rows, {}) in parallel; secondary indexes after the data",
                         l.schema_files.len(),
-                        l.tables.len(),
-                        human_bytes(m.total_size()),
+                        chosen.len(),
+                        human_bytes(bytes),
                     )?;
                 }
                 None => {
@@ -1295,13 +1511,33 @@ impl std::fmt::Display for ServerRestore {
                 self.set, self.target
             )?;
         } else {
+            let what: Vec<String> = match &self.tables {
+                Some(tables) => tables
+                    .iter()
+                    .map(|t| {
+                        let (db, name) = t.split_once('.').unwrap_or(("", t));
+                        match self.renamed.get(db) {
+                            Some(new) => format!("{t} as {new}.{name}"),
+                            None => t.clone(),
+                        }
+                    })
+                    .collect(),
+                None => self
+                    .databases
+                    .iter()
+                    .map(|d| match self.renamed.get(d) {
+                        Some(new) => format!("{d} as {new}"),
+                        None => d.clone(),
+                    })
+                    .collect(),
+            };
             writeln!(
                 f,
                 "restored backup {} of set '{}' into {}: {} ({}) in {:.1}s",
                 self.restored,
                 self.set,
                 self.target,
-                self.databases.join(", "),
+                what.join(", "),
                 human_bytes(self.bytes),
                 self.base_duration_s
             )?;

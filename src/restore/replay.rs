@@ -9,7 +9,7 @@
 //! caused it (zrm follows the `# at POS` markers it streams), and from there to the start of
 //! its transaction: everything before it is applied, and `--resume FILE:POS` continues.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Write};
 use std::process::Stdio;
 
@@ -47,6 +47,8 @@ pub struct ReplayJob<'a> {
     pub log_bin: bool,
     /// Replay without the source's GTIDs (`--skip-gtids`).
     pub skip_gtids: bool,
+    /// `--rename-database`: the changes of database `old` (key) are applied to `new` (value).
+    pub rename: BTreeMap<String, String>,
 }
 
 /// Where a failed replay stopped.
@@ -149,6 +151,7 @@ fn spool_and_scan(
     f: &ReplayFile,
     dir: &std::path::Path,
     scope: &Selection,
+    rename: &BTreeMap<String, String>,
 ) -> Result<Spooled> {
     let path = dir.join(&f.file);
     let file = std::fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
@@ -163,9 +166,17 @@ fn spool_and_scan(
         let mut reader = BinlogReader::new(tee, f.file.clone())?;
         let mut scanner = Scanner::new(ScanOptions::default());
         let patterns = Patterns::default();
+        let mut refused = None;
         scanner.scan(&mut reader, &mut |e| {
-            if e.pos >= f.start && f.stop.is_none_or(|s| e.pos < s) {
-                groups.push(&e, db_filter::keep_event(&e, scope, &patterns));
+            if in_range(&e, f) {
+                let keep = db_filter::keep_event(&e, scope, &patterns);
+                if keep {
+                    if let Some(err) = renamed_statement(&e, rename, &patterns) {
+                        refused = Some(err);
+                        return std::ops::ControlFlow::Break(());
+                    }
+                }
+                groups.push(&e, keep);
                 if e.trx_start {
                     if let Some(g) = e.gtid.as_deref().and_then(Gtid::parse) {
                         gtids.insert(&g);
@@ -174,6 +185,9 @@ fn spool_and_scan(
             }
             std::ops::ControlFlow::Continue(())
         })?;
+        if let Some(err) = refused {
+            return Err(err);
+        }
     }
     out.flush().map_err(|e| {
         Error::Restore(format!(
@@ -183,12 +197,126 @@ fn spool_and_scan(
         ))
     })?;
     groups.flush();
+    // The tool prints a statement's row events as one block: one that changes a restored
+    // table and another table cannot be split, and the other table may exist on the target.
+    if let (Some(pos), true) = (groups.mixed, scope.is_table_restore()) {
+        return Err(mixed_block(&f.file, pos));
+    }
+    if let (Some(pos), true) = (groups.unsplit_payload, scope.is_table_restore()) {
+        return Err(unsplit_payload(&f.file, pos));
+    }
     groups.excluded.sort_unstable();
     Ok(Spooled {
         path,
         excluded: groups.excluded,
         gtids,
     })
+}
+
+/// Whether an event is in the file's replayed range. The events inside a MySQL compressed
+/// payload are reported at the payload's end (`pos` = `end_pos`), which is also where the
+/// range stops when the payload is its last transaction.
+fn in_range(e: &crate::binlog::scan::EventInfo, f: &ReplayFile) -> bool {
+    if e.pos == e.end_pos {
+        e.pos > f.start && f.stop.is_none_or(|s| e.pos <= s)
+    } else {
+        e.pos >= f.start && f.stop.is_none_or(|s| e.pos < s)
+    }
+}
+
+/// A replayed statement that names a database restored under another name: refused, because
+/// the binlog tool rewrites only default databases and table maps, and the statement would
+/// change the live database.
+fn renamed_statement(
+    e: &crate::binlog::scan::EventInfo,
+    rename: &BTreeMap<String, String>,
+    patterns: &Patterns,
+) -> Option<Error> {
+    if rename.is_empty() {
+        return None;
+    }
+    let crate::binlog::decode::EventData::Query(q) = &e.data else {
+        return None;
+    };
+    let old = db_filter::names_renamed_database(&q.statement, rename.keys(), patterns)?;
+    let new = rename.get(&old).cloned().unwrap_or_default();
+    let mut text: String = q.statement.chars().take(200).collect();
+    if text.len() < q.statement.len() {
+        text.push('…');
+    }
+    Some(Error::Restore(format!(
+        "the binlog statement at {}:{} names database `{old}` itself ({text}); restored as          `{new}` (--rename-database {old}={new}), it would change the live `{old}`, which          zrm never does: the binlog tool renames only a statement's default database and the          table maps. Restore to a point before it (--until-position {}:{}), or without          --rename-database into another server",
+        e.file, e.pos, e.file, e.pos
+    )))
+}
+
+/// Before a table restore or a renamed restore changes anything, every event it would replay
+/// is read: a statement that names a renamed database itself is refused (see
+/// [`renamed_statement`]), and so, when the client pipeline replays everything
+/// (`whole_pipeline`), is a block of row events that changes a restored table and another one.
+pub fn check_replay(
+    repo: &Repository,
+    files: &[ReplayFile],
+    scope: &Selection,
+    rename: &BTreeMap<String, String>,
+    whole_pipeline: bool,
+) -> Result<()> {
+    let mixed_matters = whole_pipeline && scope.is_table_restore();
+    if rename.is_empty() && !scope.is_table_restore() {
+        return Ok(());
+    }
+    let patterns = Patterns::default();
+    for f in files {
+        let mut reader = BinlogReader::new(f.input.open(Some(repo))?, f.file.clone())?;
+        let mut scanner = Scanner::new(ScanOptions::default());
+        let mut groups = StatementGroups::default();
+        let mut refused = None;
+        scanner.scan(&mut reader, &mut |e| {
+            if in_range(&e, f) {
+                let keep = db_filter::keep_event(&e, scope, &patterns);
+                if keep {
+                    refused = renamed_statement(&e, rename, &patterns);
+                    if refused.is_some() {
+                        return std::ops::ControlFlow::Break(());
+                    }
+                }
+                groups.push(&e, keep);
+            }
+            std::ops::ControlFlow::Continue(())
+        })?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        groups.flush();
+        if let (Some(pos), true) = (groups.mixed, mixed_matters) {
+            return Err(mixed_block(&f.file, pos));
+        }
+        if let (Some(pos), true) = (groups.unsplit_payload, scope.is_table_restore()) {
+            return Err(unsplit_payload(&f.file, pos));
+        }
+    }
+    Ok(())
+}
+
+/// A MySQL compressed transaction payload holding rows of tables that are not restored.
+fn unsplit_payload(file: &str, end: u64) -> Error {
+    Error::Restore(format!(
+        "the compressed transaction (binlog_transaction_compression) ending at {file}:{end} \
+         changes tables that are not restored; the binlog tool replays such a transaction \
+         whole, and zrm never applies another table's rows. Add those tables to --tables, or \
+         restore to a point before it"
+    ))
+}
+
+/// A block of row events the client pipeline cannot split (see `StatementGroups::mixed`).
+fn mixed_block(file: &str, pos: u64) -> Error {
+    Error::Restore(format!(
+        "the statement at {file}:{pos} changes a restored table and another table in one \
+         block of row events (a trigger or a multi-table statement), which the client pipeline \
+         cannot split; zrm never applies the other table's rows. Restore with --applier zrm (it \
+         applies row events table by table), add the other table to --tables, or restore to a \
+         point before it"
+    ))
 }
 
 /// How a MySQL target takes the source's GTIDs. Replayed with their GTIDs, transactions keep
@@ -259,7 +387,7 @@ impl GtidTarget {
         self.skipped_because.get_or_insert_with(|| {
             format!(
                 "the target had already executed {} of the replayed GTIDs ({seen}, first in \
-                 {file}; an earlier restore?), which MySQL would have skipped silently",
+                 {file}; the source itself, or an earlier restore?), which MySQL would have skipped silently",
                 seen.count()
             )
         });
@@ -327,8 +455,11 @@ pub fn replay(
                 path,
                 excluded,
                 gtids,
-            } = spool_and_scan(repo, f, spool.path(), &job.scope)?;
+            } = spool_and_scan(repo, f, spool.path(), &job.scope, &job.rename)?;
             let mut cmd = ToolCommand::new(&binlog_tool).arg("--no-defaults");
+            for (old, new) in &job.rename {
+                cmd = cmd.arg(format!("--rewrite-db={old}->{new}"));
+            }
             if job.skip_gtids && job.source_flavor == Flavor::MySQL {
                 cmd = cmd.arg("--skip-gtids");
             } else if let Some(t) = gtid_target.as_mut() {
@@ -351,8 +482,9 @@ pub fn replay(
             if let Some(stop) = f.stop {
                 cmd = cmd.arg(format!("--stop-position={stop}"));
             }
-            let mut filter = (!excluded.is_empty() || job.scope.databases.is_some())
-                .then(|| BlockFilter::new(excluded, job.scope.clone()));
+            let mut filter =
+                (!excluded.is_empty() || job.scope.databases.is_some() || !job.rename.is_empty())
+                    .then(|| BlockFilter::new(excluded, job.scope.clone(), &job.rename));
             let mut tool = cmd.arg(&path).spawn(Stdio::null(), Stdio::piped())?;
             let mut out = tool.take_stdout();
             let mut buf = vec![0u8; 1 << 16];

@@ -10,6 +10,11 @@
 //! transaction records the chunk in `zrm.restore_progress` on the target. A chunk is therefore
 //! loaded and recorded, or neither: `--resume-load` skips exactly what is committed. The stored
 //! bytes are hashed as they stream; a mismatch rolls the chunk back before anything commits.
+//!
+//! A table restore loads only the named tables (their schema and their chunks) into databases
+//! created if missing; a database loaded under another name gets its tables and sequences
+//! created in the new database. Neither restores views, routines, triggers or events: their
+//! text names the source's database and tables, and running them would reach the live ones.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Read;
@@ -49,8 +54,13 @@ pub struct LoadJob<'a> {
     pub files: &'a [FileEntry],
     pub compression: Compression,
     pub backup_dir: String,
-    /// The databases to restore.
+    /// The databases to restore (their names in the backup).
     pub databases: BTreeSet<String>,
+    /// `Some`: only these tables `(db, table)` (a table restore): their schema and chunks;
+    /// no view, routine, trigger or event.
+    pub tables: Option<BTreeSet<(String, String)>>,
+    /// Databases loaded under another name (`old` → `new`): their tables and sequences only.
+    pub rename: BTreeMap<String, String>,
     /// Whether accounts and grants (if the backup has them) are restored.
     pub users: bool,
     pub parallel: usize,
@@ -181,19 +191,45 @@ async fn load_phases(
         progress,
     };
     let mut outcome = LoadOutcome::default();
+    let target_dbs: BTreeSet<String> = job
+        .databases
+        .iter()
+        .map(|d| job.rename.get(d).unwrap_or(d).clone())
+        .collect();
     let mut control = open_session(job.target, job.log_bin, "utf8mb4").await?;
-    let done = progress_table(&mut control, job).await?;
+    let done = progress_table(&mut control, job, &target_dbs).await?;
     let schema_files = tokio::task::block_in_place(|| read_schema(&shared))?;
-    let tables: Vec<&LogicalTable> = job
+    let (schema_files, left_out) = select_objects(schema_files, job);
+    if left_out > 0 {
+        outcome.notes.push(format!(
+            "{left_out} view(s), routine(s), trigger(s) or event(s) not restored: {}",
+            if job.tables.is_some() {
+                "a table restore brings back tables only"
+            } else {
+                "their text names the source database, so a database restored under another \
+                 name gets its tables only"
+            }
+        ));
+    }
+    let selected: Vec<LogicalTable> = job
         .layout
         .tables
         .iter()
-        .filter(|t| job.databases.contains(&t.database))
+        .filter(|t| job.wants_table(&t.database, &t.name))
+        .map(|t| {
+            let mut t = t.clone();
+            if let Some(new) = job.rename.get(&t.database) {
+                t.database = new.clone();
+            }
+            t
+        })
         .collect();
+    let tables: Vec<&LogicalTable> = selected.iter().collect();
+    let job_dbs = &target_dbs;
 
     // Tables created without their secondary indexes, by (db, table): the ALTER clauses.
     let mut deferred: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    let table_objects = objects_of(&schema_files, Kind::Tables, job);
+    let table_objects = objects_of(&schema_files, Kind::Tables, job_dbs);
     // A resumed load finds tables as the first run created them, perhaps without their
     // secondary indexes: it always plans the ALTERs (which skip the indexes that exist).
     let referenced = ddl::referenced_tables(table_objects.iter().map(|o| {
@@ -220,7 +256,7 @@ async fn load_phases(
 
     // (A resumable load always has "schema": it is the first item recorded.)
     if !done.contains("schema") {
-        for o in objects_of(&schema_files, Kind::Databases, job) {
+        for o in objects_of(&schema_files, Kind::Databases, job_dbs) {
             let stmt = String::from_utf8_lossy(&o.statement).replacen(
                 "CREATE DATABASE ",
                 "CREATE DATABASE IF NOT EXISTS ",
@@ -229,7 +265,7 @@ async fn load_phases(
             control.exec(&stmt).await?;
         }
         // Sequences first: a column may default to NEXTVAL(seq).
-        for o in objects_of(&schema_files, Kind::Sequences, job) {
+        for o in objects_of(&schema_files, Kind::Sequences, job_dbs) {
             run_object(&mut control, o).await?;
         }
         create_tables(&shared, &table_objects, &deferred).await?;
@@ -305,7 +341,7 @@ async fn load_phases(
 
     if !done.contains("objects") {
         for kind in [Kind::Views, Kind::Routines, Kind::Triggers, Kind::Events] {
-            let objs = objects_of(&schema_files, kind, job);
+            let objs = objects_of(&schema_files, kind, job_dbs);
             if kind == Kind::Views {
                 create_views(&mut control, &objs, job.resume).await?;
                 continue;
@@ -329,7 +365,7 @@ async fn load_phases(
             }
         }
         if job.users {
-            for o in objects_of(&schema_files, Kind::Users, job) {
+            for o in objects_of(&schema_files, Kind::Users, job_dbs) {
                 let stmt = String::from_utf8_lossy(&o.statement).into_owned();
                 let stmt = match o.header.object.as_str() {
                     "user" => stmt.replacen("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1),
@@ -377,19 +413,114 @@ fn index_item(t: &LogicalTable) -> String {
     format!("index:{}", t.qualified())
 }
 
-/// The objects of one kind that belong to the restored databases.
-fn objects_of<'a>(files: &'a [(Kind, Vec<Object>)], kind: Kind, job: &LoadJob) -> Vec<&'a Object> {
+/// The objects of one kind that belong to the restored databases (their names on the target).
+fn objects_of<'a>(
+    files: &'a [(Kind, Vec<Object>)],
+    kind: Kind,
+    dbs: &BTreeSet<String>,
+) -> Vec<&'a Object> {
     files
         .iter()
         .filter(|(k, _)| *k == kind)
         .flat_map(|(_, objs)| objs.iter())
-        .filter(|o| {
-            o.header
-                .db
-                .as_ref()
-                .is_none_or(|d| job.databases.contains(d))
-        })
+        .filter(|o| o.header.db.as_ref().is_none_or(|d| dbs.contains(d)))
         .collect()
+}
+
+impl LoadJob<'_> {
+    /// Whether table (or sequence) `db.name` of the backup is loaded.
+    fn wants_table(&self, db: &str, name: &str) -> bool {
+        self.databases.contains(db)
+            && self
+                .tables
+                .as_ref()
+                .is_none_or(|t| t.contains(&(db.to_string(), name.to_string())))
+    }
+}
+
+/// The schema objects a table restore or a renamed database loads, named as on the target;
+/// and how many views, routines, triggers and events it leaves out.
+fn select_objects(
+    files: Vec<(Kind, Vec<Object>)>,
+    job: &LoadJob,
+) -> (Vec<(Kind, Vec<Object>)>, usize) {
+    if job.tables.is_none() && job.rename.is_empty() {
+        return (files, 0);
+    }
+    let mut left_out = 0;
+    let mut out = Vec::new();
+    for (kind, objs) in files {
+        let mut kept = Vec::new();
+        for mut o in objs {
+            let Some(db) = o.header.db.clone() else {
+                kept.push(o); // accounts: `users` decides
+                continue;
+            };
+            if !job.databases.contains(&db) {
+                continue;
+            }
+            let new = job.rename.get(&db);
+            match kind {
+                Kind::Databases => {
+                    if let Some(new) = new {
+                        o.statement = rename_create_database(&o.statement, new);
+                        o.header.name = new.clone();
+                    }
+                }
+                Kind::Tables | Kind::Sequences => {
+                    if !job.wants_table(&db, &o.header.name) {
+                        continue;
+                    }
+                    if let Some(new) = new {
+                        if o.header.object == "setval" {
+                            let from = format!("SETVAL({}.", quote_ident(&db));
+                            let to = format!("SETVAL({}.", quote_ident(new));
+                            o.statement = String::from_utf8_lossy(&o.statement)
+                                .replacen(&from, &to, 1)
+                                .into_bytes();
+                        }
+                    }
+                }
+                _ => {
+                    if job.tables.is_some() || new.is_some() {
+                        left_out += 1;
+                        continue;
+                    }
+                }
+            }
+            if let Some(new) = new {
+                o.header.db = Some(new.clone());
+            }
+            kept.push(o);
+        }
+        out.push((kind, kept));
+    }
+    (out, left_out)
+}
+
+/// `CREATE DATABASE `old` /*!40100 …*/` as `CREATE DATABASE `new` /*!40100 …*/`.
+fn rename_create_database(stmt: &[u8], new: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(stmt);
+    let options = text.strip_prefix("CREATE DATABASE ").and_then(|rest| {
+        let rest = rest.strip_prefix('`')?;
+        let mut chars = rest.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '`' {
+                if chars.peek().is_some_and(|(_, n)| *n == '`') {
+                    chars.next();
+                    continue;
+                }
+                return Some(rest[i + 1..].to_string());
+            }
+        }
+        None
+    });
+    format!(
+        "CREATE DATABASE {}{}",
+        quote_ident(new),
+        options.unwrap_or_default()
+    )
+    .into_bytes()
 }
 
 fn read_schema(sh: &Shared) -> Result<Vec<(Kind, Vec<Object>)>> {
@@ -445,7 +576,11 @@ fn check_digest(
     }
 }
 
-async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<String>> {
+async fn progress_table(
+    s: &mut Session,
+    job: &LoadJob<'_>,
+    target_dbs: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
     let nothing_to_resume = || {
         Error::Usage(format!(
             "--resume-load: the target has no record of an interrupted load of backup {} \
@@ -467,7 +602,7 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
     if !job.resume {
         // This load takes its databases over: an interrupted load of another backup into them
         // can no longer be resumed.
-        forget_loads_into(s, &job.databases).await?;
+        forget_loads_into(s, target_dbs).await?;
     }
     s.exec("CREATE DATABASE IF NOT EXISTS `zrm`").await?;
     s.exec(&format!(
@@ -486,7 +621,7 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
             "DELETE FROM {PROGRESS_TABLE} WHERE backup_id = {id}"
         ))
         .await?;
-        for db in &job.databases {
+        for db in target_dbs {
             mark_done(s, job.backup_id, &database_item(db)).await?;
         }
         return Ok(BTreeSet::new());
@@ -499,8 +634,7 @@ async fn progress_table(s: &mut Session, job: &LoadJob<'_>) -> Result<BTreeSet<S
     let mut done: BTreeSet<String> = rows.into_iter().filter_map(|r| r[0].clone()).collect();
     // The interrupted load must still own every database it resumes: after another restore
     // into one of them, skipping "done" chunks would leave that backup's rows half replaced.
-    let lost: Vec<&String> = job
-        .databases
+    let lost: Vec<&String> = target_dbs
         .iter()
         .filter(|db| !done.contains(&database_item(db)))
         .collect();
@@ -1336,7 +1470,7 @@ impl InsertBuilder {
 
 #[cfg(test)]
 mod tests {
-    use super::{disabled_event, InsertBuilder};
+    use super::{disabled_event, rename_create_database, InsertBuilder};
 
     #[test]
     fn enabled_events_are_created_disabled_and_others_as_they_were() {
@@ -1367,6 +1501,21 @@ mod tests {
                           DISABLE ON SLAVE DO SELECT 1",
         );
         assert!(disabled_event(&replica).is_none());
+    }
+
+    #[test]
+    fn a_renamed_database_keeps_its_options() {
+        assert_eq!(
+            rename_create_database(
+                b"CREATE DATABASE `app` /*!40100 DEFAULT CHARACTER SET utf8mb4 */",
+                "app_restored"
+            ),
+            b"CREATE DATABASE `app_restored` /*!40100 DEFAULT CHARACTER SET utf8mb4 */".to_vec()
+        );
+        assert_eq!(
+            rename_create_database(b"CREATE DATABASE `a``b`", "n"),
+            b"CREATE DATABASE `n`".to_vec()
+        );
     }
 
     #[test]

@@ -182,7 +182,7 @@ impl MysqlGtids {
                 self.skipping = true;
                 tracing::warn!(
                     "replaying {gtid} and every later transaction without the source's GTIDs: \
-                     the target had already executed it (an earlier restore?), which MySQL \
+                     the target had already executed it (the source itself, or an earlier restore?), which MySQL \
                      would have skipped silently; the transactions take new GTIDs of the target"
                 );
                 false
@@ -687,7 +687,13 @@ fn run_pass(
         };
         let reader =
             BinlogReader::new(f.input.open(Some(repo))?, f.file.clone()).map_err(Error::from)?;
-        let mut units = Units::new(reader, start, f.stop, job.replay.scope.clone());
+        let mut units = Units::new(
+            reader,
+            start,
+            f.stop,
+            job.replay.scope.clone(),
+            job.replay.rename.clone(),
+        );
         let mut fde: Option<Arc<Vec<u8>>> = None;
         let mut gather = Gather::new();
         // A run of units for the client pipeline: [start, end).
@@ -816,6 +822,7 @@ fn run_pipeline(
         scope: job.replay.scope.clone(),
         log_bin: job.log_bin,
         skip_gtids: job.skip_gtids,
+        rename: job.replay.rename.clone(),
     };
     match replay::replay(repo, &sub_job, &Silent)? {
         Ok(_) => {
@@ -869,7 +876,7 @@ pub fn survey(
     for f in files {
         let reader =
             BinlogReader::new(f.input.open(Some(repo))?, f.file.clone()).map_err(Error::from)?;
-        let mut units = Units::new(reader, f.start, f.stop, scope.clone());
+        let mut units = Units::new(reader, f.start, f.stop, scope.clone(), Default::default());
         while let Some(unit) = units.next_unit(&schema)? {
             match unit {
                 Unit::Rows(_) => out.row_transactions += 1,

@@ -7,7 +7,7 @@
 //! schema defines them (see `schema`). Two transactions whose write sets do not meet change no
 //! common row, so they may run at the same time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use super::schema::{Schema, TableKeys};
@@ -130,6 +130,8 @@ pub struct Units<R: Read> {
     pub fde: Option<Vec<u8>>,
     open: Option<Open>,
     scope: Selection,
+    /// `--rename-database`: table maps of `old` (key) are rewritten to name `new`.
+    rename: BTreeMap<String, String>,
     done: bool,
 }
 
@@ -145,7 +147,13 @@ fn is_word(stmt: &str, word: &str) -> bool {
 }
 
 impl<R: Read> Units<R> {
-    pub fn new(reader: BinlogReader<R>, start: u64, stop: Option<u64>, scope: Selection) -> Self {
+    pub fn new(
+        reader: BinlogReader<R>,
+        start: u64,
+        stop: Option<u64>,
+        scope: Selection,
+        rename: BTreeMap<String, String>,
+    ) -> Self {
         Units {
             reader,
             start,
@@ -153,6 +161,7 @@ impl<R: Read> Units<R> {
             fde: None,
             open: None,
             scope,
+            rename,
             done: false,
         }
     }
@@ -182,7 +191,7 @@ impl<R: Read> Units<R> {
                 self.done = true;
                 break;
             }
-            if let Some(unit) = step(&mut self.open, &ev, schema, scope, &file)? {
+            if let Some(unit) = step(&mut self.open, &ev, schema, scope, &self.rename, &file)? {
                 return Ok(Some(unit));
             }
         }
@@ -203,6 +212,7 @@ fn step(
     ev: &RawEvent,
     schema: &Schema,
     scope: &Selection,
+    rename: &BTreeMap<String, String>,
     file: &str,
 ) -> Result<Option<Unit>> {
     let t = ev.header.type_code;
@@ -295,12 +305,24 @@ fn step(
             if o.pipeline.is_some() {
                 return Ok(None);
             }
-            let tm = rows::parse_table_map(ev.body, fde)
+            let mut tm = rows::parse_table_map(ev.body, fde)
                 .map_err(|e| Error::Binlog(format!("{file}: table map at {}: {e}", ev.pos)))?;
             if !scope.table(&tm.database, &tm.table) {
                 o.tables.insert(tm.table_id, None);
                 return Ok(None);
             }
+            // Restored under another name: the event names the new database, so its rows
+            // go there and never to the live one.
+            let renamed = match rename.get(&tm.database) {
+                Some(new) => {
+                    let bytes = rows::rename_table_map(ev.bytes, fde, new).map_err(|e| {
+                        Error::Binlog(format!("{file}: table map at {}: {e}", ev.pos))
+                    })?;
+                    tm.database = new.clone();
+                    Some(bytes)
+                }
+                None => None,
+            };
             match schema.table(&tm.database, &tm.table) {
                 Some(k) if !k.transactional => {
                     o.refuse("a change to a non-transactional table (MyISAM, Aria, …)");
@@ -308,7 +330,8 @@ fn step(
                 }
                 _ => {}
             }
-            o.events.extend_from_slice(ev.bytes);
+            o.events
+                .extend_from_slice(renamed.as_deref().unwrap_or(ev.bytes));
             o.tables.insert(tm.table_id, Some(tm));
             Ok(None)
         }
@@ -372,7 +395,10 @@ fn step(
             match open {
                 Some(o) => {
                     o.refuse(why);
-                    if t == code::XA_PREPARE {
+                    // Both end their transaction: an XA PREPARE, and MySQL's compressed
+                    // payload (its BEGIN … XID are inside it; nothing follows but the next
+                    // GTID, which the last transaction of a range never sees).
+                    if t == code::XA_PREPARE || t == code::TRANSACTION_PAYLOAD {
                         return Ok(open.take().map(|o| o.finish(end)));
                     }
                     Ok(None)
