@@ -555,7 +555,7 @@ RS_CPU_OVER=$(overhead "$(emed rs-enc 5)" "$(emed rs-plain 5)")
     echo "|---|---|"
     echo "| zrm | $ZRM_VERSION, $ZRM_DESC |"
     echo "| S3 | moto_server $MOTO_VERSION on 127.0.0.1 (\`moto_server -H 127.0.0.1 -p PORT\`, one Python process; it spools object bodies to temp files on the temp dir's disk); peak RSS of moto over the throughput runs $MOTO_RSS_MIB MiB |"
-    echo "| peer | boto3 $BOTO3_VERSION, \`upload_file\` / \`download_file\` with the default \`TransferConfig\` (8 MiB parts, 10 threads); zrm: 8 MiB parts, 3 in flight |"
+    echo "| peer | boto3 $BOTO3_VERSION, \`upload_file\` / \`download_file\` with the default \`TransferConfig\` (8 MiB parts, 10 threads); zrm: 8 MiB parts, up to 10 in flight within 96 MiB |"
     [ "$DO_ENC" = 1 ] && echo "| MariaDB | $MARIADB_VERSION, a throwaway \`mariadbd --no-defaults --innodb-buffer-pool-size=$POOL --log-bin --binlog-format=ROW\` (the source) and a second one without binary log (the restore target) |"
     echo
     echo "### Throughput to and from S3 (moto)"
