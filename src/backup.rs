@@ -935,7 +935,7 @@ async fn from_replica(
 ) -> Result<Option<FromReplica>> {
     use crate::mysql::replica::{self, PausedReplica, ReplicaRecord};
     let mut s = crate::mysql::connect(&set.connection).await?;
-    let channels = replica::status(&mut s).await?;
+    let channels = replica::status(&mut s, facts.flavor).await?;
     let Some(r) = channels.first().cloned() else {
         s.close().await;
         return Ok(None);
@@ -945,12 +945,12 @@ async fn from_replica(
             "note: {} replicates from {} sources; the backup records the first ({})",
             s.server,
             channels.len(),
-            r.source
+            r.source()
         ));
     }
     if set.replica_pause {
         let paused = PausedReplica::pause(&mut s, &set.connection, facts.flavor).await?;
-        let now = replica::status(&mut s)
+        let now = replica::status(&mut s, facts.flavor)
             .await?
             .into_iter()
             .next()
@@ -964,13 +964,15 @@ async fn from_replica(
         ui.note(&format!(
             "note: the replica's SQL thread is stopped for the backup (replica_pause) at \
              {}:{} of its source {}",
-            now.source_file, now.source_pos, now.source
+            now.executed_file,
+            now.executed_pos,
+            now.source()
         ));
         return Ok(Some(FromReplica {
             record: ReplicaRecord {
-                source: now.source.clone(),
-                source_binlog_file: Some(now.source_file.clone()),
-                source_binlog_pos: Some(now.source_pos),
+                source: now.source(),
+                source_binlog_file: Some(now.executed_file.clone()),
+                source_binlog_pos: Some(now.executed_pos),
                 source_gtid_set: gtid,
                 seconds_behind: r.seconds_behind,
                 paused: true,
@@ -994,7 +996,7 @@ async fn from_replica(
              so the backup could not say where in the source's history it is; set \
              replica_pause = true for this set (the SQL thread is stopped for the backup and \
              the source's coordinates recorded), or enable {}",
-            r.source,
+            r.source(),
             match facts.flavor {
                 Flavor::MySQL => "GTID state (gtid_mode is not ON)",
                 Flavor::MariaDB => "binary log (log_slave_updates is OFF)",
@@ -1007,7 +1009,7 @@ async fn from_replica(
     }
     Ok(Some(FromReplica {
         record: ReplicaRecord {
-            source: r.source.clone(),
+            source: r.source(),
             source_binlog_file: None,
             source_binlog_pos: None,
             source_gtid_set: None,

@@ -103,7 +103,7 @@ pub struct Scanner {
     pub options: ScanOptions,
 }
 
-fn is_word(stmt: &str, word: &str) -> bool {
+pub(crate) fn is_word(stmt: &str, word: &str) -> bool {
     // Compared as bytes: a statement may start with any text (comments in any charset), and
     // slicing a str inside a multi-byte character panics.
     let s = stmt.trim_start().as_bytes();

@@ -1,34 +1,16 @@
 //! A server's replication state, as a backup taken from a replica needs it: is it healthy
 //! enough to back up, and where in its source's history is it.
 //!
-//! Read from `SHOW REPLICA STATUS` (MySQL 8.4+, MariaDB 10.5+; MariaDB's older
-//! `SHOW SLAVE STATUS` as a fallback) by column name, since the two flavors name and order the
-//! columns differently (`Source_Host` / `Master_Host`, …).
+//! The channels come from `replication` (what `check` shows too); this module adds what a
+//! backup decides and records: fit or not, the record of the source's point, and the paused
+//! SQL thread.
 
-use std::collections::HashMap;
-
-use mysql_async::prelude::Queryable;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::manifest::Flavor;
+use crate::mysql::replication::{Channel, ReplicationState};
 use crate::mysql::Session;
-
-/// One replication channel of a replica.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplicaStatus {
-    pub source: String,
-    pub io_running: bool,
-    pub sql_running: bool,
-    pub last_sql_errno: u32,
-    pub last_sql_error: String,
-    /// `NULL` while the SQL thread is stopped.
-    pub seconds_behind: Option<u64>,
-    /// The source's binlog file and position of the last transaction the SQL thread
-    /// committed.
-    pub source_file: String,
-    pub source_pos: u64,
-}
 
 /// What a backup taken from a replica records of its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,84 +31,31 @@ pub struct ReplicaRecord {
     pub paused: bool,
 }
 
-/// The replication channels of the server (none: it is not a replica).
-pub async fn status(s: &mut Session) -> Result<Vec<ReplicaStatus>> {
-    let rows = match show(s, "SHOW REPLICA STATUS").await {
-        Ok(r) => r,
-        Err(_) => show(s, "SHOW SLAVE STATUS").await?,
-    };
-    Ok(rows.iter().map(parse).collect())
-}
-
-async fn show(s: &mut Session, q: &str) -> Result<Vec<HashMap<String, String>>> {
-    let rows: Vec<mysql_async::Row> = s.conn.query(q).await.map_err(|e| Error::Mysql {
-        server: s.server.clone(),
-        message: format!("`{q}` failed: {e}"),
-    })?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let names: Vec<String> = r
-                .columns_ref()
-                .iter()
-                .map(|c| c.name_str().into_owned())
-                .collect();
-            names
-                .into_iter()
-                .zip(r.unwrap())
-                .map(|(n, v)| {
-                    let text = match v {
-                        mysql_async::Value::NULL => String::new(),
-                        mysql_async::Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-                        other => other.as_sql(true).trim_matches('\'').to_string(),
-                    };
-                    (n, text)
-                })
-                .collect()
-        })
-        .collect())
-}
-
-fn parse(r: &HashMap<String, String>) -> ReplicaStatus {
-    // MySQL 8.4+ says Source/Replica, MariaDB and older MySQL Master/Slave.
-    let get = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| r.get(*n))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let yes = |v: String| v.eq_ignore_ascii_case("Yes");
-    ReplicaStatus {
-        source: format!(
-            "{}:{}",
-            get(&["Source_Host", "Master_Host"]),
-            get(&["Source_Port", "Master_Port"])
-        ),
-        io_running: yes(get(&["Replica_IO_Running", "Slave_IO_Running"])),
-        sql_running: yes(get(&["Replica_SQL_Running", "Slave_SQL_Running"])),
-        last_sql_errno: get(&["Last_SQL_Errno"]).parse().unwrap_or(0),
-        last_sql_error: get(&["Last_SQL_Error"]),
-        seconds_behind: get(&["Seconds_Behind_Source", "Seconds_Behind_Master"])
-            .parse()
-            .ok(),
-        source_file: get(&["Relay_Source_Log_File", "Relay_Master_Log_File"]),
-        source_pos: get(&["Exec_Source_Log_Pos", "Exec_Master_Log_Pos"])
-            .parse()
-            .unwrap_or(0),
+/// The replication channels of the server (none: it is not a replica). Unlike `check`,
+/// a backup cannot go on without knowing: a refused `SHOW REPLICA STATUS` is an error.
+pub async fn status(s: &mut Session, flavor: Flavor) -> Result<Vec<Channel>> {
+    let state = ReplicationState::gather(s, flavor).await?;
+    if let Some(why) = state.unreadable.iter().find(|u| u.contains("STATUS")) {
+        return Err(Error::Backup(format!(
+            "{}: cannot tell whether it is a replica: {why}",
+            s.server
+        )));
     }
+    Ok(state.channels)
 }
 
 /// Refuse a replica that is not fit to back up: its SQL thread stopped on an error, or
 /// lagging beyond `max_lag` seconds. A replica whose SQL thread was stopped by hand (no
 /// error) is static, and fine.
-pub fn check_health(r: &ReplicaStatus, server: &str, max_lag: u64) -> Result<()> {
-    if !r.sql_running && r.last_sql_errno != 0 {
+pub fn check_health(r: &Channel, server: &str, max_lag: u64) -> Result<()> {
+    if !r.sql_ok() && (r.last_sql_errno != 0 || r.last_sql_error.is_some()) {
         return Err(Error::Backup(format!(
             "{server} is a replica of {} whose SQL thread stopped on error {}: {}. A backup of \
              it would hold a state its source never had after that point; fix replication \
              (or back up the source), then run the backup again",
-            r.source, r.last_sql_errno, r.last_sql_error
+            r.source(),
+            r.last_sql_errno,
+            r.last_sql_error.as_deref().unwrap_or_default()
         )));
     }
     if let Some(lag) = r.seconds_behind.filter(|l| *l > max_lag) {
@@ -134,7 +63,7 @@ pub fn check_health(r: &ReplicaStatus, server: &str, max_lag: u64) -> Result<()>
             "{server} is a replica of {} and lags {lag} s behind it, more than max_replica_lag \
              = {max_lag} s; wait until it catches up, raise max_replica_lag, or set \
              replica_pause = true to back it up where it is",
-            r.source
+            r.source()
         )));
     }
     Ok(())

@@ -43,6 +43,12 @@ pub struct Channel {
     pub seconds_behind: Option<u64>,
     /// GTID auto-positioning (MySQL `Auto_Position`, MariaDB `Using_Gtid`).
     pub gtid_positioning: Option<String>,
+    /// The SQL thread's last error number (0: none).
+    pub last_sql_errno: u32,
+    /// The source's binlog file and position of the last transaction the SQL thread
+    /// committed (`Relay_Source_Log_File`, `Exec_Source_Log_Pos`).
+    pub executed_file: String,
+    pub executed_pos: u64,
 }
 
 impl Channel {
@@ -102,6 +108,14 @@ fn channel_of(row: &BTreeMap<String, Option<String>>) -> Channel {
         seconds_behind: text(row, &["Seconds_Behind_Source", "Seconds_Behind_Master"])
             .and_then(|s| s.parse().ok()),
         gtid_positioning: text(row, &["Auto_Position", "Using_Gtid"]),
+        last_sql_errno: text(row, &["Last_SQL_Errno"])
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        executed_file: text(row, &["Relay_Source_Log_File", "Relay_Master_Log_File"])
+            .unwrap_or_default(),
+        executed_pos: text(row, &["Exec_Source_Log_Pos", "Exec_Master_Log_Pos"])
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
     }
 }
 

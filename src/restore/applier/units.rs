@@ -16,6 +16,7 @@ use crate::binlog::decode::{self, EventData};
 use crate::binlog::event::{code, rows_event};
 use crate::binlog::reader::{BinlogReader, RawEvent};
 use crate::binlog::rows::{self, RowsEvent, TableMap};
+use crate::binlog::scan::is_word;
 use crate::error::{Error, Result};
 use crate::selection::Selection;
 
@@ -133,17 +134,6 @@ pub struct Units<R: Read> {
     /// `--rename-database`: table maps of `old` (key) are rewritten to name `new`.
     rename: BTreeMap<String, String>,
     done: bool,
-}
-
-fn is_word(stmt: &str, word: &str) -> bool {
-    let s = stmt.trim_start().as_bytes();
-    s.get(..word.len())
-        .is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()))
-        && String::from_utf8_lossy(&s[word.len()..])
-            .trim()
-            .trim_end_matches(';')
-            .trim()
-            .is_empty()
 }
 
 impl<R: Read> Units<R> {
