@@ -96,7 +96,7 @@ pub struct Manifest {
     pub physical: Option<physical::PhysicalLayout>,
     /// Taken from a replica: where in its source's history the backup is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replica: Option<crate::mysql::replica::ReplicaRecord>,
+    pub replica: Option<ReplicaRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -307,4 +307,23 @@ pub fn backup_relative_path_ok(path: &str) -> bool {
         },
         None => plain(path),
     }
+}
+
+/// What a backup taken from a replica records of its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaRecord {
+    /// The source, `host:port`.
+    pub source: String,
+    /// The source's binlog coordinates the backup corresponds to: exact when the SQL thread
+    /// was paused for the backup, else `None` (the GTID set below is then the exact point).
+    pub source_binlog_file: Option<String>,
+    pub source_binlog_pos: Option<u64>,
+    /// The GTID state at the backup's point, which includes every source transaction the
+    /// replica had applied (MySQL `gtid_executed`, MariaDB `gtid_slave_pos` or the binlog
+    /// position's GTIDs).
+    pub source_gtid_set: Option<String>,
+    /// How far behind its source the replica was when the backup started.
+    pub seconds_behind: Option<u64>,
+    /// The SQL thread was stopped for the backup (`replica_pause`).
+    pub paused: bool,
 }

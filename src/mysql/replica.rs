@@ -5,31 +5,11 @@
 //! backup decides and records: fit or not, the record of the source's point, and the paused
 //! SQL thread.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 use crate::manifest::Flavor;
+pub use crate::manifest::ReplicaRecord;
 use crate::mysql::replication::{Channel, ReplicationState};
 use crate::mysql::Session;
-
-/// What a backup taken from a replica records of its source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplicaRecord {
-    /// The source, `host:port`.
-    pub source: String,
-    /// The source's binlog coordinates the backup corresponds to: exact when the SQL thread
-    /// was paused for the backup, else `None` (the GTID set below is then the exact point).
-    pub source_binlog_file: Option<String>,
-    pub source_binlog_pos: Option<u64>,
-    /// The GTID state at the backup's point, which includes every source transaction the
-    /// replica had applied (MySQL `gtid_executed`, MariaDB `gtid_slave_pos` or the binlog
-    /// position's GTIDs).
-    pub source_gtid_set: Option<String>,
-    /// How far behind its source the replica was when the backup started.
-    pub seconds_behind: Option<u64>,
-    /// The SQL thread was stopped for the backup (`replica_pause`).
-    pub paused: bool,
-}
 
 /// The replication channels of the server (none: it is not a replica). Unlike `check`,
 /// a backup cannot go on without knowing: a refused `SHOW REPLICA STATUS` is an error.
