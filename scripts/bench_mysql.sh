@@ -501,6 +501,8 @@ bench_replay() {
     # without the source's GTIDs (it warns) and may put several transactions in one commit.
     step "MySQL replay: zrm into a target that already holds the source's GTIDs (one run)"
     R_KEEP_GTIDS=1 r_zrm new-gtids 1 || warn "the replay with new GTIDs failed: $(first_err "$WORK/stderr.new-gtids")"
+    step "MySQL replay: zrm --skip-gtids (one run)"
+    r_zrm skip-gtids 1 --skip-gtids || warn "--skip-gtids failed: $(first_err "$WORK/stderr.skip-gtids")"
     if [ "$DO_CLIENT" = 1 ]; then
         step "MySQL replay: --applier client (one run)"
         r_zrm applier-client 1 --applier client || warn "--applier client failed: $(first_err "$WORK/stderr.applier-client")"
@@ -639,6 +641,7 @@ section() {
         fi
         for n in $LANES_TRY; do rrow "lanes-$n" "zrm \`--replay-lanes $n\` (one run)"; done
         rrow new-gtids "zrm, target already holding the source's GTIDs: replayed with new GTIDs, batched commits (one run)"
+        rrow skip-gtids "zrm \`--skip-gtids\`: the source's GTIDs not kept, batched commits (one run)"
         [ "$DO_CLIENT" = 1 ] && rrow applier-client "zrm \`--applier client\` (the pipeline inside zrm; one run)"
         echo
         echo "Ratios of medians: baseline/zrm = **$(show3 "$R_REPLAY")×**; the load that wrote the binlogs"
