@@ -852,7 +852,7 @@ pub async fn execute(
                 };
                 return Err(Error::Restore(format!(
                 "binlog replay stopped at the transaction starting at {}:{}: {}. Every \
-                 transaction before it is applied on {label}. Fix the cause, then continue with: {again}.{events}",
+                 transaction before it is applied on {label}.{events} Fix the cause, then continue with: {again}",
                 stopped.file, stopped.resume_pos, stopped.error
             )));
             }
