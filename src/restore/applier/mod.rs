@@ -411,19 +411,7 @@ async fn prepare_progress(s: &mut Session, job: &ApplyJob<'_>) -> Result<Option<
     .await?;
     let id = quote_str(job.backup_id);
     let recorded = if job.resume {
-        s.rows(&format!(
-            "SELECT file, pos, pipeline_end FROM zrm_meta.replay_progress WHERE backup_id = {id}"
-        ))
-        .await?
-        .into_iter()
-        .next()
-        .and_then(|r| {
-            Some(Recorded {
-                file: r.first().cloned().flatten()?,
-                pos: r.get(1).cloned().flatten()?.parse().ok()?,
-                pipeline_end: r.get(2).cloned().flatten().and_then(|p| p.parse().ok()),
-            })
-        })
+        read_progress(s, job.backup_id).await?
     } else {
         None
     };
@@ -540,7 +528,6 @@ pub fn apply(
         _ => GtidPolicy::Batch,
     };
     let mut serial_left = 0u64;
-    progress.set_total(Some(files.iter().map(|f| f.bytes).sum()));
     loop {
         let schema = rt.block_on(Schema::load(&mut ctl))?;
         let lanes = if serial_left > 0 { 1 } else { stats.lanes };

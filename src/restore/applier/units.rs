@@ -285,16 +285,17 @@ fn step(
         }
         code::XID => Ok(open.take().map(|o| o.finish(end))),
         code::TABLE_MAP => {
-            let Some(o) = open.as_mut() else {
-                return Ok(Some(Unit::Pipeline {
-                    start: ev.pos,
-                    end,
-                    why: "row events outside a transaction",
-                }));
+            let o = match row_event_target(open) {
+                RowEventTarget::Gather(o) => o,
+                RowEventTarget::Skip => return Ok(None),
+                RowEventTarget::Outside => {
+                    return Ok(Some(Unit::Pipeline {
+                        start: ev.pos,
+                        end,
+                        why: "row events outside a transaction",
+                    }))
+                }
             };
-            if o.pipeline.is_some() {
-                return Ok(None);
-            }
             let mut tm = rows::parse_table_map(ev.body, fde)
                 .map_err(|e| Error::Binlog(format!("{file}: table map at {}: {e}", ev.pos)))?;
             if !scope.table(&tm.database, &tm.table) {
@@ -326,16 +327,17 @@ fn step(
             Ok(None)
         }
         _ if rows_event(t).is_some() || t == code::PARTIAL_UPDATE_ROWS => {
-            let Some(o) = open.as_mut() else {
-                return Ok(Some(Unit::Pipeline {
-                    start: ev.pos,
-                    end,
-                    why: "row events outside a transaction",
-                }));
+            let o = match row_event_target(open) {
+                RowEventTarget::Gather(o) => o,
+                RowEventTarget::Skip => return Ok(None),
+                RowEventTarget::Outside => {
+                    return Ok(Some(Unit::Pipeline {
+                        start: ev.pos,
+                        end,
+                        why: "row events outside a transaction",
+                    }))
+                }
             };
-            if o.pipeline.is_some() {
-                return Ok(None);
-            }
             let parsed = rows::parse_rows(ev.body, t, fde)
                 .map_err(|e| Error::Binlog(format!("{file}: rows event at {}: {e}", ev.pos)))?;
             let Some(entry) = o.tables.get(&parsed.table_id) else {
@@ -400,6 +402,24 @@ fn step(
                 })),
             }
         }
+    }
+}
+
+/// Where a TABLE_MAP or rows event goes.
+enum RowEventTarget<'a> {
+    /// The open transaction gathering row events.
+    Gather(&'a mut Open),
+    /// The open transaction already goes to the client pipeline: nothing more to gather.
+    Skip,
+    /// No transaction is open: a range of its own for the pipeline.
+    Outside,
+}
+
+fn row_event_target(open: &mut Option<Open>) -> RowEventTarget<'_> {
+    match open.as_mut() {
+        None => RowEventTarget::Outside,
+        Some(o) if o.pipeline.is_some() => RowEventTarget::Skip,
+        Some(o) => RowEventTarget::Gather(o),
     }
 }
 
