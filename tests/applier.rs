@@ -309,6 +309,68 @@ fn kill_9_during_the_replay_then_resume_applies_each_transaction_once(flavor: Fl
 }
 }
 
+flavor_tests! {
+fn kill_9_while_lanes_commit_side_by_side_then_resume(flavor: Flavor) {
+    // Independent rows: four lanes apply and commit side by side. On MySQL each transaction
+    // keeps its source GTID and commits as soon as it is applied (out of the source's
+    // order); the target's gtid_executed tells the resume which ones it holds. A transaction
+    // applied twice would fail on its primary key; one missed would show in the checksum.
+    let d = Drill::of(
+        flavor,
+        "CREATE DATABASE u; CREATE TABLE u.t (id INT PRIMARY KEY, v VARCHAR(20));",
+    );
+    let mut sql = String::new();
+    for i in 0..8000 {
+        sql.push_str(&format!("INSERT INTO u.t VALUES ({i}, 'v{i}');\n"));
+    }
+    script(&d.src, &sql);
+    backup(d.config(), &["--set", "src", "--level", "1"]);
+    let cp = &d.full["consistent_point"];
+    let start = format!(
+        "{}:{}",
+        cp["binlog_file"].as_str().unwrap(),
+        cp["binlog_pos"].as_u64().unwrap()
+    );
+    let mut child = spawn_zrm(
+        d.config(),
+        &["restore", "--set", "src", "--target", "dst", "--replay-lanes", "4"],
+    );
+    wait_for("some of the replay committed", 120, || {
+        d.dst
+            .try_sql("SELECT COUNT(*) FROM u.t")
+            .is_ok_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 1000))
+    });
+    child.kill().unwrap();
+    let killed = finish(child);
+    let partial: u64 = d.dst.sql("SELECT COUNT(*) FROM u.t").trim().parse().unwrap();
+    assert!(partial < 8000, "the kill came before the end ({partial} rows)\n{killed}");
+    let lane_rows: u64 = d
+        .dst
+        .sql("SELECT COUNT(*) FROM zrm_meta.replay_lanes")
+        .trim()
+        .parse()
+        .unwrap();
+    let out = zrm_ok(
+        d.config(),
+        &["restore", "--set", "src", "--target", "dst", "--resume", &start],
+    );
+    assert!(out.stdout.contains("continued after"), "{out}");
+    assert_same(&d.src, &d.dst, &["u"], &out);
+    if flavor == Flavor::MySQL {
+        // Lanes committed out of order: each recorded its own progress, and the last
+        // transaction committed is past the point before which all were, so the resume
+        // found at least one already applied by its GTID.
+        assert!(lane_rows > 1, "{lane_rows} lane rows\n{killed}");
+        assert!(out.stdout.contains("already applied"), "{out}");
+        let uuid = d.src.server_uuid().unwrap();
+        let executed = d.dst.gtid_executed();
+        assert!(executed.contains(&uuid), "the source's GTIDs are kept: {executed}\n{out}");
+    } else {
+        assert_eq!(lane_rows, 0, "MariaDB commits in order\n{killed}");
+    }
+}
+}
+
 #[test]
 fn mariadb_target_with_gtid_strict_mode() {
     let flavor = Flavor::MariaDB;

@@ -1,7 +1,9 @@
 //! One connection of the applier. It applies a batch of row transactions as one target
-//! transaction, then waits for its turn: batches commit in the source's order, each with the
-//! applier's progress row updated in the same transaction. So at any moment the target holds
-//! exactly the transactions up to the recorded position, whatever stops zrm.
+//! transaction and commits it with the replay's progress updated in the same transaction
+//! (see `progress`). An ordered batch first waits for its turn: such batches commit in the
+//! source's order, so the target holds exactly the transactions up to the recorded position,
+//! whatever stops zrm. A batch that keeps its source GTID on MySQL commits as soon as it is
+//! applied: the target's `gtid_executed` then says which transactions it holds.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +12,9 @@ use base64::Engine as _;
 use mysql_async::prelude::Queryable;
 use tokio::sync::{mpsc, watch};
 
+use super::progress;
 use super::units::{RowTrx, TrxGtid};
+use crate::binlog::coordinates::BinlogCoordinates;
 use crate::mysql::conn::quote_str;
 use crate::mysql::Session;
 
@@ -22,8 +26,20 @@ pub struct Batch {
     pub trxs: Vec<RowTrx>,
     /// Give the target the source's GTID (then the batch holds one transaction).
     pub keep_gtid: bool,
-    /// Where the batch ends: `UPDATE` of the progress row.
-    pub progress_sql: String,
+    /// How it commits, and what it records.
+    pub mark: Mark,
+}
+
+/// How a batch commits.
+pub enum Mark {
+    /// In the source's order; the restore's progress row moves to the batch's end.
+    Ordered(BinlogCoordinates),
+    /// As soon as applied (one transaction keeping its MySQL GTID): the lane's row records
+    /// the batch's end and the point before which everything was committed at dispatch.
+    Unordered {
+        safe: BinlogCoordinates,
+        end: BinlogCoordinates,
+    },
 }
 
 pub enum LaneReport {
@@ -39,6 +55,9 @@ pub enum LaneReport {
 }
 
 pub struct Lane {
+    pub id: usize,
+    /// The restore's key in the progress tables.
+    pub backup_id: Arc<str>,
     pub session: Session,
     pub fde: Option<Arc<Vec<u8>>>,
     /// A MySQL target: a `BINLOG` of a format description leaves `gtid_next` at
@@ -109,15 +128,32 @@ impl Lane {
             }
         }
         let busy = started.elapsed();
-        // Commit in the source's order: every earlier batch first.
-        let mut rx = turn.subscribe();
-        if rx.wait_for(|next| *next == b.seq).await.is_err() {
-            return Err((None, "the applier stopped".into()));
+        match &b.mark {
+            Mark::Ordered(at) => {
+                // Commit in the source's order: every earlier batch first.
+                let mut rx = turn.subscribe();
+                if rx.wait_for(|next| *next == b.seq).await.is_err() {
+                    return Err((None, "the applier stopped".into()));
+                }
+                exec(
+                    &mut self.session,
+                    &progress::ordered_sql(&self.backup_id, at, None),
+                )
+                .await?;
+                exec(&mut self.session, "COMMIT").await?;
+                // The next batch may commit now: resetting gtid_next is this session's own
+                // business.
+                turn.send_replace(b.seq + 1);
+            }
+            Mark::Unordered { safe, end } => {
+                exec(
+                    &mut self.session,
+                    &progress::unordered_sql(&self.backup_id, self.id, safe, end),
+                )
+                .await?;
+                exec(&mut self.session, "COMMIT").await?;
+            }
         }
-        exec(&mut self.session, &b.progress_sql).await?;
-        exec(&mut self.session, "COMMIT").await?;
-        // The next batch may commit now: resetting gtid_next is this session's own business.
-        turn.send_replace(b.seq + 1);
         if b.keep_gtid
             && matches!(
                 b.trxs.first().and_then(|t| t.gtid.as_ref()),
@@ -137,8 +173,8 @@ pub async fn run(
     mut batches: mpsc::Receiver<Batch>,
     reports: mpsc::UnboundedSender<(usize, LaneReport)>,
     turn: Arc<watch::Sender<u64>>,
-    id: usize,
 ) {
+    let id = lane.id;
     while let Some(b) = batches.recv().await {
         match lane.apply(&b, &turn).await {
             Ok(busy) => {

@@ -15,13 +15,17 @@
 //! - Exactly once: batches commit in the source's order, each with the progress row
 //!   `zrm_meta.replay_progress` updated in the same transaction, so after a `kill -9`, a lost
 //!   connection or a failed statement `--resume` continues after exactly the last committed
-//!   transaction.
+//!   transaction. On MySQL, a transaction that keeps its source GTID commits as soon as it is
+//!   applied (side by side with the other lanes', so the target's group commit shares the
+//!   fsyncs); the target's `gtid_executed` then says which of the last ones it holds (see
+//!   `progress`).
 //! - Speculative: if anything goes wrong while lanes run side by side (a lock wait, a
 //!   deadlock, a row not found because a key collation hid a dependency), every uncommitted
 //!   batch is rolled back and the next transactions run one lane at a time; only an error that
 //!   repeats on one lane stops the replay.
 
 mod lane;
+mod progress;
 mod schema;
 mod units;
 mod writeset;
@@ -34,11 +38,13 @@ use serde::Serialize;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
-use self::lane::{Batch, Lane, LaneReport};
+use self::lane::{Batch, Lane, LaneReport, Mark};
+use self::progress::At;
 use self::schema::Schema;
 use self::units::{RowTrx, TrxGtid, Unit, Units};
 use self::writeset::WriteSet;
 use super::replay::{self, ReplayJob, Stopped};
+use crate::binlog::coordinates::BinlogCoordinates;
 use crate::binlog::reader::BinlogReader;
 use crate::error::{Error, Result};
 use crate::manifest::Flavor;
@@ -96,6 +102,9 @@ pub struct ApplyStats {
     pub parallelism: f64,
     /// Where the target's progress row let an interrupted replay continue.
     pub resumed_at: Option<String>,
+    /// Transactions an interrupted replay had committed out of order (their GTIDs are on the
+    /// target), not applied again.
+    pub already_applied: u64,
 }
 
 impl ApplyStats {
@@ -143,17 +152,16 @@ impl std::fmt::Display for ApplyStats {
                 self.conflicts
             )?;
         }
+        if self.already_applied > 0 {
+            write!(
+                f,
+                "; {} transaction(s) already applied by the interrupted replay (their GTIDs \
+                 are on the target)",
+                self.already_applied
+            )?;
+        }
         Ok(())
     }
-}
-
-/// The recorded progress of this restore's replay on the target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Recorded {
-    file: String,
-    pos: u64,
-    /// A range was being applied through the client pipeline, up to here.
-    pipeline_end: Option<u64>,
 }
 
 /// Whether the MySQL target takes the source's GTIDs: once a replayed GTID is found already
@@ -163,9 +171,36 @@ struct MysqlGtids {
     mode_off: bool,
     executed: GtidSet,
     skipping: bool,
+    /// An interrupted replay committed out of order up to this point: a transaction before
+    /// it whose GTID the target has now (the set) is applied already.
+    applied: Option<(At, GtidSet)>,
+}
+
+/// What becomes of a transaction's GTID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GtidChoice {
+    /// The target takes the source's GTID.
+    Keep,
+    /// The transaction takes a new GTID of the target (or none).
+    New,
+    /// The interrupted replay applied it: not again.
+    Skip,
 }
 
 impl MysqlGtids {
+    fn choose(&mut self, gtid: &str, at: At) -> GtidChoice {
+        if let Some((until, now)) = &self.applied {
+            if at <= *until && Gtid::parse(gtid).is_some_and(|g| now.contains(&g)) {
+                return GtidChoice::Skip;
+            }
+        }
+        if self.keep(gtid) {
+            GtidChoice::Keep
+        } else {
+            GtidChoice::New
+        }
+    }
+
     fn keep(&mut self, gtid: &str) -> bool {
         if self.skipping {
             return false;
@@ -204,13 +239,29 @@ enum GtidPolicy {
 }
 
 impl GtidPolicy {
-    fn keep(&mut self, g: Option<&TrxGtid>) -> bool {
+    fn choose(&mut self, g: Option<&TrxGtid>, at: At) -> GtidChoice {
         match (self, g) {
-            (GtidPolicy::MariaKeep, Some(TrxGtid::Maria { .. })) => true,
-            (GtidPolicy::Mysql(m), Some(TrxGtid::Mysql(g))) => m.keep(g),
-            _ => false,
+            (GtidPolicy::MariaKeep, Some(TrxGtid::Maria { .. })) => GtidChoice::Keep,
+            (GtidPolicy::Mysql(m), Some(TrxGtid::Mysql(g))) => m.choose(g, at),
+            _ => GtidChoice::New,
         }
     }
+}
+
+/// The target's `gtid_mode` is OFF, and its `gtid_executed`.
+async fn target_gtids(s: &mut Session) -> Result<(bool, GtidSet)> {
+    let row = s
+        .rows("SELECT @@GLOBAL.gtid_mode, REPLACE(@@GLOBAL.gtid_executed, '\\n', '')")
+        .await?;
+    let cell = |i: usize| {
+        row.first()
+            .and_then(|r| r.get(i).cloned().flatten())
+            .unwrap_or_default()
+    };
+    Ok((
+        cell(0).eq_ignore_ascii_case("OFF"),
+        GtidSet::parse(&cell(1)).map_err(Error::Restore)?,
+    ))
 }
 
 /// Why a pass over the files ended early.
@@ -227,17 +278,30 @@ struct Pass {
     handles: Vec<tokio::task::JoinHandle<()>>,
     conn_ids: Vec<u32>,
     idle: Vec<usize>,
-    in_flight: BTreeMap<u64, (WriteSet, usize)>,
+    in_flight: BTreeMap<u64, InFlight>,
     in_flight_bytes: usize,
     reports: mpsc::UnboundedReceiver<(usize, LaneReport)>,
     turn: Arc<watch::Sender<u64>>,
     next_seq: u64,
+    /// Every batch before this one is committed; where the last of them ends.
+    committed_seq: u64,
+    committed: BinlogCoordinates,
+    /// Batches committed after a batch still in flight: their ends.
+    committed_ahead: BTreeMap<u64, BinlogCoordinates>,
     busy: Duration,
     commits: u64,
 }
 
+/// A batch sent to a lane and not yet committed.
+struct InFlight {
+    ws: WriteSet,
+    bytes: usize,
+    unordered: bool,
+    end: BinlogCoordinates,
+}
+
 impl Pass {
-    fn start(rt: &Handle, job: &ApplyJob, lanes: usize) -> Result<Pass> {
+    fn start(rt: &Handle, job: &ApplyJob, lanes: usize, start: BinlogCoordinates) -> Result<Pass> {
         let (report_tx, reports) = mpsc::unbounded_channel();
         let turn = Arc::new(watch::channel(0u64).0);
         let mut pass = Pass {
@@ -251,25 +315,26 @@ impl Pass {
             reports,
             turn,
             next_seq: 0,
+            committed_seq: 0,
+            committed: start,
+            committed_ahead: BTreeMap::new(),
             busy: Duration::ZERO,
             commits: 0,
         };
+        let backup_id: Arc<str> = Arc::from(job.backup_id);
         for id in 0..lanes {
             let session = rt.block_on(open_session(job, true))?;
             pass.conn_ids.push(session.conn.id());
             let (tx, rx) = mpsc::channel(1);
             let lane = Lane {
+                id,
+                backup_id: backup_id.clone(),
                 session,
                 fde: None,
                 mysql: job.replay.target_flavor == Flavor::MySQL,
             };
-            pass.handles.push(rt.spawn(lane::run(
-                lane,
-                rx,
-                report_tx.clone(),
-                pass.turn.clone(),
-                id,
-            )));
+            pass.handles
+                .push(rt.spawn(lane::run(lane, rx, report_tx.clone(), pass.turn.clone())));
             pass.senders.push(tx);
             pass.idle.push(id);
         }
@@ -280,8 +345,13 @@ impl Pass {
         let got = self.rt.block_on(self.reports.recv());
         match got {
             Some((lane, LaneReport::Done { seq, busy })) => {
-                if let Some((_, bytes)) = self.in_flight.remove(&seq) {
-                    self.in_flight_bytes -= bytes;
+                if let Some(f) = self.in_flight.remove(&seq) {
+                    self.in_flight_bytes -= f.bytes;
+                    self.committed_ahead.insert(seq, f.end);
+                    while let Some(end) = self.committed_ahead.remove(&self.committed_seq) {
+                        self.committed = end;
+                        self.committed_seq += 1;
+                    }
                 }
                 self.idle.push(lane);
                 self.busy += busy;
@@ -306,17 +376,41 @@ impl Pass {
         serial: bool,
     ) -> std::result::Result<(), PassFail> {
         let bytes: usize = batch.trxs.iter().map(|t| t.events.len()).sum();
+        let unordered = matches!(batch.mark, Mark::Unordered { .. });
+        // Ordered and unordered batches are never in flight together: the turn of an
+        // ordered batch counts only batches that commit in order.
         while self.idle.is_empty()
             || (serial && !self.in_flight.is_empty())
             || (!self.in_flight.is_empty() && self.in_flight_bytes + bytes > IN_FLIGHT_BYTES)
-            || self.in_flight.values().any(|(w, _)| w.meets(&ws))
+            || self.in_flight.values().any(|f| f.unordered != unordered)
+            || self.in_flight.values().any(|f| f.ws.meets(&ws))
         {
             self.wait_one()?;
         }
         batch.seq = self.next_seq;
         self.next_seq += 1;
+        let end = match &mut batch.mark {
+            Mark::Ordered(end) => {
+                if self.in_flight.is_empty() {
+                    self.turn.send_replace(batch.seq);
+                }
+                end.clone()
+            }
+            Mark::Unordered { safe, end } => {
+                *safe = self.committed.clone();
+                end.clone()
+            }
+        };
         let lane = self.idle.pop().expect("an idle lane");
-        self.in_flight.insert(batch.seq, (ws, bytes));
+        self.in_flight.insert(
+            batch.seq,
+            InFlight {
+                ws,
+                bytes,
+                unordered,
+                end,
+            },
+        );
         self.in_flight_bytes += bytes;
         let sender = self.senders[lane].clone();
         if self.rt.block_on(sender.send(batch)).is_err() {
@@ -389,85 +483,6 @@ async fn open_session(job: &ApplyJob<'_>, lane: bool) -> Result<Session> {
     Ok(s)
 }
 
-fn progress_sql(backup_id: &str, file: &str, pos: u64, pipeline_end: Option<u64>) -> String {
-    format!(
-        "UPDATE zrm_meta.replay_progress SET file = {}, pos = {pos}, pipeline_end = {} WHERE \
-         backup_id = {}",
-        quote_str(file),
-        pipeline_end.map_or("NULL".to_string(), |e| e.to_string()),
-        quote_str(backup_id)
-    )
-}
-
-/// The progress row: created, reset for a new replay, or read for a resume.
-async fn prepare_progress(s: &mut Session, job: &ApplyJob<'_>) -> Result<Option<Recorded>> {
-    s.exec("CREATE DATABASE IF NOT EXISTS zrm_meta").await?;
-    s.exec(
-        "CREATE TABLE IF NOT EXISTS zrm_meta.replay_progress (backup_id VARCHAR(128) NOT NULL \
-         PRIMARY KEY, file VARCHAR(512) NOT NULL, pos BIGINT UNSIGNED NOT NULL, pipeline_end \
-         BIGINT UNSIGNED NULL, updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) \
-         ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
-    )
-    .await?;
-    let id = quote_str(job.backup_id);
-    let recorded = if job.resume {
-        read_progress(s, job.backup_id).await?
-    } else {
-        None
-    };
-    if recorded.is_none() {
-        let first = job.replay.files.first();
-        s.exec(&format!(
-            "REPLACE INTO zrm_meta.replay_progress (backup_id, file, pos) VALUES ({id}, {}, {})",
-            quote_str(first.map_or("", |f| f.file.as_str())),
-            first.map_or(0, |f| f.start)
-        ))
-        .await?;
-    }
-    Ok(recorded)
-}
-
-/// After a complete replay the progress row has served: the target is left as the source
-/// was, without zrm's table (or schema) unless something else of zrm's is in it.
-async fn forget_progress(s: &mut Session, backup_id: &str) -> Result<()> {
-    s.exec(&format!(
-        "DELETE FROM zrm_meta.replay_progress WHERE backup_id = {}",
-        quote_str(backup_id)
-    ))
-    .await?;
-    if s.value("SELECT COUNT(*) FROM zrm_meta.replay_progress")
-        .await?
-        .as_deref()
-        == Some("0")
-    {
-        s.exec("DROP TABLE IF EXISTS zrm_meta.replay_progress")
-            .await?;
-        let left = s
-            .value("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'zrm_meta'")
-            .await?;
-        if left.as_deref() == Some("0") {
-            s.exec("DROP DATABASE IF EXISTS zrm_meta").await?;
-        }
-    }
-    Ok(())
-}
-
-async fn read_progress(s: &mut Session, backup_id: &str) -> Result<Option<Recorded>> {
-    let rows = s
-        .rows(&format!(
-            "SELECT file, pos, pipeline_end FROM zrm_meta.replay_progress WHERE backup_id = {}",
-            quote_str(backup_id)
-        ))
-        .await?;
-    Ok(rows.into_iter().next().and_then(|r| {
-        Some(Recorded {
-            file: r.first().cloned().flatten()?,
-            pos: r.get(1).cloned().flatten()?.parse().ok()?,
-            pipeline_end: r.get(2).cloned().flatten().and_then(|p| p.parse().ok()),
-        })
-    }))
-}
-
 /// Replay the job's files. `Ok(Err(stopped))`: the replay stopped on an error; everything
 /// before `stopped.resume_pos` is applied.
 pub fn apply(
@@ -479,59 +494,74 @@ pub fn apply(
     let started = Instant::now();
     let _packet = replay::PacketLimit::raise(job.replay.target);
     let mut ctl = rt.block_on(open_session(job, false))?;
-    let recorded = rt.block_on(prepare_progress(&mut ctl, job))?;
+    let files = job.replay.files;
+    let recorded = rt.block_on(progress::prepare(
+        &mut ctl,
+        job.backup_id,
+        files.first(),
+        job.resume,
+    ))?;
     let mut stats = ApplyStats {
         lanes: job.lanes.max(1),
         ..ApplyStats::default()
     };
-    let files = job.replay.files;
     // Where to start: the files' own start, or further if the target recorded more.
     let mut from = (0usize, files.first().map_or(4, |f| f.start));
+    let mut unordered_end = None;
     if let Some(r) = &recorded {
-        if let Some(k) = files.iter().position(|f| f.file == r.file) {
+        let (committed, until) = r.points(files);
+        if let Some(at) = committed {
             if let Some(end) = r.pipeline_end {
-                if (k, r.pos) >= from {
+                if at >= from {
                     rt.block_on(ctl.close());
                     return Err(Error::Restore(format!(
-                        "the interrupted replay stopped inside {}:{}-{end}, a range applied \
+                        "the interrupted replay stopped inside {}-{end}, a range applied \
                          through the client pipeline (statements zrm does not apply itself), \
                          and zrm cannot tell how much of it the target committed. Restore \
                          again with --replace",
-                        r.file, r.pos
+                        r.committed
                     )));
                 }
             }
-            if (k, r.pos) > from {
-                from = (k, r.pos);
-                stats.resumed_at = Some(format!("{}:{}", r.file, r.pos));
+            if at > from {
+                from = at;
+                stats.resumed_at = Some(r.committed.to_string());
             }
         }
+        unordered_end = until.filter(|u| *u > from);
     }
     let mut policy = match (job.replay.source_flavor, job.replay.target_flavor) {
         _ if job.skip_gtids => GtidPolicy::Batch,
         (Flavor::MySQL, Flavor::MySQL) => {
-            let row = rt.block_on(
-                ctl.rows("SELECT @@GLOBAL.gtid_mode, REPLACE(@@GLOBAL.gtid_executed, '\\n', '')"),
-            )?;
-            let cell = |i: usize| {
-                row.first()
-                    .and_then(|r| r.get(i).cloned().flatten())
-                    .unwrap_or_default()
-            };
+            let (mode_off, executed) = rt.block_on(target_gtids(&mut ctl))?;
             GtidPolicy::Mysql(MysqlGtids {
-                mode_off: cell(0).eq_ignore_ascii_case("OFF"),
-                executed: GtidSet::parse(&cell(1)).map_err(Error::Restore)?,
+                mode_off,
+                applied: unordered_end.map(|u| (u, executed.clone())),
+                executed,
                 skipping: false,
             })
         }
         (Flavor::MariaDB, Flavor::MariaDB) if job.log_bin => GtidPolicy::MariaKeep,
         _ => GtidPolicy::Batch,
     };
+    if let (Some(until), false) = (unordered_end, matches!(policy, GtidPolicy::Mysql(_))) {
+        rt.block_on(ctl.close());
+        return Err(Error::Restore(format!(
+            "the interrupted replay committed transactions out of order up to {}:{}, which \
+             the target knows by their source GTIDs; resume it keeping the GTIDs (without \
+             --skip-gtids), or restore again with --replace",
+            files[until.0].file, until.1
+        )));
+    }
     let mut serial_left = 0u64;
     loop {
         let schema = rt.block_on(Schema::load(&mut ctl))?;
         let lanes = if serial_left > 0 { 1 } else { stats.lanes };
-        let mut pass = Pass::start(&rt, job, lanes)?;
+        let start = BinlogCoordinates::new(
+            files.get(from.0).map_or("", |f| f.file.as_str()),
+            files.get(from.0).map_or(from.1, |f| f.start.max(from.1)),
+        );
+        let mut pass = Pass::start(&rt, job, lanes, start)?;
         let outcome = run_pass(
             repo,
             job,
@@ -559,25 +589,29 @@ pub fn apply(
             }
             Err(Failure::Lane(fail)) => {
                 pass.abort(job);
-                let at = rt.block_on(read_progress(&mut ctl, job.backup_id))?;
+                let at = rt.block_on(progress::read(&mut ctl, job.backup_id))?;
                 let Some(at) = at else {
                     return Err(Error::Restore(
                         "the applier's progress row is gone from zrm_meta.replay_progress".into(),
                     ));
                 };
-                let k = files.iter().position(|f| f.file == at.file).unwrap_or(0);
+                let (committed, until) = at.points(files);
+                let k = committed.map_or(0, |c| c.0);
+                if let (Some(until), GtidPolicy::Mysql(m)) = (until, &mut policy) {
+                    let (_, now) = rt.block_on(target_gtids(&mut ctl))?;
+                    m.applied = Some((until, now));
+                }
                 if lanes > 1 {
                     tracing::info!(
                         "lanes met a dependency zrm did not foresee ({}; batch {}); going on \
-                         one lane at a time from {}:{}",
+                         one lane at a time from {}",
                         fail.message,
                         fail.seq,
-                        at.file,
-                        at.pos
+                        at.committed
                     );
                     stats.conflicts += 1;
                     serial_left = SERIAL_UNITS;
-                    from = (k, at.pos);
+                    from = (k, at.committed.pos);
                     continue;
                 }
                 rt.block_on(ctl.close());
@@ -586,8 +620,8 @@ pub fn apply(
                     .map(|c| format!("ERROR {c}: "))
                     .unwrap_or_default();
                 return Ok(Err(Stopped {
-                    file: at.file,
-                    resume_pos: at.pos,
+                    file: at.committed.file,
+                    resume_pos: at.committed.pos,
                     error: format!("{code}{}", fail.message),
                 }));
             }
@@ -598,7 +632,7 @@ pub fn apply(
             }
         }
     }
-    if let Err(e) = rt.block_on(forget_progress(&mut ctl, job.backup_id)) {
+    if let Err(e) = rt.block_on(progress::forget(&mut ctl, job.backup_id)) {
         tracing::warn!("could not remove zrm_meta.replay_progress from the target: {e}");
     }
     rt.block_on(ctl.close());
@@ -705,7 +739,7 @@ fn run_pass(
             };
             if needs_flush && !gather.trxs.is_empty() {
                 let g = std::mem::replace(&mut gather, Gather::new());
-                send(pass, job, f, fde.clone(), g, *serial_left > 0)?;
+                send(pass, f, fde.clone(), g, *serial_left > 0)?;
             }
             if let Some((a, b)) = pipeline {
                 if !matches!(unit, Some(Unit::Pipeline { .. })) {
@@ -714,6 +748,7 @@ fn run_pass(
                     if let Err(stopped) = run_pipeline(repo, job, ctl, &rt, f, a, b)? {
                         return Ok(Err(stopped));
                     }
+                    pass.committed = BinlogCoordinates::new(f.file.clone(), b);
                     stats.pipeline_ranges += 1;
                     schema = rt.block_on(Schema::load(ctl))?;
                 }
@@ -730,17 +765,22 @@ fn run_pass(
                     pipeline = Some(pipeline.map_or((start, end), |(a, _)| (a, end)));
                 }
                 Unit::Rows(t) => {
-                    let keep = policy.keep(t.gtid.as_ref());
-                    if keep && !gather.trxs.is_empty() {
-                        let g = std::mem::replace(&mut gather, Gather::new());
-                        send(pass, job, f, fde.clone(), g, *serial_left > 0)?;
+                    let choice = policy.choose(t.gtid.as_ref(), (k, t.end));
+                    let keep = choice == GtidChoice::Keep;
+                    if choice == GtidChoice::Skip {
+                        stats.already_applied += 1;
+                    } else {
+                        if keep && !gather.trxs.is_empty() {
+                            let g = std::mem::replace(&mut gather, Gather::new());
+                            send(pass, f, fde.clone(), g, *serial_left > 0)?;
+                        }
+                        gather.keep_gtid = keep;
+                        gather.bytes += t.events.len();
+                        gather.ws.merge(&t.write_set);
+                        stats.transactions += 1;
+                        stats.rows += t.rows;
+                        gather.trxs.push(t);
                     }
-                    gather.keep_gtid = keep;
-                    gather.bytes += t.events.len();
-                    gather.ws.merge(&t.write_set);
-                    stats.transactions += 1;
-                    stats.rows += t.rows;
-                    gather.trxs.push(t);
                 }
             }
             *serial_left = serial_left.saturating_sub(1);
@@ -761,7 +801,6 @@ fn run_pass(
 
 fn send(
     pass: &mut Pass,
-    job: &ApplyJob,
     f: &super::plan::ReplayFile,
     fde: Option<Arc<Vec<u8>>>,
     g: Gather,
@@ -773,12 +812,27 @@ fn send(
             f.file
         ))
     })?;
-    let end = g.trxs.last().map_or(0, |t| t.end);
+    let end = BinlogCoordinates::new(f.file.clone(), g.trxs.last().map_or(0, |t| t.end));
+    // One commit per source GTID: commits need not wait for each other, the target's
+    // gtid_executed records which transactions it holds.
+    let unordered = g.keep_gtid
+        && matches!(
+            g.trxs.first().and_then(|t| t.gtid.as_ref()),
+            Some(TrxGtid::Mysql(_))
+        );
+    let mark = if unordered {
+        Mark::Unordered {
+            safe: end.clone(),
+            end,
+        }
+    } else {
+        Mark::Ordered(end)
+    };
     let batch = Batch {
         seq: 0,
         fde,
         keep_gtid: g.keep_gtid,
-        progress_sql: progress_sql(job.backup_id, &f.file, end, None),
+        mark,
         trxs: g.trxs,
     };
     pass.dispatch(batch, g.ws, serial)?;
@@ -796,7 +850,8 @@ fn run_pipeline(
     a: u64,
     b: u64,
 ) -> Result<std::result::Result<(), Stopped>> {
-    rt.block_on(ctl.exec(&progress_sql(job.backup_id, &f.file, a, Some(b))))?;
+    let at = |pos: u64| BinlogCoordinates::new(f.file.clone(), pos);
+    rt.block_on(ctl.exec(&progress::ordered_sql(job.backup_id, &at(a), Some(b))))?;
     let mut sub = f.clone();
     sub.start = a;
     sub.stop = Some(b);
@@ -813,15 +868,14 @@ fn run_pipeline(
     };
     match replay::replay(repo, &sub_job, &Silent)? {
         Ok(_) => {
-            rt.block_on(ctl.exec(&progress_sql(job.backup_id, &f.file, b, None)))?;
+            rt.block_on(ctl.exec(&progress::ordered_sql(job.backup_id, &at(b), None)))?;
             Ok(Ok(()))
         }
         Err(stopped) => {
             // The pipeline knows exactly where it stopped: everything before is applied.
-            rt.block_on(ctl.exec(&progress_sql(
+            rt.block_on(ctl.exec(&progress::ordered_sql(
                 job.backup_id,
-                &f.file,
-                stopped.resume_pos,
+                &at(stopped.resume_pos),
                 None,
             )))?;
             Ok(Err(stopped))
