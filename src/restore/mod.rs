@@ -16,3 +16,4 @@ pub mod server;
 pub mod shard_plan;
 pub mod tables;
 pub mod target;
+pub mod target_gtids;

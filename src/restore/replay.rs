@@ -17,6 +17,7 @@ use regex::Regex;
 
 use super::db_filter::{self, BlockFilter, Patterns, StatementGroups};
 use super::plan::ReplayFile;
+use super::target_gtids::TargetGtids;
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
 use crate::command::{RunningTool, ToolCommand};
@@ -319,80 +320,26 @@ fn mixed_block(file: &str, pos: u64) -> Error {
     ))
 }
 
-/// How a MySQL target takes the source's GTIDs. Replayed with their GTIDs, transactions keep
-/// their identity; but MySQL silently skips a transaction whose GTID its `gtid_executed`
-/// already holds (a target restored before, say), and refuses GTIDs when `gtid_mode` is OFF.
-/// In those cases the transactions are replayed without them (`--skip-gtids`: each gets a new
-/// GTID of the target, or none) — never skipped.
-struct GtidTarget {
-    /// `gtid_mode` is OFF: no GTID can be set.
-    mode_off: bool,
-    /// The target's `gtid_executed`.
-    executed: GtidSet,
-    /// Set once a file was replayed without its GTIDs: why, for the note.
-    skipped_because: Option<String>,
-}
-
-impl GtidTarget {
-    /// Ask the target (through its client tool) for its GTID mode and executed set.
-    fn read(client: &tools::Tool, options: &ClientOptionFile) -> Result<GtidTarget> {
-        let out = std::process::Command::new(&client.path)
-            .arg(format!("--defaults-file={}", options.path().display()))
-            .args([
-                "--batch",
-                "--skip-column-names",
-                "-e",
-                "SELECT @@GLOBAL.gtid_mode, REPLACE(@@GLOBAL.gtid_executed, '\\n', '')",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| Error::io("run", &client.path, e))?;
-        if !out.status.success() {
-            return Err(Error::Restore(format!(
-                "cannot read the target's GTID state: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let (mode, executed) = text
-            .trim_end()
-            .split_once('\t')
-            .unwrap_or((text.trim(), ""));
-        Ok(GtidTarget {
-            mode_off: mode.eq_ignore_ascii_case("OFF"),
-            executed: GtidSet::parse(executed).map_err(Error::Restore)?,
-            skipped_because: None,
-        })
+/// The target's GTID state, asked through its client tool.
+fn read_target_gtids(client: &tools::Tool, options: &ClientOptionFile) -> Result<TargetGtids> {
+    let out = std::process::Command::new(&client.path)
+        .arg(format!("--defaults-file={}", options.path().display()))
+        .args(["--batch", "--skip-column-names", "-e", TargetGtids::QUERY])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io("run", &client.path, e))?;
+    if !out.status.success() {
+        return Err(Error::Restore(format!(
+            "cannot read the target's GTID state: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
-
-    /// Whether the transactions of a file with these GTIDs are replayed without them.
-    fn skip_gtids(&mut self, file: &str, gtids: &GtidSet) -> bool {
-        // Once skipping, always: the target's own new GTIDs (its server_uuid may be the
-        // source's, on a copy of its datadir) could otherwise meet later source GTIDs.
-        if self.skipped_because.is_some() {
-            return true;
-        }
-        if gtids.is_empty() {
-            return false;
-        }
-        if self.mode_off {
-            self.skipped_because
-                .get_or_insert_with(|| "the target runs with gtid_mode = OFF".into());
-            return true;
-        }
-        let seen = gtids.intersection(&self.executed);
-        if seen.is_empty() {
-            return false;
-        }
-        self.skipped_because.get_or_insert_with(|| {
-            format!(
-                "the target had already executed {} of the replayed GTIDs ({seen}, first in \
-                 {file}; the source itself, or an earlier restore?), which MySQL would have skipped silently",
-                seen.count()
-            )
-        });
-        true
-    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (mode, executed) = text
+        .trim_end()
+        .split_once('\t')
+        .unwrap_or((text.trim(), ""));
+    TargetGtids::from_row(mode, executed)
 }
 
 /// Replay the files. `Err(Ok(stopped))`-like outcomes are returned as `Ok(Err(stopped))` so the
@@ -407,7 +354,7 @@ pub fn replay(
     let packet = PacketLimit::raise(job.target);
     let options = ClientOptionFile::write(job.target)?;
     let mut gtid_target = match (job.source_flavor, job.target_flavor) {
-        (Flavor::MySQL, Flavor::MySQL) => Some(GtidTarget::read(&client_tool, &options)?),
+        (Flavor::MySQL, Flavor::MySQL) => Some(read_target_gtids(&client_tool, &options)?),
         _ => None,
     };
     let mut client = ToolCommand::new(&client_tool)
@@ -463,15 +410,15 @@ pub fn replay(
             if job.skip_gtids && job.source_flavor == Flavor::MySQL {
                 cmd = cmd.arg("--skip-gtids");
             } else if let Some(t) = gtid_target.as_mut() {
-                let first = t.skipped_because.is_none();
-                if t.skip_gtids(&f.file, &gtids) {
+                let first = t.dropped_because().is_none();
+                if !t.keeps(&f.file, &gtids) {
                     cmd = cmd.arg("--skip-gtids");
                     if first {
                         tracing::warn!(
                             "replaying {} and later files without the source's GTIDs: {}; the \
                              transactions take new GTIDs of the target",
                             f.file,
-                            t.skipped_because.as_deref().unwrap_or_default()
+                            t.dropped_because().unwrap_or_default()
                         );
                     }
                 }

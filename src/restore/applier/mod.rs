@@ -44,6 +44,7 @@ use self::schema::Schema;
 use self::units::{RowTrx, TrxGtid, Unit, Units};
 use self::writeset::WriteSet;
 use super::replay::{self, ReplayJob, Stopped};
+use super::target_gtids::TargetGtids;
 use crate::binlog::coordinates::BinlogCoordinates;
 use crate::binlog::reader::BinlogReader;
 use crate::error::{Error, Result};
@@ -164,13 +165,10 @@ impl std::fmt::Display for ApplyStats {
     }
 }
 
-/// Whether the MySQL target takes the source's GTIDs: once a replayed GTID is found already
-/// executed on the target (MySQL would skip that transaction silently) or the target runs
-/// with `gtid_mode = OFF`, every later transaction takes a new GTID of the target instead.
+/// Whether the MySQL target takes the source's GTIDs (see `TargetGtids`), and which
+/// transactions an interrupted replay applied already.
 struct MysqlGtids {
-    mode_off: bool,
-    executed: GtidSet,
-    skipping: bool,
+    target: TargetGtids,
     /// An interrupted replay committed out of order up to this point: a transaction before
     /// it whose GTID the target has now (the set) is applied already.
     applied: Option<(At, GtidSet)>,
@@ -202,29 +200,21 @@ impl MysqlGtids {
     }
 
     fn keep(&mut self, gtid: &str) -> bool {
-        if self.skipping {
+        let Some(g) = Gtid::parse(gtid) else {
             return false;
-        }
-        if self.mode_off {
-            self.skipping = true;
+        };
+        let mut one = GtidSet::default();
+        one.insert(&g);
+        let first = self.target.dropped_because().is_none();
+        let keeps = self.target.keeps(gtid, &one);
+        if !keeps && first {
             tracing::warn!(
-                "replaying without the source's GTIDs: the target runs with gtid_mode = OFF"
+                "replaying {gtid} and every later transaction without the source's GTIDs: {}; \
+                 the transactions take new GTIDs of the target",
+                self.target.dropped_because().unwrap_or_default()
             );
-            return false;
         }
-        match Gtid::parse(gtid) {
-            Some(g) if self.executed.contains(&g) => {
-                self.skipping = true;
-                tracing::warn!(
-                    "replaying {gtid} and every later transaction without the source's GTIDs: \
-                     the target had already executed it (the source itself, or an earlier restore?), which MySQL \
-                     would have skipped silently; the transactions take new GTIDs of the target"
-                );
-                false
-            }
-            Some(_) => true,
-            None => false,
-        }
+        keeps
     }
 }
 
@@ -248,20 +238,23 @@ impl GtidPolicy {
     }
 }
 
-/// The target's `gtid_mode` is OFF, and its `gtid_executed`.
-async fn target_gtids(s: &mut Session) -> Result<(bool, GtidSet)> {
-    let row = s
-        .rows("SELECT @@GLOBAL.gtid_mode, REPLACE(@@GLOBAL.gtid_executed, '\\n', '')")
-        .await?;
+async fn target_gtids(s: &mut Session) -> Result<TargetGtids> {
+    let row = s.rows(TargetGtids::QUERY).await?;
     let cell = |i: usize| {
         row.first()
             .and_then(|r| r.get(i).cloned().flatten())
             .unwrap_or_default()
     };
-    Ok((
-        cell(0).eq_ignore_ascii_case("OFF"),
-        GtidSet::parse(&cell(1)).map_err(Error::Restore)?,
-    ))
+    TargetGtids::from_row(&cell(0), &cell(1))
+}
+
+/// The target's `gtid_executed` now.
+async fn executed_now(s: &mut Session) -> Result<GtidSet> {
+    let now = s
+        .value("SELECT REPLACE(@@GLOBAL.gtid_executed, '\\n', '')")
+        .await?
+        .unwrap_or_default();
+    GtidSet::parse(&now).map_err(Error::Restore)
 }
 
 /// Why a pass over the files ended early.
@@ -533,12 +526,13 @@ pub fn apply(
     let mut policy = match (job.replay.source_flavor, job.replay.target_flavor) {
         _ if job.skip_gtids => GtidPolicy::Batch,
         (Flavor::MySQL, Flavor::MySQL) => {
-            let (mode_off, executed) = rt.block_on(target_gtids(&mut ctl))?;
+            let applied = match unordered_end {
+                Some(u) => Some((u, rt.block_on(executed_now(&mut ctl))?)),
+                None => None,
+            };
             GtidPolicy::Mysql(MysqlGtids {
-                mode_off,
-                applied: unordered_end.map(|u| (u, executed.clone())),
-                executed,
-                skipping: false,
+                target: rt.block_on(target_gtids(&mut ctl))?,
+                applied,
             })
         }
         (Flavor::MariaDB, Flavor::MariaDB) if job.log_bin => GtidPolicy::MariaKeep,
@@ -598,8 +592,7 @@ pub fn apply(
                 let (committed, until) = at.points(files);
                 let k = committed.map_or(0, |c| c.0);
                 if let (Some(until), GtidPolicy::Mysql(m)) = (until, &mut policy) {
-                    let (_, now) = rt.block_on(target_gtids(&mut ctl))?;
-                    m.applied = Some((until, now));
+                    m.applied = Some((until, rt.block_on(executed_now(&mut ctl))?));
                 }
                 if lanes > 1 {
                     tracing::info!(
