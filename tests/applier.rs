@@ -76,6 +76,44 @@ fn script(server: &TestServer, sql: &str) {
     server.sql_file(&path);
 }
 
+/// MySQL: the target holds exactly the source's GTIDs written after the full backup (the
+/// load brings none of them), every replayed transaction's and nothing more of the source's.
+fn assert_replayed_gtids(d: &Drill, out: &Output) {
+    let at_backup = d.full["consistent_point"]["gtid_set"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let src_now = d.src.gtid_executed();
+    let replayed = d
+        .dst
+        .sql(&format!("SELECT GTID_SUBTRACT('{src_now}', '{at_backup}')"))
+        .replace("\\n", "")
+        .replace('\n', "");
+    assert!(!replayed.is_empty(), "the source wrote after its backup\n{out}");
+    let missing = d.dst.sql(&format!(
+        "SELECT GTID_SUBTRACT('{replayed}', @@GLOBAL.gtid_executed)"
+    ));
+    assert_eq!(missing.trim(), "", "source GTIDs missing on the target\n{out}");
+    let uuid = d.src.server_uuid().unwrap();
+    let extra = d.dst.sql(&format!(
+        "SELECT GTID_SUBTRACT(@@GLOBAL.gtid_executed, '{replayed}')"
+    ));
+    assert!(
+        !extra.contains(&uuid),
+        "the target holds source GTIDs that were not replayed: {extra}\n{out}"
+    );
+}
+
+/// The commits the applier reports.
+fn commits(out: &Output) -> u64 {
+    out.stdout
+        .split(" commits")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no commit count in {out}"))
+}
+
 fn applied_by_zrm(out: &Output) {
     assert!(
         out.stdout.contains("applied by zrm"),
@@ -304,6 +342,11 @@ fn kill_9_during_the_replay_then_resume_applies_each_transaction_once(flavor: Fl
     );
     assert!(out.stdout.contains("continued after"), "{out}");
     assert_same(&d.src, &d.dst, &["k"], &out);
+    if flavor == Flavor::MySQL {
+        // The batches' GTIDs are added after their commits: the kill may fall between the
+        // two, and the resume adds what the target lacks.
+        assert_replayed_gtids(&d, &out);
+    }
     let left = d.dst.sql("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'zrm_meta'");
     assert_eq!(left.trim(), "0", "the progress table goes once the replay is complete");
 }
@@ -331,10 +374,13 @@ fn kill_9_while_lanes_commit_side_by_side_then_resume(flavor: Flavor) {
         cp["binlog_file"].as_str().unwrap(),
         cp["binlog_pos"].as_u64().unwrap()
     );
-    let mut child = spawn_zrm(
-        d.config(),
-        &["restore", "--set", "src", "--target", "dst", "--replay-lanes", "4"],
-    );
+    // On MySQL, --log-bin: the replay goes into the target's binary log, so each
+    // transaction takes its source GTID with SET gtid_next and commits on its own.
+    let mut args = vec!["restore", "--set", "src", "--target", "dst", "--replay-lanes", "4"];
+    if flavor == Flavor::MySQL {
+        args.push("--log-bin");
+    }
+    let mut child = spawn_zrm(d.config(), &args);
     wait_for("some of the replay committed", 120, || {
         d.dst
             .try_sql("SELECT COUNT(*) FROM u.t")
@@ -350,10 +396,12 @@ fn kill_9_while_lanes_commit_side_by_side_then_resume(flavor: Flavor) {
         .trim()
         .parse()
         .unwrap();
-    let out = zrm_ok(
-        d.config(),
-        &["restore", "--set", "src", "--target", "dst", "--resume", &start],
-    );
+    args.truncate(5);
+    args.extend(["--resume", &start]);
+    if flavor == Flavor::MySQL {
+        args.push("--log-bin");
+    }
+    let out = zrm_ok(d.config(), &args);
     assert!(out.stdout.contains("continued after"), "{out}");
     assert_same(&d.src, &d.dst, &["u"], &out);
     if flavor == Flavor::MySQL {
@@ -362,9 +410,7 @@ fn kill_9_while_lanes_commit_side_by_side_then_resume(flavor: Flavor) {
         // found at least one already applied by its GTID.
         assert!(lane_rows > 1, "{lane_rows} lane rows\n{killed}");
         assert!(out.stdout.contains("already applied"), "{out}");
-        let uuid = d.src.server_uuid().unwrap();
-        let executed = d.dst.gtid_executed();
-        assert!(executed.contains(&uuid), "the source's GTIDs are kept: {executed}\n{out}");
+        assert_replayed_gtids(&d, &out);
     } else {
         assert_eq!(lane_rows, 0, "MariaDB commits in order\n{killed}");
     }
@@ -457,18 +503,43 @@ fn mysql_skip_gtids_shares_commits_and_keeps_no_source_gtid() {
     let out = d.replay(&["--skip-gtids"]);
     applied_by_zrm(&out);
     assert_same(&d.src, &d.dst, &["sg"], &out);
-    // 300 transactions in far fewer commits (they would each take one with their GTID).
-    let commits: u64 = out
-        .stdout
-        .split(" commits")
-        .next()
-        .and_then(|s| s.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no commit count in {out}"));
+    // 300 transactions in far fewer commits.
+    let commits = commits(&out);
     assert!(commits < 50, "{commits} commits\n{out}");
     let executed = d.dst.gtid_executed();
     assert!(
         !executed.contains(&uuid),
         "no source GTID on the target: {executed}\n{out}"
     );
+}
+
+#[test]
+fn mysql_keeps_every_source_gtid_in_shared_commits() {
+    // Without --log-bin the replay is not in the target's binary log: transactions share
+    // commits and their GTIDs are added to gtid_executed right after each commit. With
+    // --log-bin each takes its GTID with SET gtid_next, one commit per transaction.
+    let d = Drill::of(
+        Flavor::MySQL,
+        "CREATE DATABASE kg; CREATE TABLE kg.t (id INT PRIMARY KEY, v INT);",
+    );
+    let mut sql = String::new();
+    for i in 0..300 {
+        sql.push_str(&format!("INSERT INTO kg.t VALUES ({i}, {i});\n"));
+    }
+    script(&d.src, &sql);
+    let out = d.replay(&[]);
+    applied_by_zrm(&out);
+    assert_same(&d.src, &d.dst, &["kg"], &out);
+    assert_replayed_gtids(&d, &out);
+    let shared = commits(&out);
+    assert!(shared < 50, "{shared} commits for 300 transactions\n{out}");
+    // The same replay into the target's binary log (its GTIDs forgotten first, or they
+    // would be taken as already executed): one commit per transaction.
+    d.dst.sql("RESET BINARY LOGS AND GTIDS");
+    let out = zrm_ok(
+        d.config(),
+        &["restore", "--set", "src", "--target", "dst", "--replace", "--log-bin"],
+    );
+    assert_same(&d.src, &d.dst, &["kg"], &out);
+    assert!(commits(&out) >= 300, "{out}");
 }

@@ -16,6 +16,7 @@ use super::progress;
 use super::units::{RowTrx, TrxGtid};
 use crate::binlog::coordinates::BinlogCoordinates;
 use crate::mysql::conn::quote_str;
+use crate::mysql::gtid::GtidSet;
 use crate::mysql::Session;
 
 /// Consecutive row transactions applied and committed together.
@@ -24,8 +25,12 @@ pub struct Batch {
     /// The file's format description event (a session must run it before row events).
     pub fde: Arc<Vec<u8>>,
     pub trxs: Vec<RowTrx>,
-    /// Give the target the source's GTID (then the batch holds one transaction).
+    /// Give the target the source's GTID with `SET gtid_next` (then the batch holds one
+    /// transaction).
     pub keep_gtid: bool,
+    /// The source GTIDs of the batch's transactions, added to the target's `gtid_executed`
+    /// right after the commit (a batch committed in order; instead of `keep_gtid`).
+    pub add_gtids: Option<GtidSet>,
     /// How it commits, and what it records.
     pub mark: Mark,
 }
@@ -71,6 +76,13 @@ async fn exec(session: &mut Session, sql: &str) -> Result<(), (Option<u16>, Stri
         mysql_async::Error::Server(se) => (Some(se.code), se.message),
         other => (None, other.to_string()),
     })
+}
+
+/// Add GTIDs to the target's `gtid_executed` (and `gtid_purged`, where MySQL keeps the
+/// GTIDs of transactions that are in no binary log of the server, as it does for every
+/// transaction committed with `sql_log_bin = 0`).
+pub fn add_gtids_sql(g: &GtidSet) -> String {
+    format!("SET GLOBAL gtid_purged = {}", quote_str(&format!("+{g}")))
 }
 
 fn binlog_statement(events: &[u8]) -> String {
@@ -137,10 +149,15 @@ impl Lane {
                 }
                 exec(
                     &mut self.session,
-                    &progress::ordered_sql(&self.backup_id, at, None),
+                    &progress::ordered_sql(&self.backup_id, at, None, b.add_gtids.as_ref()),
                 )
                 .await?;
                 exec(&mut self.session, "COMMIT").await?;
+                if let Some(g) = &b.add_gtids {
+                    // Before the next batch commits: only the last committed batch's GTIDs
+                    // can be missing from the target if zrm stops here.
+                    exec(&mut self.session, &add_gtids_sql(g)).await?;
+                }
                 // The next batch may commit now: resetting gtid_next is this session's own
                 // business.
                 turn.send_replace(b.seq + 1);

@@ -169,6 +169,10 @@ impl std::fmt::Display for ApplyStats {
 /// transactions an interrupted replay applied already.
 struct MysqlGtids {
     target: TargetGtids,
+    /// Kept GTIDs are added to the target's `gtid_executed` after each commit, so that
+    /// transactions share commits: the replay is not written to the target's binary log
+    /// and zrm may set `gtid_purged`.
+    add_after_commit: bool,
     /// An interrupted replay committed out of order up to this point: a transaction before
     /// it whose GTID the target has now (the set) is applied already.
     applied: Option<(At, GtidSet)>,
@@ -229,6 +233,10 @@ enum GtidPolicy {
 }
 
 impl GtidPolicy {
+    fn adds_after_commit(&self) -> bool {
+        matches!(self, GtidPolicy::Mysql(m) if m.add_after_commit)
+    }
+
     fn choose(&mut self, g: Option<&TrxGtid>, at: At) -> GtidChoice {
         match (self, g) {
             (GtidPolicy::MariaKeep, Some(TrxGtid::Maria { .. })) => GtidChoice::Keep,
@@ -246,6 +254,49 @@ async fn target_gtids(s: &mut Session) -> Result<TargetGtids> {
             .unwrap_or_default()
     };
     TargetGtids::from_row(&cell(0), &cell(1))
+}
+
+/// Whether zrm may add GTIDs to the target's `gtid_executed` after a commit instead of
+/// setting `gtid_next` before it: the replay stays out of the target's binary log (so its
+/// transactions would be in `gtid_purged` either way) and the user may set `gtid_purged`.
+async fn can_add_gtids(s: &mut Session, log_bin: bool) -> bool {
+    if log_bin {
+        return false;
+    }
+    if s.value("SELECT @@SESSION.sql_log_bin")
+        .await
+        .ok()
+        .flatten()
+        .as_deref()
+        != Some("0")
+    {
+        return false;
+    }
+    // Adds nothing; refused without SYSTEM_VARIABLES_ADMIN (or SUPER).
+    match s.exec("SET GLOBAL gtid_purged = '+'").await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::info!(
+                "the replay keeps each source GTID with one commit per transaction: {e}"
+            );
+            false
+        }
+    }
+}
+
+/// Add what the target lacks of the GTIDs of the last batch committed before zrm stopped.
+async fn settle_pending(s: &mut Session, pending: &GtidSet) -> Result<()> {
+    let missing = pending.difference(&executed_now(s).await?);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    s.exec(&lane::add_gtids_sql(&missing)).await.map_err(|e| {
+        Error::Restore(format!(
+            "the target committed the transactions of {missing} but refuses their GTIDs \
+             ({e}); add them with SET GLOBAL gtid_purged = '+{missing}' as a user with \
+             SYSTEM_VARIABLES_ADMIN, then resume"
+        ))
+    })
 }
 
 /// The target's `gtid_executed` now.
@@ -523,6 +574,9 @@ pub fn apply(
         }
         unordered_end = until.filter(|u| *u > from);
     }
+    if let Some(pending) = recorded.as_ref().and_then(|r| r.gtids_pending.as_ref()) {
+        rt.block_on(settle_pending(&mut ctl, pending))?;
+    }
     let mut policy = match (job.replay.source_flavor, job.replay.target_flavor) {
         _ if job.skip_gtids => GtidPolicy::Batch,
         (Flavor::MySQL, Flavor::MySQL) => {
@@ -532,6 +586,7 @@ pub fn apply(
             };
             GtidPolicy::Mysql(MysqlGtids {
                 target: rt.block_on(target_gtids(&mut ctl))?,
+                add_after_commit: rt.block_on(can_add_gtids(&mut ctl, job.log_bin)),
                 applied,
             })
         }
@@ -589,6 +644,9 @@ pub fn apply(
                         "the applier's progress row is gone from zrm_meta.replay_progress".into(),
                     ));
                 };
+                if let Some(pending) = &at.gtids_pending {
+                    rt.block_on(settle_pending(&mut ctl, pending))?;
+                }
                 let (committed, until) = at.points(files);
                 let k = committed.map_or(0, |c| c.0);
                 if let (Some(until), GtidPolicy::Mysql(m)) = (until, &mut policy) {
@@ -659,6 +717,8 @@ struct Gather {
     ws: WriteSet,
     bytes: usize,
     keep_gtid: bool,
+    /// Source GTIDs to add to the target after the commit.
+    add: GtidSet,
 }
 
 impl Gather {
@@ -668,6 +728,7 @@ impl Gather {
             ws: WriteSet::default(),
             bytes: 0,
             keep_gtid: false,
+            add: GtidSet::default(),
         }
     }
 }
@@ -759,7 +820,15 @@ fn run_pass(
                 }
                 Unit::Rows(t) => {
                     let choice = policy.choose(t.gtid.as_ref(), (k, t.end));
-                    let keep = choice == GtidChoice::Keep;
+                    // Kept GTIDs: set before the transaction (one commit each), or added
+                    // after the batch's commit.
+                    let adds = choice == GtidChoice::Keep && policy.adds_after_commit();
+                    let keep = choice == GtidChoice::Keep && !adds;
+                    if let (true, Some(TrxGtid::Mysql(g))) = (adds, &t.gtid) {
+                        if let Some(g) = Gtid::parse(g) {
+                            gather.add.insert(&g);
+                        }
+                    }
                     if choice == GtidChoice::Skip {
                         stats.already_applied += 1;
                     } else {
@@ -825,6 +894,7 @@ fn send(
         seq: 0,
         fde,
         keep_gtid: g.keep_gtid,
+        add_gtids: (!g.add.is_empty()).then_some(g.add),
         mark,
         trxs: g.trxs,
     };
@@ -844,7 +914,7 @@ fn run_pipeline(
     b: u64,
 ) -> Result<std::result::Result<(), Stopped>> {
     let at = |pos: u64| BinlogCoordinates::new(f.file.clone(), pos);
-    rt.block_on(ctl.exec(&progress::ordered_sql(job.backup_id, &at(a), Some(b))))?;
+    rt.block_on(ctl.exec(&progress::ordered_sql(job.backup_id, &at(a), Some(b), None)))?;
     let mut sub = f.clone();
     sub.start = a;
     sub.stop = Some(b);
@@ -861,7 +931,7 @@ fn run_pipeline(
     };
     match replay::replay(repo, &sub_job, &Silent)? {
         Ok(_) => {
-            rt.block_on(ctl.exec(&progress::ordered_sql(job.backup_id, &at(b), None)))?;
+            rt.block_on(ctl.exec(&progress::ordered_sql(job.backup_id, &at(b), None, None)))?;
             Ok(Ok(()))
         }
         Err(stopped) => {
@@ -869,6 +939,7 @@ fn run_pipeline(
             rt.block_on(ctl.exec(&progress::ordered_sql(
                 job.backup_id,
                 &at(stopped.resume_pos),
+                None,
                 None,
             )))?;
             Ok(Err(stopped))

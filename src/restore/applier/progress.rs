@@ -4,7 +4,10 @@
 //! Two tables in `zrm_meta`:
 //! - `replay_progress`, one row per restore (keyed by the backup restored): the position up
 //!   to which every transaction is committed, set by batches that commit in the source's
-//!   order, and the range handed to the client pipeline while it runs.
+//!   order, and the range handed to the client pipeline while it runs. A batch whose source
+//!   GTIDs are added to the target's `gtid_executed` right after its commit (MySQL, see the
+//!   applier) records them here as pending: if zrm stops between the two, the next run adds
+//!   what the target lacks of them before anything else.
 //! - `replay_lanes`, one row per lane: batches that keep their source GTID on a MySQL target
 //!   commit as soon as they are applied, without waiting for earlier ones (one commit per
 //!   GTID would otherwise be one fsync after another). Each such batch records in its lane's
@@ -15,8 +18,9 @@
 //!   on each other's progress update.
 
 use crate::binlog::coordinates::BinlogCoordinates;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mysql::conn::quote_str;
+use crate::mysql::gtid::GtidSet;
 use crate::mysql::Session;
 
 use super::super::plan::ReplayFile;
@@ -34,6 +38,9 @@ pub struct Recorded {
     /// Batches that commit out of order reached this far: a transaction between `committed`
     /// and here may be applied already (its GTID on the target says).
     pub unordered_end: Option<BinlogCoordinates>,
+    /// The source GTIDs of the last batch committed in order, which the target's
+    /// `gtid_executed` must hold.
+    pub gtids_pending: Option<GtidSet>,
 }
 
 impl Recorded {
@@ -53,14 +60,21 @@ impl Recorded {
     }
 }
 
-/// `UPDATE` of the restore's row: every transaction before `at` is committed.
-pub fn ordered_sql(backup_id: &str, at: &BinlogCoordinates, pipeline_end: Option<u64>) -> String {
+/// `UPDATE` of the restore's row: every transaction before `at` is committed (and the
+/// source GTIDs of the batch that ends there, when they are added after the commit).
+pub fn ordered_sql(
+    backup_id: &str,
+    at: &BinlogCoordinates,
+    pipeline_end: Option<u64>,
+    gtids: Option<&GtidSet>,
+) -> String {
     format!(
-        "UPDATE zrm_meta.replay_progress SET file = {}, pos = {}, pipeline_end = {} WHERE \
-         backup_id = {}",
+        "UPDATE zrm_meta.replay_progress SET file = {}, pos = {}, pipeline_end = {}, \
+         gtids_pending = {} WHERE backup_id = {}",
         quote_str(&at.file),
         at.pos,
         pipeline_end.map_or("NULL".to_string(), |e| e.to_string()),
+        gtids.map_or("NULL".to_string(), |g| quote_str(&g.to_string())),
         quote_str(backup_id)
     )
 }
@@ -96,10 +110,22 @@ pub async fn prepare(
     s.exec(
         "CREATE TABLE IF NOT EXISTS zrm_meta.replay_progress (backup_id VARCHAR(128) NOT NULL \
          PRIMARY KEY, file VARCHAR(512) NOT NULL, pos BIGINT UNSIGNED NOT NULL, pipeline_end \
-         BIGINT UNSIGNED NULL, updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) \
+         BIGINT UNSIGNED NULL, gtids_pending MEDIUMTEXT NULL, updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) \
          ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
     )
     .await?;
+    // A table an earlier zrm created, for a replay it left to resume.
+    if s.value(
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'zrm_meta' AND \
+         TABLE_NAME = 'replay_progress' AND COLUMN_NAME = 'gtids_pending'",
+    )
+    .await?
+    .as_deref()
+        == Some("0")
+    {
+        s.exec("ALTER TABLE zrm_meta.replay_progress ADD COLUMN gtids_pending MEDIUMTEXT NULL")
+            .await?;
+    }
     s.exec(
         "CREATE TABLE IF NOT EXISTS zrm_meta.replay_lanes (backup_id VARCHAR(128) NOT NULL, \
          lane INT UNSIGNED NOT NULL, safe_file VARCHAR(512) NOT NULL, safe_pos BIGINT UNSIGNED \
@@ -133,20 +159,33 @@ pub async fn read(s: &mut Session, backup_id: &str) -> Result<Option<Recorded>> 
     let id = quote_str(backup_id);
     let rows = s
         .rows(&format!(
-            "SELECT file, pos, pipeline_end FROM zrm_meta.replay_progress WHERE backup_id = {id}"
+            "SELECT file, pos, pipeline_end, gtids_pending FROM zrm_meta.replay_progress WHERE \
+             backup_id = {id}"
         ))
         .await?;
-    let Some(mut recorded) = rows.into_iter().next().and_then(|r| {
-        Some(Recorded {
-            committed: BinlogCoordinates::new(
-                r.first().cloned().flatten()?,
-                r.get(1).cloned().flatten()?.parse().ok()?,
-            ),
-            pipeline_end: r.get(2).cloned().flatten().and_then(|p| p.parse().ok()),
-            unordered_end: None,
-        })
-    }) else {
+    let Some(row) = rows.into_iter().next() else {
         return Ok(None);
+    };
+    let cell = |i: usize| row.get(i).cloned().flatten();
+    let unreadable = || {
+        Error::Restore(format!(
+            "zrm_meta.replay_progress on the target holds an unreadable row for {backup_id}; \
+             restore again with --replace"
+        ))
+    };
+    let mut recorded = Recorded {
+        committed: BinlogCoordinates::new(
+            cell(0).ok_or_else(unreadable)?,
+            cell(1)
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(unreadable)?,
+        ),
+        pipeline_end: cell(2).and_then(|p| p.parse().ok()),
+        unordered_end: None,
+        gtids_pending: match cell(3) {
+            Some(g) => Some(GtidSet::parse(&g).map_err(|_| unreadable())?),
+            None => None,
+        },
     };
     let lanes = s
         .rows(&format!(
