@@ -67,6 +67,34 @@ impl Drill {
     fn config(&self) -> &Path {
         &self.config
     }
+
+    /// The full backup's consistent point, `FILE:POS`: where the replay starts.
+    fn replay_start(&self) -> String {
+        let cp = &self.full["consistent_point"];
+        format!(
+            "{}:{}",
+            cp["binlog_file"].as_str().unwrap(),
+            cp["binlog_pos"].as_u64().unwrap()
+        )
+    }
+
+    /// Run zrm with `args` and `kill -9` it once the target's `table` has more than `rows`
+    /// rows; what the killed run printed.
+    fn kill_during(&self, args: &[&str], table: &str, rows: u64) -> Output {
+        let mut child = spawn_zrm(self.config(), args);
+        wait_for("some of the replay committed", 120, || {
+            self.dst
+                .try_sql(&format!("SELECT COUNT(*) FROM {table}"))
+                .is_ok_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > rows))
+        });
+        child.kill().unwrap();
+        finish(child)
+    }
+}
+
+/// Rows of a table (or any single number a query gives).
+fn count(server: &TestServer, query: &str) -> u64 {
+    server.sql(query).trim().parse().unwrap()
 }
 
 /// Many statements, fed on stdin (too long for an argument).
@@ -89,11 +117,18 @@ fn assert_replayed_gtids(d: &Drill, out: &Output) {
         .sql(&format!("SELECT GTID_SUBTRACT('{src_now}', '{at_backup}')"))
         .replace("\\n", "")
         .replace('\n', "");
-    assert!(!replayed.is_empty(), "the source wrote after its backup\n{out}");
+    assert!(
+        !replayed.is_empty(),
+        "the source wrote after its backup\n{out}"
+    );
     let missing = d.dst.sql(&format!(
         "SELECT GTID_SUBTRACT('{replayed}', @@GLOBAL.gtid_executed)"
     ));
-    assert_eq!(missing.trim(), "", "source GTIDs missing on the target\n{out}");
+    assert_eq!(
+        missing.trim(),
+        "",
+        "source GTIDs missing on the target\n{out}"
+    );
     let uuid = d.src.server_uuid().unwrap();
     let extra = d.dst.sql(&format!(
         "SELECT GTID_SUBTRACT(@@GLOBAL.gtid_executed, '{replayed}')"
@@ -313,27 +348,15 @@ fn kill_9_during_the_replay_then_resume_applies_each_transaction_once(flavor: Fl
     }
     script(&d.src, &sql);
     backup(d.config(), &["--set", "src", "--level", "1"]);
-    let cp = &d.full["consistent_point"];
-    let start = format!(
-        "{}:{}",
-        cp["binlog_file"].as_str().unwrap(),
-        cp["binlog_pos"].as_u64().unwrap()
-    );
-    let child = spawn_zrm(
-        d.config(),
+    let start = d.replay_start();
+    let killed = d.kill_during(
         &["restore", "--set", "src", "--target", "dst", "--replay-lanes", "2"],
+        "k.t",
+        500,
     );
-    wait_for("some of the replay committed", 120, || {
-        d.dst
-            .try_sql("SELECT COUNT(*) FROM k.t")
-            .is_ok_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 500))
-    });
-    let mut child = child;
-    child.kill().unwrap();
-    let killed = finish(child);
-    let partial: u64 = d.dst.sql("SELECT COUNT(*) FROM k.t").trim().parse().unwrap();
+    let partial = count(&d.dst, "SELECT COUNT(*) FROM k.t");
     assert!(partial < 6000, "the kill came before the end ({partial} rows)\n{killed}");
-    let nokey: u64 = d.dst.sql("SELECT COUNT(*) FROM k.nokey").trim().parse().unwrap();
+    let nokey = count(&d.dst, "SELECT COUNT(*) FROM k.nokey");
     assert_eq!(partial, nokey, "whole transactions only");
     // Resume from the replay's start: the target's own record says where it got.
     let out = zrm_ok(
@@ -368,34 +391,17 @@ fn kill_9_while_lanes_commit_side_by_side_then_resume(flavor: Flavor) {
     }
     script(&d.src, &sql);
     backup(d.config(), &["--set", "src", "--level", "1"]);
-    let cp = &d.full["consistent_point"];
-    let start = format!(
-        "{}:{}",
-        cp["binlog_file"].as_str().unwrap(),
-        cp["binlog_pos"].as_u64().unwrap()
-    );
+    let start = d.replay_start();
     // On MySQL, --log-bin: the replay goes into the target's binary log, so each
     // transaction takes its source GTID with SET gtid_next and commits on its own.
     let mut args = vec!["restore", "--set", "src", "--target", "dst", "--replay-lanes", "4"];
     if flavor == Flavor::MySQL {
         args.push("--log-bin");
     }
-    let mut child = spawn_zrm(d.config(), &args);
-    wait_for("some of the replay committed", 120, || {
-        d.dst
-            .try_sql("SELECT COUNT(*) FROM u.t")
-            .is_ok_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 1000))
-    });
-    child.kill().unwrap();
-    let killed = finish(child);
-    let partial: u64 = d.dst.sql("SELECT COUNT(*) FROM u.t").trim().parse().unwrap();
+    let killed = d.kill_during(&args, "u.t", 1000);
+    let partial = count(&d.dst, "SELECT COUNT(*) FROM u.t");
     assert!(partial < 8000, "the kill came before the end ({partial} rows)\n{killed}");
-    let lane_rows: u64 = d
-        .dst
-        .sql("SELECT COUNT(*) FROM zrm_meta.replay_lanes")
-        .trim()
-        .parse()
-        .unwrap();
+    let lane_rows = count(&d.dst, "SELECT COUNT(*) FROM zrm_meta.replay_lanes");
     args.truncate(5);
     args.extend(["--resume", &start]);
     if flavor == Flavor::MySQL {
@@ -538,7 +544,15 @@ fn mysql_keeps_every_source_gtid_in_shared_commits() {
     d.dst.sql("RESET BINARY LOGS AND GTIDS");
     let out = zrm_ok(
         d.config(),
-        &["restore", "--set", "src", "--target", "dst", "--replace", "--log-bin"],
+        &[
+            "restore",
+            "--set",
+            "src",
+            "--target",
+            "dst",
+            "--replace",
+            "--log-bin",
+        ],
     );
     assert_same(&d.src, &d.dst, &["kg"], &out);
     assert!(commits(&out) >= 300, "{out}");
