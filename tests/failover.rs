@@ -3,8 +3,9 @@
 //! promoted (the old primary stopped), writes on the new primary, the set pointed at it and
 //! archived. `restore` joins the two servers' archives by GTIDs and reaches any point before
 //! or after the switch from the backup taken before it, every table exact. A real gap
-//! (transactions on the old primary never archived, and gone from the new one's binlogs) is
-//! refused by restore and reported by check and verify.
+//! (transactions on the old primary never archived, and gone from the new one's binlogs), and
+//! a new primary that never had the old one's last archived transactions, are refused by
+//! restore and reported by check (and report and verify).
 
 mod support;
 
@@ -207,5 +208,48 @@ fn a_gap_across_a_failover_is_refused_loudly(flavor: Flavor) {
         format!("{}{}", out.stdout, out.stderr).contains("gap in the set's timeline"),
         "{out}"
     );
+}
+}
+
+flavor_tests! {
+fn a_new_primary_that_never_had_the_archived_last_transactions_is_refused(flavor: Flavor) {
+    let (mut primary, replica) = pair(flavor);
+    let target = TestServer::of(flavor);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &primary, &target);
+
+    writes(&primary, 0, 50);
+    backup(&cfg, &["--set", "s"]);
+    writes(&primary, 50, 100);
+    replica.wait_replicated(&primary);
+    let state_a = checksums(&primary, "app");
+    let last_a = primary.last_gtid();
+    // X: archived from the old primary, never replicated.
+    replica.sql(match flavor {
+        Flavor::MySQL => "STOP REPLICA",
+        Flavor::MariaDB => "STOP SLAVE",
+    });
+    writes(&primary, 100, 110);
+    primary.sql("FLUSH BINARY LOGS");
+    zrm_ok(&cfg, &["binlog", "archive", "--set", "s"]);
+    primary.stop();
+
+    // The replica promoted without X; on MariaDB its own GTIDs reuse X's sequence numbers.
+    promote(&replica);
+    writes(&replica, 1000, 1050);
+    replica.sql("FLUSH BINARY LOGS");
+    let cfg = config(dir.path(), &replica, &target);
+    zrm_ok(&cfg, &["binlog", "archive", "--set", "s"]);
+
+    let out = run_zrm(&cfg, &["restore", "--set", "s", "--target", "tgt"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("diverged"), "{out}");
+    assert!(out.stderr.contains("nothing was restored"), "{out}");
+    // Up to the last transaction both servers had: exact.
+    restore(&cfg, &["--until-gtid", &last_a, "--inclusive"]);
+    assert_eq!(checksums(&target, "app"), state_a);
+    let out = run_zrm(&cfg, &["check", "--set", "s"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stdout.contains("diverged"), "{out}");
 }
 }
