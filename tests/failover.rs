@@ -98,6 +98,9 @@ fn restore_reaches_points_before_and_after_a_failover(flavor: Flavor) {
     promote(&replica);
     writes(&replica, 1000, 1050);
     let state_c1 = checksums(&replica, "app");
+    // MySQL: both servers' GTIDs, a set (`old:1-N,new:1-M`); one MariaDB GTID means "stop
+    // before it" instead.
+    let set_c1 = replica.gtid_executed();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let t = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S+00:00").to_string();
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -130,6 +133,10 @@ fn restore_reaches_points_before_and_after_a_failover(flavor: Flavor) {
     // After it, by time, by position on the new primary's file, and everything.
     restore(&cfg, &["--until-time", &t]);
     assert_eq!(checksums(&target, "app"), state_c1, "--until-time {t}");
+    if flavor == Flavor::MySQL {
+        restore(&cfg, &["--until-gtid", &set_c1]);
+        assert_eq!(checksums(&target, "app"), state_c1, "--until-gtid {set_c1}");
+    }
     let at = format!("{file}{suffix}:{pos}");
     restore(&cfg, &["--until-position", &at]);
     assert_eq!(checksums(&target, "app"), state_c2, "--until-position {at}");
