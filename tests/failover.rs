@@ -260,3 +260,60 @@ fn a_new_primary_that_never_had_the_archived_last_transactions_is_refused(flavor
     assert!(out.stdout.contains("diverged"), "{out}");
 }
 }
+
+/// The `zrm restore ...` command printed in a message, as arguments (quotes removed).
+fn printed_command(stderr: &str) -> Vec<String> {
+    let at = stderr
+        .find("zrm restore")
+        .unwrap_or_else(|| panic!("no `zrm restore` command in:\n{stderr}"));
+    let line = stderr[at..].lines().next().unwrap();
+    line.split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect()
+}
+
+flavor_tests! {
+fn a_replay_that_fails_after_the_switch_resumes_in_the_new_primarys_file(flavor: Flavor) {
+    let (mut primary, replica) = pair(flavor);
+    let target = TestServer::of(flavor);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &primary, &target);
+
+    writes(&primary, 0, 50);
+    backup(&cfg, &["--set", "s"]);
+    writes(&primary, 50, 100);
+    primary.sql("FLUSH BINARY LOGS");
+    zrm_ok(&cfg, &["binlog", "archive", "--set", "s"]);
+    replica.wait_replicated(&primary);
+    primary.stop();
+    promote(&replica);
+    writes(&replica, 1000, 1020);
+    replica.sql("CREATE DATABASE late");
+    replica.sql("CREATE TABLE late.t (id INT PRIMARY KEY, v INT); INSERT INTO late.t VALUES (1, 1)");
+    writes(&replica, 2000, 2020);
+    replica.sql("INSERT INTO late.t VALUES (2, 2)");
+    replica.sql("FLUSH BINARY LOGS");
+    let cfg = config(dir.path(), &replica, &target);
+    zrm_ok(&cfg, &["binlog", "archive", "--set", "s"]);
+
+    // The target already has `late`: the replayed CREATE DATABASE fails, in the new primary's
+    // file; the printed resume point names it as FILE@SERVER_ID.
+    target.sql("CREATE DATABASE late; CREATE TABLE late.t (id INT PRIMARY KEY); INSERT INTO late.t VALUES (7)");
+    let out = run_zrm(&cfg, &["restore", "--set", "s", "--target", "tgt"]);
+    assert_eq!(out.code, 1, "the replay must fail on CREATE DATABASE late:\n{out}");
+    let suffix = format!("@{}:", replica.server_id());
+    assert!(
+        out.stderr.contains("--resume") && out.stderr.contains(&suffix),
+        "{out}"
+    );
+    target.sql("DROP DATABASE late");
+    let args = printed_command(&out.stderr);
+    assert_eq!(args[0], "restore", "{args:?}");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let resumed = run_zrm(&cfg, &args);
+    assert_eq!(resumed.code, 0, "zrm {args:?}:\n{resumed}");
+    assert_eq!(checksums(&target, "app"), checksums(&replica, "app"), "{resumed}");
+    assert_eq!(checksums(&target, "late"), checksums(&replica, "late"), "{resumed}");
+}
+}
