@@ -234,6 +234,7 @@ impl<'r> Archiver<'r> {
     /// the others are stored. Blocking.
     pub fn catch_up(&self, server_files: &[(String, u64)]) -> Result<Vec<FileReport>> {
         self.check_conflicts(server_files)?;
+        self.note_new_server()?;
         let closed = &server_files[..server_files.len().saturating_sub(1)];
         let spool = Self::spool_dir()?;
         let mut reports = Vec::new();
@@ -277,6 +278,35 @@ impl<'r> Archiver<'r> {
             reports.len(),
             self.set
         )))
+    }
+
+    /// A set whose archive holds other servers but not this one: its server changed (a
+    /// failover, or the set was pointed at another server). Said once, when it happens; the
+    /// other archives stay as earlier segments of the set's timeline, which restore joins to
+    /// this server's by GTIDs (`binlog::timeline`).
+    fn note_new_server(&self) -> Result<()> {
+        let others: Vec<u32> = idx::servers(self.repo, &self.set)?
+            .into_iter()
+            .filter(|s| *s != self.server_id)
+            .collect();
+        if others.is_empty() || !idx::load_all(self.repo, &self.set, self.server_id)?.is_empty() {
+            return Ok(());
+        }
+        let list = others
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        (self.note)(&format!(
+            "set '{}' now archives server {} (server_id {}); the archive of server(s) {list} \
+             stays as the earlier part of the set's timeline, and restore continues it with \
+             this server's binlogs from the first transaction not already archived (joined by \
+             GTIDs, not by file names)",
+            self.set,
+            self.conn.display(),
+            self.server_id
+        ));
+        Ok(())
     }
 
     /// Fetch and archive one closed file of `size` bytes on the server.

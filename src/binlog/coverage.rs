@@ -242,13 +242,33 @@ pub async fn probe(repo: &Repository, set: &SetConfig) -> Coverage {
         Some(id) => tokio::task::block_in_place(|| idx::load_all(repo, &set.name, id)),
         None => Ok(Vec::new()),
     };
-    match indexes {
+    let mut c = match indexes {
         Ok(indexes) => assess(&indexes, server_files.as_deref(), unreachable),
         Err(e) => {
             let mut c = assess(&[], server_files.as_deref(), unreachable);
             c.level = Level::Broken;
             c.problem = Some(format!("its indexes cannot be read: {e}"));
             c
+        }
+    };
+    tokio::task::block_in_place(|| add_timeline(repo, &set.name, &mut c));
+    c
+}
+
+/// The set's timeline across servers (after a failover) judged too: a gap or a divergence
+/// between one server's archive and the next is a gap of the set's archive. Blocking.
+pub fn add_timeline(repo: &Repository, set: &str, c: &mut Coverage) {
+    match super::timeline::problems(repo, set) {
+        Ok(problems) if problems.is_empty() => {}
+        Ok(problems) => {
+            c.gaps.extend(problems);
+            c.level = Level::Broken;
+        }
+        Err(e) => {
+            c.level = Level::Broken;
+            c.problem = Some(format!(
+                "the set's timeline across servers cannot be read: {e}"
+            ));
         }
     }
 }

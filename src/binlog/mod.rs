@@ -19,4 +19,5 @@ pub mod reader;
 pub mod rows;
 pub mod scan;
 pub mod sources;
+pub mod timeline;
 pub mod zrm_table;

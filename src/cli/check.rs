@@ -436,7 +436,13 @@ async fn check_archive(
         Err(e) => Err(e),
     };
     let c = match indexes {
-        Ok(indexes) => coverage::assess(&indexes, Some(&server_files), None),
+        Ok(indexes) => {
+            let mut c = coverage::assess(&indexes, Some(&server_files), None);
+            if let Ok(repo) = crate::repo::Repository::open(config, false) {
+                tokio::task::block_in_place(|| coverage::add_timeline(&repo, &set.name, &mut c));
+            }
+            c
+        }
         Err(e) => {
             return r.add(
                 "binlog archive",

@@ -18,6 +18,7 @@ use crate::binlog::find::{gtid_of, Finder, StopPoint, Target, TrxRef};
 use crate::binlog::reader::BinlogReader;
 use crate::binlog::scan::{ScanOptions, Scanner};
 use crate::binlog::sources::Input;
+use crate::binlog::timeline;
 use crate::catalog::{self, CatalogEntry, ConsistentPoint, Manifest};
 use crate::error::{Error, Result};
 use crate::mysql::gtid::GtidState;
@@ -101,6 +102,84 @@ pub struct Plan {
 
 fn order(file: &str, pos: u64) -> ((String, u64), u64) {
     (idx::file_order(file), pos)
+}
+
+/// Where each file of the replayed chain starts, and which server's segment of the set's
+/// timeline it belongs to (0: the base backup's server). Files of later servers have
+/// qualified names (`FILE@SERVER_ID`, see [`timeline::qualified_name`]), so every name in a
+/// chain is unique.
+#[derive(Debug, Default)]
+struct Chain {
+    starts: std::collections::BTreeMap<String, u64>,
+    segment: std::collections::BTreeMap<String, usize>,
+    /// Why the timeline cannot be followed past the chain's end (a gap or a divergence).
+    broken: Option<String>,
+}
+
+impl Chain {
+    fn start(&self, file: &str) -> u64 {
+        self.starts.get(file).copied().unwrap_or(4)
+    }
+
+    fn segment(&self, file: &str) -> usize {
+        self.segment.get(file).copied().unwrap_or(0)
+    }
+
+    /// The text added to an error about a point the chain does not reach.
+    fn broken_note(&self) -> String {
+        self.broken
+            .as_deref()
+            .map(|b| format!(" (the set's timeline cannot be followed further: {b})"))
+            .unwrap_or_default()
+    }
+}
+
+/// The chain a restore from `base` (consistent point `cp`) replays: the base server's files
+/// after `cp`, then the later servers' segments that continue it by GTIDs.
+fn chain_after(
+    repo: &Repository,
+    set: &str,
+    base: &Manifest,
+    cp: &ConsistentPoint,
+    mut indexes: Vec<BinlogIndex>,
+) -> Result<(Vec<BinlogIndex>, Chain)> {
+    let mut chain = Chain::default();
+    for i in &indexes {
+        let start = if i.file == cp.binlog_file {
+            cp.binlog_pos
+        } else {
+            4
+        };
+        chain.starts.insert(i.file.clone(), start);
+        chain.segment.insert(i.file.clone(), 0);
+    }
+    let like = match base.server.flavor {
+        crate::manifest::Flavor::MySQL => GtidState::MySql(Default::default()),
+        crate::manifest::Flavor::MariaDB => GtidState::MariaDb(Default::default()),
+    };
+    let applied = timeline::end_state(&indexes, &like).or_else(|| {
+        cp.gtid_set
+            .as_deref()
+            .and_then(|t| like.parse_like(t).ok())
+            .filter(|s| !s.is_empty())
+    });
+    let last_time = indexes.iter().filter_map(|i| i.last_event_time).max();
+    let cont = timeline::continuation(repo, set, base.server.server_id, applied, last_time)?;
+    chain.broken = cont.broken;
+    for (n, seg) in cont.segments.into_iter().enumerate() {
+        for (k, mut i) in seg.files.into_iter().enumerate() {
+            i.file = timeline::qualified_name(&i.file, seg.server_id);
+            i.next_file = i
+                .next_file
+                .map(|f| timeline::qualified_name(&f, seg.server_id));
+            chain
+                .starts
+                .insert(i.file.clone(), if k == 0 { seg.start } else { 4 });
+            chain.segment.insert(i.file.clone(), n + 1);
+            indexes.push(i);
+        }
+    }
+    Ok((indexes, chain))
 }
 
 fn input_of(set: &str, i: &BinlogIndex) -> Input {
@@ -315,8 +394,26 @@ pub fn plan(
                     || i.file == cp.binlog_file
             })
             .collect();
-        if indexes.is_empty() || indexes[0].file != cp.binlog_file {
-            if matches!(until, Until::All) && indexes.is_empty() {
+        let base_files = indexes.len();
+        if base_files > 0 && indexes[0].file != cp.binlog_file {
+            return Err(Error::Restore(format!(
+                "{} (where backup {}'s consistent point is) is not in the binlog archive of set \
+                 '{set}': archive the binlogs (`zrm binlog archive --set {set}`), or restore the \
+                 backup alone with --no-binlogs",
+                cp.binlog_file, base.id
+            )));
+        }
+        let (indexes, chain) = chain_after(repo, set, &base, &cp, indexes)?;
+        if indexes.is_empty() {
+            if let Some(b) = &chain.broken {
+                return Err(Error::Restore(format!(
+                    "nothing of set '{set}' is archived after backup {}'s consistent point on \
+                     its server, and the set's timeline cannot be followed to another server: \
+                     {b}; nothing was restored",
+                    base.id
+                )));
+            }
+            if matches!(until, Until::All) {
                 return Ok(base_only(
                     base,
                     "no binlog after the backup's consistent point is archived: the backup is restored alone",
@@ -346,8 +443,20 @@ pub fn plan(
                 }
             }
         }
-        let stop = resolve_stop(repo, set, &cp, &indexes, until, inclusive)?;
-        if order(&stop.0.file, stop.0.pos) < order(&cp.binlog_file, cp.binlog_pos) {
+        let stop = resolve_stop(repo, set, &cp, &indexes, &chain, until, inclusive)?;
+        // Everything archived: not while the timeline goes on past a gap. (A named point
+        // that was found is before the gap; one past the archive's end was refused above.)
+        if let (Some(b), Until::All) = (&chain.broken, until) {
+            return Err(Error::Restore(format!(
+                "the set's binlog timeline after {}:{} cannot be followed: {b}; nothing was \
+                 restored. Restore to a point before it (--until-time, --until-gtid, \
+                 --until-position), or from a full backup taken after it",
+                stop.0.file, stop.0.pos
+            )));
+        }
+        if chain.segment(&stop.0.file) == 0
+            && order(&stop.0.file, stop.0.pos) < order(&cp.binlog_file, cp.binlog_pos)
+        {
             too_new.push(format!(
                 "{} (consistent point {}:{})",
                 base.id, cp.binlog_file, cp.binlog_pos
@@ -355,7 +464,7 @@ pub fn plan(
             continue;
         }
         let (stop, scanned) = stop;
-        return build(repo, set, base, cp, stop, scanned, indexes);
+        return build(repo, set, base, cp, stop, scanned, indexes, &chain);
     }
     Err(Error::Restore(format!(
         "no full backup of set '{set}' is older than the target point: {}",
@@ -374,6 +483,8 @@ pub fn base_only_plan(repo: &Repository, set: &str, backup: Option<&str>) -> Res
 fn target_before(base: &Manifest, cp: &ConsistentPoint, until: &Until) -> Option<String> {
     match until {
         Until::All => None,
+        // A file of a later server in the set's timeline (`FILE@SERVER_ID`) comes after it.
+        Until::Position(BinlogCoordinates { file, .. }) if file.contains('@') => None,
         Until::Position(BinlogCoordinates { file, pos }) => {
             (order(file, *pos) < order(&cp.binlog_file, cp.binlog_pos)).then(|| {
                 format!(
@@ -446,23 +557,19 @@ fn base_only(base: Manifest, why: &str) -> Plan {
 
 /// Resolve the stop point in the archive after `cp`. Scans only the file that holds it, and
 /// returns with the point how many transactions of that file's replayed part are applied.
+#[allow(clippy::too_many_arguments)]
 fn resolve_stop(
     repo: &Repository,
     set: &str,
     cp: &ConsistentPoint,
     indexes: &[BinlogIndex],
+    chain: &Chain,
     until: &Until,
     inclusive: bool,
 ) -> Result<(StopPoint, u64)> {
-    let from = |i: &BinlogIndex| {
-        if i.file == cp.binlog_file {
-            cp.binlog_pos
-        } else {
-            4
-        }
-    };
+    let from = |i: &BinlogIndex| chain.start(&i.file);
     let (pick, target) = match until {
-        Until::GtidSet(want) => return resolve_set_stop(repo, set, cp, indexes, want),
+        Until::GtidSet(want) => return resolve_set_stop(repo, set, cp, indexes, chain, want),
         Until::All => (indexes.len() - 1, Target::End),
         Until::Time(t) => {
             let ts = t.timestamp();
@@ -480,8 +587,10 @@ fn resolve_stop(
                 .ok_or_else(|| {
                     Error::Restore(format!(
                         "{file} is not in the binlog archive after the base backup's consistent \
-                     point ({}:{})",
-                        cp.binlog_file, cp.binlog_pos
+                     point ({}:{}){}",
+                        cp.binlog_file,
+                        cp.binlog_pos,
+                        chain.broken_note()
                     ))
                 })?;
             if *pos > indexes[k].end_pos {
@@ -520,13 +629,24 @@ fn resolve_stop(
                         .unwrap_or_default();
                     return end.contains(&one) && !before.contains(&one);
                 }
+                // MariaDB: sequence numbers grow within a domain, whichever server wrote them
+                // (a file of a new primary holds the old one's transactions, then its own).
+                let maria = crate::mysql::gtid::parse_maria_gtid;
+                if let (Some(one), Some(a), Some(b)) = (
+                    maria(g),
+                    i.first_gtid.as_deref().and_then(maria),
+                    i.last_gtid.as_deref().and_then(maria),
+                ) {
+                    return a.0 == one.0 && b.0 == one.0 && a.2 <= one.2 && one.2 <= b.2;
+                }
                 let a = i.first_gtid.as_deref().and_then(gtid_key);
                 let b = i.last_gtid.as_deref().and_then(gtid_key);
                 matches!((a, b), (Some(a), Some(b)) if a.0 == key.0 && b.0 == key.0 && a.1 <= key.1 && key.1 <= b.1)
             };
             let k = indexes.iter().position(inside).ok_or_else(|| {
                 Error::Restore(format!(
-                    "no archived binlog after the base backup holds GTID {g}"
+                    "no archived binlog after the base backup holds GTID {g}{}",
+                    chain.broken_note()
                 ))
             })?;
             (k, Target::Gtid(g.clone()))
@@ -548,7 +668,7 @@ fn resolve_stop(
         if !found_later && archive_end.is_some_and(|end| end < *t) {
             let last = indexes.last().expect("not empty");
             return Err(Error::Restore(format!(
-                "the archive ends at {} ({}:{}), before {}: the binlogs up to that time are not \
+                "the archive ends at {} ({}:{}), before {}{}: the binlogs up to that time are not \
                  archived, so zrm cannot know what happened in between. Archive them (`zrm \
                  binlog archive --set {set}`), or restore to the end of the archive by leaving \
                  --until-time out",
@@ -557,7 +677,8 @@ fn resolve_stop(
                     .format("%Y-%m-%d %H:%M:%S UTC"),
                 last.file,
                 last.end_pos,
-                t.format("%Y-%m-%d %H:%M:%S UTC")
+                t.format("%Y-%m-%d %H:%M:%S UTC"),
+                chain.broken_note()
             )));
         }
     }
@@ -602,15 +723,10 @@ fn resolve_set_stop(
     set: &str,
     cp: &ConsistentPoint,
     indexes: &[BinlogIndex],
+    chain: &Chain,
     want: &GtidState,
 ) -> Result<(StopPoint, u64)> {
-    let from = |i: &BinlogIndex| {
-        if i.file == cp.binlog_file {
-            cp.binlog_pos
-        } else {
-            4
-        }
-    };
+    let from = |i: &BinlogIndex| chain.start(&i.file);
     let base = want
         .parse_like(cp.gtid_set.as_deref().unwrap_or_default())
         .unwrap_or_else(|_| want.empty_like());
@@ -619,7 +735,7 @@ fn resolve_set_stop(
     let mut stop_file_applied = 0;
     let mut stop_k = indexes.len() - 1;
     for (k, i) in indexes.iter().enumerate() {
-        if k + 1 < indexes.len() && whole_file_in(i, want) {
+        if k + 1 < indexes.len() && from(i) <= 4 && whole_file_in(i, want) {
             let state = i.gtid_state_at_end.as_deref().map(|t| want.parse_like(t));
             finder.skip_file(
                 last_of(i),
@@ -660,10 +776,10 @@ fn resolve_set_stop(
     let Some(x) = stop.first_excluded.clone() else {
         return Err(Error::Restore(format!(
             "--until-gtid {want}: the archive after the base backup's consistent point ({}:{}) ends at \
-             {}:{} without {missing}, which the set holds: nothing was restored. Archive the \
+             {}:{} without {missing}, which the set holds{}: nothing was restored. Archive the \
              binlogs (`zrm binlog archive --set {set}`), or leave those transactions out of \
              the set",
-            cp.binlog_file, cp.binlog_pos, stop.file, stop.pos
+            cp.binlog_file, cp.binlog_pos, stop.file, stop.pos, chain.broken_note()
         )));
     };
     let after = first_in_set_after(repo, set, &indexes[stop_k..], &x, want)?;
@@ -782,13 +898,22 @@ fn build(
     stop: StopPoint,
     stop_file_applied: u64,
     indexes: Vec<BinlogIndex>,
+    chain: &Chain,
 ) -> Result<Plan> {
     let stop_key = order(&stop.file, stop.pos);
-    let range: Vec<&BinlogIndex> = indexes
+    let stop_segment = chain.segment(&stop.file);
+    let upto = indexes
         .iter()
-        .filter(|i| idx::file_order(&i.file) <= idx::file_order(&stop.file))
+        .position(|i| i.file == stop.file)
+        .map_or(indexes.len(), |k| k + 1);
+    let range: Vec<&BinlogIndex> = indexes[..upto].iter().collect();
+    // Within the base server's files the chain is checked by name here; a later server's
+    // segment was checked when the timeline was joined.
+    let owned: Vec<BinlogIndex> = range
+        .iter()
+        .filter(|i| chain.segment(&i.file) == 0)
+        .map(|i| (*i).clone())
         .collect();
-    let owned: Vec<BinlogIndex> = range.iter().map(|i| (*i).clone()).collect();
     if let Some(g) = idx::gaps(&owned).first() {
         return Err(Error::Restore(format!(
             "the binlog chain from backup {} to {}:{} is broken: {g}; nothing was restored. \
@@ -799,12 +924,8 @@ fn build(
     let mut files = Vec::new();
     let mut notes = Vec::new();
     let mut transactions = 0;
-    for i in &range {
-        let start = if i.file == cp.binlog_file {
-            cp.binlog_pos
-        } else {
-            4
-        };
+    for (k, i) in range.iter().enumerate() {
+        let start = chain.start(&i.file);
         // A file a crash cut ends, for a replay, before the transaction it never finished.
         let end = if i.file == stop.file {
             stop.pos
@@ -814,7 +935,12 @@ fn build(
         if end <= start {
             continue;
         }
-        if i.file != stop.file && !i.complete {
+        // The last file of a server's segment may be archived in part (the server failed
+        // while it was followed): the next server continues from its last transaction.
+        let same_server_next = range
+            .get(k + 1)
+            .is_some_and(|n| chain.segment(&n.file) == chain.segment(&i.file));
+        if i.file != stop.file && !i.complete && same_server_next {
             return Err(Error::Restore(format!(
                 "{} is archived only up to {} but the chain continues after it: run `zrm binlog \
                  archive --set {set}`",
@@ -852,7 +978,7 @@ fn build(
             m.binlog_range.as_ref().is_some_and(|r| {
                 order(&r.start.binlog_file, r.start.binlog_pos)
                     >= order(&cp.binlog_file, cp.binlog_pos)
-                    && order(&r.end.binlog_file, r.end.binlog_pos) <= stop_key
+                    && (stop_segment > 0 || order(&r.end.binlog_file, r.end.binlog_pos) <= stop_key)
             })
         })
         .map(|m| m.id)
