@@ -542,7 +542,7 @@ pub fn apply(
     let recorded = rt.block_on(progress::prepare(
         &mut ctl,
         job.backup_id,
-        files.first(),
+        files,
         job.resume,
     ))?;
     let mut stats = ApplyStats {
@@ -638,7 +638,7 @@ pub fn apply(
             }
             Err(Failure::Lane(fail)) => {
                 pass.abort(job);
-                let at = rt.block_on(progress::read(&mut ctl, job.backup_id))?;
+                let at = rt.block_on(progress::read(&mut ctl, job.backup_id, files))?;
                 let Some(at) = at else {
                     return Err(Error::Restore(
                         "the applier's progress row is gone from zrm_meta.replay_progress".into(),

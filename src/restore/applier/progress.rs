@@ -103,9 +103,10 @@ pub fn unordered_sql(
 pub async fn prepare(
     s: &mut Session,
     backup_id: &str,
-    first: Option<&ReplayFile>,
+    files: &[ReplayFile],
     resume: bool,
 ) -> Result<Option<Recorded>> {
+    let first = files.first();
     s.exec("CREATE DATABASE IF NOT EXISTS zrm_meta").await?;
     s.exec(
         "CREATE TABLE IF NOT EXISTS zrm_meta.replay_progress (backup_id VARCHAR(128) NOT NULL \
@@ -134,7 +135,7 @@ pub async fn prepare(
     )
     .await?;
     let recorded = if resume {
-        read(s, backup_id).await?
+        read(s, backup_id, files).await?
     } else {
         None
     };
@@ -154,8 +155,20 @@ pub async fn prepare(
     Ok(recorded)
 }
 
-/// What the target holds of this restore's replay, or `None` without its row.
-pub async fn read(s: &mut Session, backup_id: &str) -> Result<Option<Recorded>> {
+/// What the target holds of this restore's replay, or `None` without its row. Points are
+/// compared by their place in the job's `files` (names alone do not order the files of
+/// several servers of a set's timeline).
+pub async fn read(
+    s: &mut Session,
+    backup_id: &str,
+    files: &[ReplayFile],
+) -> Result<Option<Recorded>> {
+    let place = |c: &BinlogCoordinates| {
+        files
+            .iter()
+            .position(|f| f.file == c.file)
+            .map(|k| (k, c.pos))
+    };
     let id = quote_str(backup_id);
     let rows = s
         .rows(&format!(
@@ -205,26 +218,30 @@ pub async fn read(s: &mut Session, backup_id: &str) -> Result<Option<Recorded>> 
         };
         let safe = BinlogCoordinates::new(sf, sp);
         let end = BinlogCoordinates::new(ef, ep);
+        // A lane's row of a file this replay does not read is of no use to it.
+        let (Some(safe_at), Some(end_at)) = (place(&safe), place(&end)) else {
+            continue;
+        };
         // The restore's row is ahead of a lane's only after an ordered batch or a pipeline
         // range that came later; its pipeline mark then stays.
-        if safe.order() > recorded.committed.order() {
+        if place(&recorded.committed).is_none_or(|c| safe_at > c) {
             recorded.committed = safe;
             recorded.pipeline_end = None;
         }
         if recorded
             .unordered_end
             .as_ref()
-            .is_none_or(|u| end.order() > u.order())
+            .and_then(place)
+            .is_none_or(|u| end_at > u)
         {
             recorded.unordered_end = Some(end);
         }
     }
-    if recorded
-        .unordered_end
-        .as_ref()
-        .is_some_and(|u| u.order() <= recorded.committed.order())
-    {
-        recorded.unordered_end = None;
+    let committed_at = place(&recorded.committed);
+    if let Some(u) = recorded.unordered_end.as_ref().and_then(place) {
+        if committed_at.is_some_and(|c| u <= c) {
+            recorded.unordered_end = None;
+        }
     }
     Ok(Some(recorded))
 }
