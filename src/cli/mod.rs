@@ -7,6 +7,7 @@ pub mod check;
 pub mod cluster;
 pub mod cluster_restore;
 pub mod compat;
+pub mod import_config;
 pub mod key;
 pub mod list;
 pub mod purge;
@@ -95,6 +96,8 @@ pub enum Command {
     Schedule(schedule::ScheduleCommand),
     /// Reports: status, method, retention, performance, restore points
     Report(report::ReportArgs),
+    /// Write the zrm.toml equivalent of ZRM's mysql-zrm.conf files
+    ImportConfig(import_config::ImportConfigArgs),
 }
 
 /// What every command gets: the global flags and, once loaded, the configuration.
@@ -182,6 +185,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Verify(_) => ctx.require_format("verify", &plain)?,
         Command::Checkpoint(_) => ctx.require_format("checkpoint", &plain)?,
         Command::Replicate(_) => ctx.require_format("replicate", &plain)?,
+        Command::ImportConfig(_) => ctx.require_format("import-config", &plain)?,
         _ => {}
     }
     match cli.command {
@@ -200,6 +204,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(c) => tokio::task::block_in_place(|| schedule::run(&ctx, c)),
         Command::Report(a) => report::run(&ctx, a).await,
+        Command::ImportConfig(a) => import_config::run(&ctx, a),
     }
 }
 
@@ -240,6 +245,11 @@ fn on_interrupt(command: &Command) -> String {
             "interrupted; it only reads, nothing changed".into()
         }
         Command::Binlog(_) => "interrupted; it only reads, nothing changed".into(),
+        Command::ImportConfig(_) => {
+            "import-config was interrupted; a file it wrote is whole (written aside, then \
+             renamed)"
+                .into()
+        }
         Command::Pin(_) | Command::Unpin(_) | Command::Key(_) | Command::Schedule(_) => {
             "interrupted".into()
         }
