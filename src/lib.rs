@@ -39,5 +39,6 @@ pub mod selection;
 pub mod timeparse;
 pub mod verify;
 pub mod zrmconf;
+pub mod zrmimport;
 
 pub use error::{Error, Result};

@@ -1,0 +1,355 @@
+//! ZRM's backup images (`<destination>/<set>/<YYYYMMDDHHMMSS>/` with its `index`), imported
+//! into zrm's repository: copied, so that they are listed, verified, purged and restored as
+//! zrm's own backups.
+//!
+//! What is imported: a successful logical full image (ZRM's `backup.sql`, a mysqldump of the
+//! set's databases) becomes a `mysqldump` backup, its md5 sum (ZRM's index lines
+//! `<path>=<md5>`) checked first. Every other image is listed with the reason it is not
+//! imported. It must never import an image whose md5 sum does not match, nor a failed one.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use md5::Digest;
+
+use crate::catalog::{self, BackupStatus, FileEntry, Manifest, ServerInfo, ToolInfo};
+use crate::config::Compression;
+use crate::engine::dump_scan::DumpScanner;
+use crate::engine::mysqldump::dump_file_name;
+use crate::engine::stream::StoredFileWriter;
+use crate::error::{Error, IoContext, Result};
+use crate::manifest::{Flavor, Method, MANIFEST_VERSION};
+use crate::repo::{Repository, MANIFEST_FILE};
+
+/// ZRM's index of one image: its `key=value` lines.
+#[derive(Debug, Clone, Default)]
+pub struct ZrmIndex {
+    pub values: BTreeMap<String, String>,
+}
+
+impl ZrmIndex {
+    /// Parse an index as ZRM's `parseIndexFile` did (`key=value`, `#` lines skipped).
+    pub fn parse(text: &str) -> ZrmIndex {
+        let mut values = BTreeMap::new();
+        for line in text.lines() {
+            let line = line.trim_end();
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                values.insert(k.to_string(), v.to_string());
+            }
+        }
+        ZrmIndex { values }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// The md5 lines: (file name, md5 hex), from `<absolute path>=<md5>`.
+    pub fn md5s(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .filter(|(k, v)| {
+                k.starts_with('/') && v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+            .filter_map(|(k, v)| {
+                Path::new(k)
+                    .file_name()
+                    .map(|n| (n.to_string_lossy().into_owned(), v.to_ascii_lowercase()))
+            })
+            .collect()
+    }
+}
+
+/// `zrm import --from-zrm DIR --set S`.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// ZRM's destination (holding `<zrm_set>/<timestamp>/`), or a set's directory itself.
+    pub from: PathBuf,
+    /// ZRM's set name (default: `set`).
+    pub zrm_set: String,
+    /// The zrm set the images join.
+    pub set: String,
+}
+
+/// What became of one ZRM image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageOutcome {
+    Imported { dir: PathBuf, id: String },
+    AlreadyImported { dir: PathBuf, id: String },
+    NotImported { dir: PathBuf, reason: String },
+}
+
+/// The images of the set's directory, oldest first: directories named `YYYYMMDDHHMMSS`.
+fn images(from: &Path, zrm_set: &str) -> Result<Vec<PathBuf>> {
+    let set_dir = if from.join(zrm_set).is_dir() {
+        from.join(zrm_set)
+    } else {
+        from.to_path_buf()
+    };
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&set_dir)
+        .at("read", &set_dir)?
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.len() == 14 && n.bytes().all(|b| b.is_ascii_digit()) && e.path().is_dir()
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Why ZRM's image cannot be imported, or `None` when it can.
+pub fn unusable(index: &ZrmIndex, dir: &Path) -> Option<String> {
+    let status = index.get("backup-status").unwrap_or("");
+    if !status.starts_with("Backup succeeded") {
+        return Some(format!(
+            "ZRM recorded backup-status '{}': only successful images are imported",
+            status.trim()
+        ));
+    }
+    if index.get("encrypt").is_some_and(|v| !v.is_empty()) {
+        return Some(
+            "encrypted by ZRM's encrypt plugin (gpg): decrypt it with ZRM's \
+             `mysql-zrm --action extract-backup` first, then import the directory"
+                .into(),
+        );
+    }
+    if index.get("compress").is_some_and(|v| !v.is_empty()) || dir.join("backup-data").exists() {
+        return Some(
+            "compressed by ZRM (backup-data): importing compressed images is not built yet; \
+             extract it with ZRM's `mysql-zrm --action extract-backup` first"
+                .into(),
+        );
+    }
+    if index.get("backup-type") == Some("quick") {
+        return Some("a quick (snapshot left in place) image holds no data to import".into());
+    }
+    if [
+        "raw-databases",
+        "raw-tables",
+        "raw-databases-snapshot",
+        "raw-tables-snapshot",
+    ]
+    .iter()
+    .any(|k| index.get(k).is_some_and(|v| !v.trim().is_empty()))
+    {
+        return Some(
+            "a raw (data file copy or snapshot plugin) image: zrm imports logical images".into(),
+        );
+    }
+    if index.get("backup-level").map(str::trim) == Some("1") {
+        return Some(
+            "an incremental (binary log files): importing ZRM's incrementals is not built yet"
+                .into(),
+        );
+    }
+    if !dir.join("backup.sql").is_file() {
+        return Some("no backup.sql in the image".into());
+    }
+    None
+}
+
+fn md5_of(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).at("open", path)?;
+    let mut h = md5::Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).at("read", path)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Import every image of `req` into `repo`. Blocking.
+pub fn import(
+    repo: &Repository,
+    req: &ImportRequest,
+    (compression, level): (Compression, i32),
+) -> Result<Vec<ImageOutcome>> {
+    let mut out = Vec::new();
+    for dir in images(&req.from, &req.zrm_set)? {
+        let index_path = dir.join("index");
+        let Ok(text) = std::fs::read_to_string(&index_path) else {
+            out.push(ImageOutcome::NotImported {
+                dir,
+                reason: "no readable index file (an interrupted ZRM backup)".into(),
+            });
+            continue;
+        };
+        let index = ZrmIndex::parse(&text);
+        if let Some(reason) = unusable(&index, &dir) {
+            out.push(ImageOutcome::NotImported { dir, reason });
+            continue;
+        }
+        // ZRM's md5 sums, checked before anything is written.
+        let mut damaged = None;
+        for (name, md5) in index.md5s() {
+            let file = dir.join(&name);
+            let actual = if file.is_file() {
+                md5_of(&file)?
+            } else {
+                "missing".into()
+            };
+            if actual != md5 {
+                damaged = Some(format!(
+                    "{name}: md5 {actual}, but ZRM's index says {md5}: the image is damaged"
+                ));
+                break;
+            }
+        }
+        if let Some(reason) = damaged {
+            out.push(ImageOutcome::NotImported { dir, reason });
+            continue;
+        }
+        let epoch: i64 = index
+            .get("backup-date-epoch")
+            .and_then(|e| e.trim().parse().ok())
+            .or_else(|| {
+                let name = dir.file_name()?.to_string_lossy().into_owned();
+                chrono::NaiveDateTime::parse_from_str(&name, "%Y%m%d%H%M%S")
+                    .ok()
+                    .map(|t| t.and_utc().timestamp())
+            })
+            .unwrap_or(0);
+        let start = chrono::DateTime::from_timestamp(epoch, 0).unwrap_or_default();
+        let id = catalog::new_backup_id(start);
+        let bdir = Repository::backup_dir(&req.set, &id);
+        if repo.backend().exists(&format!("{bdir}/{MANIFEST_FILE}"))? {
+            out.push(ImageOutcome::AlreadyImported { dir, id });
+            continue;
+        }
+        let file_name = dump_file_name(compression);
+        let rel = format!("{bdir}/{file_name}");
+        let sql = dir.join("backup.sql");
+        let mut input = std::fs::File::open(&sql).at("open", &sql)?;
+        let mut writer = StoredFileWriter::new(repo.backend().create(&rel)?, compression, level)?;
+        let mut scanner = DumpScanner::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = input.read(&mut buf).at("read", &sql)?;
+            if n == 0 {
+                break;
+            }
+            scanner.feed(&buf[..n]);
+            writer.write_all(&buf[..n]).map_err(|e| {
+                Error::Backup(format!(
+                    "writing {}/{rel} failed: {e}; check free space and permissions of the \
+                     repository",
+                    repo.describe()
+                ))
+            })?;
+            bytes += n as u64;
+        }
+        let facts = scanner.finish();
+        let stored = writer.commit(bytes, &rel)?;
+        let version = index.get("mysql-version").unwrap_or("").trim().to_string();
+        let flavor = if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDB
+        } else {
+            Flavor::MySQL
+        };
+        let selected: Option<Vec<String>> = index
+            .get("logical-databases")
+            .map(|d| d.split_whitespace().map(str::to_string).collect())
+            .filter(|d: &Vec<String>| !d.is_empty());
+        let manifest = Manifest {
+            format_version: MANIFEST_VERSION,
+            id: id.clone(),
+            set: req.set.clone(),
+            level: 0,
+            parent_id: None,
+            method: Method::Mysqldump,
+            tool: ToolInfo {
+                zrm: format!("zrm {}", env!("CARGO_PKG_VERSION")),
+                dump_tool: Some(format!(
+                    "mysqldump, by ZRM {}",
+                    index.get("mysql-zrm-version").unwrap_or("").trim()
+                )),
+            },
+            server: ServerInfo {
+                host: index.get("host").unwrap_or("localhost").trim().to_string(),
+                port: None,
+                socket: None,
+                version,
+                flavor,
+                server_id: 0,
+                server_uuid: None,
+                gtid_domain_id: None,
+                gtid_mode: String::new(),
+                log_bin: index.get("next-binlog").is_some(),
+                binlog_format: String::new(),
+                time_zone: "SYSTEM".into(),
+                session_time_zone: None,
+            },
+            start_time: start,
+            end_time: start,
+            consistent_point: facts.consistent_point(),
+            read_lock_ms: None,
+            databases: catalog::databases_from(&facts.rows),
+            files: vec![FileEntry {
+                path: file_name.to_string(),
+                size: stored.size,
+                stored_size: stored.stored_size,
+                sha256: stored.sha256,
+            }],
+            compression,
+            encryption_key_id: repo.info.encryption_key_id.clone(),
+            status: BackupStatus::Complete,
+            binlog_range: None,
+            comment: Some(
+                match index.get("comment").filter(|c| !c.trim().is_empty()) {
+                    Some(c) => format!("imported from ZRM image {}: {}", dir.display(), c.trim()),
+                    None => format!("imported from ZRM image {}", dir.display()),
+                },
+            ),
+            selected_databases: selected,
+            exclude: Vec::new(),
+            logical: None,
+            physical: None,
+            replica: None,
+        };
+        repo.write_small(&format!("{bdir}/{MANIFEST_FILE}"), &manifest.to_json())?;
+        out.push(ImageOutcome::Imported { dir, id });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_lines_and_md5s() {
+        let i = ZrmIndex::parse(
+            "backup-set=dailyrun\nbackup-level=0\n\
+             /var/lib/mysql-zrm/dailyrun/20061112115501/backup.sql=d41d8cd98f00b204e9800998ecf8427e\n\
+             backup-status=Backup succeeded\n",
+        );
+        assert_eq!(i.get("backup-set"), Some("dailyrun"));
+        assert_eq!(
+            i.md5s(),
+            vec![(
+                "backup.sql".to_string(),
+                "d41d8cd98f00b204e9800998ecf8427e".to_string()
+            )]
+        );
+        let dir = Path::new("/nonexistent");
+        assert!(unusable(&i, dir).unwrap().contains("no backup.sql"));
+        let enc = ZrmIndex::parse("backup-status=Backup succeeded\nencrypt=/usr/bin/gpg\n");
+        assert!(unusable(&enc, dir).unwrap().contains("gpg"));
+        let failed = ZrmIndex::parse("backup-status=Backup failed\n");
+        assert!(unusable(&failed, dir).unwrap().contains("Backup failed"));
+        let inc = ZrmIndex::parse("backup-status=Backup succeeded\nbackup-level=1\n");
+        assert!(unusable(&inc, dir).unwrap().contains("incremental"));
+    }
+}
