@@ -78,9 +78,25 @@ pub struct ImportRequest {
 /// What became of one ZRM image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageOutcome {
-    Imported { dir: PathBuf, id: String },
-    AlreadyImported { dir: PathBuf, id: String },
-    NotImported { dir: PathBuf, reason: String },
+    Imported {
+        dir: PathBuf,
+        id: String,
+    },
+    AlreadyImported {
+        dir: PathBuf,
+        id: String,
+    },
+    NotImported {
+        dir: PathBuf,
+        reason: String,
+    },
+    /// A ZRM incremental: its binary log files, archived in the set's binlog archive (server
+    /// `server_id`), where zrm's restore replays them after a full backup.
+    BinlogsArchived {
+        dir: PathBuf,
+        server_id: u32,
+        files: Vec<String>,
+    },
 }
 
 /// The images of the set's directory, oldest first: directories named `YYYYMMDDHHMMSS`.
@@ -144,15 +160,92 @@ pub fn unusable(index: &ZrmIndex, dir: &Path) -> Option<String> {
         );
     }
     if index.get("backup-level").map(str::trim) == Some("1") {
-        return Some(
-            "an incremental (binary log files): importing ZRM's incrementals is not built yet"
-                .into(),
-        );
+        return if incremental_files(index, dir).is_empty() {
+            Some("an incremental without binary log files".into())
+        } else {
+            None
+        };
     }
     if !dir.join("backup.sql").is_file() {
         return Some("no backup.sql in the image".into());
     }
     None
+}
+
+/// The binary log files of a ZRM incremental: ZRM's `incremental=NAME.[0-9]*` pattern, i.e.
+/// files `NAME.<digits>` in the image, in order.
+pub fn incremental_files(index: &ZrmIndex, dir: &Path) -> Vec<String> {
+    let Some(pattern) = index.get("incremental") else {
+        return Vec::new();
+    };
+    let base = pattern.trim().trim_end_matches(".[0-9]*");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| {
+            n.strip_prefix(base)
+                .and_then(|r| r.strip_prefix('.'))
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The server id in a binlog file's first event header (after the 4-byte magic: timestamp 4,
+/// type 1, server id 4).
+fn binlog_server_id(path: &Path) -> Result<u32> {
+    let mut head = [0u8; 13];
+    std::fs::File::open(path)
+        .at("open", path)?
+        .read_exact(&mut head)
+        .at("read", path)?;
+    if head[..4] != [0xfe, b'b', b'i', b'n'] {
+        return Err(Error::Binlog(format!(
+            "{} is not a binary log (no binlog magic)",
+            path.display()
+        )));
+    }
+    Ok(u32::from_le_bytes([head[9], head[10], head[11], head[12]]))
+}
+
+/// Archive an incremental's binlog files into the set's binlog archive.
+fn archive_incremental(
+    repo: &Repository,
+    set: &str,
+    dir: &Path,
+    files: &[String],
+    (compression, level): (Compression, i32),
+) -> Result<u32> {
+    let mut server = None;
+    for f in files {
+        let path = dir.join(f);
+        let id = binlog_server_id(&path)?;
+        if server.is_some_and(|s| s != id) {
+            return Err(Error::Binlog(format!(
+                "{}: server id {id}, but the image's other files are of server {}",
+                path.display(),
+                server.unwrap_or_default()
+            )));
+        }
+        server = Some(id);
+        let size = std::fs::metadata(&path).at("stat", &path)?.len();
+        let mut a =
+            crate::binlog::file_archiver::FileArchiver::new(repo, set, id, f, compression, level)?;
+        if a.index.end_pos >= size && a.index.segments.is_empty() {
+            continue; // archived before
+        }
+        a.archive_closed_file(
+            &path,
+            crate::binlog::file_archiver::ServerEnd {
+                size,
+                torn_tail: false,
+            },
+        )?;
+    }
+    Ok(server.unwrap_or_default())
 }
 
 fn md5_of(path: &Path) -> Result<String> {
@@ -176,7 +269,48 @@ pub fn import(
     (compression, level): (Compression, i32),
 ) -> Result<Vec<ImageOutcome>> {
     let mut out = Vec::new();
-    for dir in images(&req.from, &req.zrm_set)? {
+    // Incrementals first: their binlogs' server id is the server id of the fulls.
+    let all = images(&req.from, &req.zrm_set)?;
+    let mut servers: Vec<u32> = Vec::new();
+    for dir in &all {
+        let Ok(text) = std::fs::read_to_string(dir.join("index")) else {
+            continue;
+        };
+        let index = ZrmIndex::parse(&text);
+        if index.get("backup-level").map(str::trim) != Some("1") || unusable(&index, dir).is_some()
+        {
+            continue;
+        }
+        if let Some(reason) = md5_mismatch(&index, dir)? {
+            out.push(ImageOutcome::NotImported {
+                dir: dir.clone(),
+                reason,
+            });
+            continue;
+        }
+        let files = incremental_files(&index, dir);
+        match archive_incremental(repo, &req.set, dir, &files, (compression, level)) {
+            Ok(server_id) => {
+                if !servers.contains(&server_id) {
+                    servers.push(server_id);
+                }
+                out.push(ImageOutcome::BinlogsArchived {
+                    dir: dir.clone(),
+                    server_id,
+                    files,
+                });
+            }
+            Err(e) => out.push(ImageOutcome::NotImported {
+                dir: dir.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let server_id = match servers.as_slice() {
+        [one] => *one,
+        _ => 0,
+    };
+    for dir in all {
         let index_path = dir.join("index");
         let Ok(text) = std::fs::read_to_string(&index_path) else {
             out.push(ImageOutcome::NotImported {
@@ -190,23 +324,11 @@ pub fn import(
             out.push(ImageOutcome::NotImported { dir, reason });
             continue;
         }
-        // ZRM's md5 sums, checked before anything is written.
-        let mut damaged = None;
-        for (name, md5) in index.md5s() {
-            let file = dir.join(&name);
-            let actual = if file.is_file() {
-                md5_of(&file)?
-            } else {
-                "missing".into()
-            };
-            if actual != md5 {
-                damaged = Some(format!(
-                    "{name}: md5 {actual}, but ZRM's index says {md5}: the image is damaged"
-                ));
-                break;
-            }
+        if index.get("backup-level").map(str::trim) == Some("1") {
+            continue; // done above
         }
-        if let Some(reason) = damaged {
+        // ZRM's md5 sums, checked before anything is written.
+        if let Some(reason) = md5_mismatch(&index, &dir)? {
             out.push(ImageOutcome::NotImported { dir, reason });
             continue;
         }
@@ -282,7 +404,7 @@ pub fn import(
                 socket: None,
                 version,
                 flavor,
-                server_id: 0,
+                server_id,
                 server_uuid: None,
                 gtid_domain_id: None,
                 gtid_mode: String::new(),
@@ -321,7 +443,36 @@ pub fn import(
         repo.write_small(&format!("{bdir}/{MANIFEST_FILE}"), &manifest.to_json())?;
         out.push(ImageOutcome::Imported { dir, id });
     }
+    // In ZRM's order: by image directory.
+    out.sort_by(|a, b| image_dir(a).cmp(image_dir(b)));
     Ok(out)
+}
+
+fn image_dir(o: &ImageOutcome) -> &Path {
+    match o {
+        ImageOutcome::Imported { dir, .. }
+        | ImageOutcome::AlreadyImported { dir, .. }
+        | ImageOutcome::NotImported { dir, .. }
+        | ImageOutcome::BinlogsArchived { dir, .. } => dir,
+    }
+}
+
+/// ZRM's md5 sums of an image checked: why it is damaged, or `None`.
+fn md5_mismatch(index: &ZrmIndex, dir: &Path) -> Result<Option<String>> {
+    for (name, md5) in index.md5s() {
+        let file = dir.join(&name);
+        let actual = if file.is_file() {
+            md5_of(&file)?
+        } else {
+            "missing".into()
+        };
+        if actual != md5 {
+            return Ok(Some(format!(
+                "{name}: md5 {actual}, but ZRM's index says {md5}: the image is damaged"
+            )));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -350,6 +501,8 @@ mod tests {
         let failed = ZrmIndex::parse("backup-status=Backup failed\n");
         assert!(unusable(&failed, dir).unwrap().contains("Backup failed"));
         let inc = ZrmIndex::parse("backup-status=Backup succeeded\nbackup-level=1\n");
-        assert!(unusable(&inc, dir).unwrap().contains("incremental"));
+        assert!(unusable(&inc, dir)
+            .unwrap()
+            .contains("without binary log files"));
     }
 }

@@ -146,3 +146,92 @@ flavor_tests! {
         assert!(target.sql("SELECT v FROM app.t WHERE id = 1").contains("zrm-era"));
     }
 }
+
+/// The server's binlog files, in order.
+fn binlogs(server: &TestServer) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(server.binlog_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("mysql-bin.") && !n.ends_with(".index")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+flavor_tests! {
+    fn zrm_incremental_binlogs_replay_to_a_point_in_time(flavor: Flavor) {
+        let source = TestServer::of(flavor);
+        source.sql("CREATE DATABASE app");
+        source.sql("CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(40))");
+        source.sql("INSERT INTO app.t VALUES (1, 'in-the-full')");
+        let version = source.sql("SELECT VERSION()");
+        let target = TestServer::of(flavor);
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("mysql-zrm");
+
+        // ZRM's full: flush logs (next-binlog), then mysqldump --master-data=2.
+        source.sql("FLUSH BINARY LOGS");
+        let next = binlogs(&source).pop().unwrap();
+        let next_name = next.file_name().unwrap().to_string_lossy().into_owned();
+        let full = zrm_image(&dest, "dailyrun", "20261101020000", 1_793_498_400, &[
+            format!("mysql-version={}", version.trim()),
+            "backup-level=0".into(),
+            "logical-databases=app".into(),
+            format!("next-binlog={next_name}"),
+            "backup-status=Backup succeeded".into(),
+        ]);
+        zrm_dump(&source, &["app"], &full.join("backup.sql"));
+
+        // Changes after the full; the point in time is between the two rows.
+        source.sql("INSERT INTO app.t VALUES (2, 'before-the-stop')");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let stop = source.sql("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s')").trim().to_string();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        source.sql("INSERT INTO app.t VALUES (3, 'after-the-stop')");
+
+        // ZRM's incremental: flush logs, copy the binlog files from the last next-binlog up to
+        // the new one, with md5 lines.
+        source.sql("FLUSH BINARY LOGS");
+        let all = binlogs(&source);
+        let new_next = all.last().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        let inc_dir = dest.join("dailyrun/20261101030000");
+        std::fs::create_dir_all(&inc_dir).unwrap();
+        let mut lines = vec![
+            format!("mysql-version={}", version.trim()),
+            "backup-level=1".to_string(),
+            format!("next-binlog={new_next}"),
+            format!("last-backup={}", full.display()),
+            "incremental=mysql-bin.[0-9]*".to_string(),
+        ];
+        for f in all.iter().filter(|f| **f >= next && f.file_name().unwrap().to_string_lossy() != new_next) {
+            let copy = inc_dir.join(f.file_name().unwrap());
+            std::fs::copy(f, &copy).unwrap();
+            lines.push(format!("{}={}", copy.display(), md5(&copy)));
+        }
+        lines.push("backup-status=Backup succeeded".into());
+        zrm_image(&dest, "dailyrun", "20261101030000", 1_793_502_000, &lines);
+
+        let config = config_for(dir.path(), &[("dailyrun", &source), ("dst", &target)]);
+        let out = support::zrm_ok(
+            &config,
+            &["import", "--from-zrm", dest.to_str().unwrap(), "--set", "dailyrun"],
+        );
+        assert!(out.stdout.contains("as backup 20261101T020000Z"), "{out}");
+        assert!(
+            out.stdout.contains(&format!("archived the binary logs of incremental {}", inc_dir.display())),
+            "{out}"
+        );
+        assert!(out.stdout.contains(&next_name), "{out}");
+
+        // The full, then the incremental's binlogs to the point in time, by zrm's planner.
+        support::zrm_ok(
+            &config,
+            &["restore", "--set", "dailyrun", "--target", "dst", "--until-time", &stop],
+        );
+        let rows = target.sql("SELECT id FROM app.t ORDER BY id");
+        assert_eq!(rows.split_whitespace().collect::<Vec<_>>(), vec!["1", "2"], "{rows}");
+    }
+}

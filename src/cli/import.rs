@@ -55,6 +55,14 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<i32> {
                 ImageOutcome::NotImported { dir, reason } => {
                     serde_json::json!({ "image": dir, "outcome": "not imported", "reason": reason })
                 }
+                ImageOutcome::BinlogsArchived {
+                    dir,
+                    server_id,
+                    files,
+                } => serde_json::json!({
+                    "image": dir, "outcome": "binlogs archived", "server_id": server_id,
+                    "files": files
+                }),
             })
             .collect();
         crate::output::emit_json(&serde_json::json!({ "images": rows }));
@@ -70,6 +78,15 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<i32> {
                 ImageOutcome::NotImported { dir, reason } => {
                     println!("not imported {}: {reason}", dir.display())
                 }
+                ImageOutcome::BinlogsArchived {
+                    dir,
+                    server_id,
+                    files,
+                } => println!(
+                    "archived the binary logs of incremental {} (server {server_id}): {}",
+                    dir.display(),
+                    files.join(", ")
+                ),
             }
         }
         if outcomes.is_empty() {
