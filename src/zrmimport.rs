@@ -4,8 +4,11 @@
 //!
 //! What is imported: a successful logical full image (ZRM's `backup.sql`, a mysqldump of the
 //! set's databases) becomes a `mysqldump` backup, its md5 sum (ZRM's index lines
-//! `<path>=<md5>`) checked first. Every other image is listed with the reason it is not
-//! imported. It must never import an image whose md5 sum does not match, nor a failed one.
+//! `<path>=<md5>`) checked first. A ZRM incremental's binary log files go into the set's
+//! binlog archive, where zrm's restore replays them after the full. A gzip-compressed image
+//! (`backup-data`) is extracted into a private temporary directory first. Every other image
+//! is listed with the reason it is not imported. It must never import an image whose md5 sum
+//! does not match, nor a failed one.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -121,7 +124,7 @@ fn images(from: &Path, zrm_set: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// Why ZRM's image cannot be imported, or `None` when it can.
-pub fn unusable(index: &ZrmIndex, dir: &Path) -> Option<String> {
+pub fn unusable(index: &ZrmIndex) -> Option<String> {
     let status = index.get("backup-status").unwrap_or("");
     if !status.starts_with("Backup succeeded") {
         return Some(format!(
@@ -136,12 +139,13 @@ pub fn unusable(index: &ZrmIndex, dir: &Path) -> Option<String> {
                 .into(),
         );
     }
-    if index.get("compress").is_some_and(|v| !v.is_empty()) || dir.join("backup-data").exists() {
-        return Some(
-            "compressed by ZRM (backup-data): importing compressed images is not built yet; \
-             extract it with ZRM's `mysql-zrm --action extract-backup` first"
-                .into(),
-        );
+    if let Some(program) = index.get("compress").map(str::trim) {
+        if !program.is_empty() && !program.ends_with("gzip") {
+            return Some(format!(
+                "compressed by ZRM with '{program}': zrm reads gzip (ZRM's default) only; \
+                 extract it with ZRM's `mysql-zrm --action extract-backup` first"
+            ));
+        }
     }
     if index.get("backup-type") == Some("quick") {
         return Some("a quick (snapshot left in place) image holds no data to import".into());
@@ -159,17 +163,47 @@ pub fn unusable(index: &ZrmIndex, dir: &Path) -> Option<String> {
             "a raw (data file copy or snapshot plugin) image: zrm imports logical images".into(),
         );
     }
-    if index.get("backup-level").map(str::trim) == Some("1") {
-        return if incremental_files(index, dir).is_empty() {
-            Some("an incremental without binary log files".into())
-        } else {
-            None
-        };
-    }
-    if !dir.join("backup.sql").is_file() {
-        return Some("no backup.sql in the image".into());
-    }
     None
+}
+
+/// Why the image's files cannot be imported (read in `work`, the image or its extraction).
+fn missing_files(index: &ZrmIndex, work: &Path) -> Option<String> {
+    if index.get("backup-level").map(str::trim) == Some("1") {
+        return incremental_files(index, work)
+            .is_empty()
+            .then(|| "an incremental without binary log files".to_string());
+    }
+    (!work.join("backup.sql").is_file()).then(|| "no backup.sql in the image".to_string())
+}
+
+/// Where an image's files are: the directory itself, or its `backup-data` (ZRM's `tar | gzip`
+/// of the directory) extracted into a private temporary directory, removed when dropped.
+struct Work {
+    path: PathBuf,
+    _extracted: Option<tempfile::TempDir>,
+}
+
+fn work_dir(dir: &Path) -> std::result::Result<Work, String> {
+    let data = dir.join("backup-data");
+    if !data.is_file() {
+        return Ok(Work {
+            path: dir.to_path_buf(),
+            _extracted: None,
+        });
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("zrm-import-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary directory to extract backup-data: {e}"))?;
+    let file = std::fs::File::open(&data).map_err(|e| format!("cannot open backup-data: {e}"))?;
+    // tar's unpack refuses entries that would land outside the directory.
+    tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+        .unpack(tmp.path())
+        .map_err(|e| format!("backup-data is not ZRM's tar | gzip, or is damaged: {e}"))?;
+    Ok(Work {
+        path: tmp.path().to_path_buf(),
+        _extracted: Some(tmp),
+    })
 }
 
 /// The binary log files of a ZRM incremental: ZRM's `incremental=NAME.[0-9]*` pattern, i.e.
@@ -277,19 +311,32 @@ pub fn import(
             continue;
         };
         let index = ZrmIndex::parse(&text);
-        if index.get("backup-level").map(str::trim) != Some("1") || unusable(&index, dir).is_some()
-        {
+        if index.get("backup-level").map(str::trim) != Some("1") || unusable(&index).is_some() {
             continue;
         }
-        if let Some(reason) = md5_mismatch(&index, dir)? {
+        let work = match work_dir(dir) {
+            Ok(w) => w,
+            Err(reason) => {
+                out.push(ImageOutcome::NotImported {
+                    dir: dir.clone(),
+                    reason,
+                });
+                continue;
+            }
+        };
+        let problem = match missing_files(&index, &work.path) {
+            Some(r) => Some(r),
+            None => md5_mismatch(&index, &work.path)?,
+        };
+        if let Some(reason) = problem {
             out.push(ImageOutcome::NotImported {
                 dir: dir.clone(),
                 reason,
             });
             continue;
         }
-        let files = incremental_files(&index, dir);
-        match archive_incremental(repo, &req.set, dir, &files, (compression, level)) {
+        let files = incremental_files(&index, &work.path);
+        match archive_incremental(repo, &req.set, &work.path, &files, (compression, level)) {
             Ok(server_id) => {
                 if !servers.contains(&server_id) {
                     servers.push(server_id);
@@ -320,15 +367,26 @@ pub fn import(
             continue;
         };
         let index = ZrmIndex::parse(&text);
-        if let Some(reason) = unusable(&index, &dir) {
+        if let Some(reason) = unusable(&index) {
             out.push(ImageOutcome::NotImported { dir, reason });
             continue;
         }
         if index.get("backup-level").map(str::trim) == Some("1") {
             continue; // done above
         }
+        let work = match work_dir(&dir) {
+            Ok(w) => w,
+            Err(reason) => {
+                out.push(ImageOutcome::NotImported { dir, reason });
+                continue;
+            }
+        };
         // ZRM's md5 sums, checked before anything is written.
-        if let Some(reason) = md5_mismatch(&index, &dir)? {
+        let problem = match missing_files(&index, &work.path) {
+            Some(r) => Some(r),
+            None => md5_mismatch(&index, &work.path)?,
+        };
+        if let Some(reason) = problem {
             out.push(ImageOutcome::NotImported { dir, reason });
             continue;
         }
@@ -351,7 +409,7 @@ pub fn import(
         }
         let file_name = dump_file_name(compression);
         let rel = format!("{bdir}/{file_name}");
-        let sql = dir.join("backup.sql");
+        let sql = work.path.join("backup.sql");
         let mut input = std::fs::File::open(&sql).at("open", &sql)?;
         let mut writer = StoredFileWriter::new(repo.backend().create(&rel)?, compression, level)?;
         let mut scanner = DumpScanner::new();
@@ -495,13 +553,18 @@ mod tests {
             )]
         );
         let dir = Path::new("/nonexistent");
-        assert!(unusable(&i, dir).unwrap().contains("no backup.sql"));
+        assert_eq!(unusable(&i), None);
+        assert!(missing_files(&i, dir).unwrap().contains("no backup.sql"));
+        let bz = ZrmIndex::parse("backup-status=Backup succeeded\ncompress=/usr/bin/bzip2\n");
+        assert!(unusable(&bz).unwrap().contains("gzip"));
+        let gz = ZrmIndex::parse("backup-status=Backup succeeded\ncompress=\n");
+        assert_eq!(unusable(&gz), None);
         let enc = ZrmIndex::parse("backup-status=Backup succeeded\nencrypt=/usr/bin/gpg\n");
-        assert!(unusable(&enc, dir).unwrap().contains("gpg"));
+        assert!(unusable(&enc).unwrap().contains("gpg"));
         let failed = ZrmIndex::parse("backup-status=Backup failed\n");
-        assert!(unusable(&failed, dir).unwrap().contains("Backup failed"));
+        assert!(unusable(&failed).unwrap().contains("Backup failed"));
         let inc = ZrmIndex::parse("backup-status=Backup succeeded\nbackup-level=1\n");
-        assert!(unusable(&inc, dir)
+        assert!(missing_files(&inc, dir)
             .unwrap()
             .contains("without binary log files"));
     }
