@@ -296,6 +296,23 @@ fn md5_of(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// MySQL's `SET @@GLOBAL.GTID_PURGED=…;` (mysqldump's default with GTIDs, one line or more) as
+/// `-- ` comment lines, so that loading the dump sets no GTID state, as for zrm's own dumps
+/// (`--set-gtid-purged=COMMENTED`; zrm's replay brings the GTIDs): an imported dump then loads
+/// into a server that already executed those GTIDs, such as the one it came from. (A `/* */`
+/// comment would end at the statement's own `/*!80000 '+'*/`.)
+fn commented_gtid_purged<'a>(line: &'a [u8], inside: &mut bool) -> std::borrow::Cow<'a, [u8]> {
+    if !*inside && !line.starts_with(b"SET @@GLOBAL.GTID_PURGED=") {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    *inside = !body.trim_ascii_end().ends_with(b";");
+    let mut out = Vec::with_capacity(line.len() + 3);
+    out.extend_from_slice(b"-- ");
+    out.extend_from_slice(line);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Import every image of `req` into `repo`. Blocking.
 pub fn import(
     repo: &Repository,
@@ -410,25 +427,30 @@ pub fn import(
         let file_name = dump_file_name(compression);
         let rel = format!("{bdir}/{file_name}");
         let sql = work.path.join("backup.sql");
-        let mut input = std::fs::File::open(&sql).at("open", &sql)?;
+        let mut input =
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&sql).at("open", &sql)?);
         let mut writer = StoredFileWriter::new(repo.backend().create(&rel)?, compression, level)?;
         let mut scanner = DumpScanner::new();
-        let mut buf = vec![0u8; 1 << 20];
+        let mut line = Vec::new();
         let mut bytes = 0u64;
+        let mut in_gtid_purged = false;
         loop {
-            let n = input.read(&mut buf).at("read", &sql)?;
+            line.clear();
+            let n = std::io::BufRead::read_until(&mut input, b'\n', &mut line).at("read", &sql)?;
             if n == 0 {
                 break;
             }
-            scanner.feed(&buf[..n]);
-            writer.write_all(&buf[..n]).map_err(|e| {
+            // The scanner reads the GTID set from the statement as mysqldump wrote it.
+            scanner.feed(&line);
+            let out = commented_gtid_purged(&line, &mut in_gtid_purged);
+            writer.write_all(&out).map_err(|e| {
                 Error::Backup(format!(
                     "writing {}/{rel} failed: {e}; check free space and permissions of the \
                      repository",
                     repo.describe()
                 ))
             })?;
-            bytes += n as u64;
+            bytes += out.len() as u64;
         }
         let facts = scanner.finish();
         let stored = writer.commit(bytes, &rel)?;
@@ -536,6 +558,33 @@ fn md5_mismatch(index: &ZrmIndex, dir: &Path) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gtid_purged_is_commented() {
+        let mut inside = false;
+        assert_eq!(
+            &*commented_gtid_purged(
+                b"SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'u:1-5';\n",
+                &mut inside
+            ),
+            b"-- SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'u:1-5';\n"
+        );
+        assert!(!inside);
+        assert_eq!(
+            &*commented_gtid_purged(b"SET @@GLOBAL.GTID_PURGED='+a:5,\n", &mut inside),
+            b"-- SET @@GLOBAL.GTID_PURGED='+a:5,\n"
+        );
+        assert!(inside);
+        assert_eq!(
+            &*commented_gtid_purged(b"b:1-3';\n", &mut inside),
+            b"-- b:1-3';\n"
+        );
+        assert!(!inside);
+        assert_eq!(
+            &*commented_gtid_purged(b"INSERT 1;\n", &mut inside),
+            b"INSERT 1;\n"
+        );
+    }
 
     #[test]
     fn index_lines_and_md5s() {

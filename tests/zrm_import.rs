@@ -253,3 +253,103 @@ flavor_tests! {
         assert_eq!(rows.split_whitespace().collect::<Vec<_>>(), vec!["1", "2"], "{rows}");
     }
 }
+
+flavor_tests! {
+    /// The done-when: a ZRM host (ZRM's configuration files and a destination of ZRM
+    /// images) runs its old cron lines through mysql-zrm unchanged, lists its old backups and
+    /// restores an old ZRM incremental to a point in time.
+    fn a_zrm_host_moves_to_zrm(flavor: Flavor) {
+        let server = TestServer::of(flavor);
+        server.sql("CREATE DATABASE app");
+        server.sql("CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(40))");
+        server.sql("INSERT INTO app.t VALUES (1, 'zrm-full')");
+        let version = server.sql("SELECT VERSION()");
+        let dir = tempfile::tempdir().unwrap();
+        let (etc, dest, bin) = (dir.path().join("etc"), dir.path().join("dest"), dir.path().join("bin"));
+        std::fs::create_dir_all(etc.join("dailyrun")).unwrap();
+        std::fs::create_dir_all(&bin).unwrap();
+        let mut global = format!("destination={}\nretention-policy=1Y\ncompress=1\n", dest.display());
+        if let (Flavor::MySQL, Ok(b)) = (flavor, support::mysql_bin_dir()) {
+            global.push_str(&format!("mysql-binpath={}\n", b.display()));
+        }
+        std::fs::write(etc.join("mysql-zrm.conf"), global).unwrap();
+        let mut set = format!(
+            "user=root\nsocket={}\ndatabases=app\nreplication=1\n",
+            server.socket().display()
+        );
+        if let Some(pw) = server.root_password() {
+            set.push_str(&format!("password=\"{pw}\"\n"));
+        }
+        std::fs::write(etc.join("dailyrun/mysql-zrm.conf"), set).unwrap();
+
+        // The ZRM era: a full (flush logs, mysqldump --master-data=2) and an incremental.
+        server.sql("FLUSH BINARY LOGS");
+        let next = binlogs(&server).pop().unwrap();
+        let next_name = next.file_name().unwrap().to_string_lossy().into_owned();
+        let full = zrm_image(&dest, "dailyrun", "20261101020000", 1_793_498_400, &[
+            format!("mysql-version={}", version.trim()),
+            "backup-level=0".into(),
+            "logical-databases=app".into(),
+            format!("next-binlog={next_name}"),
+            "backup-status=Backup succeeded".into(),
+        ]);
+        zrm_dump(&server, &["app"], &full.join("backup.sql"));
+        server.sql("INSERT INTO app.t VALUES (2, 'zrm-incremental')");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let stop = server.sql("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s')").trim().to_string();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        server.sql("INSERT INTO app.t VALUES (3, 'after-the-stop')");
+        server.sql("FLUSH BINARY LOGS");
+        let all = binlogs(&server);
+        let new_next = all.last().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        let inc = dest.join("dailyrun/20261101030000");
+        std::fs::create_dir_all(&inc).unwrap();
+        for f in all.iter().filter(|f| **f >= next && f.file_name().unwrap().to_string_lossy() != new_next) {
+            std::fs::copy(f, inc.join(f.file_name().unwrap())).unwrap();
+        }
+        zrm_image(&dest, "dailyrun", "20261101030000", 1_793_502_000, &[
+            format!("mysql-version={}", version.trim()),
+            "backup-level=1".into(),
+            format!("next-binlog={new_next}"),
+            "incremental=mysql-bin.[0-9]*".into(),
+            "backup-status=Backup succeeded".into(),
+        ]);
+
+        // zrm replaces ZRM's programs; the crontab's lines run unchanged.
+        for name in ["mysql-zrm", "zrm-pre-scheduler"] {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_zrm"), bin.join(name)).unwrap();
+        }
+        let run = |line: &str| {
+            let command = line.splitn(6, ' ').nth(5).unwrap().replacen("/usr/bin/", &format!("{}/", bin.display()), 1);
+            support::run(
+                Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .env("ZRM_ZRM_CONF_DIR", &etc)
+                    .env_remove("ZRM_CONFIG")
+                    .env("NO_COLOR", "1"),
+            )
+        };
+        let out = run("30 3 * * * /usr/bin/zrm-pre-scheduler --action backup --backup-set dailyrun --backup-level 0 --interval daily");
+        assert_eq!(out.code, 0, "{out}");
+        let out = run("0 4 * * * /usr/bin/mysql-zrm --action purge");
+        assert_eq!(out.code, 0, "{out}");
+
+        // ZRM's images, imported into the repository mysql-zrm now uses.
+        let config = etc.join("dailyrun/zrm.toml");
+        let out = support::zrm_ok(&config, &["import", "--from-zrm", dest.to_str().unwrap(), "--set", "dailyrun"]);
+        assert!(out.stdout.contains("as backup 20261101T020000Z"), "{out}");
+        let out = run("0 0 * * * /usr/bin/mysql-zrm --action list --backup-set dailyrun");
+        assert_eq!(out.code, 0, "{out}");
+        assert!(out.stdout.contains("20261101T020000Z"), "{out}");
+        assert_eq!(support::backup_ids(&config, "dailyrun").len(), 2);
+
+        // The old ZRM incremental, restored to a point in time by ZRM's restore command line.
+        let out = run(&format!(
+            "0 0 * * * /usr/bin/mysql-zrm --action restore --backup-set dailyrun --stop-datetime '{stop}'"
+        ));
+        assert_eq!(out.code, 0, "{out}");
+        let rows = server.sql("SELECT id FROM app.t ORDER BY id");
+        assert_eq!(rows.split_whitespace().collect::<Vec<_>>(), vec!["1", "2"], "{rows}");
+    }
+}
