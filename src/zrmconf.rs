@@ -542,7 +542,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     if std::fs::read(path).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
-    let tmp = path.with_extension("zrm-new");
+    // Per process: two runs of one set may write the same file at once.
+    let tmp = path.with_extension(format!("zrm-new.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     crate::secret::write_private_file(&tmp, bytes)?;
     std::fs::rename(&tmp, path).at("rename", &tmp)
