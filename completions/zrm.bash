@@ -31,6 +31,12 @@ _zrm() {
             zrm,help)
                 cmd="zrm__subcmd__help"
                 ;;
+            zrm,import)
+                cmd="zrm__subcmd__import"
+                ;;
+            zrm,import-config)
+                cmd="zrm__subcmd__import__subcmd__config"
+                ;;
             zrm,key)
                 cmd="zrm__subcmd__key"
                 ;;
@@ -114,6 +120,12 @@ _zrm() {
                 ;;
             zrm__subcmd__help,help)
                 cmd="zrm__subcmd__help__subcmd__help"
+                ;;
+            zrm__subcmd__help,import)
+                cmd="zrm__subcmd__help__subcmd__import"
+                ;;
+            zrm__subcmd__help,import-config)
+                cmd="zrm__subcmd__help__subcmd__import__subcmd__config"
                 ;;
             zrm__subcmd__help,key)
                 cmd="zrm__subcmd__help__subcmd__key"
@@ -227,7 +239,7 @@ _zrm() {
 
     case "${cmd}" in
         zrm)
-            opts="-c -q -v -h -V --config --format --quiet --verbose --no-progress --help --version check backup list show restore binlog checkpoint verify purge pin unpin replicate key schedule report help"
+            opts="-c -q -v -h -V --config --format --quiet --verbose --no-progress --help --version check backup list show restore binlog checkpoint verify purge pin unpin replicate key schedule report import-config import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,7 +721,7 @@ _zrm() {
             return 0
             ;;
         zrm__subcmd__help)
-            opts="check backup list show restore binlog checkpoint verify purge pin unpin replicate key schedule report help"
+            opts="check backup list show restore binlog checkpoint verify purge pin unpin replicate key schedule report import-config import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -849,6 +861,34 @@ _zrm() {
             return 0
             ;;
         zrm__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zrm__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zrm__subcmd__help__subcmd__import__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1079,6 +1119,86 @@ _zrm() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zrm__subcmd__import)
+            opts="-c -q -v -h --from-zrm --set --zrm-set --config --format --quiet --verbose --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from-zrm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zrm-set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json csv html" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zrm__subcmd__import__subcmd__config)
+            opts="-c -q -v -h --zrm-conf-dir --set --options-file --out --force --config --format --quiet --verbose --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --zrm-conf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --options-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json csv html" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod mycnf;
 pub mod mysql;
 pub mod names;
+pub mod notify;
 pub mod output;
 pub mod progress;
 pub mod redact;
@@ -37,5 +38,7 @@ pub mod secret;
 pub mod selection;
 pub mod timeparse;
 pub mod verify;
+pub mod zrmconf;
+pub mod zrmimport;
 
 pub use error::{Error, Result};

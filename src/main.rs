@@ -29,8 +29,14 @@ fn main() {
 /// command line could be parsed).
 fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
     // Invoked as `mysql-zrm`: ZRM's command line, translated (src/cli/compat.rs).
+    let mut around = zrm::cli::compat::Around::default();
     let parsed = if zrm::cli::compat::invoked_as_mysql_zrm(args) {
-        zrm::cli::compat::command_line(args).map_err(|d| (d.code, d.error))
+        zrm::cli::compat::command_line(args)
+            .map(|(cli, a)| {
+                around = a;
+                cli
+            })
+            .map_err(|d| (d.code, d.error))
     } else {
         zrm::cli::Cli::try_parse_from(args).map_err(|e| {
             let _ = e.print();
@@ -47,6 +53,10 @@ fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
         Err((code, error)) => return (code, error, None),
     };
     let config = cli.global.config.clone();
+    if let Some(tmpdir) = &around.tmpdir {
+        // ZRM's `tmpdir`: set before any thread starts.
+        std::env::set_var("TMPDIR", tmpdir);
+    }
     init_logging(cli.global.quiet, cli.global.verbose);
     let json = cli.global.format == zrm::output::Format::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -102,6 +112,7 @@ fn run(args: &[OsString]) -> (i32, Option<String>, Option<PathBuf>) {
         }
     };
     runtime.shutdown_background();
+    around.finish(outcome.0, outcome.1.as_deref());
     outcome
 }
 

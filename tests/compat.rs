@@ -20,7 +20,11 @@ fn mysql_zrm_link(dir: &Path) -> PathBuf {
 
 fn mysql_zrm(link: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(link);
-    cmd.env("NO_COLOR", "1").env_remove("ZRM_CONFIG").args(args);
+    cmd.env("NO_COLOR", "1")
+        .env_remove("ZRM_CONFIG")
+        // No ZRM configuration: these tests use zrm.toml.
+        .env("ZRM_ZRM_CONF_DIR", link.with_file_name("no-mysql-zrm-conf"))
+        .args(args);
     support::run(&mut cmd)
 }
 

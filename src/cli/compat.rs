@@ -13,12 +13,14 @@
 //! passwords in statements masked and control bytes escaped (`crate::redact`).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
 use super::Cli;
 use crate::error::{Error, Result};
+use crate::notify::{Mail, MailPolicy};
+use crate::zrmconf;
 
 /// The name the binary answers to with ZRM's syntax (argv[0]'s file name).
 pub const PROGRAM: &str = "mysql-zrm";
@@ -31,6 +33,10 @@ pub enum Translated {
     Run {
         argv: Vec<String>,
         notes: Vec<String>,
+        /// Mail the outcome (ZRM's `mailto`, `mail-policy`).
+        mail: Option<Mail>,
+        /// Run with `TMPDIR` set to this (ZRM's `tmpdir`).
+        tmpdir: Option<String>,
     },
     /// `--help`: print [`USAGE`] and exit 0.
     Help,
@@ -41,8 +47,11 @@ Usage: mysql-zrm --action ACTION --backup-set SET [options]
 
 The ZRM (Zmanda Recovery Manager) command line, run by zrm. Each action becomes a zrm
 command; its output and exit codes are zrm's (0 ok, 1 failed, 2 bad usage or configuration).
-Settings (connection, databases, method, compression, encryption, retention) are read from
-zrm.toml, not from mysql-zrm.conf: see `zrm --help` and the README.
+Settings (connection, databases, method, retention, …) come from ZRM's files when there is
+no --config or $ZRM_CONFIG and the host has them: /etc/mysql-zrm/mysql-zrm.conf, then
+/etc/mysql-zrm/SET/mysql-zrm.conf ($ZRM_ZRM_CONF_DIR instead of /etc/mysql-zrm), then
+--options-file, then ZRM's options on the command line; the set defaults to BackupSet1.
+Otherwise they come from zrm.toml. See the README, section Moving from ZRM.
 
 Actions:
   backup           [--backup-level 0|1] [--comment TEXT]  -> zrm backup --set SET --level N
@@ -70,15 +79,22 @@ Actions:
 --source-directory DIR names a backup by its directory: the backup id is DIR's last component.
 
 Options for every action:
-  --backup-set SET   the backup set (a [sets.SET] of zrm.toml); required
+  --backup-set SET   the backup set (ZRM's files: default BackupSet1; zrm.toml: a [sets.SET],
+                     required)
+  --options-file F   ZRM's options file, read after the set's mysql-zrm.conf
+  --mailto ADDR      mail the outcome through the local sendmail (--mail-policy always,
+                     only-on-error or never)
+  --tmpdir DIR       run with TMPDIR=DIR
   --config FILE      zrm's configuration file (default: $ZRM_CONFIG, then /etc/zrm/zrm.toml)
   --verbose          more detail on stderr (zrm -v), and the zrm command line that runs
   --quiet            only errors on stderr (zrm -q)
   --help             this text
 
-Other ZRM options (--user, --password, --host, --backup-mode, --compress, --encrypt,
---retention-policy, --mailto, --destination, …) are refused by name, with the zrm.toml
-setting or zrm command that replaces them.
+ZRM's setting options (--user, --password, --host, --databases, --backup-mode, --compress,
+--retention-policy, --destination, …) join ZRM's files; with a zrm.toml they are refused by
+name, with the zrm.toml setting that replaces them. Settings zrm cannot carry out as ZRM did
+(--encrypt with gpg, copy and backup plugins) are refused with the reason.
+ZRM's program names run too: mysql-zrm-scheduler, mysql-zrm-reporter, zrm-pre-scheduler.
 ";
 
 /// One option mysql-zrm takes: its name, whether it takes a value, and the actions it goes with
@@ -146,11 +162,6 @@ const OPTIONS: &[Opt] = &[
         actions: &["restore", "parse-binlogs"],
     },
     Opt {
-        name: "databases",
-        value: true,
-        actions: &["restore"],
-    },
-    Opt {
         name: "interval",
         value: true,
         actions: &["schedule-backup"],
@@ -179,6 +190,11 @@ const OPTIONS: &[Opt] = &[
         name: "delete",
         value: false,
         actions: &["schedule-backup"],
+    },
+    Opt {
+        name: "type",
+        value: true,
+        actions: &["report"],
     },
     Opt {
         name: "show",
@@ -287,6 +303,10 @@ fn advice(name: &str, action: &str) -> Option<String> {
             "zrm restores into a running server and leaves it running; stop it yourself if \
              you must"
         }
+        "latest" | "noheader" | "fields" | "output" => {
+            "zrm's report prints the set's whole view on stdout (`zrm report --set SET --view \
+             V`, `--since TIME` for the recent ones): redirect it to a file"
+        }
         "till-lastfull" | "all-backups" => {
             "`zrm list --set SET` lists every backup of the set (--all adds interrupted ones)"
         }
@@ -318,6 +338,8 @@ struct Given {
     values: Vec<(&'static str, Option<String>)>,
     /// Option names mysql-zrm does not know (as typed, without the dashes).
     other: Vec<String>,
+    /// ZRM's settings given as options (`--user u`, `--replication`: "1"), in order.
+    settings: Vec<(String, String)>,
 }
 
 impl Given {
@@ -363,6 +385,32 @@ fn read_options(args: &[String]) -> Result<Option<Given>> {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (body, None),
         };
+        if let Some((_, takes_value)) = SETTINGS.iter().find(|(n, _)| *n == name) {
+            let value = match (inline, takes_value) {
+                (Some(v), _) => v,
+                (None, true) if i < args.len() && !args[i].starts_with("--") => {
+                    i += 1;
+                    args[i - 1].clone()
+                }
+                (None, true) => return Err(usage(format!("--{name} needs a value"))),
+                (None, false) => "1".to_string(),
+            };
+            given.settings.push((name.to_string(), value));
+            continue;
+        }
+        if let Some(flag) = name.strip_prefix("no") {
+            // Getopt's negated flags: --noreplication, --nocompress, --noquiet.
+            if let Some((_, false)) = SETTINGS.iter().find(|(n, _)| *n == flag) {
+                if inline.is_some() {
+                    return Err(usage(format!("--{name} takes no value")));
+                }
+                given.settings.push((flag.to_string(), "0".to_string()));
+                continue;
+            }
+            if flag == "quiet" {
+                continue;
+            }
+        }
         match OPTIONS.iter().find(|o| o.name == name) {
             Some(o) if o.value => {
                 let value = match inline {
@@ -394,24 +442,211 @@ fn read_options(args: &[String]) -> Result<Option<Given>> {
     Ok(Some(given))
 }
 
-/// Translate ZRM's command line (without argv[0]) into zrm's.
+/// ZRM's options that are settings (keys of mysql-zrm.conf), and whether each takes a value
+/// (the others are flags: `1`, or `0` as `--noNAME`). With ZRM's files they join them (the
+/// command line wins, as in ZRM); with zrm.toml those that are not options of the run are
+/// refused by name with the zrm.toml key that replaces them.
+const SETTINGS: &[(&str, bool)] = &[
+    ("user", true),
+    ("password", true),
+    ("host", true),
+    ("port", true),
+    ("socket", true),
+    ("passfile", true),
+    ("ssl-options", true),
+    ("mysql-binpath", true),
+    ("mysql-binlog-path", true),
+    ("all-databases", false),
+    ("databases", true),
+    ("database", true),
+    ("tables", true),
+    ("exclude-pattern", true),
+    ("backup-mode", true),
+    ("backup-type", true),
+    ("snapshot-plugin", true),
+    ("snapshot-size", true),
+    ("snapshot-device", true),
+    ("lvm-snapshot", true),
+    ("single-transaction", false),
+    ("routines", false),
+    ("compress", false),
+    ("compress-plugin", true),
+    ("compress-mysqldump-onthefly", false),
+    ("encrypt", false),
+    ("encrypt-plugin", true),
+    ("decrypt-option", true),
+    ("copy-plugin", true),
+    ("ssh-user", true),
+    ("remote-mysql-binpath", true),
+    ("socket-remote-port", true),
+    ("pre-backup-plugin", true),
+    ("pre-backup-plugin-options", true),
+    ("post-backup-plugin", true),
+    ("post-backup-plugin-options", true),
+    ("destination", true),
+    ("retention-policy", true),
+    ("replication", false),
+    ("default-character-set", true),
+    ("extra-mysqldump-options", true),
+    ("synchronous-checksum", false),
+    ("check-innodb", false),
+    ("mailto", true),
+    ("mail-policy", true),
+    ("tmpdir", true),
+    ("options-file", true),
+    ("html-reports", true),
+    ("html-report-directory", true),
+    ("webserver-url", true),
+    ("rss-header-location", true),
+    ("retry-count", true),
+    ("retry-delay", true),
+    ("backup-name", true),
+];
+
+/// Where mysql-zrm's settings come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// zrm.toml only (`--config`, `$ZRM_CONFIG`, /etc/zrm/zrm.toml).
+    ZrmToml,
+    /// ZRM's files in `root` when they are there for the set (or `--options-file` is given),
+    /// unless a zrm.toml is named (`--config`, or `$ZRM_CONFIG` when `config_env`).
+    Auto { root: PathBuf, config_env: bool },
+}
+
+/// Translate ZRM's command line (without argv[0]) into zrm's, with zrm.toml's settings.
 pub fn translate(args: &[String]) -> Result<Translated> {
-    let Some(given) = read_options(args)? else {
+    translate_with(args, &Source::ZrmToml)
+}
+
+/// Translate ZRM's command line into zrm's. With ZRM's files ([`Source::Auto`]), their
+/// settings and the command line's become a generated zrm.toml (`crate::zrmconf`), written
+/// (mode 0600, the password in a 0600 file of its own) before zrm runs with it.
+pub fn translate_with(args: &[String], source: &Source) -> Result<Translated> {
+    let Some(mut given) = read_options(args)? else {
         return Ok(Translated::Help);
     };
-    let action = given.get("action").ok_or_else(|| {
+    let action = given.get("action").map(str::to_string).ok_or_else(|| {
         usage(format!(
             "--action is required: one of {} (`mysql-zrm --help`)",
             ACTIONS.join(", ")
         ))
     })?;
+    let action = action.as_str();
     if !ACTIONS.contains(&action) {
         return Err(usage(match action_advice(action) {
             Some(a) => format!("--action {action} is not supported by zrm: {a}"),
             None => format!("unknown --action '{action}': one of {}", ACTIONS.join(", ")),
         }));
     }
+    let mut notes = Vec::new();
 
+    // A restore's --databases is the restore's, not the set's selection.
+    let restore_databases = if action == "restore" {
+        let d = given
+            .settings
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "databases")
+            .map(|(_, v)| v.clone());
+        given.settings.retain(|(k, _)| k != "databases");
+        d
+    } else {
+        None
+    };
+    let cli_password = given.settings.iter().any(|(k, _)| k == "password");
+    let options_file = given
+        .settings
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "options-file")
+        .map(|(_, v)| PathBuf::from(v));
+    given.settings.retain(|(k, _)| k != "options-file");
+
+    // ZRM's files, when this host has them and no zrm.toml is named.
+    let zrm_root = match source {
+        Source::Auto { root, config_env } if !config_env && !given.has("config") => {
+            let named = given.get("backup-set");
+            let all = action == "purge" && named.is_none() && !zrmconf::sets_in(root).is_empty();
+            let present = zrmconf::present(root, named.unwrap_or(zrmconf::DEFAULT_SET));
+            (options_file.is_some() || present || all).then(|| root.clone())
+        }
+        _ => None,
+    };
+    if zrm_root.is_none() && options_file.is_some() {
+        given.other.push("options-file".to_string());
+    }
+
+    let mut settings = zrmconf::ZrmSettings::default();
+    let mut config: Option<PathBuf> = given.get("config").map(PathBuf::from);
+    let mut purge_all = false;
+    if let Some(root) = &zrm_root {
+        let named = given.get("backup-set").map(str::to_string);
+        let (sets, path) = if action == "purge" && named.is_none() {
+            // ZRM's daily purge line names no set: it purged every set.
+            purge_all = true;
+            let mut sets = Vec::new();
+            for s in zrmconf::sets_in(root) {
+                let loaded = zrmconf::load(root, &s, options_file.as_deref(), &given.settings)?;
+                sets.push((s, loaded));
+            }
+            (sets, root.join(zrmconf::GENERATED))
+        } else {
+            let set = named.unwrap_or_else(|| zrmconf::DEFAULT_SET.to_string());
+            let loaded = zrmconf::load(root, &set, options_file.as_deref(), &given.settings)?;
+            let path = root.join(&set).join(zrmconf::GENERATED);
+            (vec![(set, loaded)], path)
+        };
+        let generated = zrmconf::generate(root, &sets);
+        let refused: Vec<String> = generated
+            .sets
+            .iter()
+            .flat_map(|m| {
+                m.refused()
+                    .map(|(k, why)| format!("`{}` ({}): {why}", k.key, k.origin))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(Error::Config(format!(
+                "ZRM settings zrm cannot carry out as ZRM did:\n  {}\n(`zrm import-config` \
+                 writes the equivalent zrm.toml, to edit and use with --config)",
+                refused.join("\n  ")
+            )));
+        }
+        zrmconf::write(&generated, &path)?;
+        if cli_password {
+            if let Some((p, _)) = generated.passwords.first() {
+                notes.push(format!(
+                    "--password: ZRM's command line showed the password to every user of this \
+                     host (ps); it is now in {} (mode 0600), which zrm reads: take --password \
+                     off the command line and change the password",
+                    p.display()
+                ));
+            }
+        }
+        if let Some((_, s)) = sets.into_iter().next() {
+            settings = s;
+        }
+        // Options of the run that ZRM's files may hold; the command line wins.
+        for key in ["backup-level", "comment"] {
+            if !given.has(key) {
+                if let (Some(v), Some(o)) =
+                    (settings.get(key), OPTIONS.iter().find(|o| o.name == key))
+                {
+                    given.values.insert(0, (o.name, Some(v.to_string())));
+                }
+            }
+        }
+        config = Some(path);
+    } else {
+        // zrm.toml: the options of the run are taken; settings are refused with their key.
+        for (k, v) in &given.settings {
+            if matches!(k.as_str(), "mailto" | "mail-policy" | "tmpdir") {
+                settings.set(k, v, zrmconf::Origin::CommandLine);
+            } else if !given.other.contains(k) {
+                given.other.push(k.clone());
+            }
+        }
+    }
     // Every option that does not go with this action, each named with what to do instead.
     let mut refused: Vec<String> = Vec::new();
     for (name, _) in &given.values {
@@ -432,6 +667,15 @@ pub fn translate(args: &[String]) -> Result<Translated> {
     }
     for name in &given.other {
         let line = match advice(name, action) {
+            Some(a) if SETTINGS.iter().any(|(n, _)| n == name) => format!(
+                "--{name}: {a}{}",
+                if name == "password" {
+                    " (and change the password: ZRM's command line showed it to every user of \
+                     this host)"
+                } else {
+                    ""
+                }
+            ),
             Some(a) => format!("--{name}: {a}"),
             None => format!(
                 "--{name}: not a mysql-zrm option that zrm knows (`mysql-zrm --help` lists them)"
@@ -443,19 +687,46 @@ pub fn translate(args: &[String]) -> Result<Translated> {
     }
     if !refused.is_empty() {
         return Err(usage(format!(
-            "zrm does not take {}:\n  {}",
+            "zrm does not take {}{}:\n  {}",
             if refused.len() == 1 {
                 "this mysql-zrm option"
             } else {
                 "these mysql-zrm options"
             },
+            if given.settings.is_empty() || zrm_root.is_some() {
+                ""
+            } else {
+                " with a zrm.toml (without --config or $ZRM_CONFIG, and with ZRM's \
+                 mysql-zrm.conf, mysql-zrm takes ZRM's settings)"
+            },
             refused.join("\n  ")
         )));
     }
 
+    let mail = match settings.get("mailto").filter(|m| !m.trim().is_empty()) {
+        Some(to) => {
+            let policy = MailPolicy::parse(settings.get("mail-policy").unwrap_or("always"))?;
+            if policy != MailPolicy::Never && crate::notify::sendmail().is_none() {
+                return Err(crate::notify::no_sendmail());
+            }
+            Some(Mail {
+                to: to.to_string(),
+                policy,
+            })
+        }
+        None => None,
+    };
+    let tmpdir = settings
+        .get("tmpdir")
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+
     let mut argv = vec!["zrm".to_string()];
-    if let Some(config) = given.get("config") {
-        argv.extend(["--config".to_string(), config.to_string()]);
+    if let Some(config) = &config {
+        argv.extend([
+            "--config".to_string(),
+            config.to_string_lossy().into_owned(),
+        ]);
     }
     if given.has("verbose") {
         argv.push("-v".into());
@@ -463,8 +734,9 @@ pub fn translate(args: &[String]) -> Result<Translated> {
     if given.has("quiet") {
         argv.push("-q".into());
     }
-    let mut notes = Vec::new();
-    let set = given.get("backup-set");
+    let set = given
+        .get("backup-set")
+        .or(zrm_root.as_ref().map(|_| zrmconf::DEFAULT_SET));
     let need_set = || {
         set.ok_or_else(|| {
             usage(format!(
@@ -545,7 +817,7 @@ pub fn translate(args: &[String]) -> Result<Translated> {
                         .to_string(),
                 ),
             }
-            if let Some(dbs) = given.get("databases") {
+            if let Some(dbs) = restore_databases.as_deref() {
                 let list: Vec<&str> = dbs.split([' ', ',']).filter(|d| !d.is_empty()).collect();
                 if list.is_empty() {
                     return Err(usage("--databases names no database"));
@@ -553,6 +825,7 @@ pub fn translate(args: &[String]) -> Result<Translated> {
                 push(&["--databases", &list.join(",")]);
             }
         }
+        "purge" if purge_all => push(&["purge", "--all"]),
         "list" | "purge" | "check" => {
             let set = need_set()?;
             push(&[action, "--set", set]);
@@ -562,6 +835,15 @@ pub fn translate(args: &[String]) -> Result<Translated> {
             push(&["report", "--set", set]);
             if let Some(v) = given.get("show") {
                 push(&["--view", report_view(v)?]);
+            }
+            if let Some(t) = given.get("type") {
+                let format = match t.trim() {
+                    "text" => "text",
+                    "html" => "html",
+                    "csv" => "csv",
+                    _ => return Err(usage(format!("--type '{t}': text, html or csv"))),
+                };
+                push(&["--format", format]);
             }
         }
         "verify-backup" => {
@@ -693,7 +975,12 @@ pub fn translate(args: &[String]) -> Result<Translated> {
         }
         _ => unreachable!("every action in ACTIONS is translated"),
     }
-    Ok(Translated::Run { argv, notes })
+    Ok(Translated::Run {
+        argv,
+        notes,
+        mail,
+        tmpdir,
+    })
 }
 
 /// ZRM's reporter views (`--show`) → zrm's `report --view`.
@@ -790,11 +1077,108 @@ fn start_time(s: &str) -> Result<String> {
     Ok(format!("{h:02}:{m:02}"))
 }
 
-/// Whether argv[0]'s file name is `mysql-zrm`.
-pub fn invoked_as_mysql_zrm(args: &[OsString]) -> bool {
+/// ZRM's other program names, and what each is of `mysql-zrm`: `mysql-zrm-ACTION` (ZRM 2.1's
+/// per-action programs), `mysql-zrm-scheduler`, `mysql-zrm-reporter`, and `zrm-pre-scheduler`,
+/// which ZRM's scheduler wrote into crontabs.
+const PROGRAMS: &[&str] = &[
+    "mysql-zrm-backup",
+    "mysql-zrm-restore",
+    "mysql-zrm-list",
+    "mysql-zrm-purge",
+    "mysql-zrm-check",
+    "mysql-zrm-verify-backup",
+    "mysql-zrm-parse-binlogs",
+    "mysql-zrm-scheduler",
+    "mysql-zrm-reporter",
+    "zrm-pre-scheduler",
+];
+
+fn program_name(args: &[OsString]) -> Option<String> {
     args.first()
         .and_then(|a| Path::new(a).file_name())
-        .is_some_and(|n| n == PROGRAM)
+        .and_then(|n| n.to_str())
+        .filter(|n| *n == PROGRAM || PROGRAMS.contains(n))
+        .map(str::to_string)
+}
+
+/// Whether argv[0]'s file name is `mysql-zrm` or one of ZRM's other program names.
+pub fn invoked_as_mysql_zrm(args: &[OsString]) -> bool {
+    program_name(args).is_some()
+}
+
+/// The `mysql-zrm` arguments that ZRM's program `name` given `args` stands for.
+pub fn program_args(name: &str, args: &[String]) -> Result<Vec<String>> {
+    let has_action = args
+        .iter()
+        .any(|a| a.trim_start_matches('-').starts_with("action"));
+    let mut out: Vec<String> = Vec::new();
+    match name {
+        "zrm-pre-scheduler" => {
+            // `--interval X` told ZRM's pre-scheduler plugin which schedule ran; the run is
+            // the backup it names.
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                match a.trim_start_matches('-') {
+                    "interval" | "pre-scheduler" | "html-report-directory" => {
+                        it.next();
+                    }
+                    w if w.starts_with("interval=")
+                        || w.starts_with("pre-scheduler=")
+                        || w.starts_with("html-report-directory=") => {}
+                    _ => out.push(a.clone()),
+                }
+            }
+            if !has_action {
+                out.splice(0..0, ["--action".to_string(), "backup".to_string()]);
+            }
+            return Ok(out);
+        }
+        "mysql-zrm-reporter" => {
+            out.extend(["--action".to_string(), "report".to_string()]);
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                let body = a.trim_start_matches('-');
+                let (key, inline) = match body.split_once('=') {
+                    Some((k, v)) if k == "where" => (k, Some(v.to_string())),
+                    _ => (body, None),
+                };
+                if key == "where" {
+                    let cond = match inline {
+                        Some(v) => v,
+                        None => it
+                            .next()
+                            .cloned()
+                            .ok_or_else(|| usage("--where needs a value"))?,
+                    };
+                    match cond.split_once('=') {
+                        Some(("backup-set", set)) => {
+                            out.extend(["--backup-set".to_string(), set.to_string()])
+                        }
+                        _ => {
+                            return Err(usage(format!(
+                                "--where {cond}: zrm's report selects by set only \
+                                 (--where backup-set=SET); `zrm report --set SET --since TIME` \
+                                 selects by time"
+                            )))
+                        }
+                    }
+                } else {
+                    out.push(a.clone());
+                }
+            }
+            return Ok(out);
+        }
+        _ => {}
+    }
+    if !has_action {
+        let action = match name {
+            "mysql-zrm-scheduler" => "schedule-backup",
+            n => n.trim_start_matches("mysql-zrm-"),
+        };
+        out.extend(["--action".to_string(), action.to_string()]);
+    }
+    out.extend(args.iter().cloned());
+    Ok(out)
 }
 
 /// How the process ends without running a command: its exit code and, for a failure, the
@@ -805,31 +1189,78 @@ pub struct Done {
     pub error: Option<String>,
 }
 
-/// `main`'s parser when invoked as `mysql-zrm`: the translated zrm command line, with the
-/// notes printed on stderr. `Err(done)`: the process is done (help printed, or an error
-/// reported on stderr) and exits with `done.code`.
-pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, Done> {
+/// What `main` does around the zrm command a ZRM command line became.
+#[derive(Debug, Clone, Default)]
+pub struct Around {
+    /// Mail the outcome afterwards.
+    pub mail: Option<Mail>,
+    /// Set `TMPDIR` before running.
+    pub tmpdir: Option<String>,
+    /// The backup set, for the mail's subject.
+    pub set: Option<String>,
+    /// The ZRM command line, for the mail.
+    pub command: String,
+}
+
+impl Around {
+    /// After the run: mail its outcome when the policy says so. A mail that cannot be sent is
+    /// reported on stderr; the run's exit code stays.
+    pub fn finish(&self, code: i32, error: Option<&str>) {
+        let Some(mail) = &self.mail else { return };
+        if !mail.policy.mails(code) {
+            return;
+        }
+        let set = self.set.as_deref().unwrap_or(zrmconf::DEFAULT_SET);
+        let subject = if code == 0 {
+            format!("[ZRM for MySQL Report] backup-set {set}")
+        } else {
+            format!("[ZRM for MySQL Report] ERROR during {PROGRAM} run of backup-set {set}")
+        };
+        let mut body = format!(
+            "command: {}\nbackup-set={set}\nexit code: {code} ({})\n",
+            self.command,
+            if code == 0 { "succeeded" } else { "failed" }
+        );
+        if let Some(e) = error {
+            body.push_str(&format!("error: {e}\n"));
+        }
+        if let Err(e) = crate::notify::send(&mail.to, &subject, &body) {
+            eprintln!("{PROGRAM}: error: cannot mail {}: {e}", mail.to);
+        }
+    }
+}
+
+/// `main`'s parser when invoked as `mysql-zrm` (or another of ZRM's program names): the
+/// translated zrm command line, with the notes printed on stderr. `Err(done)`: the process is
+/// done (help printed, or an error reported on stderr) and exits with `done.code`.
+pub fn command_line(args: &[OsString]) -> std::result::Result<(Cli, Around), Done> {
+    let name = program_name(args).unwrap_or_else(|| PROGRAM.to_string());
+    let fail = |e: Error| {
+        eprintln!("{name}: error: {e}");
+        Done {
+            code: e.exit_code(),
+            error: Some(e.to_string()),
+        }
+    };
     let Some(args) = args
         .iter()
         .skip(1)
         .map(|a| a.to_str().map(str::to_string))
         .collect::<Option<Vec<String>>>()
     else {
-        let error = "an argument is not valid UTF-8".to_string();
-        eprintln!("{PROGRAM}: error: {error}");
-        return Err(Done {
-            code: 2,
-            error: Some(error),
-        });
+        return Err(fail(usage("an argument is not valid UTF-8")));
     };
-    match translate(&args) {
-        Err(e) => {
-            eprintln!("{PROGRAM}: error: {e}");
-            Err(Done {
-                code: e.exit_code(),
-                error: Some(e.to_string()),
-            })
-        }
+    let args = if name == PROGRAM {
+        args
+    } else {
+        program_args(&name, &args).map_err(fail)?
+    };
+    let source = Source::Auto {
+        root: zrmconf::conf_dir(),
+        config_env: std::env::var_os("ZRM_CONFIG").is_some_and(|v| !v.is_empty()),
+    };
+    match translate_with(&args, &source) {
+        Err(e) => Err(fail(e)),
         Ok(Translated::Help) => {
             print!("{USAGE}");
             Err(Done {
@@ -837,7 +1268,12 @@ pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, Done> {
                 error: None,
             })
         }
-        Ok(Translated::Run { argv, notes }) => {
+        Ok(Translated::Run {
+            argv,
+            notes,
+            mail,
+            tmpdir,
+        }) => {
             // The global flags come first: `zrm [--config F] [-v] [-q] COMMAND …`.
             let mut globals: Vec<&str> = Vec::new();
             let mut words = argv[1..].iter().map(String::as_str);
@@ -858,14 +1294,26 @@ pub fn command_line(args: &[OsString]) -> std::result::Result<Cli, Done> {
             if globals.contains(&"-v") {
                 eprintln!("{PROGRAM}: running: {}", shell_words(&argv));
             }
-            Cli::try_parse_from(&argv).map_err(|e| {
+            let set = argv
+                .iter()
+                .position(|w| w == "--set")
+                .and_then(|i| argv.get(i + 1))
+                .cloned();
+            let cli = Cli::try_parse_from(&argv).map_err(|e| {
                 let _ = e.print();
                 Done {
                     code: e.exit_code(),
                     error: (e.exit_code() != 0)
                         .then(|| e.to_string().trim_start_matches("error: ").to_string()),
                 }
-            })
+            })?;
+            let around = Around {
+                mail,
+                tmpdir,
+                set,
+                command: format!("{name} {}", crate::redact::mask_argv(&args).0.join(" ")),
+            };
+            Ok((cli, around))
         }
     }
 }
@@ -899,7 +1347,7 @@ mod tests {
     fn run(line: &str) -> (Vec<String>, Vec<String>) {
         let args: Vec<String> = shell_split(line);
         match translate(&args).unwrap_or_else(|e| panic!("{line}: {e}")) {
-            Translated::Run { argv, notes } => (argv, notes),
+            Translated::Run { argv, notes, .. } => (argv, notes),
             Translated::Help => panic!("{line}: help"),
         }
     }
@@ -1245,7 +1693,6 @@ mod tests {
             ("--socket", "connection settings"),
             ("--backup-mode", "`method`"),
             ("--replication", "coordinates"),
-            ("--mailto", "no mail"),
             ("--compress", "`compression`"),
             ("--encrypt", "`encryption_key_file`"),
             ("--exclude-pattern", "`exclude`"),
@@ -1261,8 +1708,10 @@ mod tests {
                 "{opt} ({hint}) not in:\n{e}"
             );
         }
-        // A password never shows in the message.
+        // A password never shows in the message; the message says it was exposed.
         assert!(!e.contains("secret"), "{e}");
+        assert!(e.contains("change the password"), "{e}");
+        assert!(e.contains("mysql-zrm takes ZRM's settings"), "{e}");
         let e = err("--action list --backup-set s --frobnicate");
         assert!(e.contains("--frobnicate: not a mysql-zrm option"), "{e}");
         let e = err("--action check --backup-set s --backup-level 0");
@@ -1270,6 +1719,59 @@ mod tests {
             e.contains("--backup-level: goes with --action backup or --action schedule-backup"),
             "{e}"
         );
+    }
+
+    fn program(name: &str, line: &str) -> String {
+        shell_words(&program_args(name, &shell_split(line)).unwrap())
+    }
+
+    #[test]
+    fn zrm_program_names() {
+        // The line ZRM's mysql-zrm-scheduler wrote into crontabs (two spaces where no level).
+        assert_eq!(
+            program(
+                "zrm-pre-scheduler",
+                "--action backup --backup-set dailyrun --backup-level 0 --interval daily"
+            ),
+            "--action backup --backup-set dailyrun --backup-level 0"
+        );
+        assert_eq!(
+            argv(&program(
+                "zrm-pre-scheduler",
+                "--action backup --backup-set dailyrun  --interval weekly"
+            )),
+            "zrm backup --set dailyrun"
+        );
+        assert_eq!(
+            argv(&program(
+                "mysql-zrm-scheduler",
+                "--now --backup-set localhost --backup-level 1"
+            )),
+            "zrm backup --set localhost --level 1"
+        );
+        assert_eq!(
+            argv(&program(
+                "mysql-zrm-reporter",
+                "--where backup-set=localhost --show backup-status-info --type html"
+            )),
+            "zrm report --set localhost --view status --format html"
+        );
+        assert!(program_args(
+            "mysql-zrm-reporter",
+            &shell_split("--where backup-level=0 --show backup-status-info")
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("selects by set only"));
+        assert_eq!(
+            argv(&program("mysql-zrm-list", "--backup-set s")),
+            "zrm list --set s"
+        );
+        assert!(err(&program(
+            "mysql-zrm-reporter",
+            "--where backup-set=s --latest"
+        ))
+        .contains("--latest: zrm's report prints"));
     }
 
     #[test]
@@ -1291,6 +1793,8 @@ mod tests {
         assert!(invoked_as_mysql_zrm(&a("/usr/local/bin/mysql-zrm")));
         assert!(invoked_as_mysql_zrm(&a("mysql-zrm")));
         assert!(!invoked_as_mysql_zrm(&a("/usr/bin/zrm")));
-        assert!(!invoked_as_mysql_zrm(&a("mysql-zrm-reporter")));
+        assert!(invoked_as_mysql_zrm(&a("mysql-zrm-reporter")));
+        assert!(invoked_as_mysql_zrm(&a("/usr/bin/zrm-pre-scheduler")));
+        assert!(!invoked_as_mysql_zrm(&a("mysql-zrm-frobnicate")));
     }
 }

@@ -7,6 +7,8 @@ pub mod check;
 pub mod cluster;
 pub mod cluster_restore;
 pub mod compat;
+pub mod import;
+pub mod import_config;
 pub mod key;
 pub mod list;
 pub mod purge;
@@ -95,6 +97,10 @@ pub enum Command {
     Schedule(schedule::ScheduleCommand),
     /// Reports: status, method, retention, performance, restore points
     Report(report::ReportArgs),
+    /// Write the zrm.toml equivalent of ZRM's mysql-zrm.conf files
+    ImportConfig(import_config::ImportConfigArgs),
+    /// Import ZRM's backup images into the repository (copied, md5 sums checked)
+    Import(import::ImportArgs),
 }
 
 /// What every command gets: the global flags and, once loaded, the configuration.
@@ -182,6 +188,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Verify(_) => ctx.require_format("verify", &plain)?,
         Command::Checkpoint(_) => ctx.require_format("checkpoint", &plain)?,
         Command::Replicate(_) => ctx.require_format("replicate", &plain)?,
+        Command::ImportConfig(_) => ctx.require_format("import-config", &plain)?,
+        Command::Import(_) => ctx.require_format("import", &plain)?,
         _ => {}
     }
     match cli.command {
@@ -200,6 +208,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Key(c) => key::run(&ctx, c),
         Command::Schedule(c) => tokio::task::block_in_place(|| schedule::run(&ctx, c)),
         Command::Report(a) => report::run(&ctx, a).await,
+        Command::ImportConfig(a) => import_config::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
     }
 }
 
@@ -240,6 +250,15 @@ fn on_interrupt(command: &Command) -> String {
             "interrupted; it only reads, nothing changed".into()
         }
         Command::Binlog(_) => "interrupted; it only reads, nothing changed".into(),
+        Command::Import(_) => "import was interrupted; an image is listed only once its \
+             manifest is written after its data, so a half-copied image is an interrupted \
+             backup (`zrm list --all`), removed by the next purge; import again"
+            .into(),
+        Command::ImportConfig(_) => {
+            "import-config was interrupted; a file it wrote is whole (written aside, then \
+             renamed)"
+                .into()
+        }
         Command::Pin(_) | Command::Unpin(_) | Command::Key(_) | Command::Schedule(_) => {
             "interrupted".into()
         }
