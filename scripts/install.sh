@@ -11,6 +11,9 @@
 # What goes where, under PREFIX:
 #   bin/zrm                                   the binary
 #   bin/mysql-zrm -> zrm                      the mysql-zrm compatible front end (same binary)
+#   bin/mysql-zrm-backup … -> zrm             ZRM's other program names (mysql-zrm-ACTION,
+#                                             mysql-zrm-scheduler, mysql-zrm-reporter,
+#                                             zrm-pre-scheduler), so ZRM's crontab lines run
 #   share/man/man1/zrm*.1.gz                  man pages of zrm and its subcommands
 #   share/man/man5/zrm.toml.5.gz              man page of the configuration file
 #   share/bash-completion/completions/zrm     bash completion
@@ -125,12 +128,17 @@ put_gz() {
 
 put "$binary" 0755 "$root/bin/zrm"
 
-link="$root/bin/mysql-zrm"
-if [ -d "$link" ] && [ ! -L "$link" ]; then
-    die "$link is a directory: remove it first"
-fi
-ln -sfn zrm "$link"
-echo "    $link -> zrm"
+# The names zrm answers to with ZRM's syntax (src/cli/compat.rs: PROGRAM and PROGRAMS).
+for name in mysql-zrm mysql-zrm-backup mysql-zrm-restore mysql-zrm-list mysql-zrm-purge \
+    mysql-zrm-check mysql-zrm-verify-backup mysql-zrm-parse-binlogs mysql-zrm-scheduler \
+    mysql-zrm-reporter zrm-pre-scheduler; do
+    link="$root/bin/$name"
+    if [ -e "$link" ] && [ ! -L "$link" ]; then
+        die "$link exists and is not a link (ZRM's own program?): move it aside first"
+    fi
+    ln -sfn zrm "$link"
+    echo "    $link -> zrm"
+done
 
 shopt -s nullglob
 pages=("$src"/man/*.1)

@@ -104,13 +104,31 @@ fn install_into_a_prefix() {
         std::fs::read(root().join("conf/zrm.toml")).unwrap()
     );
 
-    // bin/mysql-zrm is a relative link to the installed zrm.
-    let link = prefix.join("bin/mysql-zrm");
-    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("zrm"));
-    assert_eq!(
-        std::fs::canonicalize(&link).unwrap(),
-        std::fs::canonicalize(prefix.join("bin/zrm")).unwrap()
-    );
+    // bin/mysql-zrm and ZRM's other program names are relative links to the installed zrm.
+    for name in [
+        "mysql-zrm",
+        "mysql-zrm-backup",
+        "mysql-zrm-restore",
+        "mysql-zrm-list",
+        "mysql-zrm-purge",
+        "mysql-zrm-check",
+        "mysql-zrm-verify-backup",
+        "mysql-zrm-parse-binlogs",
+        "mysql-zrm-scheduler",
+        "mysql-zrm-reporter",
+        "zrm-pre-scheduler",
+    ] {
+        let link = prefix.join("bin").join(name);
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("zrm"),
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::canonicalize(&link).unwrap(),
+            std::fs::canonicalize(prefix.join("bin/zrm")).unwrap()
+        );
+    }
     let version = Command::new(prefix.join("bin/zrm"))
         .arg("--version")
         .output()
@@ -144,7 +162,10 @@ fn install_into_a_prefix() {
     // Idempotent: a second run succeeds and leaves the same tree.
     let again = install(&["--prefix", prefix_s]);
     assert!(again.status.success(), "second run: {}", show(&again));
-    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("zrm"));
+    assert_eq!(
+        std::fs::read_link(prefix.join("bin/mysql-zrm")).unwrap(),
+        Path::new("zrm")
+    );
     let leftovers: Vec<_> = walk(&prefix)
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(".tmp."))
