@@ -144,6 +144,39 @@ flavor_tests! {
         );
         assert_eq!(checksums(&source, "app"), checksums(&target, "app"));
         assert!(target.sql("SELECT v FROM app.t WHERE id = 1").contains("zrm-era"));
+
+        // Purged by the set's retention like zrm's own. A zrm full dated 20 days ago is the
+        // base for points at the start of a 10-day window: the imported image (from
+        // 2026-11-01), older than that base, goes; the two zrm fulls stay.
+        let retained = config.with_file_name("retained.toml");
+        std::fs::write(
+            &retained,
+            std::fs::read_to_string(&config)
+                .unwrap()
+                .replacen("[defaults]\n", "[defaults]\nretention = \"10d\"\n", 1),
+        )
+        .unwrap();
+        let older = support::backup(&retained, &["--set", "dailyrun"])["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let manifest = dir.path().join(format!("repo/sets/dailyrun/backups/{older}/manifest.json"));
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+        let t = chrono::Utc::now() - chrono::Duration::days(20);
+        m["start_time"] = t.to_rfc3339().into();
+        m["end_time"] = (t + chrono::Duration::seconds(1)).to_rfc3339().into();
+        std::fs::write(&manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        support::backup(&retained, &["--set", "dailyrun"]);
+        assert_eq!(support::backup_ids(&retained, "dailyrun").len(), 3);
+        let out = support::zrm_ok(&retained, &["purge", "--set", "dailyrun"]);
+        let left = support::backup_ids(&retained, "dailyrun");
+        assert_eq!(left.len(), 2, "{out}");
+        assert!(left.contains(&older), "{out}");
+        assert!(
+            !left.iter().any(|id| id == "20261101T020000Z"),
+            "the imported image is purged\n{out}"
+        );
     }
 }
 
