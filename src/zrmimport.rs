@@ -93,12 +93,24 @@ pub enum ImageOutcome {
         dir: PathBuf,
         reason: String,
     },
-    /// A ZRM incremental: its binary log files, archived in the set's binlog archive (server
-    /// `server_id`), where zrm's restore replays them after a full backup.
+    /// A ZRM incremental registered as zrm's incremental (level n+1 on `parent`): its binary
+    /// log files archived in the set's binlog archive, the backup's range from the parent's
+    /// end point to the end of its last file.
+    IncrementalImported {
+        dir: PathBuf,
+        id: String,
+        level: u32,
+        parent: String,
+        files: Vec<String>,
+    },
+    /// A ZRM incremental whose binary log files are archived in the set's binlog archive
+    /// (server `server_id`), where zrm's restore replays them after a full backup, but which
+    /// is no backup of zrm's: why (no parent it continues).
     BinlogsArchived {
         dir: PathBuf,
         server_id: u32,
         files: Vec<String>,
+        why_not_listed: String,
     },
 }
 
@@ -323,6 +335,7 @@ pub fn import(
     // Incrementals first: their binlogs' server id is the server id of the fulls.
     let all = images(&req.from, &req.zrm_set)?;
     let mut servers: Vec<u32> = Vec::new();
+    let mut incrementals: Vec<(PathBuf, i64, u32, Vec<String>)> = Vec::new();
     for dir in &all {
         let Ok(text) = std::fs::read_to_string(dir.join("index")) else {
             continue;
@@ -358,11 +371,7 @@ pub fn import(
                 if !servers.contains(&server_id) {
                     servers.push(server_id);
                 }
-                out.push(ImageOutcome::BinlogsArchived {
-                    dir: dir.clone(),
-                    server_id,
-                    files,
-                });
+                incrementals.push((dir.clone(), image_epoch(&index, dir), server_id, files));
             }
             Err(e) => out.push(ImageOutcome::NotImported {
                 dir: dir.clone(),
@@ -407,16 +416,7 @@ pub fn import(
             out.push(ImageOutcome::NotImported { dir, reason });
             continue;
         }
-        let epoch: i64 = index
-            .get("backup-date-epoch")
-            .and_then(|e| e.trim().parse().ok())
-            .or_else(|| {
-                let name = dir.file_name()?.to_string_lossy().into_owned();
-                chrono::NaiveDateTime::parse_from_str(&name, "%Y%m%d%H%M%S")
-                    .ok()
-                    .map(|t| t.and_utc().timestamp())
-            })
-            .unwrap_or(0);
+        let epoch = image_epoch(&index, &dir);
         let start = chrono::DateTime::from_timestamp(epoch, 0).unwrap_or_default();
         let id = catalog::new_backup_id(start);
         let bdir = Repository::backup_dir(&req.set, &id);
@@ -523,9 +523,154 @@ pub fn import(
         repo.write_small(&format!("{bdir}/{MANIFEST_FILE}"), &manifest.to_json())?;
         out.push(ImageOutcome::Imported { dir, id });
     }
+    // The incrementals, oldest first, each on the backup before it (a full imported above,
+    // or the incremental before).
+    for (dir, epoch, server_id, files) in incrementals {
+        out.push(register_incremental(
+            repo, &req.set, dir, epoch, server_id, files,
+        )?);
+    }
     // In ZRM's order: by image directory.
     out.sort_by(|a, b| image_dir(a).cmp(image_dir(b)));
     Ok(out)
+}
+
+/// When ZRM took the image: its index's `backup-date-epoch`, else its directory's name.
+fn image_epoch(index: &ZrmIndex, dir: &Path) -> i64 {
+    index
+        .get("backup-date-epoch")
+        .and_then(|e| e.trim().parse().ok())
+        .or_else(|| {
+            let name = dir.file_name()?.to_string_lossy().into_owned();
+            chrono::NaiveDateTime::parse_from_str(&name, "%Y%m%d%H%M%S")
+                .ok()
+                .map(|t| t.and_utc().timestamp())
+        })
+        .unwrap_or(0)
+}
+
+/// A ZRM incremental (its binary logs archived) as zrm's incremental backup on the set's
+/// backup before it, when its files continue exactly where that backup ended.
+fn register_incremental(
+    repo: &Repository,
+    set: &str,
+    dir: PathBuf,
+    epoch: i64,
+    server_id: u32,
+    files: Vec<String>,
+) -> Result<ImageOutcome> {
+    let archived = |why: String| ImageOutcome::BinlogsArchived {
+        dir: dir.clone(),
+        server_id,
+        files: files.clone(),
+        why_not_listed: why,
+    };
+    let start_time = chrono::DateTime::from_timestamp(epoch, 0).unwrap_or_default();
+    let id = catalog::new_backup_id(start_time);
+    let bdir = Repository::backup_dir(set, &id);
+    if repo.backend().exists(&format!("{bdir}/{MANIFEST_FILE}"))? {
+        return Ok(ImageOutcome::AlreadyImported { dir, id });
+    }
+    let parent = catalog::list_set(repo, set)?
+        .into_iter()
+        .filter_map(|e| match e {
+            catalog::CatalogEntry::Complete(m) => Some(*m),
+            _ => None,
+        })
+        .filter(|m| m.start_time < start_time)
+        .max_by_key(|m| m.start_time);
+    let Some(parent) = parent else {
+        return Ok(archived("no backup of the set before it".into()));
+    };
+    let Some(start) = crate::engine::incremental::end_point(&parent) else {
+        return Ok(archived(format!(
+            "backup {} before it has no binary log position",
+            parent.id
+        )));
+    };
+    let mut names = files.clone();
+    names.sort_by_key(|f| crate::binlog::archive_index::file_order(f));
+    // ZRM's next incremental starts with the file after the one its parent ended in: the
+    // range then starts at the end of that (complete, archived) file, as zrm's own does.
+    let mut range = names.clone();
+    if names.first() != Some(&start.binlog_file)
+        && names.first().map(String::as_str)
+            == crate::binlog::archive_index::next_name(&start.binlog_file).as_deref()
+        && crate::binlog::archive_index::load(repo, set, server_id, &start.binlog_file)?
+            .is_some_and(|i| i.complete && i.end_pos == start.binlog_pos)
+    {
+        range.insert(0, start.binlog_file.clone());
+    }
+    if range.first() != Some(&start.binlog_file) || parent.server.server_id != server_id {
+        return Ok(archived(format!(
+            "its binary logs (server {server_id}, from {}) do not continue backup {} (server              {}, ending at {start})",
+            names.first().map_or("none", |n| n.as_str()),
+            parent.id,
+            parent.server.server_id
+        )));
+    }
+    let mut indexes = Vec::new();
+    for f in &range {
+        match crate::binlog::archive_index::load(repo, set, server_id, f)? {
+            Some(i) => indexes.push(i),
+            None => return Ok(archived(format!("{f} is not in the set's binlog archive"))),
+        }
+    }
+    let Some(last) = indexes.last() else {
+        return Ok(archived("no binary log files".into()));
+    };
+    let end = catalog::ConsistentPoint {
+        binlog_file: last.file.clone(),
+        binlog_pos: last.end_pos,
+        gtid_set: last.gtid_state_at_end.clone(),
+    };
+    let entries = indexes
+        .iter()
+        .flat_map(|i| {
+            i.segments.iter().map(move |s| FileEntry {
+                path: format!("../../binlogs/{}/{}", i.server_id, s.object),
+                size: s.end - s.start,
+                stored_size: s.stored_size,
+                sha256: s.stored_sha256.clone(),
+            })
+        })
+        .collect();
+    let manifest = Manifest {
+        format_version: MANIFEST_VERSION,
+        id: id.clone(),
+        set: set.to_string(),
+        level: parent.level + 1,
+        parent_id: Some(parent.id.clone()),
+        method: parent.method,
+        tool: parent.tool.clone(),
+        server: parent.server.clone(),
+        start_time,
+        end_time: start_time,
+        consistent_point: Some(end.clone()),
+        read_lock_ms: None,
+        databases: Vec::new(),
+        files: entries,
+        compression: indexes
+            .first()
+            .map_or(parent.compression, |i| i.compression),
+        encryption_key_id: repo.info.encryption_key_id.clone(),
+        status: BackupStatus::Complete,
+        binlog_range: Some(catalog::BinlogRange { start, end }),
+        comment: Some(format!("imported from ZRM image {}", dir.display())),
+        selected_databases: parent.selected_databases.clone(),
+        exclude: parent.exclude.clone(),
+        logical: None,
+        physical: None,
+        replica: None,
+    };
+    repo.write_small(&format!("{bdir}/{MANIFEST_FILE}"), &manifest.to_json())?;
+    Ok(ImageOutcome::IncrementalImported {
+        dir,
+        id,
+        level: manifest.level,
+        parent: parent.id,
+        files: names,
+    })
 }
 
 fn image_dir(o: &ImageOutcome) -> &Path {
@@ -533,6 +678,7 @@ fn image_dir(o: &ImageOutcome) -> &Path {
         ImageOutcome::Imported { dir, .. }
         | ImageOutcome::AlreadyImported { dir, .. }
         | ImageOutcome::NotImported { dir, .. }
+        | ImageOutcome::IncrementalImported { dir, .. }
         | ImageOutcome::BinlogsArchived { dir, .. } => dir,
     }
 }

@@ -194,6 +194,58 @@ fn binlogs(server: &TestServer) -> Vec<PathBuf> {
     files
 }
 
+/// ZRM's incremental image, as `mysql-zrm-backup` writes it: flush logs, copy the binlog files
+/// from the last backup's next-binlog up to the new one, with md5 lines; compressed (gzip).
+/// Its directory and its next-binlog.
+fn zrm_incremental(
+    source: &TestServer,
+    dest: &Path,
+    stamp: &str,
+    epoch: i64,
+    last: &Path,
+    next: &Path,
+    version: &str,
+) -> (PathBuf, PathBuf) {
+    source.sql("FLUSH BINARY LOGS");
+    let all = binlogs(source);
+    let new_next = all.last().unwrap().clone();
+    let new_next_name = new_next.file_name().unwrap().to_string_lossy().into_owned();
+    let inc_dir = dest.join("dailyrun").join(stamp);
+    std::fs::create_dir_all(&inc_dir).unwrap();
+    let mut lines = vec![
+        format!("mysql-version={}", version.trim()),
+        "backup-level=1".to_string(),
+        format!("next-binlog={new_next_name}"),
+        format!("last-backup={}", last.display()),
+        "incremental=mysql-bin.[0-9]*".to_string(),
+    ];
+    for f in all.iter().filter(|f| *f >= next && **f != new_next) {
+        let copy = inc_dir.join(f.file_name().unwrap());
+        std::fs::copy(f, &copy).unwrap();
+        lines.push(format!("{}={}", copy.display(), md5(&copy)));
+    }
+    // ZRM's compress (gzip, the default): `tar --same-owner -cpsC DIR --exclude=backup-data
+    // --exclude=index . | gzip > DIR/backup-data`, then the files removed (today's GNU tar
+    // refuses -s, --same-order, with -c: it changed nothing when creating).
+    let tar = format!(
+        "set -e; tar --same-owner -cpC {d} --exclude=backup-data --exclude=index . > {d}.tar; \
+         gzip -c {d}.tar > {d}/backup-data; rm {d}.tar",
+        d = inc_dir.display()
+    );
+    assert!(Command::new("sh").arg("-c").arg(&tar).status().unwrap().success());
+    for f in std::fs::read_dir(&inc_dir).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name().unwrap() != "backup-data" {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    lines.push("compress=".into());
+    lines.push("backup-size-compressed=0.01 MB".into());
+    lines.push("backup-status=Backup succeeded".into());
+    zrm_image(dest, "dailyrun", stamp, epoch, &lines);
+    (inc_dir, new_next)
+}
+
 flavor_tests! {
     fn zrm_incremental_binlogs_replay_to_a_point_in_time(flavor: Flavor) {
         let source = TestServer::of(flavor);
@@ -225,44 +277,19 @@ flavor_tests! {
         std::thread::sleep(std::time::Duration::from_millis(1100));
         source.sql("INSERT INTO app.t VALUES (3, 'after-the-stop')");
 
-        // ZRM's incremental: flush logs, copy the binlog files from the last next-binlog up to
-        // the new one, with md5 lines; compressed.
-        source.sql("FLUSH BINARY LOGS");
-        let all = binlogs(&source);
-        let new_next = all.last().unwrap().file_name().unwrap().to_string_lossy().into_owned();
-        let inc_dir = dest.join("dailyrun/20261101030000");
-        std::fs::create_dir_all(&inc_dir).unwrap();
-        let mut lines = vec![
-            format!("mysql-version={}", version.trim()),
-            "backup-level=1".to_string(),
-            format!("next-binlog={new_next}"),
-            format!("last-backup={}", full.display()),
-            "incremental=mysql-bin.[0-9]*".to_string(),
-        ];
-        for f in all.iter().filter(|f| **f >= next && f.file_name().unwrap().to_string_lossy() != new_next) {
-            let copy = inc_dir.join(f.file_name().unwrap());
-            std::fs::copy(f, &copy).unwrap();
-            lines.push(format!("{}={}", copy.display(), md5(&copy)));
-        }
-        // ZRM's compress (gzip, the default): `tar --same-owner -cpsC DIR --exclude=backup-data
-        // --exclude=index . | gzip > DIR/backup-data`, then the files removed (today's GNU tar
-        // refuses -s, --same-order, with -c: it changed nothing when creating).
-        let tar = format!(
-            "set -e; tar --same-owner -cpC {d} --exclude=backup-data --exclude=index . > {d}.tar; \
-             gzip -c {d}.tar > {d}/backup-data; rm {d}.tar",
-            d = inc_dir.display()
+        let (inc_dir, new_next) =
+            zrm_incremental(&source, &dest, "20261101030000", 1_793_502_000, &full, &next, &version);
+        // A second incremental: its files start with the one after the first's last.
+        source.sql("INSERT INTO app.t VALUES (4, 'second-incremental')");
+        let (inc2_dir, _) = zrm_incremental(
+            &source,
+            &dest,
+            "20261101040000",
+            1_793_505_600,
+            &inc_dir,
+            &new_next,
+            &version,
         );
-        assert!(Command::new("sh").arg("-c").arg(&tar).status().unwrap().success());
-        for f in std::fs::read_dir(&inc_dir).unwrap() {
-            let p = f.unwrap().path();
-            if p.file_name().unwrap() != "backup-data" {
-                std::fs::remove_file(p).unwrap();
-            }
-        }
-        lines.push("compress=".into());
-        lines.push("backup-size-compressed=0.01 MB".into());
-        lines.push("backup-status=Backup succeeded".into());
-        zrm_image(&dest, "dailyrun", "20261101030000", 1_793_502_000, &lines);
 
         let config = config_for(dir.path(), &[("dailyrun", &source), ("dst", &target)]);
 
@@ -271,11 +298,27 @@ flavor_tests! {
             &["import", "--from-zrm", dest.to_str().unwrap(), "--set", "dailyrun"],
         );
         assert!(out.stdout.contains("as backup 20261101T020000Z"), "{out}");
+        // Both incrementals are zrm's incrementals now, each on the backup before it.
         assert!(
-            out.stdout.contains(&format!("archived the binary logs of incremental {}", inc_dir.display())),
+            out.stdout.contains(&format!(
+                "imported incremental {} as backup 20261101T030000Z (level 1 on 20261101T020000Z)",
+                inc_dir.display()
+            )),
+            "{out}"
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                "imported incremental {} as backup 20261101T040000Z (level 2 on 20261101T030000Z)",
+                inc2_dir.display()
+            )),
             "{out}"
         );
         assert!(out.stdout.contains(&next_name), "{out}");
+        assert_eq!(
+            support::backup_ids(&config, "dailyrun"),
+            vec!["20261101T020000Z", "20261101T030000Z", "20261101T040000Z"]
+        );
+        support::zrm_ok(&config, &["verify", "--set", "dailyrun", "20261101T040000Z"]);
 
         // The full, then the incremental's binlogs to the point in time, by zrm's planner.
         support::zrm_ok(
@@ -375,7 +418,9 @@ flavor_tests! {
         let out = run("0 0 * * * /usr/bin/mysql-zrm --action list --backup-set dailyrun");
         assert_eq!(out.code, 0, "{out}");
         assert!(out.stdout.contains("20261101T020000Z"), "{out}");
-        assert_eq!(support::backup_ids(&config, "dailyrun").len(), 2);
+        assert!(out.stdout.contains("20261101T030000Z"), "the old incremental is listed\n{out}");
+        // zrm's own full of the cron line, ZRM's full and its incremental.
+        assert_eq!(support::backup_ids(&config, "dailyrun").len(), 3);
 
         // The old ZRM incremental, restored to a point in time by ZRM's restore command line.
         let out = run(&format!(

@@ -55,13 +55,24 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<i32> {
                 ImageOutcome::NotImported { dir, reason } => {
                     serde_json::json!({ "image": dir, "outcome": "not imported", "reason": reason })
                 }
+                ImageOutcome::IncrementalImported {
+                    dir,
+                    id,
+                    level,
+                    parent,
+                    files,
+                } => serde_json::json!({
+                    "image": dir, "id": id, "outcome": "imported", "level": level,
+                    "parent": parent, "binlogs": files
+                }),
                 ImageOutcome::BinlogsArchived {
                     dir,
                     server_id,
                     files,
+                    why_not_listed,
                 } => serde_json::json!({
                     "image": dir, "outcome": "binlogs archived", "server_id": server_id,
-                    "files": files
+                    "files": files, "not_a_backup_because": why_not_listed
                 }),
             })
             .collect();
@@ -78,12 +89,26 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<i32> {
                 ImageOutcome::NotImported { dir, reason } => {
                     println!("not imported {}: {reason}", dir.display())
                 }
+                ImageOutcome::IncrementalImported {
+                    dir,
+                    id,
+                    level,
+                    parent,
+                    files,
+                } => println!(
+                    "imported incremental {} as backup {id} (level {level} on {parent}); \
+                     archived the binary logs {}",
+                    dir.display(),
+                    files.join(", ")
+                ),
                 ImageOutcome::BinlogsArchived {
                     dir,
                     server_id,
                     files,
+                    why_not_listed,
                 } => println!(
-                    "archived the binary logs of incremental {} (server {server_id}): {}",
+                    "archived the binary logs of incremental {} (server {server_id}): {}; not \
+                     listed as a backup: {why_not_listed}",
                     dir.display(),
                     files.join(", ")
                 ),
