@@ -555,6 +555,11 @@ async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {
     let config = ctx.config()?;
     crate::repo::check_component("set name", &a.set)?;
     let set = config.resolve_set(&a.set, &Default::default())?;
+    // Several servers: the binary logs of the primary (after a failover, the new one).
+    let set = crate::servers::resolve(&set, crate::servers::Want::Primary).await?;
+    if let Some(why) = &set.server_choice {
+        ctx.note(&format!("archiving {}: {why}", set.connection.display()));
+    }
     let repo = Repository::open(&config, true)?;
     let _lock = repo.backend().lock_binlogs(&set.name)?;
     let mut s = mysql::connect(&set.connection).await?;
