@@ -120,8 +120,20 @@ pub async fn take(
     req: BackupRequest,
     ui: &dyn Reporter,
 ) -> Result<BackupReport> {
+    crate::repo::check_component("set name", &req.set.name)?;
+    let mut req = req;
+    if !req.set.servers.is_empty() {
+        // Several servers: a healthy replica by `backup_from` (incrementals too: they follow
+        // the server their parent was taken from, or say why they cannot).
+        req.set = crate::servers::resolve(&req.set, crate::servers::Want::Backup).await?;
+        if let Some(why) = &req.set.server_choice {
+            ui.note(&format!(
+                "backing up {}: {why}",
+                req.set.connection.display()
+            ));
+        }
+    }
     let set = &req.set;
-    crate::repo::check_component("set name", &set.name)?;
     if req.level != Level::Full {
         if let Some(report) = incremental(ui, config, &req).await? {
             return Ok(report);
@@ -370,6 +382,7 @@ pub(crate) async fn take_full(
         logical: outcome.logical.clone(),
         physical: outcome.physical.clone(),
         replica,
+        server_choice: set.server_choice.clone(),
     };
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     drop(lock);
@@ -791,6 +804,7 @@ async fn incremental(
         logical: None,
         physical: None,
         replica: None,
+        server_choice: set.server_choice.clone(),
     };
     let dir = Repository::backup_dir(&set.name, &id);
     repo.write_small(&format!("{dir}/{MANIFEST_FILE}"), &manifest.to_json())?;

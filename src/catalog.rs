@@ -193,6 +193,7 @@ mod tests {
             logical: None,
             physical: None,
             replica: None,
+            server_choice: None,
         }
     }
 

@@ -85,6 +85,29 @@ pub struct ToolsConfig {
 }
 
 pub use crate::location::{RepoLocation, S3Location};
+
+/// `backup_from`: which of a set's `servers` a full backup is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupFrom {
+    /// A healthy replica, or no backup.
+    Replica,
+    /// A healthy replica; the primary when none is fit.
+    #[default]
+    ReplicaOrPrimary,
+    /// The primary.
+    Primary,
+}
+
+impl fmt::Display for BackupFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackupFrom::Replica => "replica",
+            BackupFrom::ReplicaOrPrimary => "replica-or-primary",
+            BackupFrom::Primary => "primary",
+        })
+    }
+}
 pub use crate::manifest::{Compression, Method};
 
 /// Declares the keys of a set (and of `[defaults]`, which has the same shape) once: the
@@ -122,6 +145,13 @@ set_keys! {
     port: u16,
     /// Unix socket.
     socket: PathBuf,
+    /// Several servers of one replication topology (`"host:port"`, or a socket path), instead
+    /// of `host`/`port`/`socket`: a backup picks a healthy replica, binlog archiving follows
+    /// the primary.
+    servers: Vec<String>,
+    /// With `servers`: where a full backup is taken, `replica`, `replica-or-primary` (the
+    /// default: the primary only when no replica is fit) or `primary`.
+    backup_from: BackupFrom,
     /// Account name.
     user: String,
     /// File holding the password (mode 0600).
@@ -294,7 +324,15 @@ pub use crate::connection::ConnectionConfig;
 #[derive(Debug, Clone)]
 pub struct SetConfig {
     pub name: String,
+    /// The set's server; with `servers`, the first of them until a command picks one
+    /// ([`crate::servers`]).
     pub connection: ConnectionConfig,
+    /// `servers`: every server of the set (empty: only `connection`).
+    pub servers: Vec<ConnectionConfig>,
+    pub backup_from: BackupFrom,
+    /// Which of `servers` `connection` is and why, once a command picked it (recorded in
+    /// the backup's manifest).
+    pub server_choice: Option<String>,
     pub method: Method,
     pub parallel: usize,
     pub retention: Option<RetentionPeriod>,
@@ -618,6 +656,70 @@ impl ConfigFile {
         ))
     }
 
+    /// The `servers` of a set, each with the set's account (and its port when an entry names
+    /// none). `servers` replaces `host` and `socket`: both given is an error.
+    fn servers_of(
+        &self,
+        name: &str,
+        o: &SetOptions,
+        base: &ConnectionConfig,
+    ) -> Result<Vec<ConnectionConfig>> {
+        let Some(list) = &o.servers else {
+            return Ok(Vec::new());
+        };
+        let file = self.source.display();
+        if o.host.is_some() || o.socket.is_some() {
+            return Err(Error::Config(format!(
+                "{file}: [sets.{name}] has both `servers` and `host`/`socket`: name every \
+                 server in `servers` and leave `host` and `socket` out"
+            )));
+        }
+        if list.is_empty() {
+            return Err(Error::Config(format!(
+                "{file}: [sets.{name}] servers = []: name at least one server (\"host:port\" \
+                 or a socket path)"
+            )));
+        }
+        let mut out: Vec<ConnectionConfig> = Vec::new();
+        for entry in list {
+            let mut c = base.clone();
+            let e = entry.trim();
+            if e.starts_with('/') || e.starts_with("~/") || e.starts_with("./") {
+                c.host = None;
+                c.socket = Some(self.resolve_path(Path::new(e)));
+            } else {
+                let (host, port) = match e.rsplit_once(':') {
+                    Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
+                        let port = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                            Error::Config(format!(
+                                "{file}: [sets.{name}] servers: '{entry}' has no valid port: \
+                                 write \"host:port\" (or a socket path)"
+                            ))
+                        })?;
+                        (h.trim_matches(['[', ']']).to_string(), port)
+                    }
+                    _ => (e.to_string(), base.port),
+                };
+                if host.is_empty() {
+                    return Err(Error::Config(format!(
+                        "{file}: [sets.{name}] servers: '{entry}' names no host: write \
+                         \"host:port\" (or a socket path)"
+                    )));
+                }
+                c.host = Some(host);
+                c.port = port;
+                c.socket = None;
+            }
+            if out.iter().any(|o| o.same_endpoint(&c)) {
+                return Err(Error::Config(format!(
+                    "{file}: [sets.{name}] servers names '{entry}' twice"
+                )));
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+
     /// Resolve one set: built-in defaults → `[defaults]` → `[sets.NAME]` → `cli`.
     /// Reads the password file or defaults file it names.
     pub fn resolve_set(&self, name: &str, cli: &SetOptions) -> Result<SetConfig> {
@@ -658,6 +760,8 @@ impl ConfigFile {
                 .unwrap_or_else(|| DEFAULT_USER.to_string()),
             password,
         };
+        let servers = self.servers_of(name, &o, &connection)?;
+        let connection = servers.first().cloned().unwrap_or(connection);
         let parallel = o.parallel.unwrap_or(DEFAULT_PARALLEL);
         if parallel == 0 {
             return Err(Error::Config(format!(
@@ -668,6 +772,9 @@ impl ConfigFile {
         Ok(SetConfig {
             name: name.to_string(),
             connection,
+            servers,
+            backup_from: o.backup_from.unwrap_or_default(),
+            server_choice: None,
             method: o.method.unwrap_or(DEFAULT_METHOD),
             parallel,
             retention: o.retention,
@@ -788,6 +895,40 @@ socket = "/run/mysqld/mysqld.sock"
             "backup@/run/mysqld/mysqld.sock",
             "display names the socket"
         );
+    }
+
+    #[test]
+    fn servers_take_the_sets_account_and_port_and_exclude_host() {
+        let cfg = parse(
+            "[repository]\npath = \"r\"\n[sets.x]\nuser = \"b\"\nport = 3307\n\
+             servers = [\"db1\", \"db2:3310\", \"/run/db3.sock\"]\nbackup_from = \"replica\"\n",
+        )
+        .unwrap();
+        let x = cfg.resolve_set("x", &SetOptions::default()).unwrap();
+        let shown: Vec<String> = x.servers.iter().map(|c| c.display()).collect();
+        assert_eq!(shown, ["b@db1:3307", "b@db2:3310", "b@/run/db3.sock"]);
+        assert_eq!(x.connection.display(), "b@db1:3307");
+        assert_eq!(x.backup_from, BackupFrom::Replica);
+        for (bad, says) in [
+            (
+                "servers = [\"a\"]\nhost = \"h\"",
+                "both `servers` and `host`",
+            ),
+            ("servers = []", "at least one"),
+            ("servers = [\"a:x\"]", "no valid port"),
+            ("servers = [\"a\", \"a:3306\"]", "twice"),
+        ] {
+            let cfg = parse(&format!("[repository]\npath = \"r\"\n[sets.x]\n{bad}\n")).unwrap();
+            let e = cfg
+                .resolve_set("x", &SetOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says) && e.contains("[sets.x]"), "{bad}: {e}");
+        }
+        let e = parse("[sets.x]\nbackup_from = \"replicas\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]

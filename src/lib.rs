@@ -36,6 +36,7 @@ pub mod schedule;
 pub mod scratch;
 pub mod secret;
 pub mod selection;
+pub mod servers;
 pub mod timeparse;
 pub mod verify;
 pub mod zrmconf;

@@ -519,6 +519,7 @@ pub fn import(
             logical: None,
             physical: None,
             replica: None,
+            server_choice: None,
         };
         repo.write_small(&format!("{bdir}/{MANIFEST_FILE}"), &manifest.to_json())?;
         out.push(ImageOutcome::Imported { dir, id });

@@ -584,3 +584,101 @@ fn a_failed_shard_incremental_fails_the_cluster_backup_by_name(flavor: Flavor) {
     assert_eq!(cluster_records(c.dir.path()), 1, "only the full backup's record");
 }
 }
+
+flavor_tests! {
+/// Issue 18 item 4: shard s2 fails over after the cluster backup (its set names both of its
+/// servers, so its archive follows the new primary without an edit and spans two servers);
+/// `restore --cluster` to GSNs and a checkpoint before and after the switch is exact.
+fn a_cluster_restore_crosses_a_failover_of_one_shard(flavor: Flavor) {
+    let s1 = TestServer::of(flavor);
+    let mut s2 = TestServer::of(flavor);
+    let mut o = support::ServerOptions::of(flavor);
+    if flavor == Flavor::MariaDB {
+        o.extra_args.push("--log-slave-updates".into());
+    }
+    let s2b = TestServer::start_with(o);
+    let targets = [TestServer::of(flavor), TestServer::of(flavor)];
+    for s in [&s1, &s2] {
+        s.sql(&format!(
+            "CREATE DATABASE app;\n\
+             CREATE TABLE app.gsn (seq BIGINT PRIMARY KEY, at DATETIME(6) NOT NULL) ENGINE=InnoDB;\n\
+             CREATE TABLE app.acct (id INT PRIMARY KEY, balance BIGINT NOT NULL, last_gsn BIGINT) ENGINE=InnoDB;\n\
+             INSERT INTO app.acct SELECT seq, 1000, 0 FROM {};",
+            s.seq(200)
+        ));
+    }
+    s2b.replicate_from(&s2);
+    let dir = tempfile::tempdir().unwrap();
+    let sock = |s: &TestServer| s.socket().display().to_string();
+    let config = support::write_config(
+        dir.path(),
+        &format!(
+            "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\nlock_timeout = 10\n\n\
+             [sets.s1]\nsocket = \"{}\"\n\n[sets.s2]\nservers = [\"{}\", \"{}\"]\n\n\
+             [sets.t1]\nsocket = \"{}\"\n\n[sets.t2]\nsocket = \"{}\"\n\n\
+             [clusters.app]\nsets = [\"s1\", \"s2\"]\ngsn = {{ table = \"app.gsn\", column = \"seq\" }}\n\
+             restore_targets = {{ s1 = \"t1\", s2 = \"t2\" }}\n",
+            sock(&s1),
+            sock(&s2),
+            sock(&s2b),
+            sock(&targets[0]),
+            sock(&targets[1])
+        ),
+    );
+    let states: States = Arc::default();
+    run_writer(&[&s1, &s2], 1..=20, &[], &states);
+    let out = zrm_ok(&config, &["backup", "--cluster", "app", "--format", "json"]);
+    assert_eq!(json(&out)["ok"], true, "{out}");
+    run_writer(&[&s1, &s2], 21..=40, &[30, 40], &states);
+    for (set, s) in [("s1", &s1), ("s2", &s2)] {
+        s.sql("FLUSH BINARY LOGS");
+        zrm_ok(&config, &["binlog", "archive", "--set", set]);
+    }
+    s2b.wait_replicated(&s2);
+
+    // The failover of shard s2: its replica is promoted, the old primary stopped.
+    s2.stop();
+    s2b.sql(match flavor {
+        Flavor::MySQL => "STOP REPLICA; RESET REPLICA ALL; SET GLOBAL read_only = OFF",
+        Flavor::MariaDB => "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF",
+    });
+    run_writer(&[&s1, &s2b], 41..=55, &[50, 55], &states);
+    // A checkpoint after the switch: its marker goes to the new primary.
+    let out = zrm_ok(
+        &config,
+        &["checkpoint", "--cluster", "app", "--name", "after-55", "--format", "json"],
+    );
+    let cp = json(&out)["checkpoint"].clone();
+    assert_eq!(cp["shards"].as_object().map(|o| o.len()), Some(2), "{cp:#}");
+    run_writer(&[&s1, &s2b], 56..=60, &[60], &states);
+    for (set, s) in [("s1", &s1), ("s2", &s2b)] {
+        s.sql("FLUSH BINARY LOGS");
+        let out = zrm_ok(&config, &["binlog", "archive", "--set", set]);
+        if set == "s2" {
+            assert!(out.stderr.contains(&sock(&s2b)), "the new primary: {out}");
+            assert!(out.stderr.contains("earlier part of the set's timeline"), "{out}");
+        }
+    }
+
+    let states = states.lock().unwrap().clone();
+    let check = |want: &Vec<Vec<(String, String)>>, what: &str| {
+        for (i, t) in targets.iter().enumerate() {
+            assert_eq!(checksums(t, "app"), want[i], "{what}: shard s{} differs", i + 1);
+        }
+    };
+    for n in [30u64, 50, 60] {
+        let out = zrm(
+            &config,
+            &["restore", "--cluster", "app", "--until-gsn", &n.to_string(), "--replace"],
+        );
+        assert_eq!(out.code, 0, "restore to GSN {n}: {out}");
+        check(&states[&n], &format!("GSN {n}"));
+    }
+    let out = zrm_ok(
+        &config,
+        &["restore", "--cluster", "app", "--until-checkpoint", "after-55", "--replace"],
+    );
+    assert!(out.stdout.contains("checkpoint 'after-55'"), "{out}");
+    check(&states[&55], "checkpoint after-55");
+}
+}

@@ -212,6 +212,7 @@ pub fn assess(
 /// within a few seconds. Never fails: what could not be read is the answer's `problem`.
 pub async fn probe(repo: &Repository, set: &SetConfig) -> Coverage {
     let asked = tokio::time::timeout(PROBE_TIMEOUT, async {
+        let set = crate::servers::resolve(set, crate::servers::Want::Primary).await?;
         let mut s = crate::mysql::connect(&set.connection).await?;
         let facts = crate::mysql::ServerFacts::gather(&mut s).await?;
         let files = super::archive::server_binlogs(&mut s).await;

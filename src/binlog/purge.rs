@@ -52,7 +52,8 @@ pub struct PurgeReport {
 }
 
 pub async fn purge(req: PurgeRequest<'_>) -> Result<PurgeReport> {
-    let set = req.set;
+    // Several servers: the primary's binary logs (those the set archives now).
+    let set = &crate::servers::resolve(req.set, crate::servers::Want::Primary).await?;
     let mut s = mysql::connect(&set.connection).await?;
     let facts = ServerFacts::gather(&mut s).await?;
     let server_files = archive::server_binlogs(&mut s).await?;

@@ -464,7 +464,7 @@ pub fn gsn_stop_point(
 ) -> Result<StopPoint> {
     let (_, gsn) = crate::cluster::gsn::config_for(config, set, cluster)?;
     let set_cfg = config.resolve_set(set, &Default::default())?;
-    let files = resolve(
+    let mut files = resolve(
         ctx,
         &Sources {
             files: Vec::new(),
@@ -476,6 +476,16 @@ pub fn gsn_stop_point(
         .repo
         .as_ref()
         .expect("a set's archive has a repository");
+    // An archive spanning a failover: both servers may have a `mysql-bin.000001`, so the stop
+    // point names its file `FILE@SERVER_ID` (which restore reads on every server of the set's
+    // timeline, the base backup's own included).
+    let view = crate::binlog::sources::archived(repo, set)?;
+    let first = view.indexes.first().map(|i| i.server_id);
+    if view.indexes.iter().any(|i| Some(i.server_id) != first) {
+        for (input, i) in files.inputs.iter_mut().zip(&view.indexes) {
+            input.name = crate::binlog::timeline::qualified_name(&i.file, i.server_id);
+        }
+    }
     let max = i64::try_from(n).map_err(|_| Error::Usage(format!("--gsn {n} is too large")))?;
     let target = tokio::runtime::Handle::current()
         .block_on(crate::cluster::gsn::target(repo, &set_cfg, gsn, max))?;
@@ -555,6 +565,11 @@ async fn archive_cmd(ctx: &Context, a: ArchiveArgs) -> Result<i32> {
     let config = ctx.config()?;
     crate::repo::check_component("set name", &a.set)?;
     let set = config.resolve_set(&a.set, &Default::default())?;
+    // Several servers: the binary logs of the primary (after a failover, the new one).
+    let set = crate::servers::resolve(&set, crate::servers::Want::Primary).await?;
+    if let Some(why) = &set.server_choice {
+        ctx.note(&format!("archiving {}: {why}", set.connection.display()));
+    }
     let repo = Repository::open(&config, true)?;
     let _lock = repo.backend().lock_binlogs(&set.name)?;
     let mut s = mysql::connect(&set.connection).await?;

@@ -122,6 +122,11 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
 
     r.add("method", Verdict::Ok, set.method.to_string(), None);
 
+    let set = if set.servers.is_empty() {
+        set
+    } else {
+        check_servers(&mut r, &set).await
+    };
     check_server(&mut r, &config, &set).await;
 
     let failed = r.items.iter().any(|i| i.verdict == Verdict::Error);
@@ -168,6 +173,45 @@ pub async fn run(ctx: &Context, args: CheckArgs) -> Result<i32> {
         emit(&out);
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// A set with several servers: each one's role, and which of them a backup and the binlog
+/// archive would use. Returns the set pointed at the backup's server (else the primary), for
+/// the checks of one server that follow.
+async fn check_servers(r: &mut Report, set: &SetConfig) -> SetConfig {
+    use crate::servers::{self, Role};
+    let probes = servers::probe(set).await;
+    for (i, p) in probes.iter().enumerate() {
+        let verdict = match &p.role {
+            Role::Unreachable { .. } | Role::Replica { unfit: Some(_), .. } => Verdict::Warning,
+            _ => Verdict::Info,
+        };
+        r.add(&format!("server {}", i + 1), verdict, p.describe(), None);
+    }
+    let mut pointed = set.clone();
+    let primary = servers::choose_primary(&set.name, &probes);
+    match servers::choose_backup(&set.name, set.backup_from, &probes) {
+        Ok(c) => {
+            r.add("backup from", Verdict::Ok, c.why.clone(), None);
+            pointed.connection = c.conn;
+        }
+        Err(e) => {
+            r.add(
+                "backup from",
+                Verdict::Error,
+                e.to_string(),
+                Some("fix replication of a replica, or change backup_from".into()),
+            );
+            if let Ok(p) = &primary {
+                pointed.connection = p.conn.clone();
+            }
+        }
+    }
+    match primary {
+        Ok(p) => r.add("binlog archive from", Verdict::Ok, p.why, None),
+        Err(e) => r.add("binlog archive from", Verdict::Error, e.to_string(), None),
+    }
+    pointed
 }
 
 async fn check_server(r: &mut Report, config: &crate::config::ConfigFile, set: &SetConfig) {

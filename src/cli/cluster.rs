@@ -141,6 +141,7 @@ pub struct CheckpointArgs {
 pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> Result<i32> {
     let config = ctx.config()?;
     let (_, sets) = resolve(&config, &args.cluster)?;
+    let sets = crate::cluster::backup::on_primaries(sets).await?;
     crate::repo::check_component("checkpoint name", &args.name)?;
     let repo = tokio::task::block_in_place(|| Repository::open(&config, true))?;
     let rel = record::point_path(&args.cluster, &args.name);

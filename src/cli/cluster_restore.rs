@@ -74,10 +74,14 @@ pub fn resolve_point(
                  (it was taken when the set was not in the cluster)"
             ))
         })?;
-        return Ok(Some(BinlogCoordinates::new(
-            shard.point.binlog_file.clone(),
-            shard.point.binlog_pos,
-        )));
+        // Named on its server (`FILE@SERVER_ID`): after a failover of the shard the point may
+        // be on a later server of the set's timeline than the base backup's (restore reads the
+        // base server's own files by their plain names).
+        let file = match shard.server_id {
+            0 => shard.point.binlog_file.clone(),
+            sid => crate::binlog::timeline::qualified_name(&shard.point.binlog_file, sid),
+        };
+        return Ok(Some(BinlogCoordinates::new(file, shard.point.binlog_pos)));
     }
     args.until_position
         .as_deref()

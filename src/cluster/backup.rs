@@ -123,6 +123,16 @@ pub fn resolve(config: &ConfigFile, name: &str) -> Result<(ClusterConfig, Vec<Se
     Ok((cluster, sets))
 }
 
+/// The shards with `servers` pointed at their primaries: a coordinated cut locks, marks and
+/// reads the GSN on the servers that take the writes.
+pub async fn on_primaries(sets: Vec<SetConfig>) -> Result<Vec<SetConfig>> {
+    let mut out = Vec::with_capacity(sets.len());
+    for set in sets {
+        out.push(crate::servers::resolve(&set, crate::servers::Want::Primary).await?);
+    }
+    Ok(out)
+}
+
 /// Take the cluster backup `req` asks for. A shard that fails does not make this return an
 /// error: the report names it, `ok` is false and no record is written (the caller fails).
 pub async fn take(
@@ -141,6 +151,7 @@ pub async fn take(
         )));
     }
     let (cluster, sets) = resolve(&config, &name)?;
+    let sets = on_primaries(sets).await?;
     let started = chrono::Utc::now();
     let n = sets.len();
     // A coordinated cut runs every shard at once; otherwise `parallel` bounds it.

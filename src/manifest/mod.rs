@@ -97,6 +97,9 @@ pub struct Manifest {
     /// Taken from a replica: where in its source's history the backup is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<ReplicaRecord>,
+    /// For a set naming several `servers`: which one was backed up, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_choice: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

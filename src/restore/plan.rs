@@ -376,6 +376,7 @@ pub fn plan(
     let bases = candidate_bases(repo, set, backup)?;
     let mut too_new = Vec::new();
     for base in bases {
+        let until = &own_server_position(until, base.server.server_id);
         let Some(cp) = base.consistent_point.clone() else {
             if matches!(until, Until::All) {
                 return Ok(base_only(base, "the backup has no consistent point (binary logging was off): it is restored alone"));
@@ -476,6 +477,20 @@ pub fn plan(
 pub fn base_only_plan(repo: &Repository, set: &str, backup: Option<&str>) -> Result<Plan> {
     let base = candidate_bases(repo, set, backup)?.remove(0);
     Ok(base_only(base, "--no-binlogs"))
+}
+
+/// `FILE@SERVER_ID` of the base backup's own server is its plain `FILE` (a point found by
+/// scanning a set's whole timeline names every server's files so).
+fn own_server_position(until: &Until, server_id: u32) -> Until {
+    match until {
+        Until::Position(BinlogCoordinates { file, pos }) => {
+            match file.strip_suffix(&format!("@{server_id}")) {
+                Some(plain) => Until::Position(BinlogCoordinates::new(plain.to_string(), *pos)),
+                None => until.clone(),
+            }
+        }
+        _ => until.clone(),
+    }
 }
 
 /// Why the target point lies before a full backup's consistent point (so an older base is
