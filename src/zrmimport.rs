@@ -663,6 +663,7 @@ fn register_incremental(
         logical: None,
         physical: None,
         replica: None,
+        server_choice: None,
     };
     repo.write_small(&format!("{bdir}/{MANIFEST_FILE}"), &manifest.to_json())?;
     Ok(ImageOutcome::IncrementalImported {
