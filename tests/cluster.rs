@@ -757,13 +757,16 @@ fn a_replica_based_coordinated_backup_restores_every_shard_to_its_cut(flavor: Fl
 flavor_tests! {
 fn a_replica_that_cannot_reach_the_cut_fails_the_cluster_backup_by_name(flavor: Flavor) {
     let c = replica_cluster(flavor);
-    // The replica of shard 2 holds a row its primary will insert too: its SQL thread stops on a
-    // duplicate key, so it can never reach the cut.
+    // The replica of shard 2 has its SQL thread stopped by hand (no error: fit to back up) and
+    // holds a row its primary then inserts too: the primary's insert is received, not applied.
+    // Run to the cut, its SQL thread stops on the duplicate key before reaching it.
+    let stop = match flavor {
+        Flavor::MySQL => "STOP REPLICA SQL_THREAD",
+        Flavor::MariaDB => "STOP SLAVE SQL_THREAD",
+    };
+    c.replicas[1].sql(stop);
     c.replicas[1].sql("SET SESSION sql_log_bin = 0; INSERT INTO app.acct VALUES (9999, 0, 0)");
     c.primaries[1].sql("INSERT INTO app.acct VALUES (9999, 1, 1)");
-    support::wait_for("the replica's SQL thread to stop", 30, || {
-        !sql_thread_running(&c.replicas[1])
-    });
     let out = zrm(
         &c.config,
         &["backup", "--cluster", "app", "--coordinated", "--format", "json"],
@@ -781,7 +784,8 @@ fn a_replica_that_cannot_reach_the_cut_fails_the_cluster_backup_by_name(flavor: 
         .collect();
     assert!(failed.contains(&"s2"), "{v:#}");
     let s2 = v["shards"].as_array().unwrap().iter().find(|s| s["set"] == "s2").unwrap();
-    assert!(s2["error"].as_str().unwrap().contains("SQL thread stopped on error"), "{v:#}");
+    let e = s2["error"].as_str().unwrap();
+    assert!(e.contains("SQL thread stopped on error 1062 before reaching the cut"), "{v:#}");
     assert_eq!(cluster_records(c.dir.path()), 0, "no half cluster record");
     // The healthy replica's SQL thread was started again, and it still follows its primary.
     assert!(sql_thread_running(&c.replicas[0]));
