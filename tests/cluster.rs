@@ -604,7 +604,22 @@ fn replica_cluster(flavor: Flavor) -> ReplicaCluster {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     };
     let primaries = start(2);
-    let replicas = start(2);
+    // The replicas' binary logs hold the replicated transactions (MySQL's default), so that
+    // their archives reach past the backup.
+    let replicas: Vec<TestServer> = (0..2)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut o = support::ServerOptions::of(flavor);
+                if flavor == Flavor::MariaDB {
+                    o.extra_args.push("--log-slave-updates".into());
+                }
+                TestServer::start_with(o)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
     let targets = start(2);
     for (p, r) in primaries.iter().zip(&replicas) {
         r.replicate_from(p);
@@ -632,7 +647,8 @@ fn replica_cluster(flavor: Flavor) -> ReplicaCluster {
         ));
     }
     body.push_str(
-        "\n[clusters.app]\nsets = [\"s1\", \"s2\"]\ngsn = { table = \"app.gsn\", column = \"seq\" }\n",
+        "\n[clusters.app]\nsets = [\"s1\", \"s2\"]\ngsn = { table = \"app.gsn\", column = \"seq\" }\n\
+         restore_targets = { s1 = \"t1\", s2 = \"t2\" }\n",
     );
     let config = support::write_config(dir.path(), &body);
     ReplicaCluster {
@@ -684,22 +700,33 @@ fn a_replica_based_coordinated_backup_restores_every_shard_to_its_cut(flavor: Fl
         }
     };
     writer(1..=10);
-    let v = thread::scope(|scope| {
-        let w = scope.spawn(|| writer(11..=70));
+    // The application writes until the backup is done (whatever the machine's speed, the cut
+    // falls among its writes).
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (v, last) = thread::scope(|scope| {
+        let w = scope.spawn(|| {
+            let mut g = 10;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || g < 20 {
+                g += 1;
+                writer(g..=g);
+            }
+            g
+        });
         thread::sleep(std::time::Duration::from_millis(300));
         let out = zrm_ok(
             &c.config,
             &["backup", "--cluster", "app", "--coordinated", "--format", "json"],
         );
-        w.join().unwrap();
-        json(&out)
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (json(&out), w.join().unwrap())
     });
     assert_eq!(v["ok"], true, "{v:#}");
     let rec = &v["record"];
     let hold = rec["max_lock_hold_ms"].as_u64().expect("the primaries' lock time");
     assert!(hold < 5000, "the primaries were locked {hold} ms");
     // More writes after the backup: the restore must not hold them.
-    writer(71..=80);
+    writer(last + 1..=last + 10);
+    let until = last + 5;
 
     let mut restored_gsn = Vec::new();
     for i in 0..2 {
@@ -727,7 +754,7 @@ fn a_replica_based_coordinated_backup_restores_every_shard_to_its_cut(flavor: Fl
             ],
         );
         let g = max_gsn(&c.targets[i]);
-        assert!(g > 10 && g < 71, "shard {set} restored to GSN {g}");
+        assert!(g > 10 && g <= last, "shard {set} restored to GSN {g}");
         assert_eq!(
             checksums(&c.targets[i], "app"),
             per_shard.lock().unwrap()[i][&g],
@@ -750,6 +777,24 @@ fn a_replica_based_coordinated_backup_restores_every_shard_to_its_cut(flavor: Fl
     // And the replicas caught up afterwards.
     for (p, r) in c.primaries.iter().zip(&c.replicas) {
         r.wait_replicated(p);
+    }
+
+    // The replicas' binlogs archived: `restore --cluster --until-gsn` past the backup, from
+    // the replica-based backup, brings every shard to its primary's state at that GSN.
+    for (i, r) in c.replicas.iter().enumerate() {
+        r.sql("FLUSH BINARY LOGS");
+        zrm_ok(&c.config, &["binlog", "archive", "--set", &format!("s{}", i + 1)]);
+    }
+    zrm_ok(
+        &c.config,
+        &["restore", "--cluster", "app", "--until-gsn", &until.to_string(), "--replace"],
+    );
+    for (i, t) in c.targets.iter().enumerate() {
+        let states = &per_shard.lock().unwrap()[i];
+        let (g, want) = states.range(..=until).next_back().unwrap();
+        let g = (1..=*g).rev().find(|g| (g + i as u64) % 4 != 3).unwrap_or(0);
+        assert_eq!(max_gsn(t), g, "shard s{}", i + 1);
+        assert_eq!(&checksums(t, "app"), want, "shard s{} at GSN {until}", i + 1);
     }
 }
 }
