@@ -196,6 +196,10 @@ set_keys! {
     /// When the server is a replica: stop its SQL thread for the backup (exact source
     /// coordinates, no lag check; started again afterwards).
     replica_pause: bool,
+    /// When the server is a replica: the set naming its primary. A coordinated cluster backup
+    /// then takes its momentary cut on that primary and backs this replica up once its SQL
+    /// thread has applied exactly up to the cut (`START REPLICA UNTIL`).
+    primary: String,
     /// MiB per second a backup may read from the server (and so compress and upload), and a
     /// binlog archive may copy; default unlimited.
     max_rate: f64,
@@ -353,6 +357,8 @@ pub struct SetConfig {
     pub log_file: Option<PathBuf>,
     pub max_replica_lag: u64,
     pub replica_pause: bool,
+    /// The set of this replica's primary (coordinated cluster backups from replicas).
+    pub primary: Option<String>,
     /// MiB/s; `None`: unlimited.
     pub max_rate: Option<f64>,
 }
@@ -795,6 +801,7 @@ impl ConfigFile {
             log_file: o.log_file.map(|p| self.resolve_path(&p)),
             max_replica_lag: o.max_replica_lag.unwrap_or(DEFAULT_MAX_REPLICA_LAG_S),
             replica_pause: o.replica_pause.unwrap_or(false),
+            primary: o.primary,
             max_rate: match o.max_rate {
                 Some(r) if !(r > 0.0 && r.is_finite()) => {
                     return Err(Error::Config(format!(

@@ -682,3 +682,261 @@ fn a_cluster_restore_crosses_a_failover_of_one_shard(flavor: Flavor) {
     check(&states[&55], "checkpoint after-55");
 }
 }
+
+/// Two shards, each a primary with a replica (real replication), for the replica-based
+/// coordinated backup: sets p1, p2 (primaries), s1, s2 (their replicas, `primary = "pN"`), t1,
+/// t2 (restore targets); cluster `app` = [s1, s2].
+struct ReplicaCluster {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    primaries: Vec<TestServer>,
+    replicas: Vec<TestServer>,
+    targets: Vec<TestServer>,
+}
+
+fn replica_cluster(flavor: Flavor) -> ReplicaCluster {
+    let start = |n: usize| -> Vec<TestServer> {
+        let handles: Vec<_> = (0..n)
+            .map(|_| thread::spawn(move || TestServer::of(flavor)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    };
+    let primaries = start(2);
+    // The replicas' binary logs hold the replicated transactions (MySQL's default), so that
+    // their archives reach past the backup.
+    let replicas: Vec<TestServer> = (0..2)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut o = support::ServerOptions::of(flavor);
+                if flavor == Flavor::MariaDB {
+                    o.extra_args.push("--log-slave-updates".into());
+                }
+                TestServer::start_with(o)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let targets = start(2);
+    for (p, r) in primaries.iter().zip(&replicas) {
+        r.replicate_from(p);
+        p.sql(&format!(
+            "CREATE DATABASE app;\n\
+             CREATE TABLE app.gsn (seq BIGINT PRIMARY KEY, at DATETIME(6) NOT NULL) ENGINE=InnoDB;\n\
+             CREATE TABLE app.acct (id INT PRIMARY KEY, balance BIGINT NOT NULL, last_gsn BIGINT) ENGINE=InnoDB;\n\
+             INSERT INTO app.acct SELECT seq, 1000, 0 FROM {};",
+            p.seq(200)
+        ));
+        r.wait_replicated(p);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from(
+        "[repository]\npath = \"repo\"\n\n[defaults]\nuser = \"root\"\nlock_timeout = 10\nmax_replica_lag = 60\n",
+    );
+    for i in 0..2 {
+        let n = i + 1;
+        body.push_str(&format!(
+            "\n[sets.p{n}]\nsocket = \"{}\"\n\n[sets.s{n}]\nsocket = \"{}\"\nprimary = \"p{n}\"\n\n\
+             [sets.t{n}]\nsocket = \"{}\"\n",
+            primaries[i].socket().display(),
+            replicas[i].socket().display(),
+            targets[i].socket().display()
+        ));
+    }
+    body.push_str(
+        "\n[clusters.app]\nsets = [\"s1\", \"s2\"]\ngsn = { table = \"app.gsn\", column = \"seq\" }\n\
+         restore_targets = { s1 = \"t1\", s2 = \"t2\" }\n",
+    );
+    let config = support::write_config(dir.path(), &body);
+    ReplicaCluster {
+        dir,
+        config,
+        primaries,
+        replicas,
+        targets,
+    }
+}
+
+/// A server's `app` tables and their CHECKSUM TABLE values.
+type Checksums = Vec<(String, String)>;
+
+fn max_gsn(s: &TestServer) -> u64 {
+    s.sql("SELECT COALESCE(MAX(seq), 0) FROM app.gsn")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn sql_thread_running(r: &TestServer) -> bool {
+    let status = r.sql(match r.flavor() {
+        Flavor::MySQL => "SELECT SERVICE_STATE FROM performance_schema.replication_applier_status",
+        Flavor::MariaDB => {
+            "SELECT IF(VARIABLE_VALUE = 'ON', 'ON', 'OFF') FROM \
+                            information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'"
+        }
+    });
+    status.trim() == "ON"
+}
+
+flavor_tests! {
+fn a_replica_based_coordinated_backup_restores_every_shard_to_its_cut(flavor: Flavor) {
+    let c = replica_cluster(flavor);
+    let primaries: Vec<&TestServer> = c.primaries.iter().collect();
+    // Per shard, its state after every GSN that touched it (the writer is sequential).
+    let per_shard: Mutex<Vec<BTreeMap<u64, Checksums>>> =
+        Mutex::new(vec![BTreeMap::new(), BTreeMap::new()]);
+    for (i, p) in primaries.iter().enumerate() {
+        per_shard.lock().unwrap()[i].insert(0, checksums(p, "app"));
+    }
+    let writer = |range: std::ops::RangeInclusive<u64>| {
+        for g in range {
+            transaction(&primaries, g);
+            for (i, p) in primaries.iter().enumerate() {
+                per_shard.lock().unwrap()[i].insert(g, checksums(p, "app"));
+            }
+        }
+    };
+    writer(1..=10);
+    // The application writes until the backup is done (whatever the machine's speed, the cut
+    // falls among its writes).
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (v, last) = thread::scope(|scope| {
+        let w = scope.spawn(|| {
+            let mut g = 10;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || g < 20 {
+                g += 1;
+                writer(g..=g);
+            }
+            g
+        });
+        // The backup starts once the writer is under way (GSN 15 committed everywhere).
+        support::wait_for("the writer to pass GSN 15", 60, || {
+            per_shard.lock().unwrap()[1].contains_key(&15)
+        });
+        let out = zrm_ok(
+            &c.config,
+            &["backup", "--cluster", "app", "--coordinated", "--format", "json"],
+        );
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (json(&out), w.join().unwrap())
+    });
+    assert_eq!(v["ok"], true, "{v:#}");
+    let rec = &v["record"];
+    let hold = rec["max_lock_hold_ms"].as_u64().expect("the primaries' lock time");
+    assert!(hold < 5000, "the primaries were locked {hold} ms");
+    // More writes after the backup: the restore must not hold them.
+    writer(last + 1..=last + 10);
+    let until = last + 5;
+
+    let mut restored_gsn = Vec::new();
+    for i in 0..2 {
+        let set = format!("s{}", i + 1);
+        let sh = &rec["shards"][&set];
+        let via = &sh["from_replica"];
+        assert_eq!(via["primary"], format!("p{}", i + 1), "{rec:#}");
+        assert!(via["primary_lock_hold_ms"].as_u64().unwrap() <= hold);
+        // The replica was backed up at the primary's cut point, exactly.
+        let point = &via["primary_point"];
+        let id = sh["backup_id"].as_str().unwrap();
+        let m = json(&zrm_ok(&c.config, &["show", "--set", &set, id, "--format", "json"]));
+        let r = &m["replica"];
+        assert_eq!(r["paused"], true, "{m:#}");
+        assert_eq!(r["source_binlog_file"], point["binlog_file"], "{m:#}\n{point:#}");
+        assert_eq!(r["source_binlog_pos"], point["binlog_pos"], "{m:#}\n{point:#}");
+        // The replica's SQL thread runs again.
+        assert!(sql_thread_running(&c.replicas[i]), "replica of {set} left stopped");
+
+        zrm_ok(
+            &c.config,
+            &[
+                "restore", "--set", &set, "--backup", id, "--target", &format!("t{}", i + 1),
+                "--no-binlogs",
+            ],
+        );
+        let g = max_gsn(&c.targets[i]);
+        assert!(g >= 14 && g <= last, "shard {set} restored to GSN {g}");
+        assert_eq!(
+            checksums(&c.targets[i], "app"),
+            per_shard.lock().unwrap()[i][&g],
+            "shard {set}: the restore is not the primary's state after GSN {g}"
+        );
+        restored_gsn.push(g);
+    }
+    // One cut across the shards: shard 1 commits each GSN before shard 2, so shard 1 holds
+    // every GSN shard 2 holds (those touching it), and at most the one in flight beyond.
+    let (g1, g2) = (restored_gsn[0], restored_gsn[1]);
+    assert!(g1 + 4 >= g2 && g2 + 4 >= g1, "GSNs {g1} and {g2} are not one cut");
+    let present = |t: &TestServer, g: u64| {
+        t.sql(&format!("SELECT COUNT(*) FROM app.gsn WHERE seq = {g}")).trim() == "1"
+    };
+    for g in 1..=g2 {
+        if g % 4 != 3 {
+            assert!(present(&c.targets[0], g), "GSN {g} is on shard 2 but not on shard 1");
+        }
+    }
+    // And the replicas caught up afterwards.
+    for (p, r) in c.primaries.iter().zip(&c.replicas) {
+        r.wait_replicated(p);
+    }
+
+    // The replicas' binlogs archived: `restore --cluster --until-gsn` past the backup, from
+    // the replica-based backup, brings every shard to its primary's state at that GSN.
+    for (i, r) in c.replicas.iter().enumerate() {
+        r.sql("FLUSH BINARY LOGS");
+        zrm_ok(&c.config, &["binlog", "archive", "--set", &format!("s{}", i + 1)]);
+    }
+    zrm_ok(
+        &c.config,
+        &["restore", "--cluster", "app", "--until-gsn", &until.to_string(), "--replace"],
+    );
+    for (i, t) in c.targets.iter().enumerate() {
+        let states = &per_shard.lock().unwrap()[i];
+        let (g, want) = states.range(..=until).next_back().unwrap();
+        let g = (1..=*g).rev().find(|g| (g + i as u64) % 4 != 3).unwrap_or(0);
+        assert_eq!(max_gsn(t), g, "shard s{}", i + 1);
+        assert_eq!(&checksums(t, "app"), want, "shard s{} at GSN {until}", i + 1);
+    }
+}
+}
+
+flavor_tests! {
+fn a_replica_that_cannot_reach_the_cut_fails_the_cluster_backup_by_name(flavor: Flavor) {
+    let c = replica_cluster(flavor);
+    // The replica of shard 2 has its SQL thread stopped by hand (no error: fit to back up) and
+    // holds a row its primary then inserts too: the primary's insert is received, not applied.
+    // Run to the cut, its SQL thread stops on the duplicate key before reaching it.
+    let stop = match flavor {
+        Flavor::MySQL => "STOP REPLICA SQL_THREAD",
+        Flavor::MariaDB => "STOP SLAVE SQL_THREAD",
+    };
+    c.replicas[1].sql(stop);
+    c.replicas[1].sql("SET SESSION sql_log_bin = 0; INSERT INTO app.acct VALUES (9999, 0, 0)");
+    c.primaries[1].sql("INSERT INTO app.acct VALUES (9999, 1, 1)");
+    let out = zrm(
+        &c.config,
+        &["backup", "--cluster", "app", "--coordinated", "--format", "json"],
+    );
+    assert!(!out.success(), "{out}");
+    let v = json(&out);
+    assert_eq!(v["ok"], false, "{v:#}");
+    assert!(v["record"].is_null(), "{v:#}");
+    let failed: Vec<&str> = v["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .map(|s| s["set"].as_str().unwrap())
+        .collect();
+    assert!(failed.contains(&"s2"), "{v:#}");
+    let s2 = v["shards"].as_array().unwrap().iter().find(|s| s["set"] == "s2").unwrap();
+    let e = s2["error"].as_str().unwrap();
+    assert!(e.contains("SQL thread stopped on error 1062 before reaching the cut"), "{v:#}");
+    assert_eq!(cluster_records(c.dir.path()), 0, "no half cluster record");
+    // The healthy replica's SQL thread was started again, and it still follows its primary.
+    assert!(sql_thread_running(&c.replicas[0]));
+    c.primaries[0].sql("INSERT INTO app.acct VALUES (9999, 1, 1)");
+    c.replicas[0].wait_replicated(&c.primaries[0]);
+    assert_eq!(checksums(&c.replicas[0], "app"), checksums(&c.primaries[0], "app"));
+}
+}

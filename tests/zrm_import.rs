@@ -232,7 +232,12 @@ fn zrm_incremental(
          gzip -c {d}.tar > {d}/backup-data; rm {d}.tar",
         d = inc_dir.display()
     );
-    assert!(Command::new("sh").arg("-c").arg(&tar).status().unwrap().success());
+    assert!(Command::new("sh")
+        .arg("-c")
+        .arg(&tar)
+        .status()
+        .unwrap()
+        .success());
     for f in std::fs::read_dir(&inc_dir).unwrap() {
         let p = f.unwrap().path();
         if p.file_name().unwrap() != "backup-data" {

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::cut::Cut;
 use super::record::{self, ClusterBackup, ShardBackup};
+use super::replica_cut;
 use crate::backup::{BackupRequest, Level};
 use crate::catalog::Manifest;
 use crate::config::{ClusterConfig, ConfigFile, SetConfig};
@@ -170,66 +171,85 @@ pub async fn take(
     });
     // One repository for all shards, created (if new) once, before they start.
     tokio::task::block_in_place(|| Repository::open(&config, true))?;
-    // Each shard in its own task: a shard's blocking work (a copy out of a snapshot, waiting
-    // for EBS) must never hold up another shard that still has to release its lock.
-    let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
-    let runs = sets.iter().map(|set| {
-        let cut = cut.clone();
-        let gate = gate.clone();
-        let ui = ui.clone();
-        let config = config.clone();
-        let comment = req.comment.clone();
-        let level = req.level;
-        let set = set.clone();
-        tokio::spawn(async move {
-            let _permit = gate.acquire().await.expect("never closed");
-            let notes = Prefixed {
-                inner: &*ui,
-                prefix: format!("shard '{}': ", set.name),
-            };
-            let result: Result<(Manifest, f64)> = if level == Level::Full {
-                crate::backup::full_backup(
-                    &notes,
-                    &config,
-                    &set,
-                    comment,
-                    cut.clone().map(|c| (c, set.name.clone())),
-                )
-                .await
-            } else {
-                let req = BackupRequest {
-                    set: set.clone(),
-                    level,
-                    comment,
-                    dry_run: false,
+    let from_replicas = req.coordinated && sets.iter().any(|s| s.primary.is_some());
+    if let Some(s) = sets.iter().find(|s| from_replicas && s.primary.is_none()) {
+        return Err(Error::Usage(format!(
+            "backup --cluster {name} --coordinated: some of its sets name a primary (their \
+             replica is backed up at the primaries' cut) but set '{}' does not; give every \
+             shard's set a `primary`, or none",
+            s.name
+        )));
+    }
+    let mut via = std::collections::BTreeMap::new();
+    let results = if from_replicas {
+        let (results, v) = via_replicas(&config, &sets, req.comment.clone(), &ui).await;
+        via = v;
+        results
+    } else {
+        // Each shard in its own task: a shard's blocking work (a copy out of a snapshot, waiting
+        // for EBS) must never hold up another shard that still has to release its lock.
+        let gate = Arc::new(tokio::sync::Semaphore::new(parallel));
+        let runs = sets.iter().map(|set| {
+            let cut = cut.clone();
+            let gate = gate.clone();
+            let ui = ui.clone();
+            let config = config.clone();
+            let comment = req.comment.clone();
+            let level = req.level;
+            let set = set.clone();
+            tokio::spawn(async move {
+                let _permit = gate.acquire().await.expect("never closed");
+                let notes = Prefixed {
+                    inner: &*ui,
+                    prefix: format!("shard '{}': ", set.name),
                 };
-                crate::backup::take(&config, req, &notes)
+                let result: Result<(Manifest, f64)> = if level == Level::Full {
+                    crate::backup::full_backup(
+                        &notes,
+                        &config,
+                        &set,
+                        comment,
+                        cut.clone().map(|c| (c, set.name.clone())),
+                    )
                     .await
-                    .and_then(|report| match report {
-                        crate::backup::BackupReport::Full(f) => Ok((f.backup, f.duration_s)),
-                        crate::backup::BackupReport::Incremental(i) => Ok((i.backup, i.duration_s)),
-                        _ => Err(Error::Backup("no backup was made".into())),
-                    })
-            };
-            if let (Err(e), Some(c)) = (&result, &cut) {
-                c.fail(&set.name, &e.to_string());
-            }
-            (set.name.clone(), result)
-        })
-    });
-    let results: Vec<(String, Result<(Manifest, f64)>)> = futures_util::future::join_all(runs)
-        .await
-        .into_iter()
-        .zip(&sets)
-        .map(|(r, set)| {
-            r.unwrap_or_else(|e| {
-                (
-                    set.name.clone(),
-                    Err(Error::Backup(format!("the shard's task failed: {e}"))),
-                )
+                } else {
+                    let req = BackupRequest {
+                        set: set.clone(),
+                        level,
+                        comment,
+                        dry_run: false,
+                    };
+                    crate::backup::take(&config, req, &notes).await.and_then(
+                        |report| match report {
+                            crate::backup::BackupReport::Full(f) => Ok((f.backup, f.duration_s)),
+                            crate::backup::BackupReport::Incremental(i) => {
+                                Ok((i.backup, i.duration_s))
+                            }
+                            _ => Err(Error::Backup("no backup was made".into())),
+                        },
+                    )
+                };
+                if let (Err(e), Some(c)) = (&result, &cut) {
+                    c.fail(&set.name, &e.to_string());
+                }
+                (set.name.clone(), result)
             })
-        })
-        .collect();
+        });
+        let results: Vec<(String, Result<(Manifest, f64)>)> = futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .zip(&sets)
+            .map(|(r, set)| {
+                r.unwrap_or_else(|e| {
+                    (
+                        set.name.clone(),
+                        Err(Error::Backup(format!("the shard's task failed: {e}"))),
+                    )
+                })
+            })
+            .collect();
+        results
+    };
     let ok = results.iter().all(|(_, r)| r.is_ok());
 
     let mut rec = ClusterBackup {
@@ -256,6 +276,7 @@ pub async fn take(
                         lock_hold_ms: m.read_lock_ms,
                         duration_s: *secs,
                         size: m.total_stored_size(),
+                        from_replica: via.get(set).cloned(),
                     },
                 );
                 ShardResult::Ok {
@@ -277,7 +298,12 @@ pub async fn take(
             result,
         });
     }
-    rec.max_lock_hold_ms = rec.shards.values().filter_map(|s| s.lock_hold_ms).max();
+    rec.max_lock_hold_ms = if from_replicas {
+        // Commits were blocked on the primaries only, for the cut.
+        via.values().map(|v| v.primary_lock_hold_ms).max()
+    } else {
+        rec.shards.values().filter_map(|s| s.lock_hold_ms).max()
+    };
     if ok {
         let repo = tokio::task::block_in_place(|| Repository::open(&config, true))?;
         // Ids are seconds: two cluster backups within one second must not share one.
@@ -299,4 +325,114 @@ pub async fn take(
         record: ok.then_some(rec),
         shards,
     })
+}
+
+type ShardResults = Vec<(String, Result<(Manifest, f64)>)>;
+
+/// The coordinated backup of shards that are replicas (see `replica_cut`): every replica's
+/// SQL thread stopped, the cut on the primaries, then each replica run to its primary's point
+/// and backed up there (all at once), its SQL thread started again in every case.
+async fn via_replicas(
+    config: &Arc<ConfigFile>,
+    sets: &[SetConfig],
+    comment: Option<String>,
+    ui: &Arc<dyn Reporter>,
+) -> (
+    ShardResults,
+    std::collections::BTreeMap<String, replica_cut::FromReplica>,
+) {
+    let abandon = |failed: &str, why: &str| -> ShardResults {
+        sets.iter()
+            .map(|s| {
+                let e = if s.name == failed {
+                    Error::Backup(why.to_string())
+                } else {
+                    Error::Backup(format!(
+                        "not taken: the coordinated cut was abandoned because shard \
+                         '{failed}' failed"
+                    ))
+                };
+                (s.name.clone(), Err(e))
+            })
+            .collect()
+    };
+    let mut shards = Vec::new();
+    for set in sets {
+        match replica_cut::pause(config, set).await {
+            Ok(s) => shards.push(s),
+            // `shards` is dropped: each stopped SQL thread starts again.
+            Err(e) => return (abandon(&set.name, &e.to_string()), Default::default()),
+        }
+    }
+    let points = match replica_cut::cut(&shards).await {
+        Ok(p) => p,
+        Err(e) => {
+            let why = e.to_string();
+            return (
+                sets.iter()
+                    .map(|s| (s.name.clone(), Err(Error::Backup(why.clone()))))
+                    .collect(),
+                Default::default(),
+            );
+        }
+    };
+    let mut via = std::collections::BTreeMap::new();
+    let runs = shards
+        .into_iter()
+        .zip(points)
+        .map(|(shard, (point, hold))| {
+            via.insert(
+                shard.replica.name.clone(),
+                replica_cut::FromReplica {
+                    primary: shard.primary.name.clone(),
+                    primary_point: point.clone(),
+                    primary_lock_hold_ms: hold,
+                },
+            );
+            let config = config.clone();
+            let ui = ui.clone();
+            let comment = comment.clone();
+            tokio::spawn(async move {
+                let name = shard.replica.name.clone();
+                let notes = Prefixed {
+                    inner: &*ui,
+                    prefix: format!("shard '{name}': "),
+                };
+                let r = async {
+                    replica_cut::bring_to(&shard, &point).await?;
+                    notes.note(&format!(
+                        "note: replica at the cut {point} of primary set '{}' (commits blocked \
+                     there {hold} ms); backing it up",
+                        shard.primary.name
+                    ));
+                    // Static now: the backup records the primary's point as the replica's source
+                    // point, and leaves the SQL thread stopped until it is done.
+                    let mut set = shard.replica.clone();
+                    set.replica_pause = true;
+                    crate::backup::full_backup(&notes, &config, &set, comment, None).await
+                }
+                .await;
+                if let Err(e) = replica_cut::resume(shard).await {
+                    notes.note(&format!(
+                    "warning: the replica's SQL thread could not be started again ({e}): start \
+                     it by hand (START REPLICA SQL_THREAD)"
+                ));
+                }
+                (name, r)
+            })
+        });
+    let results = futures_util::future::join_all(runs.collect::<Vec<_>>())
+        .await
+        .into_iter()
+        .zip(sets)
+        .map(|(r, set)| {
+            r.unwrap_or_else(|e| {
+                (
+                    set.name.clone(),
+                    Err(Error::Backup(format!("the shard's task failed: {e}"))),
+                )
+            })
+        })
+        .collect();
+    (results, via)
 }

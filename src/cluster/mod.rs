@@ -6,3 +6,4 @@ pub mod cut;
 pub mod gsn;
 pub mod marker;
 pub mod record;
+pub mod replica_cut;

@@ -37,6 +37,9 @@ pub struct ShardBackup {
     pub lock_hold_ms: Option<u64>,
     pub duration_s: f64,
     pub size: u64,
+    /// Taken from the shard's replica, brought exactly to its primary's cut point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_replica: Option<super::replica_cut::FromReplica>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
