@@ -757,22 +757,8 @@ async fn incremental(
             .await?;
     session.close().await;
     let last = range.last().expect("the range starts with the start file");
-    let end = ConsistentPoint {
-        binlog_file: last.file.clone(),
-        binlog_pos: last.end_pos,
-        gtid_set: last.gtid_state_at_end.clone(),
-    };
-    let files = range
-        .iter()
-        .flat_map(|i| {
-            i.segments.iter().map(move |s| FileEntry {
-                path: format!("../../binlogs/{}/{}", i.server_id, s.object),
-                size: s.end - s.start,
-                stored_size: s.stored_size,
-                sha256: s.stored_sha256.clone(),
-            })
-        })
-        .collect();
+    let end = incremental::range_end(last);
+    let files = incremental::range_files(&range);
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
         id: id.clone(),

@@ -620,22 +620,8 @@ fn register_incremental(
     let Some(last) = indexes.last() else {
         return Ok(archived("no binary log files".into()));
     };
-    let end = catalog::ConsistentPoint {
-        binlog_file: last.file.clone(),
-        binlog_pos: last.end_pos,
-        gtid_set: last.gtid_state_at_end.clone(),
-    };
-    let entries = indexes
-        .iter()
-        .flat_map(|i| {
-            i.segments.iter().map(move |s| FileEntry {
-                path: format!("../../binlogs/{}/{}", i.server_id, s.object),
-                size: s.end - s.start,
-                stored_size: s.stored_size,
-                sha256: s.stored_sha256.clone(),
-            })
-        })
-        .collect();
+    let end = crate::engine::incremental::range_end(last);
+    let entries = crate::engine::incremental::range_files(&indexes);
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
         id: id.clone(),

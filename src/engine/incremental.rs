@@ -24,6 +24,32 @@ pub fn end_point(m: &Manifest) -> Option<ConsistentPoint> {
     }
 }
 
+/// Where an incremental over these archived files ends: the end of the last one, with the
+/// GTID state there.
+pub fn range_end(last: &BinlogIndex) -> ConsistentPoint {
+    ConsistentPoint {
+        binlog_file: last.file.clone(),
+        binlog_pos: last.end_pos,
+        gtid_set: last.gtid_state_at_end.clone(),
+    }
+}
+
+/// An incremental's files: the archived segments of its binlogs, relative to its backup
+/// directory.
+pub fn range_files(range: &[BinlogIndex]) -> Vec<catalog::FileEntry> {
+    range
+        .iter()
+        .flat_map(|i| {
+            i.segments.iter().map(move |s| catalog::FileEntry {
+                path: format!("../../binlogs/{}/{}", i.server_id, s.object),
+                size: s.end - s.start,
+                stored_size: s.stored_size,
+                sha256: s.stored_sha256.clone(),
+            })
+        })
+        .collect()
+}
+
 /// The newest complete backup of a set (any level): the parent of the next incremental.
 pub fn latest(repo: &Repository, set: &str) -> Result<Option<Manifest>> {
     Ok(catalog::list_set(repo, set)?
